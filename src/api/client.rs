@@ -1,0 +1,258 @@
+//! HTTP client for `ListVpnConnections`: builds, signs and sends one page request, and turns
+//! the answer into a `ListPage` or an error that says what went wrong.
+
+use super::credentials::Credentials;
+use super::error::ApiError;
+use super::signer::{self, SigningInput};
+use crate::scope::Filters;
+use serde_json::Value;
+use std::time::Duration;
+
+pub const USER_AGENT: &str = concat!("vpn-inventory/", env!("CARGO_PKG_VERSION"));
+
+/// Default endpoint of the VPN service in a region.
+pub fn default_endpoint(region: &str) -> String {
+    format!("https://vpn.{region}.myhuaweicloud.com")
+}
+
+/// One page of the list, as received.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    /// The connection objects exactly as sent.
+    pub connections: Vec<Value>,
+    pub next_marker: Option<String>,
+    pub current_count: Option<u64>,
+    pub total_count: Option<u64>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{0}")]
+    Api(#[from] ApiError),
+    #[error("request failed: {0}")]
+    Transport(String),
+    #[error("response is not the expected JSON: {0}")]
+    Malformed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct VpnClient {
+    http: reqwest::Client,
+    endpoint: reqwest::Url,
+    /// `Host` as sent and signed: the port is included only when the URL names one.
+    host: String,
+    project_id: String,
+    credentials: Credentials,
+}
+
+impl VpnClient {
+    pub fn new(endpoint: &str, project_id: &str, credentials: Credentials) -> anyhow::Result<Self> {
+        let endpoint = reqwest::Url::parse(endpoint.trim_end_matches('/'))
+            .map_err(|e| anyhow::anyhow!("invalid endpoint {endpoint:?}: {e}"))?;
+        if !matches!(endpoint.scheme(), "http" | "https") {
+            anyhow::bail!("invalid endpoint {endpoint}: only http:// and https:// are supported");
+        }
+        let host = match (endpoint.host_str(), endpoint.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            (None, _) => anyhow::bail!("invalid endpoint {endpoint}: no host"),
+        };
+        if project_id.is_empty()
+            || !project_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            anyhow::bail!(
+                "invalid project id {project_id:?}: expected letters, digits, '-' or '_'"
+            );
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Self {
+            http,
+            endpoint,
+            host,
+            project_id: project_id.to_owned(),
+            credentials,
+        })
+    }
+
+    /// Fetches one page of connections matching `filters`.
+    #[tracing::instrument(skip_all, fields(marker = marker.unwrap_or("")))]
+    pub async fn list_page(
+        &self,
+        filters: &Filters,
+        limit: u32,
+        marker: Option<&str>,
+    ) -> Result<ListPage, FetchError> {
+        let mut query = filters.query_pairs();
+        query.push(("limit".to_owned(), limit.to_string()));
+        if let Some(marker) = marker {
+            query.push(("marker".to_owned(), marker.to_owned()));
+        }
+        let path = format!(
+            "{}/v5/{}/vpn-connection",
+            self.endpoint.path().trim_end_matches('/'),
+            self.project_id
+        );
+        let query_string = signer::canonical_query_string(&query);
+        let mut url = self.endpoint.clone();
+        url.set_path(&path);
+        url.set_query(Some(&query_string));
+
+        let mut headers: Vec<(String, String)> = vec![
+            ("Content-Type".into(), "application/json".into()),
+            ("Host".into(), self.host.clone()),
+            ("User-Agent".into(), USER_AGENT.into()),
+            ("X-Project-Id".into(), self.project_id.clone()),
+        ];
+        match &self.credentials {
+            Credentials::AkSk {
+                access_key,
+                secret_key,
+                security_token,
+            } => {
+                headers.push(("X-Sdk-Date".into(), signer::sdk_date(chrono::Utc::now())));
+                if let Some(token) = security_token {
+                    headers.push(("X-Security-Token".into(), token.expose().to_owned()));
+                }
+                let signed = signer::sign(
+                    access_key,
+                    secret_key.expose(),
+                    &SigningInput {
+                        method: "GET",
+                        path: &path,
+                        query: &query,
+                        headers: &headers,
+                        body: b"",
+                    },
+                );
+                headers.push(("Authorization".into(), signed.authorization));
+            }
+            Credentials::Token(token) => {
+                headers.push(("X-Auth-Token".into(), token.expose().to_owned()));
+            }
+        }
+
+        let mut request = self.http.get(url);
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| FetchError::Transport(describe_transport_error(&e)))?;
+        let status = response.status();
+        let header_request_id = response
+            .headers()
+            .get("X-Request-Id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| FetchError::Transport(describe_transport_error(&e)))?;
+        if !status.is_success() {
+            return Err(ApiError::from_response(
+                status.as_u16(),
+                header_request_id.as_deref(),
+                &body,
+            )
+            .into());
+        }
+        parse_list_page(&body, header_request_id)
+    }
+}
+
+/// reqwest's error text with its causes (the URL carries no secrets: they travel in headers).
+fn describe_transport_error(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Parses a 200 answer of the list API.
+pub fn parse_list_page(
+    body: &[u8],
+    header_request_id: Option<String>,
+) -> Result<ListPage, FetchError> {
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|e| FetchError::Malformed(e.to_string()))?;
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| FetchError::Malformed("the body is not a JSON object".into()))?;
+    let connections = match obj.remove("vpn_connections") {
+        Some(Value::Array(items)) => items,
+        Some(Value::Null) | None => {
+            return Err(FetchError::Malformed("no vpn_connections array".into()));
+        }
+        Some(_) => {
+            return Err(FetchError::Malformed(
+                "vpn_connections is not an array".into(),
+            ));
+        }
+    };
+    if let Some(pos) = connections.iter().position(|c| !c.is_object()) {
+        return Err(FetchError::Malformed(format!(
+            "vpn_connections[{pos}] is not an object"
+        )));
+    }
+    let page_info = obj.get("page_info").and_then(Value::as_object);
+    let next_marker = page_info
+        .and_then(|p| p.get("next_marker"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let current_count = page_info
+        .and_then(|p| p.get("current_count"))
+        .and_then(Value::as_u64);
+    Ok(ListPage {
+        connections,
+        next_marker,
+        current_count,
+        total_count: obj.get("total_count").and_then(Value::as_u64),
+        request_id: obj
+            .get("request_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or(header_request_id),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_seed_example() {
+        let body = include_bytes!("../../tests/fixtures/seed-example-all-connections.json");
+        let page = parse_list_page(body, None).unwrap();
+        assert_eq!(page.connections.len(), 2);
+        assert_eq!(
+            page.next_marker.as_deref(),
+            Some("2022-12-09T07:24:27.674Z")
+        );
+        assert_eq!(page.current_count, Some(2));
+        assert_eq!(
+            page.request_id.as_deref(),
+            Some("1d94a4e8-fdc2-7bfd-943e-19bfa9b234ac")
+        );
+    }
+
+    #[test]
+    fn malformed_bodies_say_what_is_wrong() {
+        let err = parse_list_page(b"{\"vpn_connections\": [", None).unwrap_err();
+        assert!(err.to_string().contains("EOF"), "{err}");
+        let err = parse_list_page(b"{\"vpn_connections\": [1]}", None).unwrap_err();
+        assert!(err.to_string().contains("vpn_connections[0]"), "{err}");
+        let err = parse_list_page(b"[]", None).unwrap_err();
+        assert!(err.to_string().contains("not a JSON object"), "{err}");
+    }
+}

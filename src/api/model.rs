@@ -1,0 +1,323 @@
+//! The `ResponseVpnConnection` model and its lossless JSON mapping.
+//!
+//! Every documented field (and the SDK-only ones) gets a typed slot; everything else the API
+//! sends, including a documented field whose value has an unexpected type, is kept verbatim in
+//! the object's `extra` map. `to_json` merges `extra` back, so API JSON -> model -> JSON is
+//! lossless except that `null` fields are dropped (the API uses absent and null alike).
+//! Parsing never fails on a value's format: the seed itself has non-UUID ids and masked IPs.
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// A JSON value that fits a typed slot of the model.
+pub trait FieldValue: Sized {
+    /// `None` when the value has an unexpected type; the caller then keeps it in `extra`.
+    fn from_json(value: &Value) -> Option<Self>;
+    fn to_json(&self) -> Value;
+}
+
+impl FieldValue for String {
+    fn from_json(value: &Value) -> Option<Self> {
+        value.as_str().map(str::to_owned)
+    }
+    fn to_json(&self) -> Value {
+        Value::String(self.clone())
+    }
+}
+
+impl FieldValue for i64 {
+    fn from_json(value: &Value) -> Option<Self> {
+        // Only integers: a float or a number past i64 stays in `extra`, exactly as sent.
+        value.as_i64().filter(|_| !value.is_f64())
+    }
+    fn to_json(&self) -> Value {
+        Value::from(*self)
+    }
+}
+
+impl FieldValue for bool {
+    fn from_json(value: &Value) -> Option<Self> {
+        value.as_bool()
+    }
+    fn to_json(&self) -> Value {
+        Value::Bool(*self)
+    }
+}
+
+impl<T: FieldValue> FieldValue for Vec<T> {
+    fn from_json(value: &Value) -> Option<Self> {
+        value.as_array()?.iter().map(T::from_json).collect()
+    }
+    fn to_json(&self) -> Value {
+        Value::Array(self.iter().map(FieldValue::to_json).collect())
+    }
+}
+
+/// Declares a model object: typed optional fields in the API's order, plus `extra`.
+macro_rules! api_object {
+    ($(#[$meta:meta])* pub struct $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct $name {
+            $(pub $field: Option<$ty>,)*
+            /// Fields this version does not model, kept as sent.
+            pub extra: Map<String, Value>,
+        }
+
+        impl $name {
+            /// Takes the known fields out of `map`; whatever is left becomes `extra`.
+            pub fn from_map(mut map: Map<String, Value>) -> Self {
+                $(let $field = take_field::<$ty>(&mut map, stringify!($field));)*
+                map.retain(|_, v| !v.is_null());
+                Self { $($field,)* extra: map }
+            }
+
+            pub fn to_map(&self) -> Map<String, Value> {
+                let mut map = Map::new();
+                $(if let Some(v) = &self.$field {
+                    map.insert(stringify!($field).to_owned(), FieldValue::to_json(v));
+                })*
+                for (k, v) in &self.extra {
+                    map.insert(k.clone(), v.clone());
+                }
+                map
+            }
+        }
+
+        impl FieldValue for $name {
+            fn from_json(value: &Value) -> Option<Self> {
+                value.as_object().map(|m| Self::from_map(m.clone()))
+            }
+            fn to_json(&self) -> Value {
+                Value::Object(self.to_map())
+            }
+        }
+    };
+}
+
+/// Removes `key` from `map` when its value fits `T` (or is null); leaves it otherwise.
+fn take_field<T: FieldValue>(map: &mut Map<String, Value>, key: &str) -> Option<T> {
+    let value = map.get(key)?;
+    if value.is_null() {
+        map.shift_remove(key);
+        return None;
+    }
+    let parsed = T::from_json(value)?;
+    map.shift_remove(key);
+    Some(parsed)
+}
+
+api_object! {
+    /// One `ResponseVpnConnection`.
+    pub struct VpnConnection {
+        id: String,
+        name: String,
+        status: String,
+        vgw_id: String,
+        vgw_ip: String,
+        style: String,
+        cgw_id: String,
+        peer_subnets: Vec<String>,
+        tunnel_local_address: String,
+        tunnel_peer_address: String,
+        enable_nqa: bool,
+        policy_rules: Vec<PolicyRule>,
+        ikepolicy: IkePolicy,
+        ipsecpolicy: IpsecPolicy,
+        created_at: String,
+        updated_at: String,
+        enterprise_project_id: String,
+        connection_monitor_id: String,
+        ha_role: String,
+        tags: Vec<Tag>,
+        peer_subnets_v6: Vec<String>,
+        policy_rules_v6: Vec<PolicyRule>,
+        bgp_peer: BgpPeer,
+        enable_hub: bool,
+    }
+}
+
+api_object! {
+    pub struct PolicyRule {
+        rule_index: i64,
+        source: String,
+        destination: Vec<String>,
+    }
+}
+
+api_object! {
+    pub struct IkePolicy {
+        ike_version: String,
+        phase1_negotiation_mode: String,
+        authentication_algorithm: String,
+        encryption_algorithm: String,
+        dh_group: String,
+        authentication_method: String,
+        lifetime_seconds: i64,
+        local_id_type: String,
+        local_id: String,
+        peer_id_type: String,
+        peer_id: String,
+        dpd: Dpd,
+    }
+}
+
+api_object! {
+    pub struct Dpd {
+        timeout: i64,
+        interval: i64,
+        msg: String,
+    }
+}
+
+api_object! {
+    pub struct IpsecPolicy {
+        authentication_algorithm: String,
+        encryption_algorithm: String,
+        pfs: String,
+        transform_protocol: String,
+        lifetime_seconds: i64,
+        encapsulation_mode: String,
+    }
+}
+
+api_object! {
+    pub struct Tag {
+        key: String,
+        value: String,
+    }
+}
+
+api_object! {
+    pub struct BgpPeer {
+        peer_ip_address: String,
+        peer_asn: i64,
+        state: String,
+        state_duration: i64,
+        num_received_routes: i64,
+        num_message_received: i64,
+        num_message_sent: i64,
+    }
+}
+
+impl VpnConnection {
+    /// SHA-256 of the canonical JSON: equal hashes mean equal stored content.
+    pub fn content_hash(&self) -> String {
+        hex::encode(Sha256::digest(canonical_json(&self.to_json()).as_bytes()))
+    }
+}
+
+/// JSON text with object keys sorted at every level, so equal values give equal text.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// What `export` must give back for a served connection: the same JSON without null fields.
+pub fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn known_fields_are_typed_and_unknown_ones_kept() {
+        let served = json!({
+            "id": "c1", "name": "vpn-1", "enable_nqa": true,
+            "ikepolicy": {"ike_version": "v2", "dpd": {"timeout": 15, "future": [1]}, "sa_reauth": "on"},
+            "tags": [], "future_top": {"a": 1}
+        });
+        let conn = VpnConnection::from_json(&served).unwrap();
+        assert_eq!(conn.id.as_deref(), Some("c1"));
+        assert_eq!(conn.tags, Some(vec![]));
+        let ike = conn.ikepolicy.as_ref().unwrap();
+        assert_eq!(ike.extra["sa_reauth"], json!("on"));
+        assert_eq!(ike.dpd.as_ref().unwrap().extra["future"], json!([1]));
+        assert_eq!(conn.extra["future_top"], json!({"a": 1}));
+        assert_eq!(conn.to_json(), served);
+    }
+
+    #[test]
+    fn unexpected_types_stay_in_extra_and_round_trip() {
+        let served = json!({"id": "c1", "enable_nqa": "yes", "peer_subnets": ["a", 1],
+            "bgp_peer": {"peer_asn": 1.5}, "ikepolicy": {"lifetime_seconds": 18446744073709551615u64}});
+        let conn = VpnConnection::from_json(&served).unwrap();
+        assert_eq!(conn.enable_nqa, None);
+        assert_eq!(conn.extra["enable_nqa"], json!("yes"));
+        assert_eq!(conn.peer_subnets, None);
+        assert_eq!(conn.bgp_peer.as_ref().unwrap().peer_asn, None);
+        assert_eq!(conn.to_json(), served);
+    }
+
+    #[test]
+    fn nulls_are_dropped_but_empty_lists_kept() {
+        let served =
+            json!({"id": "c1", "ha_role": null, "peer_subnets": [], "x": null, "bgp_peer": null});
+        let conn = VpnConnection::from_json(&served).unwrap();
+        assert_eq!(conn.to_json(), json!({"id": "c1", "peer_subnets": []}));
+        assert_eq!(conn.to_json(), without_nulls(&served));
+    }
+
+    #[test]
+    fn four_byte_asn_keeps_its_value() {
+        let served = json!({"id": "c1", "bgp_peer": {"peer_asn": 4294967295u64}});
+        let conn = VpnConnection::from_json(&served).unwrap();
+        assert_eq!(conn.bgp_peer.unwrap().peer_asn, Some(4_294_967_295));
+    }
+
+    #[test]
+    fn canonical_json_ignores_key_order() {
+        let a: Value =
+            serde_json::from_str(r#"{"b":1,"a":{"y":[2,{"d":1,"c":2}],"x":"é"}}"#).unwrap();
+        let b: Value =
+            serde_json::from_str(r#"{"a":{"x":"é","y":[2,{"c":2,"d":1}]},"b":1}"#).unwrap();
+        assert_eq!(canonical_json(&a), canonical_json(&b));
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"x":"é","y":[2,{"c":2,"d":1}]},"b":1}"#
+        );
+    }
+}

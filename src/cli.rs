@@ -1,0 +1,172 @@
+//! Command-line interface. Flag and environment names are part of the contract with cron
+//! jobs and scripts: rename nothing without a deprecation path.
+
+use crate::store::DatabaseUrl;
+use crate::sync::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+
+#[derive(Debug, Parser)]
+#[command(name = "vpn-inventory", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Inventory database: sqlite://FILE (created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "VPN_INVENTORY_DATABASE",
+        default_value = "sqlite://vpn-inventory.db",
+        hide_env_values = true
+    )]
+    pub database: DatabaseUrl,
+
+    /// Log line format (logs go to stderr; stdout carries only data).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More log detail (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less log detail (-q errors only, -qq nothing).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Page through the cloud's VPN connections and store them; prints the run's counts.
+    Sync(SyncArgs),
+    /// Print the stored connections as a JSON array in the API's own shape.
+    Export(ExportArgs),
+    /// List sync runs, newest first.
+    Runs(RunsArgs),
+    /// Create or upgrade the database schema (every command does this on its own too).
+    Migrate,
+    /// Serve a local fake of the VPN list API, for demos and tests.
+    Simulate(SimulateArgs),
+    /// Sync a simulated project into the database: the whole job, no cloud account needed.
+    Demo(DemoArgs),
+}
+
+/// Where the API is and which project to read.
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    /// Project id (the {project_id} of the API path).
+    #[arg(long, env = "HUAWEICLOUD_SDK_PROJECT_ID")]
+    pub project_id: Option<String>,
+
+    /// Region, e.g. cn-north-4; gives the default endpoint https://vpn.{region}.myhuaweicloud.com.
+    #[arg(long, env = "HUAWEICLOUD_SDK_REGION")]
+    pub region: Option<String>,
+
+    /// Base URL of the VPN service, overriding the region's default (http:// allowed).
+    #[arg(long, env = "VPN_INVENTORY_ENDPOINT")]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FilterArgs {
+    /// Only connections of this VPN gateway.
+    #[arg(long)]
+    pub vgw_id: Option<String>,
+    /// Only connections of the gateway with this EIP id or private IP.
+    #[arg(long)]
+    pub vgw_ip: Option<String>,
+    /// Only connections in this enterprise project (repeatable).
+    #[arg(long = "enterprise-project-id")]
+    pub enterprise_project_ids: Vec<String>,
+    /// Only this VPN connection (the SDK's vpn_id filter).
+    #[arg(long)]
+    pub vpn_id: Option<String>,
+    /// Only connections of this EIP (the SDK's eip_id filter).
+    #[arg(long)]
+    pub eip_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Connections per page (the API allows 200; some dedicated regions up to 2000).
+    #[arg(long, default_value_t = DEFAULT_PAGE_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_SIZE as i64))]
+    pub page_size: u32,
+    /// Print the run summary as text or as one JSON object.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+    pub format: ExportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunsArgs {
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+    /// Show at most this many runs.
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// Address to serve on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// How many connections the fake project holds.
+    #[arg(long, default_value_t = 1000)]
+    pub connections: usize,
+    /// Seed of the generated inventory: the same seed serves the same data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Project id to serve (default: a fixed demo id, printed at start).
+    #[arg(long, env = "HUAWEICLOUD_SDK_PROJECT_ID")]
+    pub project_id: Option<String>,
+    /// Largest page size accepted (the public API: 200; dedicated regions: 2000).
+    #[arg(long, default_value_t = MAX_PAGE_SIZE)]
+    pub max_page_size: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// How many connections the simulated project holds.
+    #[arg(long, default_value_t = 2000)]
+    pub connections: usize,
+    /// Seed of the simulated inventory.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Connections per page.
+    #[arg(long, default_value_t = DEFAULT_PAGE_SIZE)]
+    pub page_size: u32,
+}

@@ -1,0 +1,39 @@
+//! `vpn-inventory demo`: the main job end to end against the built-in simulator.
+
+use super::print_stdout;
+use super::sync::{print_report, sync_scope};
+use crate::api::client::VpnClient;
+use crate::api::credentials::{Credentials, Secret};
+use crate::cli::{DemoArgs, Output};
+use crate::scope::{Filters, Scope};
+use crate::simulate::server::{SimConfig, generated_inventory};
+use crate::store::{DatabaseUrl, Store};
+use std::process::ExitCode;
+
+pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let config = SimConfig::default();
+    let inventory = generated_inventory(args.connections, args.seed);
+    let sim = crate::simulate::spawn(([127, 0, 0, 1], 0).into(), config.clone(), inventory).await?;
+    let endpoint = sim.endpoint();
+    print_stdout(&format!(
+        "demo: simulated project {} with {} connections at {endpoint}, syncing into {database}\n",
+        config.project_id, args.connections
+    ))?;
+    let credentials = Credentials::AkSk {
+        access_key: config.access_key.clone(),
+        secret_key: Secret::new(config.secret_key.clone()),
+        security_token: None,
+    };
+    let client = VpnClient::new(&endpoint, &config.project_id, credentials)?;
+    let scope = Scope::new(&endpoint, None, &config.project_id, Filters::default());
+    let store = Store::open(database).await?;
+    let report = sync_scope(&store, &client, &scope, args.page_size).await?;
+    print_report(&report, Output::Text)?;
+    print_stdout(&format!(
+        "next: vpn-inventory --database {database} runs\n      \
+         vpn-inventory --database {database} export | head\n      \
+         sqlite3 on the file, or the reports in queries/\n"
+    ))?;
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

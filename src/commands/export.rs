@@ -1,0 +1,38 @@
+//! `vpn-inventory export`: the stored connections as one JSON array, in the API's shape.
+
+use crate::api::model::FieldValue;
+use crate::cli::{ExportArgs, ExportFormat};
+use crate::store::{DatabaseUrl, Store};
+use std::io::Write;
+use std::process::ExitCode;
+
+pub async fn run(database: &DatabaseUrl, args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let ExportFormat::Json = args.format;
+    let store = Store::open(database).await?;
+    let mut cursor = store.export_cursor().await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // Streamed a chunk at a time: memory stays flat however large the inventory.
+    let result: std::io::Result<()> = async {
+        out.write_all(b"[")?;
+        let mut first = true;
+        loop {
+            let chunk = cursor.next_chunk().await.map_err(std::io::Error::other)?;
+            if chunk.is_empty() {
+                break;
+            }
+            for conn in chunk {
+                out.write_all(if first { b"\n" } else { b",\n" })?;
+                first = false;
+                serde_json::to_writer(&mut out, &conn.to_json())?;
+            }
+        }
+        out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
+        out.flush()
+    }
+    .await;
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,61 @@
+//! One module per subcommand. Each prints data to stdout and returns the exit code; errors
+//! bubble up to `main`, which prints them to stderr.
+
+pub mod demo;
+pub mod export;
+pub mod migrate;
+pub mod runs;
+pub mod simulate;
+pub mod sync;
+
+use crate::cli::{Cli, Command};
+use std::process::ExitCode;
+
+/// A run stopped by SIGINT/SIGTERM: exits 130 like a shell does.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {0}; the run was marked failed and nothing was changed")]
+pub struct Interrupted(pub &'static str);
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Sync(args) => sync::run(&cli.database, args).await,
+        Command::Export(args) => export::run(&cli.database, args).await,
+        Command::Runs(args) => runs::run(&cli.database, args).await,
+        Command::Migrate => migrate::run(&cli.database).await,
+        Command::Simulate(args) => simulate::run(args).await,
+        Command::Demo(args) => demo::run(&cli.database, args).await,
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM (what cron's timeout and systemd send), naming the signal.
+pub async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
+/// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
+pub fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}

@@ -1,0 +1,47 @@
+//! `vpn-inventory simulate`: serve the fake API until interrupted.
+
+use super::{print_stdout, shutdown_signal};
+use crate::api::credentials::{ENV_AK, ENV_AUTH_TOKEN, ENV_SK};
+use crate::cli::SimulateArgs;
+use crate::simulate::server::{SimConfig, generated_inventory};
+use std::process::ExitCode;
+
+pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut config = SimConfig {
+        max_limit: args.max_page_size,
+        auth_token: env(ENV_AUTH_TOKEN),
+        ..SimConfig::default()
+    };
+    if let Some(project_id) = args.project_id {
+        config.project_id = project_id;
+    }
+    let own_keys = match (env(ENV_AK), env(ENV_SK)) {
+        (Some(ak), Some(sk)) => {
+            config.access_key = ak;
+            config.secret_key = sk;
+            true
+        }
+        _ => false,
+    };
+    let inventory = generated_inventory(args.connections, args.seed);
+    let sim = crate::simulate::spawn(args.listen, config.clone(), inventory).await?;
+    let endpoint = sim.endpoint();
+    let keys = if own_keys {
+        format!("AK/SK from {ENV_AK} and {ENV_SK}")
+    } else {
+        // Demo values are not secrets: print them so a second shell can use them.
+        format!(
+            "demo credentials: export {ENV_AK}={} {ENV_SK}={}",
+            config.access_key, config.secret_key
+        )
+    };
+    print_stdout(&format!(
+        "simulating {} VPN connections (seed {}) at {endpoint}\n  project id: {}\n  {keys}\n  \
+         try: vpn-inventory sync --endpoint {endpoint} --project-id {}\n",
+        args.connections, args.seed, config.project_id, config.project_id
+    ))?;
+    let signal = shutdown_signal().await;
+    tracing::info!("simulator stopping on {signal}");
+    Ok(ExitCode::SUCCESS)
+}

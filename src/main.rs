@@ -1,0 +1,56 @@
+//! The `vpn-inventory` binary: parse the command line, set up logging, run, map to an exit code.
+
+use clap::Parser;
+use std::process::ExitCode;
+use vpn_inventory::cli::{Cli, LogFormat};
+use vpn_inventory::commands::{self, Interrupted};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("vpn-inventory: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("vpn-inventory: error: {error:#}");
+            if error.downcast_ref::<Interrupted>().is_some() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn init_tracing(cli: &Cli) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (cli.quiet, cli.verbose) {
+        (q, _) if q >= 2 => "off",
+        (1, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        (_, 2) => "debug",
+        _ => "trace",
+    };
+    // Our own crate at the chosen level; libraries one notch quieter (sqlx logs every slow
+    // statement at info, PostgreSQL NOTICEs at warn).
+    let default = format!("{level},sqlx=error,refinery_core=warn");
+    let filter =
+        EnvFilter::try_from_env("VPN_INVENTORY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

@@ -1,0 +1,6 @@
+//! The built-in API simulator: generated data (`data`) served over HTTP (`server`).
+
+pub mod data;
+pub mod server;
+
+pub use server::{Faults, RunningSimulator, SimConfig, SimState, spawn};

@@ -1,0 +1,426 @@
+//! A local fake of `GET /v5/{project_id}/vpn-connection`, for demos and tests.
+//!
+//! It behaves like the real service where a client can tell: marker paging newest first,
+//! the filters, `limit` bounds, AK/SK signature checking (with the same signer, run in reverse),
+//! `X-Auth-Token`, and Huawei-style error bodies from both the VPN service and the API gateway.
+//! `Faults` make it misbehave the ways real APIs do, so tests can prove we cope.
+
+use super::data::{GenOptions, generate};
+use crate::api::signer::{self, SigningInput};
+use crate::time::parse_api_time;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::net::TcpListener;
+
+/// Fixed credentials the simulator uses when none are configured; printed at start.
+pub const DEMO_PROJECT_ID: &str = "0123456789abcdef0123456789abcdef";
+pub const DEMO_ACCESS_KEY: &str = "DEMOACCESSKEY0000001";
+pub const DEMO_SECRET_KEY: &str = "DemoSecretKeyForTheSimulatorOnly000001";
+
+/// How far `X-Sdk-Date` may be from the simulator's clock, like the real gateway.
+const MAX_CLOCK_SKEW_SECONDS: i64 = 15 * 60;
+
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub project_id: String,
+    pub access_key: String,
+    pub secret_key: String,
+    /// Accepted as `X-Auth-Token` when set.
+    pub auth_token: Option<String>,
+    /// Largest `limit` accepted.
+    pub max_limit: u32,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            project_id: DEMO_PROJECT_ID.into(),
+            access_key: DEMO_ACCESS_KEY.into(),
+            secret_key: DEMO_SECRET_KEY.into(),
+            auth_token: None,
+            max_limit: 2000,
+        }
+    }
+}
+
+/// Ways to make the simulator misbehave. Page numbers count list requests answered since the
+/// faults were set, from 1.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Serve connections with `created_at <= marker` instead of `<`: every page then repeats
+    /// the previous page's last connection, like an API whose marker falls on a tie.
+    pub inclusive_marker: bool,
+    /// From page 2 on, answer with `next_marker` equal to the marker requested.
+    pub stuck_marker: bool,
+    /// Answer this page with a truncated JSON body.
+    pub malformed_page: Option<u64>,
+    /// Answer this page with this status and body.
+    pub error_page: Option<(u64, u16, Value)>,
+}
+
+pub struct SimState {
+    config: SimConfig,
+    /// Connections as served, newest first.
+    inventory: RwLock<Vec<Value>>,
+    faults: Mutex<Faults>,
+    requests: AtomicU64,
+}
+
+impl SimState {
+    pub fn new(config: SimConfig, inventory: Vec<Value>) -> Self {
+        let state = Self {
+            config,
+            inventory: RwLock::new(Vec::new()),
+            faults: Mutex::new(Faults::default()),
+            requests: AtomicU64::new(0),
+        };
+        state.set_inventory(inventory);
+        state
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// Replaces what is served (sorted newest first, as the API pages it).
+    pub fn set_inventory(&self, mut inventory: Vec<Value>) {
+        inventory.sort_by_key(|c| std::cmp::Reverse(created_at(c)));
+        *self.inventory.write().expect("inventory lock") = inventory;
+    }
+
+    /// A copy of what is served.
+    pub fn inventory(&self) -> Vec<Value> {
+        self.inventory.read().expect("inventory lock").clone()
+    }
+
+    /// Sets faults and restarts the page count they refer to.
+    pub fn set_faults(&self, faults: Faults) {
+        *self.faults.lock().expect("faults lock") = faults;
+        self.requests.store(0, Ordering::SeqCst);
+    }
+
+    /// List requests answered (any outcome) since the faults were last set.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+fn created_at(connection: &Value) -> Option<DateTime<Utc>> {
+    connection
+        .get("created_at")?
+        .as_str()
+        .and_then(parse_api_time)
+}
+
+/// A simulator serving on a local port.
+pub struct RunningSimulator {
+    pub addr: SocketAddr,
+    pub state: Arc<SimState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningSimulator {
+    /// Base URL to use as `--endpoint`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RunningSimulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Generated inventory for `connections` and `seed`.
+pub fn generated_inventory(connections: usize, seed: u64) -> Vec<Value> {
+    generate(&GenOptions {
+        count: connections,
+        seed,
+    })
+}
+
+/// Binds `listen` and serves in a background task.
+pub async fn spawn(
+    listen: SocketAddr,
+    config: SimConfig,
+    inventory: Vec<Value>,
+) -> std::io::Result<RunningSimulator> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(SimState::new(config, inventory));
+    let app = Router::new().fallback(handle).with_state(state.clone());
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!("simulator stopped: {e}");
+        }
+    });
+    Ok(RunningSimulator { addr, state, task })
+}
+
+fn request_id(n: u64) -> String {
+    format!(
+        "{n:08x}-5151-4d0c-8e4e-{:012x}",
+        n.wrapping_mul(0x9E37_79B9)
+    )
+}
+
+fn error_response(status: StatusCode, body: Value, request_id: &str) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::HeaderName::from_static("x-request-id"), request_id),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The API gateway's error shape.
+fn gateway_error(status: StatusCode, code: &str, msg: &str, request_id: &str) -> Response {
+    let body = json!({"error_code": code, "error_msg": msg, "request_id": request_id});
+    error_response(status, body, request_id)
+}
+
+/// The VPN service's error shape (request id only in the header).
+fn vpn_error(status: StatusCode, code: &str, msg: &str, request_id: &str) -> Response {
+    error_response(status, json!({"code": code, "message": msg}), request_id)
+}
+
+async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Response {
+    let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let rid = request_id(n);
+    let (parts, _body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let project_id = match path
+        .strip_prefix("/v5/")
+        .and_then(|p| p.strip_suffix("/vpn-connection"))
+    {
+        Some(p) if !p.contains('/') && parts.method == Method::GET => p.to_owned(),
+        _ => {
+            return gateway_error(
+                StatusCode::NOT_FOUND,
+                "APIG.0101",
+                "The API does not exist or has not been published in the environment",
+                &rid,
+            );
+        }
+    };
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    if let Err((code, msg)) =
+        authenticate(&state.config, &parts.method, &path, &query, &parts.headers)
+    {
+        return gateway_error(StatusCode::UNAUTHORIZED, code, &msg, &rid);
+    }
+    if project_id != state.config.project_id {
+        return vpn_error(
+            StatusCode::FORBIDDEN,
+            "VPN.0003",
+            &format!("project {project_id} is not accessible with these credentials"),
+            &rid,
+        );
+    }
+
+    let faults = state.faults.lock().expect("faults lock").clone();
+    if let Some((page, status, body)) = &faults.error_page
+        && *page == n
+    {
+        return error_response(
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body.clone(),
+            &rid,
+        );
+    }
+
+    let get = |key: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let limit = match get("limit").map(str::parse::<u32>) {
+        None | Some(Ok(0)) => 200.min(state.config.max_limit),
+        Some(Ok(l)) if l <= state.config.max_limit => l,
+        Some(_) => {
+            return vpn_error(
+                StatusCode::BAD_REQUEST,
+                "VPN.0001",
+                &format!(
+                    "invalid request: limit must be an integer from 0 to {}",
+                    state.config.max_limit
+                ),
+                &rid,
+            );
+        }
+    };
+    let marker = match get("marker") {
+        None => None,
+        Some(m) => match parse_api_time(m) {
+            Some(t) => Some((m.to_owned(), t)),
+            None => {
+                return vpn_error(
+                    StatusCode::BAD_REQUEST,
+                    "VPN.0001",
+                    &format!("invalid request: marker {m:?} is not a creation time"),
+                    &rid,
+                );
+            }
+        },
+    };
+    let enterprise_projects: Vec<&str> = query
+        .iter()
+        .filter(|(k, _)| k == "enterprise_project_id")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let field_is = |c: &Value, field: &str, want: Option<&str>| {
+        want.is_none_or(|w| c.get(field).and_then(Value::as_str) == Some(w))
+    };
+
+    let inventory = state.inventory.read().expect("inventory lock");
+    let page: Vec<&Value> = inventory
+        .iter()
+        .filter(|c| {
+            field_is(c, "vgw_id", get("vgw_id"))
+                && field_is(c, "vgw_ip", get("vgw_ip"))
+                && field_is(c, "id", get("vpn_id"))
+                && field_is(c, "vgw_ip", get("eip_id"))
+                && (enterprise_projects.is_empty()
+                    || c.get("enterprise_project_id")
+                        .and_then(Value::as_str)
+                        .is_some_and(|e| enterprise_projects.contains(&e)))
+        })
+        .filter(|c| match (&marker, created_at(c)) {
+            (None, _) => true,
+            (Some((_, m)), Some(t)) if faults.inclusive_marker => t <= *m,
+            (Some((_, m)), Some(t)) => t < *m,
+            (Some(_), None) => false,
+        })
+        .take(limit as usize)
+        .collect();
+
+    if faults.malformed_page == Some(n) {
+        let text = json!({"vpn_connections": page}).to_string();
+        let cut = text.len() / 2;
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            text[..cut].to_owned(),
+        )
+            .into_response();
+    }
+
+    let next_marker = match (&marker, faults.stuck_marker && n >= 2) {
+        (Some((m, _)), true) => Some(m.clone()),
+        _ => page
+            .last()
+            .and_then(|c| c.get("created_at"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    };
+    let mut page_info = json!({"current_count": page.len()});
+    if let Some(m) = next_marker {
+        page_info["next_marker"] = Value::String(m);
+    }
+    let body = json!({
+        "vpn_connections": page,
+        "page_info": page_info,
+        "request_id": rid,
+        // Documented as the tenant's total, not the filtered count: so it is here too.
+        "total_count": inventory.len(),
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-request-id", &rid)
+        .body(Body::from(body.to_string()))
+        .expect("valid response")
+}
+
+/// Why the gateway refused a request: its error code and message.
+type Refusal = (&'static str, String);
+
+/// Checks `X-Auth-Token` or the AK/SK signature.
+fn authenticate(
+    config: &SimConfig,
+    method: &Method,
+    path: &str,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<(), Refusal> {
+    let unauthorized = |code: &'static str, msg: &str| (code, msg.to_owned());
+    if let Some(token) = headers.get("x-auth-token") {
+        return match &config.auth_token {
+            Some(expected) if token.as_bytes() == expected.as_bytes() => Ok(()),
+            _ => Err(unauthorized(
+                "APIG.1002",
+                "Incorrect token or token resolution failed",
+            )),
+        };
+    }
+    let Some(authorization) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Err(unauthorized(
+            "APIG.1000",
+            "Incorrect IAM authentication information: Authorization header missing",
+        ));
+    };
+    let parsed = signer::parse_authorization(authorization).map_err(|e| {
+        unauthorized(
+            "APIG.0301",
+            &format!("Incorrect IAM authentication information: {e}"),
+        )
+    })?;
+    if parsed.access_key != config.access_key {
+        return Err(unauthorized(
+            "APIG.0301",
+            "Incorrect IAM authentication information: AK not found",
+        ));
+    }
+    let date = headers
+        .get("x-sdk-date")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|d| chrono::NaiveDateTime::parse_from_str(d, "%Y%m%dT%H%M%SZ").ok())
+        .ok_or_else(|| {
+            unauthorized(
+                "APIG.0301",
+                "Incorrect IAM authentication information: X-Sdk-Date missing or malformed",
+            )
+        })?;
+    if (Utc::now().naive_utc() - date).num_seconds().abs() > MAX_CLOCK_SKEW_SECONDS {
+        return Err(unauthorized(
+            "APIG.0301",
+            "Incorrect IAM authentication information: request expired",
+        ));
+    }
+    let header_pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let input = SigningInput {
+        method: method.as_str(),
+        path,
+        query,
+        headers: &header_pairs,
+        body: b"",
+    };
+    signer::verify(&config.secret_key, &parsed, &input).map_err(|_| {
+        unauthorized(
+            "APIG.0301",
+            "Incorrect IAM authentication information: verify aksk signature fail",
+        )
+    })
+}

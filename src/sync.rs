@@ -1,0 +1,207 @@
+//! One sync run: sweep every page of a scope into staging, then apply the sweep atomically.
+//!
+//! Paging decisions live in `api::paging`, HTTP in `api::client`, storage in `store`; this module
+//! only sequences them. The next page is fetched while the current one is being staged, so a
+//! run costs little more than the download itself, and memory holds at most two pages.
+
+use crate::api::client::{ListPage, VpnClient};
+use crate::api::model::VpnConnection;
+use crate::api::paging::{PageMeta, Pager};
+use crate::scope::Scope;
+use crate::store::{PageToStage, StagedConnection, Store};
+use anyhow::Context as _;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The API's documented page size limit, and the largest some dedicated regions allow.
+pub const DEFAULT_PAGE_SIZE: u32 = 200;
+pub const MAX_PAGE_SIZE: u32 = 2000;
+
+/// What `sync --output json` prints.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SyncReport {
+    pub run_id: i64,
+    pub status: &'static str,
+    pub fetched: u64,
+    pub added: u64,
+    pub removed: u64,
+    pub modified: u64,
+    pub unchanged: u64,
+    pub pages: u64,
+    /// Repeats of an id within the run, dropped (counted in `fetched`).
+    pub duplicates: u64,
+}
+
+/// A run that has been recorded as started; `execute` performs it.
+pub struct Run<'a> {
+    pub id: i64,
+    scope_id: i64,
+    scope: &'a Scope,
+    store: &'a Store,
+    page_size: u32,
+}
+
+impl<'a> Run<'a> {
+    /// Records a new run of `scope`.
+    pub async fn start(store: &'a Store, scope: &'a Scope, page_size: u32) -> anyhow::Result<Self> {
+        let scope_id = store
+            .ensure_scope(scope)
+            .await
+            .context("cannot record the scope")?;
+        let id = store
+            .start_run(scope_id, page_size)
+            .await
+            .context("cannot record the run")?;
+        Ok(Self {
+            id,
+            scope_id,
+            scope,
+            store,
+            page_size,
+        })
+    }
+
+    /// Sweeps and applies. On error the run is marked failed and the inventory is unchanged.
+    pub async fn execute(&self, client: &VpnClient) -> anyhow::Result<SyncReport> {
+        match self.sweep_and_apply(client).await {
+            Ok(report) => Ok(report),
+            Err(error) => {
+                self.fail(&format!("{error:#}")).await;
+                Err(error.context(format!("sync run {} failed; nothing was changed", self.id)))
+            }
+        }
+    }
+
+    /// Marks the run failed; used for errors and interruptions.
+    pub async fn fail(&self, reason: &str) {
+        if let Err(e) = self.store.fail_run(self.id, reason).await {
+            tracing::error!(run_id = self.id, "cannot mark run failed: {e}");
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(run_id = self.id))]
+    async fn sweep_and_apply(&self, client: &VpnClient) -> anyhow::Result<SyncReport> {
+        let filters = &self.scope.filters;
+        let mut pager = Pager::new(self.page_size);
+        let (mut fetched, mut duplicates, mut pages) = (0u64, 0u64, 0u64);
+        let mut page = fetch(client, filters, self.page_size, &pager).await?;
+        loop {
+            let page_no = pager.page();
+            let marker = pager.marker().map(str::to_owned);
+            let where_ = || describe_page(page_no, marker.as_deref());
+            let staged = prepare(&page).with_context(where_)?;
+            pager
+                .advance(PageMeta {
+                    items: page.connections.len(),
+                    current_count: page.current_count,
+                    next_marker: page.next_marker.as_deref(),
+                    last_created_at: page
+                        .connections
+                        .last()
+                        .and_then(|c| c.get("created_at"))
+                        .and_then(Value::as_str),
+                })
+                .with_context(where_)?;
+            let to_stage = PageToStage {
+                page_no: page_no as i64,
+                marker: marker.as_deref(),
+                next_marker: page.next_marker.as_deref(),
+                request_id: page.request_id.as_deref(),
+                connections: &staged,
+            };
+            tracing::info!(
+                page = page_no,
+                connections = staged.len(),
+                marker = marker.as_deref().unwrap_or(""),
+                "page received"
+            );
+            // Stage this page while the next one downloads.
+            let (outcome, next) = if pager.is_done() {
+                (self.store.stage_page(self.id, &to_stage).await, None)
+            } else {
+                let (outcome, next) = tokio::join!(
+                    self.store.stage_page(self.id, &to_stage),
+                    fetch(client, filters, self.page_size, &pager)
+                );
+                (outcome, Some(next))
+            };
+            let outcome = outcome.with_context(|| format!("cannot stage {}", where_()))?;
+            pages += 1;
+            fetched += staged.len() as u64;
+            duplicates += outcome.duplicates;
+            if outcome.duplicates > 0 {
+                tracing::warn!(
+                    page = page_no,
+                    duplicates = outcome.duplicates,
+                    "ids repeated across pages were ignored"
+                );
+            }
+            match next {
+                Some(next) => page = next?,
+                None => break,
+            }
+        }
+        let counts = self
+            .store
+            .complete_run(self.id, self.scope_id, self.scope)
+            .await
+            .context("cannot apply the completed sweep")?;
+        Ok(SyncReport {
+            run_id: self.id,
+            status: "complete",
+            fetched,
+            added: counts.added,
+            removed: counts.removed,
+            modified: counts.modified,
+            unchanged: counts.unchanged,
+            pages,
+            duplicates,
+        })
+    }
+}
+
+fn describe_page(page: u64, marker: Option<&str>) -> String {
+    match marker {
+        None => format!("page {page} (first page, no marker)"),
+        Some(m) => format!("page {page} (marker {m})"),
+    }
+}
+
+async fn fetch(
+    client: &VpnClient,
+    filters: &crate::scope::Filters,
+    limit: u32,
+    pager: &Pager,
+) -> anyhow::Result<ListPage> {
+    client
+        .list_page(filters, limit, pager.marker())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot fetch {}",
+                describe_page(pager.page(), pager.marker())
+            )
+        })
+}
+
+/// Checks each connection of a page and computes what staging stores.
+fn prepare(page: &ListPage) -> anyhow::Result<Vec<StagedConnection>> {
+    page.connections
+        .iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let Some(map) = value.as_object() else {
+                anyhow::bail!("vpn_connections[{index}] is not an object");
+            };
+            let conn = VpnConnection::from_map(map.clone());
+            let Some(id) = conn.id.clone().filter(|id| !id.is_empty()) else {
+                anyhow::bail!("vpn_connections[{index}] has no string id; cannot store it");
+            };
+            Ok(StagedConnection {
+                id,
+                content_hash: conn.content_hash(),
+                body: value.to_string(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,33 @@
+//! Timestamps as the API sends them.
+//!
+//! `created_at`/`updated_at` come as `2022-12-11T13:59:59.633Z`, `...59Z` or `...59` (no zone,
+//! meaning UTC). The raw text is what we store and send back as a marker; the parsed instant is
+//! only for ordering and queries.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+/// Parses an API timestamp; `None` if it is in no format we know (the raw text is still kept).
+pub fn parse_api_time(text: &str) -> Option<DateTime<Utc>> {
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| {
+            NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
+        })
+        .ok()?;
+    Some(crate::store::truncate_to_micros(parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_documented_formats_parse_to_the_same_clock() {
+        let ms = parse_api_time("2022-12-11T13:59:59.633Z").unwrap();
+        assert_eq!(ms.timestamp_millis(), 1_670_767_199_633);
+        let whole = parse_api_time("2022-12-11T13:59:59Z").unwrap();
+        assert_eq!(parse_api_time("2022-12-11T13:59:59").unwrap(), whole);
+        assert_eq!(parse_api_time("2022-12-11T21:59:59+08:00").unwrap(), whole);
+        assert!(parse_api_time("yesterday").is_none());
+    }
+}

@@ -1,0 +1,118 @@
+//! The command line itself: required settings, tokens, runs, migrate, demo.
+
+use crate::support::TestEnv;
+
+#[tokio::test]
+async fn missing_settings_name_the_flag_and_variable() {
+    let env = TestEnv::generated(1, 1).await;
+    let mut cmd = env.command(&["sync"]);
+    cmd.env_remove("HUAWEICLOUD_SDK_PROJECT_ID");
+    let run = env.run_cmd(cmd).await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("--project-id") && run.stderr.contains("HUAWEICLOUD_SDK_PROJECT_ID"),
+        "{}",
+        run.stderr
+    );
+
+    let mut cmd = env.command(&["sync"]);
+    cmd.env_remove("VPN_INVENTORY_ENDPOINT");
+    let run = env.run_cmd(cmd).await;
+    assert!(
+        run.stderr.contains("--region") && run.stderr.contains("--endpoint"),
+        "{}",
+        run.stderr
+    );
+
+    let mut cmd = env.command(&["sync"]);
+    cmd.env_remove("HUAWEICLOUD_SDK_SK");
+    let run = env.run_cmd(cmd).await;
+    assert!(
+        run.stderr.contains("HUAWEICLOUD_SDK_SK is not"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn iam_token_authenticates_and_a_wrong_one_is_refused() {
+    let mut env = TestEnv::generated(0, 1).await;
+    let config = vpn_inventory::simulate::SimConfig {
+        auth_token: Some("good-token".into()),
+        ..env.config.clone()
+    };
+    env.sim = vpn_inventory::simulate::spawn(
+        ([127, 0, 0, 1], 0).into(),
+        config,
+        vpn_inventory::simulate::server::generated_inventory(5, 2),
+    )
+    .await
+    .unwrap();
+    let with_token = |token: &str| {
+        let mut cmd = env.command(&["sync", "--output", "json"]);
+        cmd.env_remove("HUAWEICLOUD_SDK_AK")
+            .env_remove("HUAWEICLOUD_SDK_SK")
+            .env("HUAWEICLOUD_AUTH_TOKEN", token);
+        cmd
+    };
+    let run = env.run_cmd(with_token("good-token")).await;
+    assert_eq!(run.assert_ok().json()["added"], 5);
+    let run = env.run_cmd(with_token("bad-token-value")).await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("HTTP 401") && !run.stderr.contains("bad-token-value"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn runs_lists_counts_and_migrate_is_idempotent() {
+    let env = TestEnv::generated(7, 1).await;
+    let run = env.run(&["migrate"]).await;
+    assert!(
+        run.assert_ok().stdout.contains("applied V1__init"),
+        "{}",
+        run.stdout
+    );
+    let run = env.run(&["migrate"]).await;
+    assert!(
+        run.assert_ok().stdout.contains("up to date"),
+        "{}",
+        run.stdout
+    );
+    env.sync(&[]).await;
+    env.sync(&[]).await;
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    assert_eq!(runs.as_array().unwrap().len(), 2);
+    assert_eq!(runs[0]["unchanged"], 7);
+    assert_eq!(runs[1]["added"], 7);
+    assert_eq!(
+        runs[0]["scope"]["project_id"],
+        env.config.project_id.as_str()
+    );
+    let table = env.run(&["runs"]).await;
+    assert!(
+        table
+            .assert_ok()
+            .stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("complete"),
+        "{}",
+        table.stdout
+    );
+}
+
+#[tokio::test]
+async fn demo_syncs_the_built_in_simulator_into_sqlite() {
+    let env = TestEnv::generated(0, 1).await;
+    let run = env.run(&["demo", "--connections", "300"]).await;
+    assert!(
+        run.assert_ok().stdout.contains("300 added"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(env.export().await.len(), 300);
+}

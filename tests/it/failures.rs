@@ -1,0 +1,187 @@
+//! Bad answers from the API: each gives a clear error, a non-zero exit, a failed run, and
+//! leaves what was stored exactly as it was.
+
+use crate::support::{Run, TestEnv};
+use serde_json::json;
+use vpn_inventory::simulate::Faults;
+
+/// Syncs once cleanly, applies `faults`, syncs again expecting failure; returns that run after
+/// checking the inventory did not change and the run is recorded as failed. Also returns how
+/// many requests the failing run made.
+async fn failing_resync(env: &TestEnv, faults: Faults, args: &[&str]) -> (Run, u64) {
+    env.sync(&["--page-size", "5"]).await;
+    let before = env.inventory_fingerprint().await;
+    // Something changed upstream, so a wrongly applied partial run would show.
+    let mut served = env.sim.state.inventory();
+    served.truncate(served.len() / 2);
+    served[0]["name"] = json!("changed-upstream");
+    env.sim.state.set_inventory(served);
+    env.sim.state.set_faults(faults);
+    let mut all = vec!["sync", "--page-size", "5"];
+    all.extend_from_slice(args);
+    let run = env.run(&all).await;
+    assert_eq!(
+        run.code,
+        Some(1),
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout.is_empty(),
+        "no report on failure: {}",
+        run.stdout
+    );
+    let requests = env.sim.state.requests();
+    env.sim.state.set_faults(Faults::default());
+    assert_eq!(
+        env.inventory_fingerprint().await,
+        before,
+        "a failed run changed the inventory"
+    );
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    assert_eq!(runs[0]["status"], "failed");
+    assert_eq!(runs[0]["removed"], serde_json::Value::Null);
+    assert!(runs[0]["error"].as_str().is_some_and(|e| !e.is_empty()));
+    (run, requests)
+}
+
+#[tokio::test]
+async fn wrong_secret_key_is_a_clear_401_and_changes_nothing() {
+    let env = TestEnv::generated(20, 11).await;
+    let mut cmd = env.command(&["sync", "--page-size", "5"]);
+    cmd.env("HUAWEICLOUD_SDK_SK", "not-the-right-secret-key-at-all");
+    env.sync(&["--page-size", "5"]).await;
+    let before = env.inventory_fingerprint().await;
+    let run = env.run_cmd(cmd).await;
+    assert_eq!(run.code, Some(1));
+    for needle in [
+        "HTTP 401",
+        "APIG.0301",
+        "verify aksk signature fail",
+        "request_id",
+        "page 1",
+    ] {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?} in: {}",
+            run.stderr
+        );
+    }
+    assert!(
+        !run.stderr.contains("not-the-right-secret-key-at-all"),
+        "secret leaked"
+    );
+    assert_eq!(env.inventory_fingerprint().await, before);
+}
+
+#[tokio::test]
+async fn malformed_json_names_the_page_and_marker() {
+    let env = TestEnv::generated(20, 12).await;
+    let faults = Faults {
+        malformed_page: Some(2),
+        ..Faults::default()
+    };
+    let (run, _) = failing_resync(&env, faults, &[]).await;
+    assert!(run.stderr.contains("page 2 (marker "), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not the expected JSON"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_marker_that_does_not_advance_stops_with_an_error() {
+    let env = TestEnv::generated(20, 13).await;
+    let faults = Faults {
+        stuck_marker: true,
+        ..Faults::default()
+    };
+    let (run, requests) = failing_resync(&env, faults, &[]).await;
+    assert!(run.stderr.contains("does not move past"), "{}", run.stderr);
+    // Page 2 repeats its marker; at most the prefetch of page 3 was already on its way.
+    assert!(requests <= 3, "it kept asking: {requests} requests");
+}
+
+#[tokio::test]
+async fn api_errors_in_both_shapes_carry_code_message_and_request_id() {
+    let env = TestEnv::generated(20, 14).await;
+    let body = json!({"code": "VPN.0002", "message": "internal error, try later"});
+    let faults = Faults {
+        error_page: Some((2, 500, body)),
+        ..Faults::default()
+    };
+    let (run, _) = failing_resync(&env, faults, &[]).await;
+    for needle in [
+        "HTTP 500",
+        "VPN.0002",
+        "internal error, try later",
+        "request_id",
+        "page 2",
+    ] {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?} in: {}",
+            run.stderr
+        );
+    }
+
+    let env = TestEnv::generated(20, 15).await;
+    let body = json!({"error_code": "APIG.0308", "error_msg": "The throttling threshold has been reached", "request_id": "rid-429"});
+    let faults = Faults {
+        error_page: Some((1, 429, body)),
+        ..Faults::default()
+    };
+    let (run, _) = failing_resync(&env, faults, &[]).await;
+    for needle in [
+        "HTTP 429",
+        "APIG.0308",
+        "throttling",
+        "rid-429",
+        "page 1 (first page",
+    ] {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?} in: {}",
+            run.stderr
+        );
+    }
+}
+
+#[tokio::test]
+async fn duplicate_ids_across_pages_are_stored_once() {
+    let env = TestEnv::generated(12, 16).await;
+    env.sim.state.set_faults(Faults {
+        inclusive_marker: true,
+        ..Faults::default()
+    });
+    let report = env.sync(&["--page-size", "4"]).await;
+    // Every page after the first repeats the last connection of the page before.
+    assert_eq!(report["added"], 12);
+    assert!(report["duplicates"].as_u64().unwrap() >= 3, "{report}");
+    assert_eq!(
+        report["fetched"].as_u64().unwrap(),
+        12 + report["duplicates"].as_u64().unwrap()
+    );
+    assert_eq!(env.export().await.len(), 12);
+}
+
+#[tokio::test]
+async fn a_connection_without_id_fails_the_run() {
+    let env = TestEnv::generated(8, 17).await;
+    env.sync(&[]).await;
+    let before = env.inventory_fingerprint().await;
+    let mut served = env.sim.state.inventory();
+    served[6].as_object_mut().unwrap().remove("id");
+    env.sim.state.set_inventory(served);
+    let run = env.run(&["sync", "--page-size", "5"]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("page 2 (marker ")
+            && run.stderr.contains("vpn_connections[1] has no string id"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.inventory_fingerprint().await, before);
+}

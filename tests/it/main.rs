@@ -1,0 +1,10 @@
+//! Integration tests: the real `vpn-inventory` binary against the API simulator over real
+//! HTTP on loopback, into a fresh database per test.
+
+mod support;
+
+mod cli;
+mod failures;
+mod reports;
+mod round_trip;
+mod sync;

@@ -1,0 +1,164 @@
+//! Paging, filters and re-syncs against the simulator.
+
+use crate::support::{TestEnv, assert_same_connections, expected_export, sorted_by_id};
+use serde_json::Value;
+use sqlx::Row;
+
+#[tokio::test]
+async fn every_page_size_stores_the_same_inventory() {
+    let env = TestEnv::generated(23, 3).await;
+    let expected = expected_export(&env.sim.state.inventory());
+    for (size, pages) in [("1", 24), ("2", 12), ("200", 1)] {
+        let env = TestEnv::with_inventory(env.sim.state.inventory()).await;
+        let report = env.sync(&["--page-size", size]).await;
+        assert_eq!(report["fetched"], 23, "page size {size}");
+        assert_eq!(report["pages"], pages, "page size {size}");
+        assert_same_connections(&sorted_by_id(env.export().await), &expected);
+    }
+}
+
+#[tokio::test]
+async fn exactly_one_full_page_then_an_empty_one() {
+    let env = TestEnv::generated(10, 4).await;
+    let report = env.sync(&["--page-size", "10"]).await;
+    // A full page may be followed by more: the pager asks once more and gets nothing.
+    assert_eq!(
+        (report["fetched"].as_u64(), report["pages"].as_u64()),
+        (Some(10), Some(2))
+    );
+    assert_eq!(env.sim.state.requests(), 2);
+    assert_eq!(env.export().await.len(), 10);
+}
+
+#[tokio::test]
+async fn empty_inventory_is_a_complete_run_with_nothing() {
+    let env = TestEnv::with_inventory(Vec::new()).await;
+    let report = env.sync(&[]).await;
+    assert_eq!(report["fetched"], 0);
+    assert_eq!(report["status"], "complete");
+    assert_eq!(env.run(&["export"]).await.assert_ok().stdout.trim(), "[]");
+}
+
+#[tokio::test]
+async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing() {
+    let env = TestEnv::generated(120, 5).await;
+    let first = env.sync(&["--page-size", "50"]).await;
+    assert_eq!(
+        (
+            &first["added"],
+            &first["removed"],
+            &first["modified"],
+            &first["unchanged"]
+        ),
+        (
+            &Value::from(120),
+            &Value::from(0),
+            &Value::from(0),
+            &Value::from(0)
+        )
+    );
+    let before = env.inventory_fingerprint().await;
+    let second = env.sync(&["--page-size", "50"]).await;
+    assert_eq!(
+        (&second["added"], &second["modified"], &second["unchanged"]),
+        (&Value::from(0), &Value::from(0), &Value::from(120))
+    );
+    // No connection row was rewritten: every last_changed_run_id still names the first run.
+    let after = env.inventory_fingerprint().await;
+    assert_eq!(before, after);
+    assert!(
+        after
+            .1
+            .iter()
+            .all(|(_, _, run)| *run == first["run_id"].as_i64().unwrap())
+    );
+    // The staging of the completed run was cleared.
+    let pool = env.pool().await;
+    let staged: i64 = sqlx::query("SELECT COUNT(*) FROM staged_connections")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(staged, 0);
+}
+
+#[tokio::test]
+async fn changed_and_removed_connections_are_applied() {
+    let env = TestEnv::generated(30, 6).await;
+    env.sync(&[]).await;
+    let mut served = env.sim.state.inventory();
+    let removed = served.remove(3);
+    served[0]["ikepolicy"]["encryption_algorithm"] = Value::from("aes-256");
+    served[0]["name"] = Value::from("renamed");
+    env.sim.state.set_inventory(served.clone());
+    let report = env.sync(&[]).await;
+    assert_eq!(
+        (report["removed"].as_u64(), report["modified"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(report["unchanged"], 28);
+    let exported = sorted_by_id(env.export().await);
+    assert!(!exported.iter().any(|c| c["id"] == removed["id"]));
+    assert_same_connections(&exported, &expected_export(&served));
+}
+
+#[tokio::test]
+async fn filters_reach_the_api_and_scopes_stay_apart() {
+    let env = TestEnv::generated(200, 8).await;
+    let served = env.sim.state.inventory();
+    let vgw_id = served[0]["vgw_id"].as_str().unwrap().to_owned();
+    let of_gateway: Vec<Value> = served
+        .iter()
+        .filter(|c| c["vgw_id"] == vgw_id.as_str())
+        .cloned()
+        .collect();
+    assert!(of_gateway.len() > 1 && of_gateway.len() < served.len());
+
+    let report = env.sync(&["--vgw-id", &vgw_id, "--page-size", "2"]).await;
+    assert_eq!(report["fetched"].as_u64(), Some(of_gateway.len() as u64));
+    assert_same_connections(
+        &sorted_by_id(env.export().await),
+        &expected_export(&of_gateway),
+    );
+
+    // The unfiltered scope adds the rest; the filtered snapshot is its own.
+    let report = env.sync(&[]).await;
+    assert_eq!(report["added"].as_u64(), Some(served.len() as u64));
+    assert_eq!(env.export().await.len(), served.len());
+
+    // A removal seen only by the filtered scope does not remove it from the unfiltered one's view
+    // until that scope syncs again.
+    let gone = of_gateway[0]["id"].clone();
+    let remaining: Vec<Value> = served.iter().filter(|c| c["id"] != gone).cloned().collect();
+    env.sim.state.set_inventory(remaining.clone());
+    let report = env.sync(&["--vgw-id", &vgw_id]).await;
+    assert_eq!(report["removed"], 1);
+    assert!(env.export().await.iter().any(|c| c["id"] == gone));
+    let report = env.sync(&[]).await;
+    assert_eq!(report["removed"], 1);
+    assert_same_connections(
+        &sorted_by_id(env.export().await),
+        &expected_export(&remaining),
+    );
+
+    let ep = served[0]["enterprise_project_id"].as_str().unwrap();
+    let of_ep = served
+        .iter()
+        .filter(|c| c["enterprise_project_id"] == ep && c["id"] != gone)
+        .count();
+    let report = env
+        .sync(&[
+            "--enterprise-project-id",
+            ep,
+            "--enterprise-project-id",
+            "no-such-ep",
+        ])
+        .await;
+    assert_eq!(report["fetched"].as_u64(), Some(of_ep as u64));
+    let vgw_ip = served[0]["vgw_ip"].as_str().unwrap();
+    let of_ip = remaining.iter().filter(|c| c["vgw_ip"] == vgw_ip).count();
+    assert_eq!(
+        env.sync(&["--vgw-ip", vgw_ip]).await["fetched"].as_u64(),
+        Some(of_ip as u64)
+    );
+}
