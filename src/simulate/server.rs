@@ -64,6 +64,8 @@ pub struct Faults {
     pub malformed_page: Option<u64>,
     /// Answer this page with this status and body.
     pub error_page: Option<(u64, u16, Value)>,
+    /// Never answer this page (signals `SimState::hanging` when it starts hanging).
+    pub hang_page: Option<u64>,
 }
 
 pub struct SimState {
@@ -72,6 +74,8 @@ pub struct SimState {
     inventory: RwLock<Vec<Value>>,
     faults: Mutex<Faults>,
     requests: AtomicU64,
+    /// Notified when a request starts hanging because of `Faults::hang_page`.
+    pub hanging: tokio::sync::Notify,
 }
 
 impl SimState {
@@ -81,6 +85,7 @@ impl SimState {
             inventory: RwLock::new(Vec::new()),
             faults: Mutex::new(Faults::default()),
             requests: AtomicU64::new(0),
+            hanging: tokio::sync::Notify::new(),
         };
         state.set_inventory(inventory);
         state
@@ -234,6 +239,10 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
     }
 
     let faults = state.faults.lock().expect("faults lock").clone();
+    if faults.hang_page == Some(n) {
+        state.hanging.notify_one();
+        std::future::pending::<()>().await;
+    }
     if let Some((page, status, body)) = &faults.error_page
         && *page == n
     {

@@ -116,3 +116,38 @@ async fn demo_syncs_the_built_in_simulator_into_sqlite() {
     );
     assert_eq!(env.export().await.len(), 300);
 }
+
+#[tokio::test]
+async fn simulate_subcommand_serves_what_sync_stores() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let env = TestEnv::generated(0, 1).await;
+    let mut cmd = env.command(&[
+        "simulate",
+        "--listen",
+        "127.0.0.1:0",
+        "--connections",
+        "40",
+        "--seed",
+        "9",
+    ]);
+    cmd.stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = lines.next_line().await.unwrap().expect("banner line");
+    let endpoint = banner
+        .split(" at ")
+        .nth(1)
+        .expect("endpoint in banner")
+        .to_owned();
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{banner}");
+
+    let mut sync = env.command(&["sync", "--output", "json", "--page-size", "15"]);
+    sync.env("VPN_INVENTORY_ENDPOINT", &endpoint);
+    assert_eq!(env.run_cmd(sync).await.assert_ok().json()["added"], 40);
+    let served = vpn_inventory::simulate::server::generated_inventory(40, 9);
+    crate::support::assert_same_connections(
+        &crate::support::sorted_by_id(env.export().await),
+        &crate::support::expected_export(&served),
+    );
+    child.kill().await.unwrap();
+}

@@ -185,3 +185,84 @@ async fn a_connection_without_id_fails_the_run() {
     );
     assert_eq!(env.inventory_fingerprint().await, before);
 }
+
+#[tokio::test]
+async fn sigterm_mid_run_marks_it_failed_and_changes_nothing() {
+    let env = TestEnv::generated(20, 18).await;
+    env.sync(&["--page-size", "5"]).await;
+    let before = env.inventory_fingerprint().await;
+    let mut served = env.sim.state.inventory();
+    served.truncate(3);
+    env.sim.state.set_inventory(served);
+    env.sim.state.set_faults(Faults {
+        hang_page: Some(2),
+        ..Faults::default()
+    });
+    let mut cmd = env.command(&["sync", "--page-size", "2"]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Page 1 was answered and page 2 is in flight: the run is mid-sweep.
+    env.sim.state.hanging.notified().await;
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run: Run = child.wait_with_output().await.unwrap().into();
+    assert_eq!(run.code, Some(130), "stderr: {}", run.stderr);
+    assert!(
+        run.stderr.contains("interrupted by SIGTERM"),
+        "{}",
+        run.stderr
+    );
+    env.sim.state.set_faults(Faults::default());
+    assert_eq!(env.inventory_fingerprint().await, before);
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    assert_eq!(runs[0]["status"], "failed");
+    assert_eq!(runs[0]["error"], "interrupted by SIGTERM");
+}
+
+#[tokio::test]
+async fn secrets_never_reach_logs_errors_or_the_database() {
+    let env = TestEnv::generated(30, 19).await;
+    let sk = env.config.secret_key.clone();
+    let token = "temporary-security-token-value-42";
+    let mut cmd = env.command(&["-vvv", "sync", "--page-size", "7"]);
+    cmd.env("HUAWEICLOUD_SDK_SECURITY_TOKEN", token);
+    let ok = env.run_cmd(cmd).await;
+    ok.assert_ok();
+    // A failing run too: errors are where secrets like to slip out.
+    let mut cmd = env.command(&["-vvv", "--log-format", "json", "sync"]);
+    cmd.env("HUAWEICLOUD_SDK_SECURITY_TOKEN", token)
+        .env("HUAWEICLOUD_SDK_SK", "wrong-secret-key-0042");
+    let failed = env.run_cmd(cmd).await;
+    assert_eq!(failed.code, Some(1));
+    assert!(
+        ok.stderr.contains("page received"),
+        "verbose logs expected: {}",
+        ok.stderr
+    );
+    for output in [&ok.stdout, &ok.stderr, &failed.stdout, &failed.stderr] {
+        for secret in [sk.as_str(), token, "wrong-secret-key-0042"] {
+            assert!(
+                !output.contains(secret),
+                "secret {secret:?} leaked in:\n{output}"
+            );
+        }
+    }
+    let db_file = env
+        .database_url()
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    let mut bytes = std::fs::read(&db_file).unwrap();
+    if let Ok(wal) = std::fs::read(format!("{db_file}-wal")) {
+        bytes.extend(wal);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        !text.contains(&sk) && !text.contains(token),
+        "a secret was stored in the database"
+    );
+}

@@ -58,3 +58,34 @@ async fn unknown_fields_nulls_and_odd_types_survive() {
     env.sync(&[]).await;
     assert_same_connections(&env.export().await, &expected_export(&served));
 }
+
+#[tokio::test]
+async fn api_timestamps_are_kept_verbatim_and_parsed() {
+    use sqlx::Row;
+    let served = vec![
+        serde_json::json!({"id": "t1", "created_at": "2022-12-11T13:59:59.633Z", "updated_at": "2022-12-11T13:59:59"}),
+        serde_json::json!({"id": "t2", "created_at": "not a time"}),
+    ];
+    let env = TestEnv::with_inventory(served).await;
+    env.sync(&[]).await;
+    let pool = env.pool().await;
+    let rows = sqlx::query(
+        "SELECT id, created_at, created_at_utc, updated_at_utc FROM connections ORDER BY created_at_utc DESC",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let t1 = &rows[0];
+    assert_eq!(
+        t1.get::<String, _>("created_at"),
+        "2022-12-11T13:59:59.633Z"
+    );
+    let parsed: chrono::DateTime<chrono::Utc> = t1.get("created_at_utc");
+    assert_eq!(parsed.timestamp_millis(), 1_670_767_199_633);
+    let updated: chrono::DateTime<chrono::Utc> = t1.get("updated_at_utc");
+    assert_eq!(updated.timestamp(), 1_670_767_199);
+    assert_eq!(
+        rows[1].get::<Option<chrono::DateTime<chrono::Utc>>, _>("created_at_utc"),
+        None
+    );
+}
