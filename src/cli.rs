@@ -1,7 +1,8 @@
 //! Command-line interface. Flag and environment names are part of the contract with cron
 //! jobs and scripts: rename nothing without a deprecation path.
 
-use crate::store::DatabaseUrl;
+use crate::drift::Category;
+use crate::store::{AsOf, DatabaseUrl};
 use crate::sync::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -55,6 +56,10 @@ pub enum Command {
     Export(ExportArgs),
     /// List sync runs, newest first.
     Runs(RunsArgs),
+    /// Show what changed: the change records of a run (default: the latest complete one).
+    Drift(DriftArgs),
+    /// Every change record of one connection, oldest first.
+    History(HistoryArgs),
     /// Create or upgrade the database schema (every command does this on its own too).
     Migrate,
     /// Serve a local fake of the VPN list API, for demos and tests.
@@ -111,6 +116,9 @@ pub struct SyncArgs {
     /// Print the run summary as text or as one JSON object.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// Exit 2 when the run recorded changes (0: none, 1: error), like terraform plan.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -122,6 +130,9 @@ pub enum ExportFormat {
 pub struct ExportArgs {
     #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
     pub format: ExportFormat,
+    /// The inventory as it was right after this run (a run id) or at this RFC 3339 time.
+    #[arg(long)]
+    pub as_of: Option<AsOf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -137,6 +148,51 @@ pub struct RunsArgs {
     /// Show at most this many runs.
     #[arg(long, default_value_t = 50)]
     pub limit: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecordFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DriftArgs {
+    /// Change records of this run.
+    #[arg(long, conflicts_with = "since")]
+    pub run: Option<i64>,
+    /// Change records detected at or after this RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Only `config` (what operators set) or `state` (status, BGP state) changes.
+    #[arg(long, value_enum)]
+    pub category: Option<CategoryArg>,
+    #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
+    pub format: RecordFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CategoryArg {
+    Config,
+    State,
+}
+
+impl From<CategoryArg> for Category {
+    fn from(c: CategoryArg) -> Self {
+        match c {
+            CategoryArg::Config => Category::Config,
+            CategoryArg::State => Category::State,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// The connection's id, as the API gives it.
+    pub connection_id: String,
+    #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
+    pub format: RecordFormat,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod cli;
 pub mod commands;
+pub mod drift;
 pub mod scope;
 pub mod simulate;
 pub mod store;

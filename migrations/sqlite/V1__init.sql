@@ -35,7 +35,11 @@ CREATE TABLE sync_runs (
     removed     INTEGER,
     modified    INTEGER,
     unchanged   INTEGER,
-    error       TEXT
+    error       TEXT,
+    -- Order in which complete runs were applied (1, 2, ...); NULL until complete. History
+    -- (connection_versions) is kept in these terms, so `export --as-of` is exact even when
+    -- runs of different scopes finish out of start order.
+    apply_seq   INTEGER UNIQUE
 );
 CREATE INDEX sync_runs_scope ON sync_runs (scope_id, id);
 
@@ -98,13 +102,50 @@ CREATE TABLE connections (
 CREATE INDEX connections_id ON connections (id);
 CREATE INDEX connections_vgw ON connections (vgw_id);
 
--- The current snapshot of each scope: which connections its latest complete run saw.
+-- Every distinct version of every connection, as stored (the export shape), and the span of
+-- applied runs during which it was the inventory's current one: from_seq <= seq < to_seq.
+CREATE TABLE connection_versions (
+    id            INTEGER PRIMARY KEY,
+    endpoint      TEXT NOT NULL,
+    project_id    TEXT NOT NULL,
+    connection_id TEXT NOT NULL,
+    content_hash  TEXT NOT NULL,
+    body          TEXT NOT NULL,
+    from_seq      INTEGER NOT NULL,
+    to_seq        INTEGER           -- NULL: current
+);
+CREATE INDEX connection_versions_connection ON connection_versions (endpoint, project_id, connection_id, to_seq);
+CREATE INDEX connection_versions_span ON connection_versions (from_seq, to_seq);
+
+-- The snapshot of each scope: which connection versions its latest complete run saw.
+-- A run is judged against this, never against what another scope saw.
 CREATE TABLE scope_connections (
     scope_id      INTEGER NOT NULL REFERENCES scopes (id) ON DELETE CASCADE,
-    connection_pk INTEGER NOT NULL REFERENCES connections (pk) ON DELETE CASCADE,
-    PRIMARY KEY (scope_id, connection_pk)
+    connection_id TEXT NOT NULL,
+    version_id    INTEGER NOT NULL REFERENCES connection_versions (id),
+    PRIMARY KEY (scope_id, connection_id)
 );
-CREATE INDEX scope_connections_connection ON scope_connections (connection_pk);
+CREATE INDEX scope_connections_connection ON scope_connections (connection_id);
+
+-- What each complete run found changed in its scope: one row per added or removed connection,
+-- one per changed field of a modified one. Values are JSON text; NULL means absent.
+CREATE TABLE change_records (
+    id              INTEGER PRIMARY KEY,
+    run_id          INTEGER NOT NULL REFERENCES sync_runs (id),
+    endpoint        TEXT NOT NULL,
+    project_id      TEXT NOT NULL,
+    connection_id   TEXT NOT NULL,
+    connection_name TEXT,
+    change          TEXT NOT NULL CHECK (change IN ('added', 'removed', 'modified')),
+    category        TEXT NOT NULL CHECK (category IN ('config', 'state')),
+    field           TEXT,
+    old_value       TEXT,
+    new_value       TEXT,
+    detected_at     TEXT NOT NULL
+);
+CREATE INDEX change_records_run ON change_records (run_id);
+CREATE INDEX change_records_connection ON change_records (connection_id, id);
+CREATE INDEX change_records_detected ON change_records (detected_at);
 
 -- peer_subnets (ip_version 4) and peer_subnets_v6 (ip_version 6), in the order sent.
 CREATE TABLE peer_subnets (

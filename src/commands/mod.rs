@@ -2,6 +2,7 @@
 //! bubble up to `main`, which prints them to stderr.
 
 pub mod demo;
+pub mod drift;
 pub mod export;
 pub mod migrate;
 pub mod runs;
@@ -21,6 +22,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => sync::run(&cli.database, args).await,
         Command::Export(args) => export::run(&cli.database, args).await,
         Command::Runs(args) => runs::run(&cli.database, args).await,
+        Command::Drift(args) => drift::run(&cli.database, args).await,
+        Command::History(args) => drift::history(&cli.database, args).await,
         Command::Migrate => migrate::run(&cli.database).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Demo(args) => demo::run(&cli.database, args).await,

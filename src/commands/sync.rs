@@ -35,7 +35,12 @@ pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> anyhow::Result<ExitC
     let report = sync_scope(&store, &client, &scope, args.page_size).await?;
     print_report(&report, args.output)?;
     store.close().await;
-    Ok(ExitCode::SUCCESS)
+    let changed = report.added + report.removed + report.modified > 0;
+    Ok(if args.detailed_exitcode && changed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn filters(args: FilterArgs) -> Filters {

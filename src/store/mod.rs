@@ -7,12 +7,15 @@
 //!
 //! PostgreSQL gets its own arm when its migrations land; the dispatch is already shaped for it.
 
+mod apply;
 mod connections;
+mod history;
 mod migrate;
 mod runs;
 mod url;
 
 pub use connections::ExportCursor;
+pub use history::{AsOf, ChangeRecord, RecordFilter, VersionCursor};
 pub use runs::{PageToStage, RunCounts, RunRow, StageOutcome, StagedConnection};
 pub use url::DatabaseUrl;
 

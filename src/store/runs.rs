@@ -1,15 +1,11 @@
-//! Sync runs: their scope, their staged pages, and applying a completed sweep atomically.
+//! Sync runs: their scope, their staged pages, their outcome.
 //!
-//! A run stages each page in its own transaction as it arrives (durable, resumable later), and
-//! only `complete_run` touches the inventory: one transaction that writes changed connections,
-//! updates the scope's snapshot and records the counts. Readers never see half a run, and a
-//! failed run changes nothing but its own row and staging.
+//! A run stages each page in its own transaction as it arrives (durable, resumable later); only
+//! `complete_run` (in `apply`) touches the inventory. A failed run changes nothing but its own
+//! row and staging.
 
-use super::connections::write_connection;
 use super::{Store, now_utc, on_db, on_tx};
-use crate::api::model::VpnConnection;
 use crate::scope::Scope;
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
@@ -67,9 +63,6 @@ pub struct RunRow {
     pub unchanged: Option<i64>,
     pub error: Option<String>,
 }
-
-/// How many staged connections `complete_run` classifies per query: keeps memory flat.
-const APPLY_CHUNK: i64 = 500;
 
 impl Store {
     /// The id of `scope`, creating it on first use.
@@ -175,128 +168,6 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Applies a completed sweep in one transaction: writes new and changed connections,
-    /// makes the staged set the scope's snapshot (removing the ones it lacks) and marks the run
-    /// complete with its counts.
-    pub async fn complete_run(
-        &self,
-        run_id: i64,
-        scope_id: i64,
-        scope: &Scope,
-    ) -> anyhow::Result<RunCounts> {
-        let mut tx = self.begin().await?;
-        let mut counts = RunCounts::default();
-        let mut after = String::new();
-        loop {
-            // Unchanged connections come without their body: nothing to parse or write.
-            let batch: Vec<(String, String, bool, Option<String>)> = on_tx!(&mut tx, c => {
-                sqlx::query(
-                    "SELECT s.connection_id, s.content_hash,
-                         EXISTS (SELECT 1 FROM scope_connections m
-                                 WHERE m.scope_id = $2 AND m.connection_pk = c.pk) AS member,
-                         CASE WHEN c.content_hash = s.content_hash THEN NULL ELSE s.body END AS body
-                     FROM staged_connections s
-                     LEFT JOIN connections c
-                         ON c.endpoint = $3 AND c.project_id = $4 AND c.id = s.connection_id
-                     WHERE s.run_id = $1 AND s.connection_id > $5
-                     ORDER BY s.connection_id
-                     LIMIT $6",
-                )
-                .bind(run_id)
-                .bind(scope_id)
-                .bind(&scope.endpoint)
-                .bind(&scope.project_id)
-                .bind(&after)
-                .bind(APPLY_CHUNK)
-                .fetch_all(&mut *c)
-                .await?
-                .iter()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?)))
-                .collect::<sqlx::Result<_>>()?
-            });
-            let Some((last_id, ..)) = batch.last() else {
-                break;
-            };
-            after = last_id.clone();
-            for (id, hash, member, body) in batch {
-                if let Some(body) = body {
-                    let value: serde_json::Value =
-                        serde_json::from_str(&body).with_context(|| {
-                            format!("staged connection {id} of run {run_id} is not JSON")
-                        })?;
-                    let conn = VpnConnection::from_map(match value {
-                        serde_json::Value::Object(map) => map,
-                        _ => {
-                            anyhow::bail!("staged connection {id} of run {run_id} is not an object")
-                        }
-                    });
-                    let pk = write_connection(&mut tx, scope, run_id, &conn, &hash).await?;
-                    if member {
-                        counts.modified += 1;
-                    } else {
-                        add_to_snapshot(&mut tx, scope_id, pk).await?;
-                        counts.added += 1;
-                    }
-                } else if member {
-                    counts.unchanged += 1;
-                } else {
-                    // Stored already (another scope saw it) and unchanged, but new to this scope.
-                    let pk = stored_pk(&mut tx, scope, &id).await?;
-                    add_to_snapshot(&mut tx, scope_id, pk).await?;
-                    counts.added += 1;
-                }
-            }
-        }
-
-        on_tx!(&mut tx, c => {
-            counts.removed = sqlx::query(
-                "DELETE FROM scope_connections
-                 WHERE scope_id = $1 AND connection_pk NOT IN (
-                     SELECT c.pk FROM staged_connections s
-                     JOIN connections c
-                         ON c.endpoint = $3 AND c.project_id = $4 AND c.id = s.connection_id
-                     WHERE s.run_id = $2)",
-            )
-            .bind(scope_id)
-            .bind(run_id)
-            .bind(&scope.endpoint)
-            .bind(&scope.project_id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected();
-            // A connection no scope holds any more is gone from the inventory.
-            sqlx::query(
-                "DELETE FROM connections
-                 WHERE endpoint = $1 AND project_id = $2 AND NOT EXISTS (
-                     SELECT 1 FROM scope_connections m WHERE m.connection_pk = connections.pk)",
-            )
-            .bind(&scope.endpoint)
-            .bind(&scope.project_id)
-            .execute(&mut *c)
-            .await?;
-            sqlx::query("DELETE FROM staged_connections WHERE run_id = $1")
-                .bind(run_id)
-                .execute(&mut *c)
-                .await?;
-            sqlx::query(
-                "UPDATE sync_runs SET status = 'complete', finished_at = $2, added = $3,
-                     removed = $4, modified = $5, unchanged = $6
-                 WHERE id = $1",
-            )
-            .bind(run_id)
-            .bind(now_utc())
-            .bind(counts.added as i64)
-            .bind(counts.removed as i64)
-            .bind(counts.modified as i64)
-            .bind(counts.unchanged as i64)
-            .execute(&mut *c)
-            .await?;
-            Ok::<_, sqlx::Error>(())
-        })?;
-        tx.commit().await?;
-        Ok(counts)
-    }
-
     /// Marks a run failed. Its staged pages stay for inspection; the inventory is untouched.
     pub async fn fail_run(&self, run_id: i64, error: &str) -> sqlx::Result<()> {
         on_db!(&self.db, pool => {
@@ -350,31 +221,4 @@ impl Store {
                 .collect()
         })
     }
-}
-
-/// Adds a connection to a scope's snapshot.
-async fn add_to_snapshot(tx: &mut super::Tx, scope_id: i64, pk: i64) -> sqlx::Result<()> {
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO scope_connections (scope_id, connection_pk) VALUES ($1, $2)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(scope_id)
-        .bind(pk)
-        .execute(&mut *c)
-        .await?;
-    });
-    Ok(())
-}
-
-async fn stored_pk(tx: &mut super::Tx, scope: &Scope, id: &str) -> sqlx::Result<i64> {
-    on_tx!(tx, c => {
-        sqlx::query("SELECT pk FROM connections WHERE endpoint = $1 AND project_id = $2 AND id = $3")
-            .bind(&scope.endpoint)
-            .bind(&scope.project_id)
-            .bind(id)
-            .fetch_one(&mut *c)
-            .await?
-            .try_get(0)
-    })
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod drift;
 mod failures;
 mod reports;
 mod round_trip;
