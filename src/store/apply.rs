@@ -51,7 +51,7 @@ impl Store {
         scope_id: i64,
         scope: &Scope,
     ) -> anyhow::Result<RunCounts> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_write().await?;
         let seq: i64 = on_tx!(&mut tx, c => {
             sqlx::query("SELECT COALESCE(MAX(apply_seq), 0) + 1 FROM sync_runs")
                 .fetch_one(&mut *c)
@@ -259,7 +259,6 @@ async fn insert_record(
     change: &str,
     field: Option<&FieldChange>,
 ) -> sqlx::Result<()> {
-    let json = |v: &Option<Value>| v.as_ref().map(Value::to_string);
     let category = field.map_or(Category::Config, |f| f.category);
     on_tx!(tx, c => {
         sqlx::query(
@@ -275,8 +274,8 @@ async fn insert_record(
         .bind(change)
         .bind(category.as_str())
         .bind(field.map(|f| f.field.as_str()))
-        .bind(field.and_then(|f| json(&f.old)))
-        .bind(field.and_then(|f| json(&f.new)))
+        .bind(field.and_then(|f| f.old.clone()))
+        .bind(field.and_then(|f| f.new.clone()))
         .bind(ctx.detected_at)
         .execute(&mut *c)
         .await?;

@@ -13,20 +13,18 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use std::collections::BTreeMap;
 
-/// `extra` as stored: NULL when empty, else a JSON object text.
-fn extra_text(extra: &Map<String, Value>) -> Option<String> {
-    (!extra.is_empty()).then(|| Value::Object(extra.clone()).to_string())
+/// `extra` as stored: NULL when empty, else a JSON object (text in SQLite, jsonb in PostgreSQL).
+fn extra_json(extra: &Map<String, Value>) -> Option<Value> {
+    (!extra.is_empty()).then(|| Value::Object(extra.clone()))
 }
 
-fn extra_map(text: Option<String>) -> sqlx::Result<Map<String, Value>> {
-    match text {
+fn extra_map(stored: Option<Value>) -> sqlx::Result<Map<String, Value>> {
+    match stored {
         None => Ok(Map::new()),
-        Some(text) => match serde_json::from_str(&text) {
-            Ok(Value::Object(map)) => Ok(map),
-            _ => Err(sqlx::Error::Decode(
-                format!("column extra holds no JSON object: {text}").into(),
-            )),
-        },
+        Some(Value::Object(map)) => Ok(map),
+        Some(other) => Err(sqlx::Error::Decode(
+            format!("column extra holds no JSON object: {other}").into(),
+        )),
     }
 }
 
@@ -96,7 +94,7 @@ pub(super) async fn write_connection(
         .bind(conn.policy_rules.is_some())
         .bind(conn.policy_rules_v6.is_some())
         .bind(conn.tags.is_some())
-        .bind(extra_text(&conn.extra))
+        .bind(extra_json(&conn.extra))
         .bind(hash)
         .bind(run_id)
         .fetch_one(&mut *c)
@@ -114,7 +112,7 @@ pub(super) async fn write_connection(
             sqlx::query(table).bind(pk).execute(&mut *c).await?;
         }
 
-        for (ip_version, subnets) in [(4, &conn.peer_subnets), (6, &conn.peer_subnets_v6)] {
+        for (ip_version, subnets) in [(4i64, &conn.peer_subnets), (6, &conn.peer_subnets_v6)] {
             for (position, cidr) in subnets.iter().flatten().enumerate() {
                 sqlx::query(
                     "INSERT INTO peer_subnets (connection_pk, ip_version, position, cidr)
@@ -129,7 +127,7 @@ pub(super) async fn write_connection(
             }
         }
 
-        for (ip_version, rules) in [(4, &conn.policy_rules), (6, &conn.policy_rules_v6)] {
+        for (ip_version, rules) in [(4i64, &conn.policy_rules), (6, &conn.policy_rules_v6)] {
             for (position, rule) in rules.iter().flatten().enumerate() {
                 sqlx::query(
                     "INSERT INTO policy_rules (connection_pk, ip_version, position, rule_index,
@@ -142,7 +140,7 @@ pub(super) async fn write_connection(
                 .bind(rule.rule_index)
                 .bind(&rule.source)
                 .bind(rule.destination.is_some())
-                .bind(extra_text(&rule.extra))
+                .bind(extra_json(&rule.extra))
                 .execute(&mut *c)
                 .await?;
                 for (dest_position, cidr) in rule.destination.iter().flatten().enumerate() {
@@ -171,7 +169,7 @@ pub(super) async fn write_connection(
             .bind(position as i64)
             .bind(&tag.key)
             .bind(&tag.value)
-            .bind(extra_text(&tag.extra))
+            .bind(extra_json(&tag.extra))
             .execute(&mut *c)
             .await?;
         }
@@ -203,8 +201,8 @@ pub(super) async fn write_connection(
             .bind(dpd.and_then(|d| d.timeout))
             .bind(dpd.and_then(|d| d.interval))
             .bind(dpd.and_then(|d| d.msg.as_deref()))
-            .bind(dpd.and_then(|d| extra_text(&d.extra)))
-            .bind(extra_text(&ike.extra))
+            .bind(dpd.and_then(|d| extra_json(&d.extra)))
+            .bind(extra_json(&ike.extra))
             .execute(&mut *c)
             .await?;
         }
@@ -223,7 +221,7 @@ pub(super) async fn write_connection(
             .bind(&ipsec.transform_protocol)
             .bind(ipsec.lifetime_seconds)
             .bind(&ipsec.encapsulation_mode)
-            .bind(extra_text(&ipsec.extra))
+            .bind(extra_json(&ipsec.extra))
             .execute(&mut *c)
             .await?;
         }
@@ -243,7 +241,7 @@ pub(super) async fn write_connection(
             .bind(bgp.num_received_routes)
             .bind(bgp.num_message_received)
             .bind(bgp.num_message_sent)
-            .bind(extra_text(&bgp.extra))
+            .bind(extra_json(&bgp.extra))
             .execute(&mut *c)
             .await?;
         }

@@ -69,9 +69,6 @@ impl Store {
             .bind(category)
             .fetch_all(pool)
             .await?;
-            let json = |text: Option<String>| -> Value {
-                text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
-            };
             rows.iter()
                 .map(|row| {
                     Ok(ChangeRecord {
@@ -81,8 +78,8 @@ impl Store {
                         change: row.try_get("change")?,
                         category: row.try_get("category")?,
                         field: row.try_get("field")?,
-                        old: json(row.try_get("old_value")?),
-                        new: json(row.try_get("new_value")?),
+                        old: row.try_get::<Option<Value>, _>("old_value")?.unwrap_or(Value::Null),
+                        new: row.try_get::<Option<Value>, _>("new_value")?.unwrap_or(Value::Null),
                         detected_at: row.try_get("detected_at")?,
                     })
                 })

@@ -14,6 +14,9 @@ mod embedded {
     pub mod sqlite {
         refinery::embed_migrations!("migrations/sqlite");
     }
+    pub mod postgres {
+        refinery::embed_migrations!("migrations/postgres");
+    }
 }
 
 struct Migrator<'a>(&'a Db);
@@ -76,6 +79,7 @@ impl AsyncMigrate for Migrator<'_> {}
 pub async fn run(db: &Db) -> anyhow::Result<Vec<String>> {
     let runner = match db {
         Db::Sqlite(_) => embedded::sqlite::migrations::runner(),
+        Db::Postgres(_) => embedded::postgres::migrations::runner(),
     };
     let report = runner
         .run_async(&mut Migrator(db))

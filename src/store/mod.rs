@@ -5,7 +5,9 @@
 //! uses only what every backend speaks (`$1` placeholders, `ON CONFLICT`, `RETURNING`). Backend
 //! differences live in `migrations/<backend>/` and in this module.
 //!
-//! PostgreSQL gets its own arm when its migrations land; the dispatch is already shaped for it.
+//! Writers serialize in the dialect layer (`begin_write`): SQLite takes its write lock up front
+//! (`BEGIN IMMEDIATE`), PostgreSQL a transaction-scoped advisory lock, so concurrent runs of
+//! different scopes never trip over each other's apply step.
 
 mod apply;
 mod connections;
@@ -20,8 +22,9 @@ pub use runs::{PageToStage, RunCounts, RunRow, StageOutcome, StagedConnection};
 pub use url::DatabaseUrl;
 
 use anyhow::Context as _;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -29,11 +32,13 @@ use std::time::Duration;
 #[derive(Clone, Debug)]
 pub enum Db {
     Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
 /// An open transaction on the inventory database.
 pub enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
 }
 
 /// Runs `$body` with `$pool` bound to the backend's pool.
@@ -41,6 +46,7 @@ macro_rules! on_db {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
             $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
         }
     };
 }
@@ -50,6 +56,10 @@ macro_rules! on_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
             $crate::store::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::store::Tx::Postgres(tx) => {
                 let $conn = &mut **tx;
                 $body
             }
@@ -89,9 +99,18 @@ impl Store {
                     .with_context(|| format!("cannot open SQLite database {url}"))?;
                 Db::Sqlite(pool)
             }
-            url::Backend::Postgres => anyhow::bail!(
-                "PostgreSQL ({url}) is not supported yet; use a sqlite:// database URL"
-            ),
+            url::Backend::Postgres => {
+                // sslmode, passwords (or PGPASSWORD) and the rest come from the URL as libpq reads them.
+                let options = PgConnectOptions::from_str(url.expose())
+                    .with_context(|| format!("invalid PostgreSQL database URL {url}"))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await
+                    .with_context(|| format!("cannot connect to PostgreSQL at {url}"))?;
+                Db::Postgres(pool)
+            }
         };
         Ok(Self { db })
     }
@@ -101,8 +120,33 @@ impl Store {
         migrate::run(&self.db).await
     }
 
+    /// A transaction for reading (export, history): a consistent snapshot.
     pub async fn begin(&self) -> sqlx::Result<Tx> {
-        Ok(on_db!(&self.db, pool => Tx::Sqlite(pool.begin().await?)))
+        Ok(match &self.db {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+                Tx::Postgres(tx)
+            }
+        })
+    }
+
+    /// A transaction that writes, serialized with every other writer of this database.
+    pub async fn begin_write(&self) -> sqlx::Result<Tx> {
+        Ok(match &self.db {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITER_LOCK_KEY)
+                    .execute(&mut *tx)
+                    .await?;
+                Tx::Postgres(tx)
+            }
+        })
     }
 
     pub fn db(&self) -> &Db {
@@ -114,10 +158,14 @@ impl Store {
     }
 }
 
+/// Advisory lock key all writers of a PostgreSQL inventory share ("vpninvwr" in ASCII).
+const WRITER_LOCK_KEY: i64 = 0x7670_6e69_6e76_7772;
+
 impl Tx {
     pub async fn commit(self) -> sqlx::Result<()> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
         }
     }
 }

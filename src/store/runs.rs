@@ -67,8 +67,8 @@ pub struct RunRow {
 impl Store {
     /// The id of `scope`, creating it on first use.
     pub async fn ensure_scope(&self, scope: &Scope) -> sqlx::Result<i64> {
-        let ids = serde_json::to_string(&scope.filters.enterprise_project_ids).expect("json");
-        let ids = (!scope.filters.enterprise_project_ids.is_empty()).then_some(ids);
+        let ids = &scope.filters.enterprise_project_ids;
+        let ids = (!ids.is_empty()).then(|| serde_json::json!(ids));
         on_db!(&self.db, pool => {
             sqlx::query(
                 "INSERT INTO scopes (scope_key, endpoint, region, project_id, vgw_id, vgw_ip,
@@ -115,7 +115,7 @@ impl Store {
         run_id: i64,
         page: &PageToStage<'_>,
     ) -> sqlx::Result<StageOutcome> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut outcome = StageOutcome::default();
         on_tx!(&mut tx, c => {
             sqlx::query(

@@ -34,7 +34,7 @@ async fn missing_settings_name_the_flag_and_variable() {
     );
 }
 
-#[tokio::test]
+backend_tests! {
 async fn iam_token_authenticates_and_a_wrong_one_is_refused() {
     let mut env = TestEnv::generated(0, 1).await;
     let config = vpn_inventory::simulate::SimConfig {
@@ -65,8 +65,9 @@ async fn iam_token_authenticates_and_a_wrong_one_is_refused() {
         run.stderr
     );
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn runs_lists_counts_and_migrate_is_idempotent() {
     let env = TestEnv::generated(7, 1).await;
     let run = env.run(&["migrate"]).await;
@@ -104,8 +105,9 @@ async fn runs_lists_counts_and_migrate_is_idempotent() {
         table.stdout
     );
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn demo_syncs_the_built_in_simulator_into_sqlite() {
     let env = TestEnv::generated(0, 1).await;
     let run = env.run(&["demo", "--connections", "300"]).await;
@@ -116,8 +118,9 @@ async fn demo_syncs_the_built_in_simulator_into_sqlite() {
     );
     assert_eq!(env.export().await.len(), 300);
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn simulate_subcommand_serves_what_sync_stores() {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let env = TestEnv::generated(0, 1).await;
@@ -150,4 +153,5 @@ async fn simulate_subcommand_serves_what_sync_stores() {
         &crate::support::expected_export(&served),
     );
     child.kill().await.unwrap();
+}
 }

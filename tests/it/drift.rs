@@ -42,7 +42,7 @@ fn find(served: &mut [Value], pred: impl Fn(&Value) -> bool) -> &mut Value {
         .expect("a connection of that kind")
 }
 
-#[tokio::test]
+backend_tests! {
 async fn first_run_adds_all_then_field_changes_are_recorded_exactly() {
     let env = TestEnv::generated(60, 31).await;
     let first = env.sync(&[]).await;
@@ -164,12 +164,13 @@ async fn first_run_adds_all_then_field_changes_are_recorded_exactly() {
     );
     assert_eq!(lines.len(), 6);
 }
+}
 
 fn policy_name(served: &[Value], id: &str) -> Value {
     served.iter().find(|c| c["id"] == id).unwrap()["name"].clone()
 }
 
-#[tokio::test]
+backend_tests! {
 async fn reordering_telemetry_and_updated_at_are_stored_but_not_changes() {
     let env = TestEnv::generated(80, 32).await;
     env.sync(&[]).await;
@@ -209,8 +210,9 @@ async fn reordering_telemetry_and_updated_at_are_stored_but_not_changes() {
     // The latest telemetry and order are stored all the same.
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn removal_and_return_show_in_history_and_failed_runs_remove_nothing() {
     let env = TestEnv::generated(20, 33).await;
     env.sync(&["--page-size", "6"]).await;
@@ -279,8 +281,9 @@ async fn removal_and_return_show_in_history_and_failed_runs_remove_nothing() {
         table.stdout
     );
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn export_as_of_rebuilds_every_past_run() {
     let env = TestEnv::generated(40, 34).await;
     let mut snapshots = Vec::new();
@@ -332,8 +335,9 @@ async fn export_as_of_rebuilds_every_past_run() {
         .json();
     assert!(since.as_array().unwrap().len() >= 40 + 3 + 3 + 3);
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn scopes_judge_only_their_own_connections() {
     let env = TestEnv::generated(120, 35).await;
     let served = env.sim.state.inventory();
@@ -398,4 +402,5 @@ async fn scopes_judge_only_their_own_connections() {
         (all["removed"].as_u64(), all["modified"].as_u64()),
         (Some(2), Some(1))
     );
+}
 }

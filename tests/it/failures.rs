@@ -1,7 +1,7 @@
 //! Bad answers from the API: each gives a clear error, a non-zero exit, a failed run, and
 //! leaves what was stored exactly as it was.
 
-use crate::support::{Run, TestEnv};
+use crate::support::{Backend, Run, TestEnv};
 use serde_json::json;
 use vpn_inventory::simulate::Faults;
 
@@ -46,7 +46,7 @@ async fn failing_resync(env: &TestEnv, faults: Faults, args: &[&str]) -> (Run, u
     (run, requests)
 }
 
-#[tokio::test]
+backend_tests! {
 async fn wrong_secret_key_is_a_clear_401_and_changes_nothing() {
     let env = TestEnv::generated(20, 11).await;
     let mut cmd = env.command(&["sync", "--page-size", "5"]);
@@ -74,8 +74,9 @@ async fn wrong_secret_key_is_a_clear_401_and_changes_nothing() {
     );
     assert_eq!(env.inventory_fingerprint().await, before);
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn malformed_json_names_the_page_and_marker() {
     let env = TestEnv::generated(20, 12).await;
     let faults = Faults {
@@ -90,8 +91,9 @@ async fn malformed_json_names_the_page_and_marker() {
         run.stderr
     );
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn a_marker_that_does_not_advance_stops_with_an_error() {
     let env = TestEnv::generated(20, 13).await;
     let faults = Faults {
@@ -103,8 +105,9 @@ async fn a_marker_that_does_not_advance_stops_with_an_error() {
     // Page 2 repeats its marker; at most the prefetch of page 3 was already on its way.
     assert!(requests <= 3, "it kept asking: {requests} requests");
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn api_errors_in_both_shapes_carry_code_message_and_request_id() {
     let env = TestEnv::generated(20, 14).await;
     let body = json!({"code": "VPN.0002", "message": "internal error, try later"});
@@ -148,8 +151,9 @@ async fn api_errors_in_both_shapes_carry_code_message_and_request_id() {
         );
     }
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn duplicate_ids_across_pages_are_stored_once() {
     let env = TestEnv::generated(12, 16).await;
     env.sim.state.set_faults(Faults {
@@ -166,8 +170,9 @@ async fn duplicate_ids_across_pages_are_stored_once() {
     );
     assert_eq!(env.export().await.len(), 12);
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn a_connection_without_id_fails_the_run() {
     let env = TestEnv::generated(8, 17).await;
     env.sync(&[]).await;
@@ -185,8 +190,9 @@ async fn a_connection_without_id_fails_the_run() {
     );
     assert_eq!(env.inventory_fingerprint().await, before);
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn sigterm_mid_run_marks_it_failed_and_changes_nothing() {
     let env = TestEnv::generated(20, 18).await;
     env.sync(&["--page-size", "5"]).await;
@@ -223,8 +229,9 @@ async fn sigterm_mid_run_marks_it_failed_and_changes_nothing() {
     assert_eq!(runs[0]["status"], "failed");
     assert_eq!(runs[0]["error"], "interrupted by SIGTERM");
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn secrets_never_reach_logs_errors_or_the_database() {
     let env = TestEnv::generated(30, 19).await;
     let sk = env.config.secret_key.clone();
@@ -252,17 +259,28 @@ async fn secrets_never_reach_logs_errors_or_the_database() {
             );
         }
     }
-    let db_file = env
-        .database_url()
-        .trim_start_matches("sqlite://")
-        .to_owned();
-    let mut bytes = std::fs::read(&db_file).unwrap();
-    if let Ok(wal) = std::fs::read(format!("{db_file}-wal")) {
-        bytes.extend(wal);
-    }
-    let text = String::from_utf8_lossy(&bytes);
+    let text = match env.backend() {
+        Backend::Sqlite => {
+            let db_file = env.database_url().trim_start_matches("sqlite://").to_owned();
+            let mut bytes = std::fs::read(&db_file).unwrap();
+            if let Ok(wal) = std::fs::read(format!("{db_file}-wal")) {
+                bytes.extend(wal);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Backend::Postgres => {
+            let dump = std::process::Command::new("pg_dump")
+                .args(["--data-only", "-d", &env.database_url()])
+                .output()
+                .expect("pg_dump runs");
+            assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+            String::from_utf8_lossy(&dump.stdout).into_owned()
+        }
+    };
+    assert!(text.contains(env.config.project_id.as_str()), "the dump holds the inventory");
     assert!(
         !text.contains(&sk) && !text.contains(token),
         "a secret was stored in the database"
     );
+}
 }

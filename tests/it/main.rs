@@ -1,6 +1,7 @@
 //! Integration tests: the real `vpn-inventory` binary against the API simulator over real
 //! HTTP on loopback, into a fresh database per test.
 
+#[macro_use]
 mod support;
 
 mod cli;

@@ -30,28 +30,22 @@ fn weak_settings(conn: &Value) -> Vec<(String, String, String)> {
     found
 }
 
-#[tokio::test]
+backend_tests! {
 async fn weak_crypto_and_status_reports_match_the_served_inventory() {
     let env = TestEnv::generated(400, 21).await;
     env.sync(&[]).await;
     let served = env.sim.state.inventory();
-    let pool = env.pool().await;
+    let db = env.db().await;
 
-    let rows = sqlx::query(AssertSqlSafe(report("weak-crypto")))
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    let mut actual: Vec<(String, String, String, String)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.get("id"),
-                r.get("policy"),
-                r.get("setting"),
-                r.get("value"),
-            )
-        })
-        .collect();
+    let mut actual: Vec<(String, String, String, String)> = on_test_db!(&db, pool => {
+        sqlx::query(AssertSqlSafe(report("weak-crypto")))
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get("id"), r.get("policy"), r.get("setting"), r.get("value")))
+            .collect()
+    });
     let mut expected: Vec<(String, String, String, String)> = served
         .iter()
         .flat_map(|c| {
@@ -69,11 +63,16 @@ async fn weak_crypto_and_status_reports_match_the_served_inventory() {
     );
     assert_eq!(actual, expected);
 
-    let rows = sqlx::query(AssertSqlSafe(report("status-by-style")))
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    let total: i64 = rows.iter().map(|r| r.get::<i64, _>("connections")).sum();
+    let rows: Vec<(Option<String>, Option<String>, i64)> = on_test_db!(&db, pool => {
+        sqlx::query(AssertSqlSafe(report("status-by-style")))
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get("style"), r.get("status"), r.get("connections")))
+            .collect()
+    });
+    let total: i64 = rows.iter().map(|r| r.2).sum();
     assert_eq!(total as usize, served.len());
     let active_policy = served
         .iter()
@@ -81,10 +80,8 @@ async fn weak_crypto_and_status_reports_match_the_served_inventory() {
         .count();
     let row = rows
         .iter()
-        .find(|r| {
-            r.get::<Option<String>, _>("style").as_deref() == Some("POLICY")
-                && r.get::<Option<String>, _>("status").as_deref() == Some("ACTIVE")
-        })
-        .map_or(0, |r| r.get::<i64, _>("connections"));
+        .find(|r| r.0.as_deref() == Some("POLICY") && r.1.as_deref() == Some("ACTIVE"))
+        .map_or(0, |r| r.2);
     assert_eq!(row as usize, active_policy);
+}
 }

@@ -9,7 +9,7 @@ fn seed_connections(file: &str) -> Vec<Value> {
     page["vpn_connections"].as_array().unwrap().clone()
 }
 
-#[tokio::test]
+backend_tests! {
 async fn seed_examples_round_trip_exactly() {
     for file in [
         "seed-example-all-connections.json",
@@ -27,8 +27,9 @@ async fn seed_examples_round_trip_exactly() {
         );
     }
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn generated_inventory_of_thousands_round_trips_exactly() {
     let env = TestEnv::generated(3000, 7).await;
     let report = env.sync(&[]).await;
@@ -39,8 +40,9 @@ async fn generated_inventory_of_thousands_round_trips_exactly() {
     let served = env.sim.state.inventory();
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn unknown_fields_nulls_and_odd_types_survive() {
     let served: Vec<Value> = vec![serde_json::json!({
         "id": "odd-1", "name": "odd", "status": "SOMETHING_NEW", "style": "FUTURE-STYLE",
@@ -58,8 +60,9 @@ async fn unknown_fields_nulls_and_odd_types_survive() {
     env.sync(&[]).await;
     assert_same_connections(&env.export().await, &expected_export(&served));
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn api_timestamps_are_kept_verbatim_and_parsed() {
     use sqlx::Row;
     let served = vec![
@@ -68,24 +71,19 @@ async fn api_timestamps_are_kept_verbatim_and_parsed() {
     ];
     let env = TestEnv::with_inventory(served).await;
     env.sync(&[]).await;
-    let pool = env.pool().await;
-    let rows = sqlx::query(
-        "SELECT id, created_at, created_at_utc, updated_at_utc FROM connections ORDER BY created_at_utc DESC",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
-    let t1 = &rows[0];
-    assert_eq!(
-        t1.get::<String, _>("created_at"),
-        "2022-12-11T13:59:59.633Z"
-    );
-    let parsed: chrono::DateTime<chrono::Utc> = t1.get("created_at_utc");
-    assert_eq!(parsed.timestamp_millis(), 1_670_767_199_633);
-    let updated: chrono::DateTime<chrono::Utc> = t1.get("updated_at_utc");
-    assert_eq!(updated.timestamp(), 1_670_767_199);
-    assert_eq!(
-        rows[1].get::<Option<chrono::DateTime<chrono::Utc>>, _>("created_at_utc"),
-        None
-    );
+    type Times = Option<chrono::DateTime<chrono::Utc>>;
+    let rows: Vec<(String, Times, Times)> = on_test_db!(&env.db().await, pool => {
+        sqlx::query("SELECT created_at, created_at_utc, updated_at_utc FROM connections ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    });
+    assert_eq!(rows[0].0, "2022-12-11T13:59:59.633Z");
+    assert_eq!(rows[0].1.unwrap().timestamp_millis(), 1_670_767_199_633);
+    assert_eq!(rows[0].2.unwrap().timestamp(), 1_670_767_199);
+    assert_eq!((rows[1].0.as_str(), rows[1].1), ("not a time", None));
+}
 }

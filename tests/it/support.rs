@@ -1,15 +1,156 @@
 //! Test fixtures: a simulator on a free loopback port, a fresh database, and a way to run the
 //! binary against them.
+//!
+//! Every storage test runs on both backends: `backend_tests!` turns each test into a `sqlite`
+//! and a `postgres` case, and `TestEnv` creates a fresh SQLite file or PostgreSQL database
+//! (dropped afterwards) for the backend of the case it runs in. PostgreSQL is the server at
+//! `VPN_INVENTORY_TEST_POSTGRES` (default postgres://postgres@127.0.0.1:5432/postgres).
 
 use serde_json::Value;
+use sqlx::Connection;
 use std::process::Output;
+use std::sync::atomic::{AtomicU32, Ordering};
 use vpn_inventory::simulate::server::{SimConfig, generated_inventory};
 use vpn_inventory::simulate::{RunningSimulator, spawn};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    /// The backend of the test case running in this task.
+    pub static BACKEND: Backend;
+}
+
+/// Declares tests that run once on SQLite and once on PostgreSQL:
+/// `backend_tests! { async fn name() { ... } }` gives `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($(async fn $name:ident() $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::support::BACKEND.scope($crate::support::Backend::Sqlite, async $body).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::support::BACKEND.scope($crate::support::Backend::Postgres, async $body).await
+            }
+        }
+    )*};
+}
+
+pub fn backend() -> Backend {
+    BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("VPN_INVENTORY_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database of the current backend for one test.
+enum TestDatabase {
+    Sqlite(tempfile::TempDir),
+    Postgres { name: String },
+}
+
+impl TestDatabase {
+    async fn create() -> Self {
+        match backend() {
+            Backend::Sqlite => Self::Sqlite(tempfile::tempdir().expect("temp dir")),
+            Backend::Postgres => {
+                static COUNTER: AtomicU32 = AtomicU32::new(0);
+                let name = format!(
+                    "vpninv_test_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst)
+                );
+                let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
+                    .await
+                    .expect("PostgreSQL test server answers (see VPN_INVENTORY_TEST_POSTGRES)");
+                for sql in [
+                    format!("DROP DATABASE IF EXISTS {name}"),
+                    format!("CREATE DATABASE {name}"),
+                ] {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut admin)
+                        .await
+                        .expect("create test database");
+                }
+                Self::Postgres { name }
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Self::Sqlite(dir) => format!("sqlite://{}", dir.path().join("inventory.db").display()),
+            Self::Postgres { name } => {
+                let admin = postgres_admin_url();
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+                format!("{base}/{name}")
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Self::Postgres { name } = self {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            // Drop cannot await: a short-lived runtime on its own thread does the cleanup.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async {
+                    let mut admin = sqlx::PgConnection::connect(&postgres_admin_url()).await?;
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut admin)
+                        .await?;
+                    Ok::<_, sqlx::Error>(())
+                })
+                .map_err(std::io::Error::other)
+            })
+            .join();
+        }
+    }
+}
+
+/// A direct connection to the test database, for assertions the CLI cannot make.
+pub enum TestDb {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool `$db` holds.
+#[macro_export]
+macro_rules! on_test_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::support::TestDb::Sqlite($pool) => $body,
+            $crate::support::TestDb::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl TestDb {
+    /// The first column of the first row, as an integer.
+    pub async fn scalar(&self, sql: &'static str) -> i64 {
+        use sqlx::Row;
+        on_test_db!(self, pool => sqlx::query(sql).fetch_one(pool).await.expect(sql).get(0))
+    }
+}
 
 pub struct TestEnv {
     pub sim: RunningSimulator,
     pub config: SimConfig,
-    dir: tempfile::TempDir,
+    database: TestDatabase,
 }
 
 /// Result of one run of the binary.
@@ -62,7 +203,7 @@ impl TestEnv {
         Self {
             sim,
             config,
-            dir: tempfile::tempdir().expect("temp dir"),
+            database: TestDatabase::create().await,
         }
     }
 
@@ -71,10 +212,7 @@ impl TestEnv {
     }
 
     pub fn database_url(&self) -> String {
-        format!(
-            "sqlite://{}",
-            self.dir.path().join("inventory.db").display()
-        )
+        self.database.url()
     }
 
     /// The binary with the test's database, endpoint, project and credentials, and nothing
@@ -118,27 +256,42 @@ impl TestEnv {
         }
     }
 
-    pub async fn pool(&self) -> sqlx::SqlitePool {
-        sqlx::SqlitePool::connect(&self.database_url())
-            .await
-            .expect("open test database")
+    pub async fn db(&self) -> TestDb {
+        let url = self.database_url();
+        match self.backend() {
+            Backend::Sqlite => TestDb::Sqlite(
+                sqlx::SqlitePool::connect(&url)
+                    .await
+                    .expect("open test database"),
+            ),
+            Backend::Postgres => TestDb::Postgres(
+                sqlx::PgPool::connect(&url)
+                    .await
+                    .expect("open test database"),
+            ),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.database {
+            TestDatabase::Sqlite(_) => Backend::Sqlite,
+            TestDatabase::Postgres { .. } => Backend::Postgres,
+        }
     }
 
     /// Everything a failed run must leave untouched: the export and every connection row.
     pub async fn inventory_fingerprint(&self) -> (Vec<Value>, Vec<(String, String, i64)>) {
         use sqlx::Row;
-        let pool = self.pool().await;
-        let rows = sqlx::query(
-            "SELECT id, content_hash, last_changed_run_id FROM connections ORDER BY id",
-        )
-        .fetch_all(&pool)
-        .await
-        .expect("query connections");
-        let rows = rows
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect();
-        pool.close().await;
+        let db = self.db().await;
+        let rows = on_test_db!(&db, pool => {
+            let rows = sqlx::query("SELECT id, content_hash, last_changed_run_id FROM connections ORDER BY id")
+                .fetch_all(pool)
+                .await
+                .expect("query connections");
+            let rows = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+            pool.close().await;
+            rows
+        });
         (sorted_by_id(self.export().await), rows)
     }
 }

@@ -2,9 +2,8 @@
 
 use crate::support::{TestEnv, assert_same_connections, expected_export, sorted_by_id};
 use serde_json::Value;
-use sqlx::Row;
 
-#[tokio::test]
+backend_tests! {
 async fn every_page_size_stores_the_same_inventory() {
     let env = TestEnv::generated(23, 3).await;
     let expected = expected_export(&env.sim.state.inventory());
@@ -16,8 +15,9 @@ async fn every_page_size_stores_the_same_inventory() {
         assert_same_connections(&sorted_by_id(env.export().await), &expected);
     }
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn exactly_one_full_page_then_an_empty_one() {
     let env = TestEnv::generated(10, 4).await;
     let report = env.sync(&["--page-size", "10"]).await;
@@ -29,8 +29,9 @@ async fn exactly_one_full_page_then_an_empty_one() {
     assert_eq!(env.sim.state.requests(), 2);
     assert_eq!(env.export().await.len(), 10);
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn empty_inventory_is_a_complete_run_with_nothing() {
     let env = TestEnv::with_inventory(Vec::new()).await;
     let report = env.sync(&[]).await;
@@ -38,8 +39,9 @@ async fn empty_inventory_is_a_complete_run_with_nothing() {
     assert_eq!(report["status"], "complete");
     assert_eq!(env.run(&["export"]).await.assert_ok().stdout.trim(), "[]");
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing() {
     let env = TestEnv::generated(120, 5).await;
     let first = env.sync(&["--page-size", "50"]).await;
@@ -73,16 +75,12 @@ async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing() {
             .all(|(_, _, run)| *run == first["run_id"].as_i64().unwrap())
     );
     // The staging of the completed run was cleared.
-    let pool = env.pool().await;
-    let staged: i64 = sqlx::query("SELECT COUNT(*) FROM staged_connections")
-        .fetch_one(&pool)
-        .await
-        .unwrap()
-        .get(0);
+    let staged = env.db().await.scalar("SELECT COUNT(*) FROM staged_connections").await;
     assert_eq!(staged, 0);
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn changed_and_removed_connections_are_applied() {
     let env = TestEnv::generated(30, 6).await;
     env.sync(&[]).await;
@@ -101,8 +99,9 @@ async fn changed_and_removed_connections_are_applied() {
     assert!(!exported.iter().any(|c| c["id"] == removed["id"]));
     assert_same_connections(&exported, &expected_export(&served));
 }
+}
 
-#[tokio::test]
+backend_tests! {
 async fn filters_reach_the_api_and_scopes_stay_apart() {
     let env = TestEnv::generated(200, 8).await;
     let served = env.sim.state.inventory();
@@ -161,4 +160,5 @@ async fn filters_reach_the_api_and_scopes_stay_apart() {
         env.sync(&["--vgw-ip", vgw_ip]).await["fetched"].as_u64(),
         Some(of_ip as u64)
     );
+}
 }
