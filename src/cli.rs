@@ -61,7 +61,7 @@ pub enum Command {
     /// Every change record of one connection, oldest first.
     History(HistoryArgs),
     /// Create or upgrade the database schema (every command does this on its own too).
-    Migrate,
+    Migrate(MigrateArgs),
     /// Serve a local fake of the VPN list API, for demos and tests.
     Simulate(SimulateArgs),
     /// Sync a simulated project into the database: the whole job, no cloud account needed.
@@ -119,6 +119,32 @@ pub struct SyncArgs {
     /// Exit 2 when the run recorded changes (0: none, 1: error), like terraform plan.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// How long to wait for another sync of the same scope to finish, e.g. 30s, 5m, 1h.
+    #[arg(long, default_value = "5m")]
+    pub lock_timeout: Wait,
+}
+
+/// A duration written as a number with a unit: `500ms`, `30s`, `5m`, `1h` (bare number: seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait(pub std::time::Duration);
+
+impl std::str::FromStr for Wait {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (number, unit) = s.split_at(split);
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration like 30s, 5m or 1h"))?;
+        let millis = match unit {
+            "ms" => n,
+            "" | "s" => n * 1_000,
+            "m" => n * 60_000,
+            "h" => n * 3_600_000,
+            _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
+        };
+        Ok(Wait(std::time::Duration::from_millis(millis)))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -148,6 +174,13 @@ pub struct RunsArgs {
     /// Show at most this many runs.
     #[arg(long, default_value_t = 50)]
     pub limit: i64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// Stop after this schema version instead of the latest (for staged upgrades).
+    #[arg(long)]
+    pub target_version: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -225,4 +258,25 @@ pub struct DemoArgs {
     /// Connections per page.
     #[arg(long, default_value_t = DEFAULT_PAGE_SIZE)]
     pub page_size: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn waits_parse_with_units() {
+        assert_eq!("500ms".parse(), Ok(Wait(Duration::from_millis(500))));
+        assert_eq!("30".parse(), Ok(Wait(Duration::from_secs(30))));
+        assert_eq!("5m".parse(), Ok(Wait(Duration::from_secs(300))));
+        assert_eq!("1h".parse(), Ok(Wait(Duration::from_secs(3600))));
+        assert!(
+            "5 minutes"
+                .parse::<Wait>()
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!("m".parse::<Wait>().is_err());
+    }
 }

@@ -8,7 +8,7 @@ use crate::api::client::{ListPage, VpnClient};
 use crate::api::model::VpnConnection;
 use crate::api::paging::{PageMeta, Pager};
 use crate::scope::Scope;
-use crate::store::{PageToStage, StagedConnection, Store};
+use crate::store::{PageToStage, ScopeLock, StagedConnection, Store};
 use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::Value;
@@ -42,12 +42,24 @@ pub struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    /// Records a new run of `scope`.
-    pub async fn start(store: &'a Store, scope: &'a Scope, page_size: u32) -> anyhow::Result<Self> {
+    /// Records a new run of `scope`, whose lock the caller holds.
+    pub async fn start(
+        store: &'a Store,
+        scope: &'a Scope,
+        page_size: u32,
+        _lock: &ScopeLock,
+    ) -> anyhow::Result<Self> {
         let scope_id = store
             .ensure_scope(scope)
             .await
             .context("cannot record the scope")?;
+        let abandoned = store.abandon_running(scope_id).await?;
+        if abandoned > 0 {
+            tracing::warn!(
+                abandoned,
+                "earlier runs of this scope never finished; marked failed"
+            );
+        }
         let id = store
             .start_run(scope_id, page_size)
             .await

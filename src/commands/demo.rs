@@ -9,6 +9,10 @@ use crate::scope::{Filters, Scope};
 use crate::simulate::server::{SimConfig, generated_inventory};
 use crate::store::{DatabaseUrl, Store};
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// The demo's scope is its own random port: nobody else can hold its lock.
+const DEMO_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let config = SimConfig::default();
@@ -27,7 +31,7 @@ pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> anyhow::Result<ExitC
     let client = VpnClient::new(&endpoint, &config.project_id, credentials)?;
     let scope = Scope::new(&endpoint, None, &config.project_id, Filters::default());
     let store = Store::open(database).await?;
-    let report = sync_scope(&store, &client, &scope, args.page_size).await?;
+    let report = sync_scope(&store, &client, &scope, args.page_size, DEMO_LOCK_TIMEOUT).await?;
     print_report(&report, Output::Text)?;
     print_stdout(&format!(
         "next: vpn-inventory --database {database} runs\n      \

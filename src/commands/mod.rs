@@ -24,7 +24,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Runs(args) => runs::run(&cli.database, args).await,
         Command::Drift(args) => drift::run(&cli.database, args).await,
         Command::History(args) => drift::history(&cli.database, args).await,
-        Command::Migrate => migrate::run(&cli.database).await,
+        Command::Migrate(args) => migrate::run(&cli.database, args).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Demo(args) => demo::run(&cli.database, args).await,
     }

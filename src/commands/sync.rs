@@ -9,6 +9,7 @@ use crate::store::{DatabaseUrl, Store};
 use crate::sync::{Run, SyncReport};
 use anyhow::Context as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
 pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let project_id = args
@@ -32,7 +33,7 @@ pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> anyhow::Result<ExitC
         filters(args.filters),
     );
     let store = Store::open(database).await?;
-    let report = sync_scope(&store, &client, &scope, args.page_size).await?;
+    let report = sync_scope(&store, &client, &scope, args.page_size, args.lock_timeout.0).await?;
     print_report(&report, args.output)?;
     store.close().await;
     let changed = report.added + report.removed + report.modified > 0;
@@ -53,21 +54,29 @@ pub fn filters(args: FilterArgs) -> Filters {
     }
 }
 
-/// Runs one sync; SIGINT/SIGTERM mark the run failed before returning `Interrupted`.
+/// Runs one sync under the scope's lock (waiting up to `lock_timeout` for it); SIGINT/SIGTERM
+/// mark the run failed before returning `Interrupted`.
 pub async fn sync_scope(
     store: &Store,
     client: &VpnClient,
     scope: &Scope,
     page_size: u32,
+    lock_timeout: Duration,
 ) -> anyhow::Result<SyncReport> {
-    let run = Run::start(store, scope, page_size).await?;
-    tokio::select! {
+    let lock = tokio::select! {
+        lock = store.lock_scope(scope, lock_timeout) => lock?,
+        signal = shutdown_signal() => return Err(Interrupted(signal).into()),
+    };
+    let run = Run::start(store, scope, page_size, &lock).await?;
+    let result = tokio::select! {
         report = run.execute(client) => report,
         signal = shutdown_signal() => {
             run.fail(&format!("interrupted by {signal}")).await;
             Err(Interrupted(signal).into())
         }
-    }
+    };
+    lock.release().await;
+    result
 }
 
 pub fn print_report(report: &SyncReport, output: Output) -> anyhow::Result<()> {

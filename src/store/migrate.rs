@@ -75,12 +75,15 @@ impl AsyncQuery<Vec<Migration>> for Migrator<'_> {
 
 impl AsyncMigrate for Migrator<'_> {}
 
-/// Applies pending migrations; returns the names of those applied by this call.
-pub async fn run(db: &Db) -> anyhow::Result<Vec<String>> {
-    let runner = match db {
+/// Applies pending migrations (up to `target`, if given); returns the names of those applied.
+pub async fn run(db: &Db, target: Option<i32>) -> anyhow::Result<Vec<String>> {
+    let mut runner = match db {
         Db::Sqlite(_) => embedded::sqlite::migrations::runner(),
         Db::Postgres(_) => embedded::postgres::migrations::runner(),
     };
+    if let Some(version) = target {
+        runner = runner.set_target(refinery_core::Target::Version(version));
+    }
     let report = runner
         .run_async(&mut Migrator(db))
         .await

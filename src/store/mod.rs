@@ -12,16 +12,19 @@
 mod apply;
 mod connections;
 mod history;
+mod lock;
 mod migrate;
 mod runs;
 mod url;
 
 pub use connections::ExportCursor;
 pub use history::{AsOf, ChangeRecord, RecordFilter, VersionCursor};
+pub use lock::{LockError, ScopeLock};
 pub use runs::{PageToStage, RunCounts, RunRow, StageOutcome, StagedConnection};
 pub use url::DatabaseUrl;
 
 use anyhow::Context as _;
+use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
@@ -103,12 +106,21 @@ impl Store {
                 // sslmode, passwords (or PGPASSWORD) and the rest come from the URL as libpq reads them.
                 let options = PgConnectOptions::from_str(url.expose())
                     .with_context(|| format!("invalid PostgreSQL database URL {url}"))?;
+                // One plain connection first: the pool would retry a refused connection until
+                // its timeout, where a wrong host or password deserves an answer now.
+                let cannot = || format!("cannot connect to PostgreSQL at {url}");
+                sqlx::PgConnection::connect_with(&options)
+                    .await
+                    .with_context(cannot)?
+                    .close()
+                    .await
+                    .with_context(cannot)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options)
                     .await
-                    .with_context(|| format!("cannot connect to PostgreSQL at {url}"))?;
+                    .with_context(cannot)?;
                 Db::Postgres(pool)
             }
         };
@@ -117,7 +129,16 @@ impl Store {
 
     /// Applies pending migrations; returns the names of those applied now.
     pub async fn migrate(&self) -> anyhow::Result<Vec<String>> {
-        migrate::run(&self.db).await
+        self.migrate_to(None).await
+    }
+
+    /// Applies pending migrations up to `target` (all when `None`), one process at a time:
+    /// cron jobs starting together on a new database must not both create it.
+    pub async fn migrate_to(&self, target: Option<i32>) -> anyhow::Result<Vec<String>> {
+        let lock = self.lock_migrations().await?;
+        let applied = migrate::run(&self.db, target).await;
+        lock.release().await;
+        applied
     }
 
     /// A transaction for reading (export, history): a consistent snapshot.

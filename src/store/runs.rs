@@ -168,6 +168,23 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Marks the scope's runs still `running` as failed: called under the scope lock, when no
+    /// live process can be running them. Returns how many there were.
+    pub async fn abandon_running(&self, scope_id: i64) -> sqlx::Result<u64> {
+        on_db!(&self.db, pool => {
+            Ok(sqlx::query(
+                "UPDATE sync_runs SET status = 'failed', finished_at = $2,
+                     error = 'abandoned: the process running it stopped before finishing'
+                 WHERE scope_id = $1 AND status = 'running'",
+            )
+            .bind(scope_id)
+            .bind(now_utc())
+            .execute(pool)
+            .await?
+            .rows_affected())
+        })
+    }
+
     /// Marks a run failed. Its staged pages stay for inspection; the inventory is untouched.
     pub async fn fail_run(&self, run_id: i64, error: &str) -> sqlx::Result<()> {
         on_db!(&self.db, pool => {

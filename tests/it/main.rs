@@ -5,8 +5,10 @@
 mod support;
 
 mod cli;
+mod concurrency;
 mod drift;
 mod failures;
 mod reports;
 mod round_trip;
+mod schema;
 mod sync;
