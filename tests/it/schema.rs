@@ -1,6 +1,8 @@
 //! Schema upgrades keep data, and database URLs keep their secrets.
 
-use crate::support::{TestEnv, assert_same_connections, expected_export, sorted_by_id};
+use crate::support::{
+    BACKEND, Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id,
+};
 
 /// A sync through the library with the schema left as it is (commands would upgrade it first).
 async fn sync_without_migrating(env: &TestEnv) {
@@ -98,4 +100,48 @@ async fn database_passwords_never_show() {
             run.stderr
         );
     }
+}
+
+/// Table and column names of the test database, sorted.
+async fn columns(env: &TestEnv) -> Vec<(String, String)> {
+    use sqlx::Row;
+    let db = env.db().await;
+    let mut columns: Vec<(String, String)> = on_test_db!(&db, pool => {
+        let sql = match env.backend() {
+            Backend::Sqlite => {
+                "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+                 WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%'"
+            }
+            Backend::Postgres => {
+                "SELECT table_name::text, column_name::text FROM information_schema.columns
+                 WHERE table_schema = 'public'"
+            }
+        };
+        sqlx::query(sql)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    });
+    columns.sort();
+    columns
+}
+
+#[tokio::test]
+async fn both_backends_have_the_same_tables_and_columns() {
+    let mut seen = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let cols = BACKEND
+            .scope(backend, async {
+                let env = TestEnv::generated(0, 1).await;
+                env.run(&["migrate"]).await.assert_ok();
+                columns(&env).await
+            })
+            .await;
+        assert!(cols.len() > 100, "{backend:?}: {cols:?}");
+        seen.push(cols);
+    }
+    assert_eq!(seen[0], seen[1]);
 }
