@@ -249,6 +249,24 @@ pub(super) async fn write_connection(
     })
 }
 
+/// Rows of a child table for the connections with `after < pk <= last`, on connection `$c`.
+macro_rules! child_rows {
+    ($c:expr, $sql:expr, $after:expr, $last:expr) => {
+        sqlx::query($sql)
+            .bind($after)
+            .bind($last)
+            .fetch_all(&mut *$c)
+            .await?
+    };
+}
+
+/// The connection a child row belongs to; the foreign keys make a miss a corrupt database.
+fn parent(by_pk: &mut BTreeMap<i64, VpnConnection>, pk: i64) -> sqlx::Result<&mut VpnConnection> {
+    by_pk
+        .get_mut(&pk)
+        .ok_or_else(|| sqlx::Error::Decode(format!("child row of missing connection {pk}").into()))
+}
+
 /// Reads every stored connection back in the API's shape, a chunk at a time, inside one read
 /// transaction so a sync finishing meanwhile cannot give a mixed answer.
 pub struct ExportCursor {
@@ -319,17 +337,11 @@ impl ExportCursor {
                 by_pk.insert(row.try_get("pk")?, conn);
             }
 
-            let rows = sqlx::query(
-                "SELECT connection_pk, ip_version, cidr FROM peer_subnets
+            let rows = child_rows!(c, "SELECT connection_pk, ip_version, cidr FROM peer_subnets
                  WHERE connection_pk > $1 AND connection_pk <= $2
-                 ORDER BY connection_pk, ip_version, position",
-            )
-            .bind(after)
-            .bind(last_pk)
-            .fetch_all(&mut *c)
-            .await?;
+                 ORDER BY connection_pk, ip_version, position", after, last_pk);
             for row in &rows {
-                let conn = by_pk.get_mut(&row.try_get::<i64, _>("connection_pk")?).expect("parent row");
+                let conn = parent(&mut by_pk, row.try_get("connection_pk")?)?;
                 let list = if row.try_get::<i64, _>("ip_version")? == 6 {
                     &mut conn.peer_subnets_v6
                 } else {
@@ -338,17 +350,11 @@ impl ExportCursor {
                 list.get_or_insert_with(Vec::new).push(row.try_get("cidr")?);
             }
 
-            let rows = sqlx::query(
-                "SELECT connection_pk, ip_version, rule_index, source, has_destination, extra
+            let rows = child_rows!(c, "SELECT connection_pk, ip_version, rule_index, source, has_destination, extra
                  FROM policy_rules WHERE connection_pk > $1 AND connection_pk <= $2
-                 ORDER BY connection_pk, ip_version, position",
-            )
-            .bind(after)
-            .bind(last_pk)
-            .fetch_all(&mut *c)
-            .await?;
+                 ORDER BY connection_pk, ip_version, position", after, last_pk);
             for row in &rows {
-                let conn = by_pk.get_mut(&row.try_get::<i64, _>("connection_pk")?).expect("parent row");
+                let conn = parent(&mut by_pk, row.try_get("connection_pk")?)?;
                 let list = if row.try_get::<i64, _>("ip_version")? == 6 {
                     &mut conn.policy_rules_v6
                 } else {
@@ -362,17 +368,11 @@ impl ExportCursor {
                 });
             }
 
-            let rows = sqlx::query(
-                "SELECT connection_pk, ip_version, rule_position, cidr
+            let rows = child_rows!(c, "SELECT connection_pk, ip_version, rule_position, cidr
                  FROM policy_rule_destinations WHERE connection_pk > $1 AND connection_pk <= $2
-                 ORDER BY connection_pk, ip_version, rule_position, position",
-            )
-            .bind(after)
-            .bind(last_pk)
-            .fetch_all(&mut *c)
-            .await?;
+                 ORDER BY connection_pk, ip_version, rule_position, position", after, last_pk);
             for row in &rows {
-                let conn = by_pk.get_mut(&row.try_get::<i64, _>("connection_pk")?).expect("parent row");
+                let conn = parent(&mut by_pk, row.try_get("connection_pk")?)?;
                 let rules = if row.try_get::<i64, _>("ip_version")? == 6 {
                     &mut conn.policy_rules_v6
                 } else {
@@ -386,16 +386,10 @@ impl ExportCursor {
                 rule.destination.get_or_insert_with(Vec::new).push(row.try_get("cidr")?);
             }
 
-            let rows = sqlx::query(
-                "SELECT connection_pk, key, value, extra FROM tags
-                 WHERE connection_pk > $1 AND connection_pk <= $2 ORDER BY connection_pk, position",
-            )
-            .bind(after)
-            .bind(last_pk)
-            .fetch_all(&mut *c)
-            .await?;
+            let rows = child_rows!(c, "SELECT connection_pk, key, value, extra FROM tags
+                 WHERE connection_pk > $1 AND connection_pk <= $2 ORDER BY connection_pk, position", after, last_pk);
             for row in &rows {
-                let conn = by_pk.get_mut(&row.try_get::<i64, _>("connection_pk")?).expect("parent row");
+                let conn = parent(&mut by_pk, row.try_get("connection_pk")?)?;
                 conn.tags.get_or_insert_with(Vec::new).push(Tag {
                     key: row.try_get("key")?,
                     value: row.try_get("value")?,
@@ -403,15 +397,9 @@ impl ExportCursor {
                 });
             }
 
-            let rows = sqlx::query(
-                "SELECT * FROM ike_policies WHERE connection_pk > $1 AND connection_pk <= $2",
-            )
-            .bind(after)
-            .bind(last_pk)
-            .fetch_all(&mut *c)
-            .await?;
+            let rows = child_rows!(c, "SELECT * FROM ike_policies WHERE connection_pk > $1 AND connection_pk <= $2", after, last_pk);
             for row in &rows {
-                let conn = by_pk.get_mut(&row.try_get::<i64, _>("connection_pk")?).expect("parent row");
+                let conn = parent(&mut by_pk, row.try_get("connection_pk")?)?;
                 let dpd = if row.try_get::<bool, _>("has_dpd")? {
                     Some(Dpd {
                         timeout: row.try_get("dpd_timeout")?,
@@ -439,15 +427,9 @@ impl ExportCursor {
                 });
             }
 
-            let rows = sqlx::query(
-                "SELECT * FROM ipsec_policies WHERE connection_pk > $1 AND connection_pk <= $2",
-            )
-            .bind(after)
-            .bind(last_pk)
-            .fetch_all(&mut *c)
-            .await?;
+            let rows = child_rows!(c, "SELECT * FROM ipsec_policies WHERE connection_pk > $1 AND connection_pk <= $2", after, last_pk);
             for row in &rows {
-                let conn = by_pk.get_mut(&row.try_get::<i64, _>("connection_pk")?).expect("parent row");
+                let conn = parent(&mut by_pk, row.try_get("connection_pk")?)?;
                 conn.ipsecpolicy = Some(IpsecPolicy {
                     authentication_algorithm: row.try_get("authentication_algorithm")?,
                     encryption_algorithm: row.try_get("encryption_algorithm")?,
@@ -459,15 +441,9 @@ impl ExportCursor {
                 });
             }
 
-            let rows = sqlx::query(
-                "SELECT * FROM bgp_peers WHERE connection_pk > $1 AND connection_pk <= $2",
-            )
-            .bind(after)
-            .bind(last_pk)
-            .fetch_all(&mut *c)
-            .await?;
+            let rows = child_rows!(c, "SELECT * FROM bgp_peers WHERE connection_pk > $1 AND connection_pk <= $2", after, last_pk);
             for row in &rows {
-                let conn = by_pk.get_mut(&row.try_get::<i64, _>("connection_pk")?).expect("parent row");
+                let conn = parent(&mut by_pk, row.try_get("connection_pk")?)?;
                 conn.bgp_peer = Some(BgpPeer {
                     peer_ip_address: row.try_get("peer_ip_address")?,
                     peer_asn: row.try_get("peer_asn")?,
