@@ -7,6 +7,7 @@ mod support;
 mod cli;
 mod concurrency;
 mod drift;
+mod drift_random;
 mod failures;
 mod reports;
 mod round_trip;
