@@ -33,10 +33,21 @@ pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> anyhow::Result<ExitC
     let store = Store::open(database).await?;
     let report = sync_scope(&store, &client, &scope, args.page_size, DEMO_LOCK_TIMEOUT).await?;
     print_report(&report, Output::Text)?;
+
+    // Operators change things between cron runs: the second sync finds exactly that.
+    let mut rounds = 0;
+    while sim.state.mutate(1, args.seed).is_empty() && rounds < 10 {
+        rounds += 1;
+    }
+    print_stdout("demo: the simulated cloud changed; syncing again\n")?;
+    let report = sync_scope(&store, &client, &scope, args.page_size, DEMO_LOCK_TIMEOUT).await?;
+    print_report(&report, Output::Text)?;
     print_stdout(&format!(
-        "next: vpn-inventory --database {database} runs\n      \
+        "next: vpn-inventory --database {database} drift     # what run {} found changed\n      \
+         vpn-inventory --database {database} runs\n      \
          vpn-inventory --database {database} export | head\n      \
-         sqlite3 on the file, or the reports in queries/\n"
+         the SQL reports in queries/ (e.g. weak-crypto.sql) or any SQL of your own\n",
+        report.run_id
     ))?;
     store.close().await;
     Ok(ExitCode::SUCCESS)

@@ -4,8 +4,11 @@
 //! the filters, `limit` bounds, AK/SK signature checking (with the same signer, run in reverse),
 //! `X-Auth-Token`, and Huawei-style error bodies from both the VPN service and the API gateway.
 //! `Faults` make it misbehave the ways real APIs do, so tests can prove we cope.
+//! `POST /_simulator/mutate?rounds=N` (or `SimState::mutate`) changes the served inventory the
+//! way operators do, so two syncs have drift to find.
 
 use super::data::{GenOptions, generate};
+use super::mutate::{AppliedChange, Mutator};
 use crate::api::signer::{self, SigningInput};
 use crate::time::parse_api_time;
 use axum::Router;
@@ -76,6 +79,8 @@ pub struct SimState {
     requests: AtomicU64,
     /// Notified when a request starts hanging because of `Faults::hang_page`.
     pub hanging: tokio::sync::Notify,
+    /// Created on the first mutation, from the inventory served then.
+    mutator: Mutex<Option<Mutator>>,
 }
 
 impl SimState {
@@ -86,6 +91,7 @@ impl SimState {
             faults: Mutex::new(Faults::default()),
             requests: AtomicU64::new(0),
             hanging: tokio::sync::Notify::new(),
+            mutator: Mutex::new(None),
         };
         state.set_inventory(inventory);
         state
@@ -110,6 +116,19 @@ impl SimState {
     pub fn set_faults(&self, faults: Faults) {
         *self.faults.lock().expect("faults lock") = faults;
         self.requests.store(0, Ordering::SeqCst);
+    }
+
+    /// Applies `rounds` rounds of random operator-like changes (deterministic for `seed`) to the
+    /// served inventory; returns the change records a sync must find.
+    pub fn mutate(&self, rounds: u32, seed: u64) -> Vec<AppliedChange> {
+        let mut inventory = self.inventory.write().expect("inventory lock");
+        let mut mutator = self.mutator.lock().expect("mutator lock");
+        let mutator = mutator.get_or_insert_with(|| Mutator::new(seed, &inventory));
+        let changes = (0..rounds)
+            .flat_map(|_| mutator.round(&mut inventory))
+            .collect();
+        inventory.sort_by_key(|c| std::cmp::Reverse(created_at(c)));
+        changes
     }
 
     /// List requests answered (any outcome) since the faults were last set.
@@ -202,6 +221,9 @@ fn vpn_error(status: StatusCode, code: &str, msg: &str, request_id: &str) -> Res
 }
 
 async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Response {
+    if request.uri().path() == "/_simulator/mutate" && request.method() == Method::POST {
+        return mutate(&state, request.uri().query());
+    }
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let rid = request_id(n);
     let (parts, _body) = request.into_parts();
@@ -359,6 +381,35 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
 
 /// Why the gateway refused a request: its error code and message.
 type Refusal = (&'static str, String);
+
+/// `POST /_simulator/mutate?rounds=N&seed=S`: the simulator's own control, not part of the API.
+fn mutate(state: &SimState, query: Option<&str>) -> Response {
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let number = |key: &str, default: u64| {
+        params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(Ok(default), |(_, v)| v.parse::<u64>())
+    };
+    match (number("rounds", 1), number("seed", 1)) {
+        (Ok(rounds), Ok(seed)) if rounds <= 1000 => {
+            let changes = state.mutate(rounds as u32, seed);
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                serde_json::to_string(&changes).expect("changes serialize"),
+            )
+                .into_response()
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "rounds (at most 1000) and seed must be whole numbers\n",
+        )
+            .into_response(),
+    }
+}
 
 /// Checks `X-Auth-Token` or the AK/SK signature.
 fn authenticate(

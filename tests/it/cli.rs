@@ -108,15 +108,20 @@ async fn runs_lists_counts_and_migrate_is_idempotent() {
 }
 
 backend_tests! {
-async fn demo_syncs_the_built_in_simulator_into_sqlite() {
+async fn demo_syncs_the_built_in_simulator_twice_and_finds_drift() {
     let env = TestEnv::generated(0, 1).await;
     let run = env.run(&["demo", "--connections", "300"]).await;
-    assert!(
-        run.assert_ok().stdout.contains("300 added"),
-        "{}",
-        run.stdout
-    );
-    assert_eq!(env.export().await.len(), 300);
+    assert!(run.assert_ok().stdout.contains("300 added"), "{}", run.stdout);
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r["status"] == "complete"));
+    let changed = ["added", "removed", "modified"].map(|k| runs[0][k].as_i64().unwrap());
+    assert!(changed.iter().sum::<i64>() > 0, "{:?}", runs[0]);
+    let drift = env.run(&["drift", "--format", "json"]).await.json();
+    assert!(!drift.as_array().unwrap().is_empty());
+    let expected_len = 300 + changed[0] - changed[1];
+    assert_eq!(env.export().await.len() as i64, expected_len);
 }
 }
 
@@ -152,6 +157,42 @@ async fn simulate_subcommand_serves_what_sync_stores() {
         &crate::support::sorted_by_id(env.export().await),
         &crate::support::expected_export(&served),
     );
+
+    // The simulator's mutate control changes what it serves; the next sync finds exactly that.
+    let mut applied = Vec::new();
+    for _ in 0..10 {
+        let body = reqwest::Client::new()
+            .post(format!("{endpoint}/_simulator/mutate?rounds=1&seed=3"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let round: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        applied = round.as_array().unwrap().clone();
+        if !applied.is_empty() {
+            break;
+        }
+    }
+    assert!(!applied.is_empty(), "ten rounds without a recorded change");
+    let mut sync = env.command(&["sync", "--output", "json"]);
+    sync.env("VPN_INVENTORY_ENDPOINT", &endpoint);
+    env.run_cmd(sync).await.assert_ok();
+    let drift = env.run(&["drift", "--format", "json"]).await.json();
+    let keys = |records: &[serde_json::Value]| {
+        let mut keys: Vec<String> = records
+            .iter()
+            .map(|r| {
+                let field = &r["field"];
+                let (old, new) = (&r["old"], &r["new"]);
+                format!("{} {} {field} {old} {new}", r["connection_id"], r["change"])
+            })
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(drift.as_array().unwrap()), keys(&applied));
     child.kill().await.unwrap();
 }
 }
