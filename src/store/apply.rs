@@ -151,7 +151,8 @@ async fn apply_one(
         // Another scope stored this very content already.
         open_version(tx, ctx.scope, id).await?
     } else {
-        write_connection(tx, ctx.scope, ctx.run_id, &conn, &item.hash).await?;
+        let stored_before = item.current_hash.is_some();
+        write_connection(tx, ctx.scope, ctx.run_id, &conn, &item.hash, stored_before).await?;
         new_version(tx, ctx.scope, id, &item.hash, &stored, seq).await?
     };
     if item.prev_version != Some(version_id) {

@@ -29,13 +29,15 @@ fn extra_map(stored: Option<Value>) -> sqlx::Result<Map<String, Value>> {
 }
 
 /// Writes `conn` (content hash `hash`) for `scope` as changed by `run_id`; returns its `pk`.
-/// Child rows are replaced wholesale: a changed connection is rare and small.
+/// Child rows are replaced wholesale: a changed connection is rare and small. `stored_before`
+/// says whether the inventory already has a row for it (a new one has no children to delete).
 pub(super) async fn write_connection(
     tx: &mut Tx,
     scope: &Scope,
     run_id: i64,
     conn: &VpnConnection,
     hash: &str,
+    stored_before: bool,
 ) -> sqlx::Result<i64> {
     let created_at_utc = conn.created_at.as_deref().and_then(parse_api_time);
     let updated_at_utc = conn.updated_at.as_deref().and_then(parse_api_time);
@@ -101,15 +103,16 @@ pub(super) async fn write_connection(
         .await?
         .try_get(0)?;
 
-        for table in [
+        let deletes = [
             "DELETE FROM peer_subnets WHERE connection_pk = $1",
             "DELETE FROM policy_rules WHERE connection_pk = $1",
             "DELETE FROM tags WHERE connection_pk = $1",
             "DELETE FROM ike_policies WHERE connection_pk = $1",
             "DELETE FROM ipsec_policies WHERE connection_pk = $1",
             "DELETE FROM bgp_peers WHERE connection_pk = $1",
-        ] {
-            sqlx::query(table).bind(pk).execute(&mut *c).await?;
+        ];
+        for table in deletes.iter().filter(|_| stored_before) {
+            sqlx::query(*table).bind(pk).execute(&mut *c).await?;
         }
 
         for (ip_version, subnets) in [(4i64, &conn.peer_subnets), (6, &conn.peer_subnets_v6)] {
