@@ -293,7 +293,7 @@ const BGP_STATES: &[(&str, u64)] = &[
     ("OpenConfirm", 3),
 ];
 
-const NAME_STEMS: &[&str] = &[
+pub(super) const NAME_STEMS: &[&str] = &[
     "hq-to-dc1",
     "branch_042",
     "Office.Lisboa",
@@ -309,7 +309,7 @@ const NAME_STEMS: &[&str] = &[
 const NAME_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
 
 // Tag text uses every documented character class: letters (with ñ ç ã é), digits, spaces, _ . : = + - @.
-const TAG_KEYS: &[&str] = &[
+pub(super) const TAG_KEYS: &[&str] = &[
     "env",
     "owner",
     "cost-center",
@@ -328,7 +328,7 @@ const TAG_KEYS: &[&str] = &[
     "zona:eu-west",
 ];
 
-const TAG_VALUES: &[&str] = &[
+pub(super) const TAG_VALUES: &[&str] = &[
     "prod",
     "staging",
     "dev",

@@ -11,7 +11,9 @@
 //! Its old and new values are read from the connection's JSON before and after the round, nulls
 //! removed, at the claimed path: the mutations never compute them by hand. Nothing here does I/O.
 
-use super::data::{self, Context, Gateway, Rng, Stamp, TimeStyle};
+use super::data::{
+    self, Context, Gateway, NAME_STEMS, Rng, Stamp, TAG_KEYS, TAG_VALUES, TimeStyle,
+};
 use crate::api::model::{canonical_json, without_nulls};
 use crate::time::parse_api_time;
 use serde_json::{Map, Value, json};
@@ -1073,41 +1075,6 @@ const TELEMETRY: &[&str] = &[
     "num_received_routes",
     "num_message_received",
     "num_message_sent",
-];
-const NAME_STEMS: &[&str] = &[
-    "hq-to-dc1",
-    "branch_042",
-    "Office.Lisboa",
-    "partner-acme",
-    "Madrid_Sede",
-    "DC2_primary",
-];
-const TAG_KEYS: &[&str] = &[
-    "env",
-    "owner",
-    "cost-center",
-    "app.tier",
-    "team:network",
-    "Proyecto",
-    "región",
-    "Função",
-    "año fiscal",
-    "contact@ops",
-    "zona:eu-west",
-    "change-ticket",
-];
-const TAG_VALUES: &[&str] = &[
-    "prod",
-    "staging",
-    "dev",
-    "",
-    "São Paulo",
-    "producción",
-    "équipe réseau",
-    "ops@example.com",
-    "v1.2.3",
-    "núcleo_01",
-    "CHG-20417",
 ];
 
 /// Gateways the inventory's connections are on (local address from an unmasked IP local id,
