@@ -51,7 +51,7 @@ impl Store {
         scope_id: i64,
         scope: &Scope,
     ) -> anyhow::Result<RunCounts> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_apply().await?;
         let seq: i64 = on_tx!(&mut tx, c => {
             sqlx::query("SELECT COALESCE(MAX(apply_seq), 0) + 1 FROM sync_runs")
                 .fetch_one(&mut *c)

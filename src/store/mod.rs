@@ -5,9 +5,9 @@
 //! uses only what every backend speaks (`$1` placeholders, `ON CONFLICT`, `RETURNING`). Backend
 //! differences live in `migrations/<backend>/` and in this module.
 //!
-//! Writers serialize in the dialect layer (`begin_write`): SQLite takes its write lock up front
+//! Applies serialize in the dialect layer (`begin_apply`): SQLite takes its write lock up front
 //! (`BEGIN IMMEDIATE`), PostgreSQL a transaction-scoped advisory lock, so concurrent runs of
-//! different scopes never trip over each other's apply step.
+//! different scopes never trip over each other's apply step, while their staging runs freely.
 
 mod apply;
 mod connections;
@@ -155,14 +155,24 @@ impl Store {
         })
     }
 
-    /// A transaction that writes, serialized with every other writer of this database.
+    /// A transaction that writes (staging a page). SQLite takes its write lock up front so a
+    /// busy database makes it wait rather than fail half-way.
     pub async fn begin_write(&self) -> sqlx::Result<Tx> {
+        Ok(match &self.db {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// A transaction that applies a run, serialized with every other apply of this database:
+    /// they number themselves (`apply_seq`) and share the connection tables.
+    pub async fn begin_apply(&self) -> sqlx::Result<Tx> {
         Ok(match &self.db {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(WRITER_LOCK_KEY)
+                    .bind(APPLY_LOCK_KEY)
                     .execute(&mut *tx)
                     .await?;
                 Tx::Postgres(tx)
@@ -179,8 +189,8 @@ impl Store {
     }
 }
 
-/// Advisory lock key all writers of a PostgreSQL inventory share ("vpninvwr" in ASCII).
-const WRITER_LOCK_KEY: i64 = 0x7670_6e69_6e76_7772;
+/// Advisory lock key every apply in a PostgreSQL inventory takes ("vpninvap" in ASCII).
+const APPLY_LOCK_KEY: i64 = 0x7670_6e69_6e76_6170;
 
 impl Tx {
     pub async fn commit(self) -> sqlx::Result<()> {
