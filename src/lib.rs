@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod drift;
 pub mod scope;
+pub mod shutdown;
 pub mod simulate;
 pub mod store;
 pub mod sync;

@@ -8,6 +8,7 @@ use crate::api::client::{ListPage, VpnClient};
 use crate::api::model::VpnConnection;
 use crate::api::paging::{PageMeta, Pager};
 use crate::scope::Scope;
+use crate::shutdown::{Interrupted, Shutdown};
 use crate::store::{PageToStage, ScopeLock, StagedConnection, Store};
 use anyhow::Context as _;
 use serde::Serialize;
@@ -73,11 +74,20 @@ impl<'a> Run<'a> {
         })
     }
 
-    /// Sweeps and applies. On error the run is marked failed and the inventory is unchanged.
-    pub async fn execute(&self, client: &VpnClient) -> anyhow::Result<SyncReport> {
-        match self.sweep_and_apply(client).await {
+    /// Sweeps and applies. On error or shutdown the run is marked failed and the inventory is
+    /// unchanged.
+    pub async fn execute(
+        &self,
+        client: &VpnClient,
+        shutdown: &Shutdown,
+    ) -> anyhow::Result<SyncReport> {
+        match self.sweep_and_apply(client, shutdown.clone()).await {
             Ok(report) => Ok(report),
             Err(error) => {
+                if let Some(Interrupted(signal)) = error.downcast_ref::<Interrupted>() {
+                    self.fail(&format!("interrupted by {signal}")).await;
+                    return Err(error);
+                }
                 self.fail(&format!("{error:#}")).await;
                 Err(error.context(format!("sync run {} failed; nothing was changed", self.id)))
             }
@@ -92,11 +102,19 @@ impl<'a> Run<'a> {
     }
 
     #[tracing::instrument(skip_all, fields(run_id = self.id))]
-    async fn sweep_and_apply(&self, client: &VpnClient) -> anyhow::Result<SyncReport> {
+    async fn sweep_and_apply(
+        &self,
+        client: &VpnClient,
+        mut shutdown: Shutdown,
+    ) -> anyhow::Result<SyncReport> {
         let filters = &self.scope.filters;
         let mut pager = Pager::new(self.page_size);
         let (mut fetched, mut duplicates, mut pages) = (0u64, 0u64, 0u64);
-        let mut page = fetch(client, filters, self.page_size, &pager).await?;
+        // Network waits give way to a signal; database transactions never do.
+        let mut page = tokio::select! {
+            page = fetch(client, filters, self.page_size, &pager) => page?,
+            signal = shutdown.requested() => return Err(Interrupted(signal).into()),
+        };
         loop {
             let page_no = pager.page();
             let marker = pager.marker().map(str::to_owned);
@@ -131,10 +149,15 @@ impl<'a> Run<'a> {
             let (outcome, next) = if pager.is_done() {
                 (self.store.stage_page(self.id, &to_stage).await, None)
             } else {
-                let (outcome, next) = tokio::join!(
-                    self.store.stage_page(self.id, &to_stage),
-                    fetch(client, filters, self.page_size, &pager)
-                );
+                let mut signals = shutdown.clone();
+                let next_page = async {
+                    tokio::select! {
+                        page = fetch(client, filters, self.page_size, &pager) => page,
+                        signal = signals.requested() => Err(Interrupted(signal).into()),
+                    }
+                };
+                let (outcome, next) =
+                    tokio::join!(self.store.stage_page(self.id, &to_stage), next_page);
                 (outcome, Some(next))
             };
             let outcome = outcome.with_context(|| format!("cannot stage {}", where_()))?;
@@ -152,6 +175,9 @@ impl<'a> Run<'a> {
                 Some(next) => page = next?,
                 None => break,
             }
+        }
+        if let Some(signal) = shutdown.received() {
+            return Err(Interrupted(signal).into());
         }
         let counts = self
             .store

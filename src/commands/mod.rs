@@ -12,10 +12,7 @@ pub mod sync;
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
 
-/// A run stopped by SIGINT/SIGTERM: exits 130 like a shell does.
-#[derive(Debug, thiserror::Error)]
-#[error("interrupted by {0}; the run was marked failed and nothing was changed")]
-pub struct Interrupted(pub &'static str);
+pub use crate::shutdown::Interrupted;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -27,29 +24,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::run(&cli.database, args).await,
         Command::Simulate(args) => simulate::run(args).await,
         Command::Demo(args) => demo::run(&cli.database, args).await,
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM (what cron's timeout and systemd send), naming the signal.
-pub async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = tokio::signal::ctrl_c() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
     }
 }
 

@@ -1,6 +1,6 @@
 //! `vpn-inventory simulate`: serve the fake API until interrupted.
 
-use super::{print_stdout, shutdown_signal};
+use super::print_stdout;
 use crate::api::credentials::{ENV_AK, ENV_AUTH_TOKEN, ENV_SK};
 use crate::cli::SimulateArgs;
 use crate::simulate::server::{SimConfig, generated_inventory};
@@ -41,7 +41,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
          try: vpn-inventory sync --endpoint {endpoint} --project-id {}\n",
         args.connections, args.seed, config.project_id, config.project_id
     ))?;
-    let signal = shutdown_signal().await;
+    let signal = crate::shutdown::signal().await;
     tracing::info!("simulator stopping on {signal}");
     Ok(ExitCode::SUCCESS)
 }

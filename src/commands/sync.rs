@@ -1,10 +1,11 @@
 //! `vpn-inventory sync`: one run of one scope.
 
-use super::{Interrupted, print_stdout, shutdown_signal};
+use super::print_stdout;
 use crate::api::client::{VpnClient, default_endpoint};
 use crate::api::credentials::Credentials;
 use crate::cli::{FilterArgs, Output, SyncArgs};
 use crate::scope::{Filters, Scope};
+use crate::shutdown::{Interrupted, Shutdown};
 use crate::store::{DatabaseUrl, Store};
 use crate::sync::{Run, SyncReport};
 use anyhow::Context as _;
@@ -54,8 +55,8 @@ pub fn filters(args: FilterArgs) -> Filters {
     }
 }
 
-/// Runs one sync under the scope's lock (waiting up to `lock_timeout` for it); SIGINT/SIGTERM
-/// mark the run failed before returning `Interrupted`.
+/// Runs one sync under the scope's lock (waiting up to `lock_timeout` for it). SIGINT/SIGTERM
+/// stop it at the next safe point, mark it failed and return `Interrupted`.
 pub async fn sync_scope(
     store: &Store,
     client: &VpnClient,
@@ -63,18 +64,13 @@ pub async fn sync_scope(
     page_size: u32,
     lock_timeout: Duration,
 ) -> anyhow::Result<SyncReport> {
+    let mut shutdown = Shutdown::listen();
     let lock = tokio::select! {
         lock = store.lock_scope(scope, lock_timeout) => lock?,
-        signal = shutdown_signal() => return Err(Interrupted(signal).into()),
+        signal = shutdown.requested() => return Err(Interrupted(signal).into()),
     };
     let run = Run::start(store, scope, page_size, &lock).await?;
-    let result = tokio::select! {
-        report = run.execute(client) => report,
-        signal = shutdown_signal() => {
-            run.fail(&format!("interrupted by {signal}")).await;
-            Err(Interrupted(signal).into())
-        }
-    };
+    let result = run.execute(client, &shutdown).await;
     lock.release().await;
     result
 }

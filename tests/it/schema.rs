@@ -28,7 +28,9 @@ async fn sync_without_migrating(env: &TestEnv) {
         .await
         .unwrap();
     let run = Run::start(&store, &scope, 40, &lock).await.unwrap();
-    run.execute(&client).await.unwrap();
+    run.execute(&client, &vpn_inventory::shutdown::Shutdown::never())
+        .await
+        .unwrap();
     lock.release().await;
     store.close().await;
 }
