@@ -18,10 +18,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let json_logs = cli.log_format == LogFormat::Json;
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("vpn-inventory: error: {error:#}");
+            if json_logs {
+                // Log collectors expect every stderr line to be one JSON object.
+                tracing::error!(error = format!("{error:#}"), "vpn-inventory failed");
+            } else {
+                eprintln!("vpn-inventory: error: {error:#}");
+            }
             if error.downcast_ref::<Interrupted>().is_some() {
                 ExitCode::from(130)
             } else {

@@ -138,10 +138,17 @@ async fn simulate_subcommand_serves_what_sync_stores() {
         "--seed",
         "9",
     ]);
+    // The simulator takes its keys and project from the same variables as sync.
+    let (sk, project) = ("SimulatorSecretFromEnv0001", "fromenvproject42");
+    cmd.env("HUAWEICLOUD_SDK_SK", sk).env("HUAWEICLOUD_SDK_PROJECT_ID", project);
     cmd.stdout(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let banner = lines.next_line().await.unwrap().expect("banner line");
+    let details = [lines.next_line().await.unwrap(), lines.next_line().await.unwrap()];
+    assert!(details[0].as_deref().unwrap().contains(project), "{details:?}");
+    assert!(details[1].as_deref().unwrap().contains("from HUAWEICLOUD_SDK_AK"), "{details:?}");
+    assert!(!details.iter().flatten().any(|l| l.contains(sk)), "printed the secret key");
     let endpoint = banner
         .split(" at ")
         .nth(1)
@@ -150,7 +157,11 @@ async fn simulate_subcommand_serves_what_sync_stores() {
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{banner}");
 
     let mut sync = env.command(&["sync", "--output", "json", "--page-size", "15"]);
-    sync.env("VPN_INVENTORY_ENDPOINT", &endpoint);
+    sync.env("VPN_INVENTORY_ENDPOINT", &endpoint).env("HUAWEICLOUD_SDK_PROJECT_ID", project);
+    let mut wrong_key = env.command(&["sync"]);
+    wrong_key.env("VPN_INVENTORY_ENDPOINT", &endpoint).env("HUAWEICLOUD_SDK_PROJECT_ID", project);
+    assert_eq!(env.run_cmd(wrong_key).await.code, Some(1), "the demo key must not work");
+    sync.env("HUAWEICLOUD_SDK_SK", sk);
     assert_eq!(env.run_cmd(sync).await.assert_ok().json()["added"], 40);
     let served = vpn_inventory::simulate::server::generated_inventory(40, 9);
     crate::support::assert_same_connections(
@@ -177,7 +188,9 @@ async fn simulate_subcommand_serves_what_sync_stores() {
     }
     assert!(!applied.is_empty(), "ten rounds without a recorded change");
     let mut sync = env.command(&["sync", "--output", "json"]);
-    sync.env("VPN_INVENTORY_ENDPOINT", &endpoint);
+    sync.env("VPN_INVENTORY_ENDPOINT", &endpoint)
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", project)
+        .env("HUAWEICLOUD_SDK_SK", sk);
     env.run_cmd(sync).await.assert_ok();
     let drift = env.run(&["drift", "--format", "json"]).await.json();
     let keys = |records: &[serde_json::Value]| {
