@@ -102,6 +102,33 @@ async fn database_passwords_never_show() {
             run.stderr
         );
     }
+
+    // A working URL with a password (trust auth ignores it): verbose logs and output of a
+    // whole demo and sync must not show it either.
+    BACKEND
+        .scope(Backend::Postgres, async {
+            let env = TestEnv::generated(10, 2).await;
+            let url = env
+                .database_url()
+                .replacen("postgres@", "postgres:hunter2-secret@", 1);
+            for args in [
+                &["demo", "--connections", "20"][..],
+                &["sync"][..],
+                &["runs"][..],
+            ] {
+                let mut all = vec!["-vvv", "--database", url.as_str()];
+                all.extend_from_slice(args);
+                let run = env.run(&all).await;
+                run.assert_ok();
+                for output in [&run.stdout, &run.stderr] {
+                    assert!(
+                        !output.contains("hunter2-secret"),
+                        "password leaked: {output}"
+                    );
+                }
+            }
+        })
+        .await;
 }
 
 /// Table and column names of the test database, sorted.
