@@ -10,7 +10,7 @@
 //! scope holds any more leave the inventory (their last version is closed, so history keeps
 //! them). Everything is chunked by connection id so memory stays flat.
 
-use super::connections::write_connection;
+use super::write::{ConnectionWrite, MAX_PARAMS, insert_rows, write_connections};
 use super::{RunCounts, Store, Tx, now_utc, on_tx};
 use crate::api::model::{FieldValue, VpnConnection};
 use crate::drift::{self, Category, FieldChange};
@@ -19,6 +19,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// How many staged connections are classified per query.
 const APPLY_CHUNK: i64 = 500;
@@ -69,15 +70,37 @@ impl Store {
             let batch = classify(&mut tx, run_id, scope_id, scope, &after).await?;
             let Some(last) = batch.last() else { break };
             after = last.id.clone();
-            for item in batch {
-                apply_one(&mut tx, &ctx, scope_id, seq, item, &mut counts).await?;
-            }
+            apply_chunk(&mut tx, &ctx, scope_id, seq, batch, &mut counts).await?;
         }
-        counts.removed = record_removals(&mut tx, &ctx, scope_id).await?;
-        finish(&mut tx, run_id, scope, seq, &counts).await?;
+        counts.removed = record_removals(&mut tx, &ctx, scope_id, seq).await?;
+        finish(&mut tx, run_id, seq, &counts).await?;
         tx.commit().await?;
         Ok(counts)
     }
+}
+
+/// Runs `SELECT ... <column> IN (ids)` over chunks of `$ids`: `$prepare` writes the query up to
+/// the column, `$map` turns a row into an item. Every lookup of the apply step goes by explicit
+/// keys like this: PostgreSQL plans joins on statistics that a big apply makes stale, and a
+/// mis-planned join turned a 20,000-connection apply quadratic.
+macro_rules! select_in {
+    ($c:expr, $ids:expr, |$q:ident| $prepare:block, |$row:ident| $map:expr) => {{
+        let mut out = Vec::new();
+        for chunk in $ids.chunks(MAX_PARAMS / 2) {
+            let mut $q = sqlx::QueryBuilder::new("");
+            $prepare
+            $q.push(" IN (");
+            let mut list = $q.separated(", ");
+            for id in chunk {
+                list.push_bind(id.clone());
+            }
+            $q.push(")");
+            for $row in $q.build().persistent(false).fetch_all(&mut *$c).await? {
+                out.push($map);
+            }
+        }
+        out
+    }};
 }
 
 async fn classify(
@@ -88,283 +111,435 @@ async fn classify(
     after: &str,
 ) -> sqlx::Result<Vec<Classified>> {
     on_tx!(tx, c => {
-        let rows = sqlx::query(
-            "SELECT s.connection_id, s.content_hash, m.version_id, v.content_hash AS prev_hash,
-                 c.content_hash AS current_hash,
-                 CASE WHEN v.content_hash = s.content_hash AND c.content_hash = s.content_hash
-                      THEN NULL ELSE s.body END AS body,
-                 CASE WHEN v.content_hash = s.content_hash THEN NULL ELSE v.body END AS prev_body
-             FROM staged_connections s
-             LEFT JOIN scope_connections m
-                 ON m.scope_id = $2 AND m.connection_id = s.connection_id
-             LEFT JOIN connection_versions v ON v.id = m.version_id
-             LEFT JOIN connections c
-                 ON c.endpoint = $3 AND c.project_id = $4 AND c.id = s.connection_id
-             WHERE s.run_id = $1 AND s.connection_id > $5
-             ORDER BY s.connection_id
-             LIMIT $6",
+        let staged: Vec<(String, String)> = sqlx::query(
+            "SELECT connection_id, content_hash FROM staged_connections
+             WHERE run_id = $1 AND connection_id > $2 ORDER BY connection_id LIMIT $3",
         )
         .bind(run_id)
-        .bind(scope_id)
-        .bind(&scope.endpoint)
-        .bind(&scope.project_id)
         .bind(after)
         .bind(APPLY_CHUNK)
         .fetch_all(&mut *c)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Classified {
-                    id: row.try_get("connection_id")?,
-                    hash: row.try_get("content_hash")?,
-                    body: row.try_get("body")?,
-                    prev_version: row.try_get("version_id")?,
-                    prev_hash: row.try_get("prev_hash")?,
-                    prev_body: row.try_get("prev_body")?,
-                    current_hash: row.try_get("current_hash")?,
-                })
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<sqlx::Result<_>>()?;
+        let ids: Vec<&str> = staged.iter().map(|(id, _)| id.as_str()).collect();
+
+        let members: HashMap<String, i64> = select_in!(c, ids, |q| {
+            q.push("SELECT connection_id, version_id FROM scope_connections WHERE scope_id = ")
+                .push_bind(scope_id)
+                .push(" AND connection_id");
+        }, |row| (row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?))
+        .into_iter()
+        .collect();
+        let version_ids: Vec<i64> = members.values().copied().collect();
+        let prev_hashes: HashMap<i64, String> = select_in!(c, version_ids, |q| {
+            q.push("SELECT id, content_hash FROM connection_versions WHERE id");
+        }, |row| (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?))
+        .into_iter()
+        .collect();
+        let current: HashMap<String, String> = select_in!(c, ids, |q| {
+            q.push("SELECT id, content_hash FROM connections WHERE endpoint = ")
+                .push_bind(&scope.endpoint)
+                .push(" AND project_id = ")
+                .push_bind(&scope.project_id)
+                .push(" AND id");
+        }, |row| (row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?))
+        .into_iter()
+        .collect();
+
+        let mut classified: Vec<Classified> = staged
+            .into_iter()
+            .map(|(id, hash)| {
+                let prev_version = members.get(&id).copied();
+                Classified {
+                    prev_hash: prev_version.and_then(|v| prev_hashes.get(&v).cloned()),
+                    current_hash: current.get(&id).cloned(),
+                    prev_version,
+                    id,
+                    hash,
+                    body: None,
+                    prev_body: None,
+                }
             })
-            .collect()
+            .collect();
+        // Bodies only where something differs: an unchanged connection is never parsed.
+        let need_body: Vec<&str> = classified
+            .iter()
+            .filter(|k| k.prev_hash.as_ref() != Some(&k.hash) || k.current_hash.as_ref() != Some(&k.hash))
+            .map(|k| k.id.as_str())
+            .collect();
+        let need_prev: Vec<i64> = classified
+            .iter()
+            .filter(|k| k.prev_hash.is_some() && k.prev_hash.as_ref() != Some(&k.hash))
+            .filter_map(|k| k.prev_version)
+            .collect();
+        let mut bodies: HashMap<String, String> = select_in!(c, need_body, |q| {
+            q.push("SELECT connection_id, body FROM staged_connections WHERE run_id = ")
+                .push_bind(run_id)
+                .push(" AND connection_id");
+        }, |row| (row.try_get::<String, _>(0)?, row.try_get::<String, _>(1)?))
+        .into_iter()
+        .collect();
+        let mut prev_bodies: HashMap<i64, String> = select_in!(c, need_prev, |q| {
+            q.push("SELECT id, body FROM connection_versions WHERE id");
+        }, |row| (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?))
+        .into_iter()
+        .collect();
+        for k in &mut classified {
+            k.body = bodies.remove(&k.id);
+            k.prev_body = k.prev_version.and_then(|v| prev_bodies.remove(&v));
+        }
+        Ok(classified)
     })
 }
 
-async fn apply_one(
+/// One classified chunk: writes what changed in one batch, then versions, snapshot and records.
+async fn apply_chunk(
     tx: &mut Tx,
     ctx: &RecordContext<'_>,
     scope_id: i64,
     seq: i64,
-    item: Classified,
+    batch: Vec<Classified>,
     counts: &mut RunCounts,
 ) -> anyhow::Result<()> {
-    let Some(body) = item.body else {
-        counts.unchanged += 1;
-        return Ok(());
-    };
-    let id = &item.id;
-    let served: Value = serde_json::from_str(&body)
-        .with_context(|| format!("staged connection {id} is not JSON"))?;
-    let conn = VpnConnection::from_json(&served)
-        .with_context(|| format!("staged connection {id} is not an object"))?;
-    let stored = conn.to_json();
-
-    let version_id = if item.current_hash.as_deref() == Some(item.hash.as_str()) {
-        // Another scope stored this very content already.
-        open_version(tx, ctx.scope, id).await?
-    } else {
-        let stored_before = item.current_hash.is_some();
-        write_connection(tx, ctx.scope, ctx.run_id, &conn, &item.hash, stored_before).await?;
-        new_version(tx, ctx.scope, id, &item.hash, &stored, seq).await?
-    };
-    if item.prev_version != Some(version_id) {
-        set_member(tx, scope_id, id, version_id).await?;
+    let mut changed: Vec<(Classified, VpnConnection, Value)> = Vec::new();
+    for item in batch {
+        let Some(body) = &item.body else {
+            counts.unchanged += 1;
+            continue;
+        };
+        let id = &item.id;
+        let served: Value = serde_json::from_str(body)
+            .with_context(|| format!("staged connection {id} is not JSON"))?;
+        let conn = VpnConnection::from_json(&served)
+            .with_context(|| format!("staged connection {id} is not an object"))?;
+        let stored = conn.to_json();
+        changed.push((item, conn, stored));
     }
+    // Content another scope stored already needs no rewrite, only a place in this snapshot.
+    let is_new_content =
+        |item: &Classified| item.current_hash.as_deref() != Some(item.hash.as_str());
+    let writes: Vec<ConnectionWrite> = changed
+        .iter()
+        .filter(|(item, ..)| is_new_content(item))
+        .map(|(item, conn, _)| ConnectionWrite {
+            conn,
+            hash: &item.hash,
+            stored_before: item.current_hash.is_some(),
+        })
+        .collect();
+    write_connections(tx, ctx.scope, ctx.run_id, &writes).await?;
 
-    let name = conn.name.as_deref();
-    match (item.prev_version, item.prev_body) {
-        (None, _) => {
-            insert_record(tx, ctx, id, name, "added", None).await?;
-            counts.added += 1;
+    let new_versions: Vec<NewVersion> = changed
+        .iter()
+        .filter(|(item, ..)| is_new_content(item))
+        .map(|(item, _, stored)| NewVersion {
+            id: &item.id,
+            hash: &item.hash,
+            body: stored.to_string(),
+            replaces: item.current_hash.is_some(),
+        })
+        .collect();
+    let shared: Vec<&str> = changed
+        .iter()
+        .filter(|(item, ..)| !is_new_content(item))
+        .map(|(item, ..)| item.id.as_str())
+        .collect();
+    let version_of = versions(tx, ctx.scope, seq, &new_versions, &shared).await?;
+    let version = |id: &str| {
+        version_of
+            .get(id)
+            .copied()
+            .with_context(|| format!("no current version of connection {id}"))
+    };
+
+    let mut members = Vec::new();
+    let mut records = Vec::new();
+    for (item, conn, stored) in &changed {
+        let id = item.id.as_str();
+        let version_id = version(id)?;
+        if item.prev_version != Some(version_id) {
+            members.push((id, version_id));
         }
-        (Some(_), None) => counts.unchanged += 1,
-        (Some(_), Some(prev_body)) => {
-            debug_assert_ne!(item.prev_hash.as_deref(), Some(item.hash.as_str()));
-            let previous: Value = serde_json::from_str(&prev_body)
-                .with_context(|| format!("stored version of {id} is not JSON"))?;
-            let changes = drift::diff(&previous, &stored);
-            if changes.is_empty() {
-                counts.unchanged += 1;
-            } else {
-                counts.modified += 1;
-                for change in &changes {
-                    insert_record(tx, ctx, id, name, "modified", Some(change)).await?;
+        let name = conn.name.as_deref();
+        match (item.prev_version, &item.prev_body) {
+            (None, _) => {
+                records.push(Record {
+                    id,
+                    name,
+                    change: "added",
+                    field: None,
+                });
+                counts.added += 1;
+            }
+            (Some(_), None) => counts.unchanged += 1,
+            (Some(_), Some(prev_body)) => {
+                debug_assert_ne!(item.prev_hash.as_deref(), Some(item.hash.as_str()));
+                let previous: Value = serde_json::from_str(prev_body)
+                    .with_context(|| format!("stored version of {id} is not JSON"))?;
+                let changes = drift::diff(&previous, stored);
+                if changes.is_empty() {
+                    counts.unchanged += 1;
+                } else {
+                    counts.modified += 1;
+                    records.extend(changes.into_iter().map(|change| Record {
+                        id,
+                        name,
+                        change: "modified",
+                        field: Some(change),
+                    }));
                 }
             }
         }
     }
+    set_members(tx, scope_id, &members).await?;
+    insert_records(tx, ctx, &records).await?;
     Ok(())
 }
 
-async fn open_version(tx: &mut Tx, scope: &Scope, id: &str) -> sqlx::Result<i64> {
-    on_tx!(tx, c => {
-        sqlx::query(
-            "SELECT id FROM connection_versions
-             WHERE endpoint = $1 AND project_id = $2 AND connection_id = $3 AND to_seq IS NULL",
-        )
-        .bind(&scope.endpoint)
-        .bind(&scope.project_id)
-        .bind(id)
-        .fetch_one(&mut *c)
-        .await?
-        .try_get(0)
-    })
+/// A version to open for a connection whose content is new to the inventory.
+struct NewVersion<'a> {
+    id: &'a str,
+    hash: &'a str,
+    body: String,
+    /// Whether it replaces a current version (which is then closed).
+    replaces: bool,
 }
 
-/// Closes the connection's current version (if any) and opens `stored` as the new one.
-async fn new_version(
+/// Opens `new` versions (closing those they replace) and looks up the current version of the
+/// `shared` connections; returns connection id -> version id for both.
+async fn versions(
     tx: &mut Tx,
     scope: &Scope,
-    id: &str,
-    hash: &str,
-    stored: &Value,
     seq: i64,
-) -> sqlx::Result<i64> {
+    new: &[NewVersion<'_>],
+    shared: &[&str],
+) -> sqlx::Result<HashMap<String, i64>> {
+    let replaced: Vec<&str> = new.iter().filter(|v| v.replaces).map(|v| v.id).collect();
+    let mut version_of = HashMap::with_capacity(new.len() + shared.len());
     on_tx!(tx, c => {
-        sqlx::query(
-            "UPDATE connection_versions SET to_seq = $4
-             WHERE endpoint = $1 AND project_id = $2 AND connection_id = $3 AND to_seq IS NULL",
-        )
-        .bind(&scope.endpoint)
-        .bind(&scope.project_id)
-        .bind(id)
-        .bind(seq)
-        .execute(&mut *c)
-        .await?;
-        sqlx::query(
-            "INSERT INTO connection_versions (endpoint, project_id, connection_id, content_hash,
-                 body, from_seq)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(&scope.endpoint)
-        .bind(&scope.project_id)
-        .bind(id)
-        .bind(hash)
-        .bind(stored.to_string())
-        .bind(seq)
-        .fetch_one(&mut *c)
-        .await?
-        .try_get(0)
-    })
+        for chunk in replaced.chunks(MAX_PARAMS) {
+            let mut query = sqlx::QueryBuilder::new("UPDATE connection_versions SET to_seq = ");
+            query
+                .push_bind(seq)
+                .push(" WHERE endpoint = ")
+                .push_bind(&scope.endpoint)
+                .push(" AND project_id = ")
+                .push_bind(&scope.project_id)
+                .push(" AND to_seq IS NULL AND connection_id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            query.push(")");
+            query.build().persistent(false).execute(&mut *c).await?;
+        }
+        for chunk in new.chunks(MAX_PARAMS / 6) {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO connection_versions (endpoint, project_id, connection_id, content_hash,
+                     body, from_seq) ",
+            );
+            query.push_values(chunk, |mut b, v| {
+                b.push_bind(&scope.endpoint)
+                    .push_bind(&scope.project_id)
+                    .push_bind(v.id)
+                    .push_bind(v.hash)
+                    .push_bind(&v.body)
+                    .push_bind(seq);
+            });
+            query.push(" RETURNING id, connection_id");
+            for row in query.build().persistent(false).fetch_all(&mut *c).await? {
+                version_of.insert(row.try_get("connection_id")?, row.try_get("id")?);
+            }
+        }
+        for chunk in shared.chunks(MAX_PARAMS) {
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT id, connection_id FROM connection_versions WHERE to_seq IS NULL AND endpoint = ",
+            );
+            query
+                .push_bind(&scope.endpoint)
+                .push(" AND project_id = ")
+                .push_bind(&scope.project_id)
+                .push(" AND connection_id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            query.push(")");
+            for row in query.build().persistent(false).fetch_all(&mut *c).await? {
+                version_of.insert(row.try_get("connection_id")?, row.try_get("id")?);
+            }
+        }
+    });
+    Ok(version_of)
 }
 
-async fn set_member(tx: &mut Tx, scope_id: i64, id: &str, version_id: i64) -> sqlx::Result<()> {
+/// Points the scope's snapshot at these versions.
+async fn set_members(tx: &mut Tx, scope_id: i64, members: &[(&str, i64)]) -> sqlx::Result<()> {
     on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO scope_connections (scope_id, connection_id, version_id)
-             VALUES ($1, $2, $3)
-             ON CONFLICT (scope_id, connection_id) DO UPDATE SET version_id = excluded.version_id",
-        )
-        .bind(scope_id)
-        .bind(id)
-        .bind(version_id)
-        .execute(&mut *c)
-        .await?;
+        for chunk in members.chunks(MAX_PARAMS / 3) {
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO scope_connections (scope_id, connection_id, version_id) ",
+            );
+            query.push_values(chunk, |mut b, (id, version_id)| {
+                b.push_bind(scope_id).push_bind(*id).push_bind(*version_id);
+            });
+            query.push(
+                " ON CONFLICT (scope_id, connection_id) DO UPDATE SET version_id = excluded.version_id",
+            );
+            query.build().persistent(false).execute(&mut *c).await?;
+        }
     });
     Ok(())
 }
 
-async fn insert_record(
+/// A change record to write.
+struct Record<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    change: &'static str,
+    field: Option<FieldChange>,
+}
+
+async fn insert_records(
     tx: &mut Tx,
     ctx: &RecordContext<'_>,
-    id: &str,
-    name: Option<&str>,
-    change: &str,
-    field: Option<&FieldChange>,
+    records: &[Record<'_>],
 ) -> sqlx::Result<()> {
-    let category = field.map_or(Category::Config, |f| f.category);
     on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO change_records (run_id, endpoint, project_id, connection_id,
-                 connection_name, change, category, field, old_value, new_value, detected_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(ctx.run_id)
-        .bind(&ctx.scope.endpoint)
-        .bind(&ctx.scope.project_id)
-        .bind(id)
-        .bind(name)
-        .bind(change)
-        .bind(category.as_str())
-        .bind(field.map(|f| f.field.as_str()))
-        .bind(field.and_then(|f| f.old.clone()))
-        .bind(field.and_then(|f| f.new.clone()))
-        .bind(ctx.detected_at)
-        .execute(&mut *c)
-        .await?;
+        insert_rows!(c, "INSERT INTO change_records (run_id, endpoint, project_id, connection_id,
+                connection_name, change, category, field, old_value, new_value, detected_at) ",
+            11, records, |b, r| {
+                let field = r.field.as_ref();
+                b.push_bind(ctx.run_id)
+                    .push_bind(&ctx.scope.endpoint)
+                    .push_bind(&ctx.scope.project_id)
+                    .push_bind(r.id)
+                    .push_bind(r.name)
+                    .push_bind(r.change)
+                    .push_bind(field.map_or(Category::Config, |f| f.category).as_str())
+                    .push_bind(field.map(|f| f.field.as_str()))
+                    .push_bind(field.and_then(|f| f.old.clone()))
+                    .push_bind(field.and_then(|f| f.new.clone()))
+                    .push_bind(ctx.detected_at);
+            });
     });
     Ok(())
 }
 
-/// Records every member of the scope's snapshot that the sweep lacked as removed, and drops
-/// them from the snapshot. Returns how many.
-async fn record_removals(tx: &mut Tx, ctx: &RecordContext<'_>, scope_id: i64) -> sqlx::Result<u64> {
+async fn record_removals(
+    tx: &mut Tx,
+    ctx: &RecordContext<'_>,
+    scope_id: i64,
+    seq: i64,
+) -> sqlx::Result<u64> {
+    let scope = ctx.scope;
     let mut removed = 0;
     let mut after = String::new();
     loop {
-        let batch: Vec<(String, Option<String>)> = on_tx!(&mut *tx, c => {
-            sqlx::query(
-                "SELECT m.connection_id, c.name FROM scope_connections m
-                 LEFT JOIN connections c
-                     ON c.endpoint = $3 AND c.project_id = $4 AND c.id = m.connection_id
-                 WHERE m.scope_id = $1 AND m.connection_id > $5 AND NOT EXISTS (
-                     SELECT 1 FROM staged_connections s
-                     WHERE s.run_id = $2 AND s.connection_id = m.connection_id)
-                 ORDER BY m.connection_id
-                 LIMIT $6",
+        let (gone, names): (Vec<String>, HashMap<String, Option<String>>) = on_tx!(&mut *tx, c => {
+            let members: Vec<String> = sqlx::query(
+                "SELECT connection_id FROM scope_connections
+                 WHERE scope_id = $1 AND connection_id > $2 ORDER BY connection_id LIMIT $3",
             )
             .bind(scope_id)
-            .bind(ctx.run_id)
-            .bind(&ctx.scope.endpoint)
-            .bind(&ctx.scope.project_id)
             .bind(&after)
             .bind(APPLY_CHUNK)
             .fetch_all(&mut *c)
             .await?
             .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<sqlx::Result<_>>()?
+            .map(|row| row.try_get(0))
+            .collect::<sqlx::Result<_>>()?;
+            let Some(last) = members.last() else { break };
+            after = last.clone();
+            let seen: std::collections::HashSet<String> = select_in!(c, members, |q| {
+                q.push("SELECT connection_id FROM staged_connections WHERE run_id = ")
+                    .push_bind(ctx.run_id)
+                    .push(" AND connection_id");
+            }, |row| row.try_get::<String, _>(0)?)
+            .into_iter()
+            .collect();
+            let gone: Vec<String> = members.into_iter().filter(|id| !seen.contains(id)).collect();
+            let names = select_in!(c, gone, |q| {
+                q.push("SELECT id, name FROM connections WHERE endpoint = ")
+                    .push_bind(&scope.endpoint)
+                    .push(" AND project_id = ")
+                    .push_bind(&scope.project_id)
+                    .push(" AND id");
+            }, |row| (row.try_get::<String, _>(0)?, row.try_get::<Option<String>, _>(1)?))
+            .into_iter()
+            .collect();
+            (gone, names)
         });
-        let Some((last, _)) = batch.last() else { break };
-        after = last.clone();
-        for (id, name) in &batch {
-            insert_record(tx, ctx, id, name.as_deref(), "removed", None).await?;
-            removed += 1;
+        if gone.is_empty() {
+            continue;
         }
+        let records: Vec<Record> = gone
+            .iter()
+            .map(|id| Record {
+                id,
+                name: names.get(id).and_then(|n| n.as_deref()),
+                change: "removed",
+                field: None,
+            })
+            .collect();
+        insert_records(tx, ctx, &records).await?;
+        removed += records.len() as u64;
+        leave_snapshot(tx, scope, scope_id, seq, &gone).await?;
     }
-    on_tx!(tx, c => {
-        sqlx::query(
-            "DELETE FROM scope_connections WHERE scope_id = $1 AND NOT EXISTS (
-                 SELECT 1 FROM staged_connections s
-                 WHERE s.run_id = $2 AND s.connection_id = scope_connections.connection_id)",
-        )
-        .bind(scope_id)
-        .bind(ctx.run_id)
-        .execute(&mut *c)
-        .await?;
-    });
     Ok(removed)
 }
 
-/// Retires connections no scope holds any more, clears the staging, marks the run complete.
-async fn finish(
+/// Drops `gone` from the scope's snapshot; those no scope of the project holds any more leave
+/// the inventory (their current version is closed, so history keeps them).
+async fn leave_snapshot(
     tx: &mut Tx,
-    run_id: i64,
     scope: &Scope,
+    scope_id: i64,
     seq: i64,
-    counts: &RunCounts,
+    gone: &[String],
 ) -> sqlx::Result<()> {
+    // Same statement shape three times: "<head> connection_id IN (gone) <tail>".
+    let unheld =
+        " AND NOT EXISTS (SELECT 1 FROM scope_connections m JOIN scopes sc ON sc.id = m.scope_id
+                   WHERE m.connection_id = {col} AND sc.endpoint = ";
     on_tx!(tx, c => {
-        sqlx::query(
-            "UPDATE connection_versions SET to_seq = $3
-             WHERE endpoint = $1 AND project_id = $2 AND to_seq IS NULL AND NOT EXISTS (
-                 SELECT 1 FROM scope_connections m JOIN scopes sc ON sc.id = m.scope_id
-                 WHERE sc.endpoint = $1 AND sc.project_id = $2
-                     AND m.connection_id = connection_versions.connection_id)",
-        )
-        .bind(&scope.endpoint)
-        .bind(&scope.project_id)
-        .bind(seq)
-        .execute(&mut *c)
-        .await?;
-        sqlx::query(
-            "DELETE FROM connections
-             WHERE endpoint = $1 AND project_id = $2 AND NOT EXISTS (
-                 SELECT 1 FROM scope_connections m JOIN scopes sc ON sc.id = m.scope_id
-                 WHERE sc.endpoint = $1 AND sc.project_id = $2 AND m.connection_id = connections.id)",
-        )
-        .bind(&scope.endpoint)
-        .bind(&scope.project_id)
-        .execute(&mut *c)
-        .await?;
+        for chunk in gone.chunks(MAX_PARAMS / 2) {
+            for step in 0..3 {
+                let mut q = sqlx::QueryBuilder::new("");
+                match step {
+                    0 => q.push("DELETE FROM scope_connections WHERE scope_id = ").push_bind(scope_id).push(" AND connection_id"),
+                    1 => q.push("UPDATE connection_versions SET to_seq = ").push_bind(seq)
+                        .push(" WHERE to_seq IS NULL AND endpoint = ").push_bind(&scope.endpoint)
+                        .push(" AND project_id = ").push_bind(&scope.project_id).push(" AND connection_id"),
+                    _ => q.push("DELETE FROM connections WHERE endpoint = ").push_bind(&scope.endpoint)
+                        .push(" AND project_id = ").push_bind(&scope.project_id).push(" AND id"),
+                };
+                q.push(" IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.as_str());
+                }
+                q.push(")");
+                if step > 0 {
+                    let col = if step == 1 { "connection_versions.connection_id" } else { "connections.id" };
+                    q.push(unheld.replace("{col}", col))
+                        .push_bind(&scope.endpoint)
+                        .push(" AND sc.project_id = ")
+                        .push_bind(&scope.project_id)
+                        .push(")");
+                }
+                q.build().persistent(false).execute(&mut *c).await?;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Clears the staging and marks the run complete.
+async fn finish(tx: &mut Tx, run_id: i64, seq: i64, counts: &RunCounts) -> sqlx::Result<()> {
+    on_tx!(tx, c => {
         sqlx::query("DELETE FROM staged_connections WHERE run_id = $1")
             .bind(run_id)
             .execute(&mut *c)

@@ -16,6 +16,7 @@ mod lock;
 mod migrate;
 mod runs;
 mod url;
+mod write;
 
 pub use connections::ExportCursor;
 pub use history::{AsOf, ChangeRecord, RecordFilter, VersionCursor};

@@ -4,6 +4,7 @@
 //! `complete_run` (in `apply`) touches the inventory. A failed run changes nothing but its own
 //! row and staging.
 
+use super::write::MAX_PARAMS;
 use super::{Store, now_utc, on_db, on_tx};
 use crate::scope::Scope;
 use chrono::{DateTime, Utc};
@@ -132,25 +133,23 @@ impl Store {
             .bind(now_utc())
             .execute(&mut *c)
             .await?;
-            for conn in page.connections {
-                let inserted = sqlx::query(
-                    "INSERT INTO staged_connections (run_id, connection_id, page_no, content_hash, body)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (run_id, connection_id) DO NOTHING",
-                )
-                .bind(run_id)
-                .bind(&conn.id)
-                .bind(page.page_no)
-                .bind(&conn.content_hash)
-                .bind(&conn.body)
-                .execute(&mut *c)
-                .await?
-                .rows_affected();
-                if inserted == 1 {
-                    outcome.new += 1;
-                } else {
-                    outcome.duplicates += 1;
-                }
+            // Multi-row inserts; an id already staged (or repeated on this page) is skipped
+            // and counted as a duplicate.
+            for chunk in page.connections.chunks(MAX_PARAMS / 5) {
+                let mut query = sqlx::QueryBuilder::new(
+                    "INSERT INTO staged_connections (run_id, connection_id, page_no, content_hash, body) ",
+                );
+                query.push_values(chunk, |mut b, conn| {
+                    b.push_bind(run_id)
+                        .push_bind(&conn.id)
+                        .push_bind(page.page_no)
+                        .push_bind(&conn.content_hash)
+                        .push_bind(&conn.body);
+                });
+                query.push(" ON CONFLICT (run_id, connection_id) DO NOTHING");
+                let inserted = query.build().persistent(false).execute(&mut *c).await?.rows_affected();
+                outcome.new += inserted;
+                outcome.duplicates += chunk.len() as u64 - inserted;
             }
             sqlx::query(
                 "UPDATE sync_runs SET pages = pages + 1, fetched = fetched + $2,
