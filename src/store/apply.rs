@@ -79,6 +79,18 @@ impl Store {
     }
 }
 
+/// Appends ` IN (...)` binding each of `$ids`.
+macro_rules! push_in_list {
+    ($q:expr, $ids:expr) => {{
+        $q.push(" IN (");
+        let mut list = $q.separated(", ");
+        for id in $ids {
+            list.push_bind(id.clone());
+        }
+        $q.push(")");
+    }};
+}
+
 /// Runs `SELECT ... <column> IN (ids)` over chunks of `$ids`: `$prepare` writes the query up to
 /// the column, `$map` turns a row into an item. Every lookup of the apply step goes by explicit
 /// keys like this: PostgreSQL plans joins on statistics that a big apply makes stale, and a
@@ -89,12 +101,7 @@ macro_rules! select_in {
         for chunk in $ids.chunks(MAX_PARAMS / 2) {
             let mut $q = sqlx::QueryBuilder::new("");
             $prepare
-            $q.push(" IN (");
-            let mut list = $q.separated(", ");
-            for id in chunk {
-                list.push_bind(id.clone());
-            }
-            $q.push(")");
+            push_in_list!($q, chunk);
             for $row in $q.build().persistent(false).fetch_all(&mut *$c).await? {
                 out.push($map);
             }
@@ -327,12 +334,8 @@ async fn versions(
                 .push_bind(&scope.endpoint)
                 .push(" AND project_id = ")
                 .push_bind(&scope.project_id)
-                .push(" AND to_seq IS NULL AND connection_id IN (");
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            query.push(")");
+                .push(" AND to_seq IS NULL AND connection_id");
+            push_in_list!(query, chunk);
             query.build().persistent(false).execute(&mut *c).await?;
         }
         for chunk in new.chunks(MAX_PARAMS / 6) {
@@ -361,12 +364,8 @@ async fn versions(
                 .push_bind(&scope.endpoint)
                 .push(" AND project_id = ")
                 .push_bind(&scope.project_id)
-                .push(" AND connection_id IN (");
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            query.push(")");
+                .push(" AND connection_id");
+            push_in_list!(query, chunk);
             for row in query.build().persistent(false).fetch_all(&mut *c).await? {
                 version_of.insert(row.try_get("connection_id")?, row.try_get("id")?);
             }
@@ -500,38 +499,45 @@ async fn leave_snapshot(
     seq: i64,
     gone: &[String],
 ) -> sqlx::Result<()> {
-    // Same statement shape three times: "<head> connection_id IN (gone) <tail>".
-    let unheld =
-        " AND NOT EXISTS (SELECT 1 FROM scope_connections m JOIN scopes sc ON sc.id = m.scope_id
-                   WHERE m.connection_id = {col} AND sc.endpoint = ";
+    // Appended with the key column: "no scope of this project holds it any more".
+    const UNHELD: &str = " AND NOT EXISTS (SELECT 1 FROM scope_connections m
+        JOIN scopes sc ON sc.id = m.scope_id WHERE m.connection_id = ";
     on_tx!(tx, c => {
         for chunk in gone.chunks(MAX_PARAMS / 2) {
-            for step in 0..3 {
-                let mut q = sqlx::QueryBuilder::new("");
-                match step {
-                    0 => q.push("DELETE FROM scope_connections WHERE scope_id = ").push_bind(scope_id).push(" AND connection_id"),
-                    1 => q.push("UPDATE connection_versions SET to_seq = ").push_bind(seq)
-                        .push(" WHERE to_seq IS NULL AND endpoint = ").push_bind(&scope.endpoint)
-                        .push(" AND project_id = ").push_bind(&scope.project_id).push(" AND connection_id"),
-                    _ => q.push("DELETE FROM connections WHERE endpoint = ").push_bind(&scope.endpoint)
-                        .push(" AND project_id = ").push_bind(&scope.project_id).push(" AND id"),
-                };
-                q.push(" IN (");
-                let mut list = q.separated(", ");
-                for id in chunk {
-                    list.push_bind(id.as_str());
-                }
-                q.push(")");
-                if step > 0 {
-                    let col = if step == 1 { "connection_versions.connection_id" } else { "connections.id" };
-                    q.push(unheld.replace("{col}", col))
-                        .push_bind(&scope.endpoint)
-                        .push(" AND sc.project_id = ")
-                        .push_bind(&scope.project_id)
-                        .push(")");
-                }
-                q.build().persistent(false).execute(&mut *c).await?;
-            }
+            let mut q = sqlx::QueryBuilder::new("DELETE FROM scope_connections WHERE scope_id = ");
+            q.push_bind(scope_id).push(" AND connection_id");
+            push_in_list!(q, chunk);
+            q.build().persistent(false).execute(&mut *c).await?;
+
+            let mut q = sqlx::QueryBuilder::new("UPDATE connection_versions SET to_seq = ");
+            q.push_bind(seq)
+                .push(" WHERE to_seq IS NULL AND endpoint = ")
+                .push_bind(&scope.endpoint)
+                .push(" AND project_id = ")
+                .push_bind(&scope.project_id)
+                .push(" AND connection_id");
+            push_in_list!(q, chunk);
+            q.push(UNHELD)
+                .push("connection_versions.connection_id AND sc.endpoint = ")
+                .push_bind(&scope.endpoint)
+                .push(" AND sc.project_id = ")
+                .push_bind(&scope.project_id)
+                .push(")");
+            q.build().persistent(false).execute(&mut *c).await?;
+
+            let mut q = sqlx::QueryBuilder::new("DELETE FROM connections WHERE endpoint = ");
+            q.push_bind(&scope.endpoint)
+                .push(" AND project_id = ")
+                .push_bind(&scope.project_id)
+                .push(" AND id");
+            push_in_list!(q, chunk);
+            q.push(UNHELD)
+                .push("connections.id AND sc.endpoint = ")
+                .push_bind(&scope.endpoint)
+                .push(" AND sc.project_id = ")
+                .push_bind(&scope.project_id)
+                .push(")");
+            q.build().persistent(false).execute(&mut *c).await?;
         }
     });
     Ok(())
