@@ -50,11 +50,6 @@ impl ApiError {
             body_excerpt,
         }
     }
-
-    /// Whether retrying the same request later may succeed (throttling, server trouble).
-    pub fn is_transient(&self) -> bool {
-        self.status == 429 || self.status >= 500
-    }
 }
 
 impl fmt::Display for ApiError {
@@ -118,6 +113,5 @@ mod tests {
         );
         let e = ApiError::from_response(502, None, b"<html>Bad Gateway</html>");
         assert_eq!(e.to_string(), "HTTP 502: <html>Bad Gateway</html>");
-        assert!(e.is_transient());
     }
 }

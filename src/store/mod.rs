@@ -181,10 +181,6 @@ impl Store {
         })
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     pub async fn close(&self) {
         on_db!(&self.db, pool => pool.close().await)
     }

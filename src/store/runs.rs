@@ -32,8 +32,6 @@ pub struct PageToStage<'a> {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StageOutcome {
-    /// Connections this run had not received before.
-    pub new: u64,
     /// Repeats of an id already received in this run (a marker falling on a tie does this).
     pub duplicates: u64,
 }
@@ -148,7 +146,6 @@ impl Store {
                 });
                 query.push(" ON CONFLICT (run_id, connection_id) DO NOTHING");
                 let inserted = query.build().persistent(false).execute(&mut *c).await?.rows_affected();
-                outcome.new += inserted;
                 outcome.duplicates += chunk.len() as u64 - inserted;
             }
             sqlx::query(

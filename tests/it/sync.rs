@@ -160,5 +160,11 @@ async fn filters_reach_the_api_and_scopes_stay_apart() {
         env.sync(&["--vgw-ip", vgw_ip]).await["fetched"].as_u64(),
         Some(of_ip as u64)
     );
+    // The SDK-only filters reach the API too: vpn_id is one connection, eip_id its gateway's EIP.
+    let one = remaining[5]["id"].as_str().unwrap();
+    let report = env.sync(&["--vpn-id", one]).await;
+    assert_eq!(report["fetched"], 1);
+    assert_eq!(env.sync(&["--eip-id", vgw_ip]).await["fetched"].as_u64(), Some(of_ip as u64));
+    assert_eq!(env.sync(&["--vpn-id", one, "--eip-id", "no-such-eip"]).await["fetched"], 0);
 }
 }
