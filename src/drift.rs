@@ -30,6 +30,97 @@ impl Category {
     }
 }
 
+impl std::str::FromStr for Category {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "config" => Ok(Category::Config),
+            "state" => Ok(Category::State),
+            other => Err(format!("unknown change category {other:?}")),
+        }
+    }
+}
+
+/// What happened to a connection as a run saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Added,
+    Removed,
+    Modified,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Removed => "removed",
+            ChangeKind::Modified => "modified",
+        }
+    }
+}
+
+impl std::str::FromStr for ChangeKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "added" => Ok(ChangeKind::Added),
+            "removed" => Ok(ChangeKind::Removed),
+            "modified" => Ok(ChangeKind::Modified),
+            other => Err(format!("unknown change kind {other:?}")),
+        }
+    }
+}
+
+impl std::fmt::Display for Category {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::fmt::Display for ChangeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What a scope held of a served connection before this run.
+#[derive(Debug, Clone, Copy)]
+pub enum Previous<'a> {
+    /// Not in the scope's snapshot.
+    Absent,
+    /// The same content (equal hashes): no need to compare fields.
+    Same,
+    /// Other content, as stored.
+    Other(&'a Value),
+}
+
+/// The verdict on one served connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Added,
+    Unchanged,
+    /// At least one field changed that counts as a change.
+    Modified(Vec<FieldChange>),
+}
+
+/// Judges a served connection (`served`, as stored) against what the scope held before.
+/// Content that differs only in what is never a change (telemetry, order) is unchanged.
+pub fn judge(previous: Previous<'_>, served: &Value) -> Verdict {
+    match previous {
+        Previous::Absent => Verdict::Added,
+        Previous::Same => Verdict::Unchanged,
+        Previous::Other(old) => {
+            let changes = diff(old, served);
+            if changes.is_empty() {
+                Verdict::Unchanged
+            } else {
+                Verdict::Modified(changes)
+            }
+        }
+    }
+}
+
 /// One changed field. `None` means the field was absent on that side.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldChange {
@@ -324,5 +415,24 @@ mod tests {
         );
         assert_eq!(changes[0].new, None);
         assert_eq!(changes[3].new, Some(json!({"pfs": "group14"})));
+    }
+
+    #[test]
+    fn judge_tells_added_unchanged_and_modified_apart() {
+        let served = json!({"id": "c1", "status": "ACTIVE", "updated_at": "2"});
+        assert_eq!(judge(Previous::Absent, &served), Verdict::Added);
+        assert_eq!(judge(Previous::Same, &served), Verdict::Unchanged);
+        let touched = json!({"id": "c1", "status": "ACTIVE", "updated_at": "1"});
+        assert_eq!(
+            judge(Previous::Other(&touched), &served),
+            Verdict::Unchanged
+        );
+        let down = json!({"id": "c1", "status": "DOWN", "updated_at": "1"});
+        let Verdict::Modified(changes) = judge(Previous::Other(&down), &served) else {
+            panic!("a status change is a modification");
+        };
+        assert_eq!(fields(&changes), [("status", Category::State)]);
+        assert_eq!("modified".parse(), Ok(ChangeKind::Modified));
+        assert!("renamed".parse::<ChangeKind>().is_err());
     }
 }

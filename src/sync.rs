@@ -9,7 +9,7 @@ use crate::api::model::VpnConnection;
 use crate::api::paging::{PageMeta, Pager};
 use crate::scope::Scope;
 use crate::shutdown::{Interrupted, Shutdown};
-use crate::store::{PageToStage, ScopeLock, StagedConnection, Store};
+use crate::store::{PageToStage, RunStatus, ScopeLock, StagedConnection, Store};
 use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::Value;
@@ -22,15 +22,15 @@ pub const MAX_PAGE_SIZE: u32 = 2000;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SyncReport {
     pub run_id: i64,
-    pub status: &'static str,
-    pub fetched: u64,
-    pub added: u64,
-    pub removed: u64,
-    pub modified: u64,
-    pub unchanged: u64,
-    pub pages: u64,
+    pub status: RunStatus,
+    pub fetched: i64,
+    pub added: i64,
+    pub removed: i64,
+    pub modified: i64,
+    pub unchanged: i64,
+    pub pages: i64,
     /// Repeats of an id within the run, dropped (counted in `fetched`).
-    pub duplicates: u64,
+    pub duplicates: i64,
 }
 
 /// A run that has been recorded as started; `execute` performs it.
@@ -109,7 +109,7 @@ impl<'a> Run<'a> {
     ) -> anyhow::Result<SyncReport> {
         let filters = &self.scope.filters;
         let mut pager = Pager::new(self.page_size);
-        let (mut fetched, mut duplicates, mut pages) = (0u64, 0u64, 0u64);
+        let (mut fetched, mut duplicates, mut pages) = (0i64, 0i64, 0i64);
         // Network waits give way to a signal; database transactions never do.
         let mut page = tokio::select! {
             page = fetch(client, filters, self.page_size, &pager) => page?,
@@ -133,7 +133,7 @@ impl<'a> Run<'a> {
                 })
                 .with_context(where_)?;
             let to_stage = PageToStage {
-                page_no: page_no as i64,
+                page_no,
                 marker: marker.as_deref(),
                 next_marker: page.next_marker.as_deref(),
                 request_id: page.request_id.as_deref(),
@@ -162,7 +162,7 @@ impl<'a> Run<'a> {
             };
             let outcome = outcome.with_context(|| format!("cannot stage {}", where_()))?;
             pages += 1;
-            fetched += staged.len() as u64;
+            fetched += i64::try_from(staged.len()).unwrap_or(i64::MAX);
             duplicates += outcome.duplicates;
             if outcome.duplicates > 0 {
                 tracing::warn!(
@@ -186,7 +186,7 @@ impl<'a> Run<'a> {
             .context("cannot apply the completed sweep")?;
         Ok(SyncReport {
             run_id: self.id,
-            status: "complete",
+            status: RunStatus::Complete,
             fetched,
             added: counts.added,
             removed: counts.removed,
@@ -198,7 +198,7 @@ impl<'a> Run<'a> {
     }
 }
 
-fn describe_page(page: u64, marker: Option<&str>) -> String {
+fn describe_page(page: i64, marker: Option<&str>) -> String {
     match marker {
         None => format!("page {page} (first page, no marker)"),
         Some(m) => format!("page {page} (marker {m})"),

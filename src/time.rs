@@ -14,7 +14,20 @@ pub fn parse_api_time(text: &str) -> Option<DateTime<Utc>> {
             NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
         })
         .ok()?;
-    Some(crate::store::truncate_to_micros(parsed))
+    Some(truncate_to_micros(parsed))
+}
+
+/// Current time, truncated to microseconds: what every backend can store exactly.
+pub fn now_utc() -> DateTime<Utc> {
+    truncate_to_micros(Utc::now())
+}
+
+/// `t` without its nanoseconds: PostgreSQL keeps microseconds, so both backends compare equal.
+pub fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{SubsecRound, Timelike};
+    let micros = t.nanosecond() / 1_000 * 1_000;
+    t.with_nanosecond(micros)
+        .unwrap_or_else(|| t.trunc_subsecs(6))
 }
 
 #[cfg(test)]

@@ -65,6 +65,9 @@ macro_rules! api_object {
         }
 
         impl $name {
+            /// The API's names of the typed fields, in the API's order.
+            pub const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+
             /// Takes the known fields out of `map`; whatever is left becomes `extra`.
             pub fn from_map(mut map: Map<String, Value>) -> Self {
                 $(let $field = take_field::<$ty>(&mut map, stringify!($field));)*

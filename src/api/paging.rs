@@ -24,12 +24,12 @@ pub enum PagingError {
     #[error(
         "page {page} is full but gives no next marker (no page_info.next_marker, no created_at on its last connection)"
     )]
-    NoMarker { page: u64 },
+    NoMarker { page: i64 },
     #[error(
         "page {page} gives next marker {marker:?}, which does not move past the marker it was requested with ({previous:?}); stopping instead of looping"
     )]
     MarkerDidNotAdvance {
-        page: u64,
+        page: i64,
         marker: String,
         previous: String,
     },
@@ -38,7 +38,7 @@ pub enum PagingError {
 #[derive(Debug, Clone)]
 pub struct Pager {
     limit: u32,
-    page: u64,
+    page: i64,
     marker: Option<String>,
     marker_time: Option<DateTime<Utc>>,
     /// The way markers move (newest first means `Less`); learnt from the first move.
@@ -59,7 +59,7 @@ impl Pager {
     }
 
     /// 1-based number of the page to fetch next.
-    pub fn page(&self) -> u64 {
+    pub fn page(&self) -> i64 {
         self.page
     }
 

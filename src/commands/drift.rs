@@ -76,8 +76,8 @@ fn row(r: &ChangeRecord) -> [String; 9] {
         r.run_id.to_string(),
         r.connection_id.clone(),
         r.connection_name.clone().unwrap_or_default(),
-        r.change.clone(),
-        r.category.clone(),
+        r.change.to_string(),
+        r.category.to_string(),
         r.field.clone().unwrap_or_default(),
         // CSV keeps JSON text so a reader can tell "" from absent and 1 from "1".
         if r.old.is_null() {
@@ -119,7 +119,7 @@ fn table(records: &[ChangeRecord]) -> String {
         "RUN", "CONNECTION", "NAME", "CHANGE", "KIND", "FIELD", "OLD -> NEW"
     );
     for r in records {
-        let values = if r.change == "modified" {
+        let values = if r.change == crate::drift::ChangeKind::Modified {
             format!("{} -> {}", cell(&r.old), cell(&r.new))
         } else {
             String::new()

@@ -2,7 +2,7 @@
 
 use crate::api::model::FieldValue;
 use crate::cli::{ExportArgs, ExportFormat};
-use crate::store::{DatabaseUrl, ExportCursor, Store, VersionCursor};
+use crate::store::{DatabaseUrl, ExportCursor, Store, StoreError, VersionCursor};
 use serde_json::Value;
 use std::io::Write;
 use std::process::ExitCode;
@@ -48,7 +48,7 @@ enum Source {
 }
 
 impl Source {
-    async fn next_chunk(&mut self) -> sqlx::Result<Vec<Value>> {
+    async fn next_chunk(&mut self) -> Result<Vec<Value>, StoreError> {
         match self {
             Source::Current(cursor) => Ok(cursor
                 .next_chunk()

@@ -1,12 +1,13 @@
 //! Reading history: change records, and the inventory as it was after any complete run.
 
-use super::{Store, Tx, on_db, on_tx};
-use crate::drift::Category;
-use anyhow::Context as _;
+use super::error::{Result, inconsistent};
+use super::runs::RunStatus;
+use super::sql::{Row, Sql};
+use super::{Store, Tx};
+use crate::drift::{Category, ChangeKind};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::Row;
 
 /// One change record as `drift` and `history` print it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -14,8 +15,8 @@ pub struct ChangeRecord {
     pub run_id: i64,
     pub connection_id: String,
     pub connection_name: Option<String>,
-    pub change: String,
-    pub category: String,
+    pub change: ChangeKind,
+    pub category: Category,
     pub field: Option<String>,
     pub old: Value,
     pub new: Value,
@@ -52,91 +53,92 @@ impl std::str::FromStr for AsOf {
 
 impl Store {
     /// Change records matching `filter`, oldest first.
-    pub async fn change_records(&self, filter: &RecordFilter) -> sqlx::Result<Vec<ChangeRecord>> {
-        let category = filter.category.map(Category::as_str);
-        on_db!(&self.db, pool => {
-            let rows = sqlx::query(
-                "SELECT run_id, connection_id, connection_name, change, category, field,
-                     old_value, new_value, detected_at
-                 FROM change_records
-                 WHERE ($1 IS NULL OR run_id = $1) AND ($2 IS NULL OR detected_at >= $2)
-                     AND ($3 IS NULL OR connection_id = $3) AND ($4 IS NULL OR category = $4)
-                 ORDER BY id",
-            )
-            .bind(filter.run_id)
-            .bind(filter.since)
-            .bind(&filter.connection_id)
-            .bind(category)
-            .fetch_all(pool)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(ChangeRecord {
-                        run_id: row.try_get("run_id")?,
-                        connection_id: row.try_get("connection_id")?,
-                        connection_name: row.try_get("connection_name")?,
-                        change: row.try_get("change")?,
-                        category: row.try_get("category")?,
-                        field: row.try_get("field")?,
-                        old: row.try_get::<Option<Value>, _>("old_value")?.unwrap_or(Value::Null),
-                        new: row.try_get::<Option<Value>, _>("new_value")?.unwrap_or(Value::Null),
-                        detected_at: row.try_get("detected_at")?,
-                    })
-                })
-                .collect()
-        })
+    pub async fn change_records(&self, filter: &RecordFilter) -> Result<Vec<ChangeRecord>> {
+        let sql = Sql::new(
+            "SELECT run_id, connection_id, connection_name, change, category, field,
+                 old_value, new_value, detected_at
+             FROM change_records
+             WHERE ($1 IS NULL OR run_id = $1) AND ($2 IS NULL OR detected_at >= $2)
+                 AND ($3 IS NULL OR connection_id = $3) AND ($4 IS NULL OR category = $4)
+             ORDER BY id",
+        )
+        .arg(filter.run_id)
+        .arg(filter.since)
+        .arg(filter.connection_id.as_deref())
+        .arg(filter.category.map(Category::as_str));
+        self.db
+            .fetch_all(sql)
+            .await?
+            .iter()
+            .map(change_record)
+            .collect()
     }
 
     /// The most recently applied complete run, if any.
-    pub async fn latest_complete_run(&self) -> sqlx::Result<Option<i64>> {
-        on_db!(&self.db, pool => {
-            sqlx::query("SELECT id FROM sync_runs WHERE apply_seq = (SELECT MAX(apply_seq) FROM sync_runs)")
-                .fetch_optional(pool)
-                .await?
-                .map(|row| row.try_get(0))
-                .transpose()
-        })
+    pub async fn latest_complete_run(&self) -> Result<Option<i64>> {
+        let sql = Sql::new(
+            "SELECT id FROM sync_runs WHERE apply_seq = (SELECT MAX(apply_seq) FROM sync_runs)",
+        );
+        let row = self.db.fetch_optional(sql).await?;
+        Ok(row.map(|row| row.at(0)).transpose()?)
     }
 
     /// The apply sequence number `as_of` stands for (0: before any run).
     pub async fn resolve_as_of(&self, as_of: AsOf) -> anyhow::Result<i64> {
-        on_db!(&self.db, pool => {
-            match as_of {
-                AsOf::Run(run) => {
-                    let row = sqlx::query("SELECT status, apply_seq FROM sync_runs WHERE id = $1")
-                        .bind(run)
-                        .fetch_optional(pool)
-                        .await?
-                        .with_context(|| format!("there is no run {run}"))?;
-                    let status: String = row.try_get(0)?;
-                    let seq: Option<i64> = row.try_get(1)?;
-                    seq.with_context(|| {
-                        format!("run {run} is {status}: only a complete run changed the inventory")
-                    })
-                }
-                AsOf::Time(time) => {
-                    let seq: Option<i64> = sqlx::query(
-                        "SELECT MAX(apply_seq) FROM sync_runs
-                         WHERE status = 'complete' AND finished_at <= $1",
+        match as_of {
+            AsOf::Run(run) => {
+                let sql =
+                    Sql::new("SELECT status, apply_seq FROM sync_runs WHERE id = $1").arg(run);
+                let Some(row) = self.db.fetch_optional(sql).await? else {
+                    anyhow::bail!("there is no run {run}");
+                };
+                let status: String = row.at(0)?;
+                let seq: Option<i64> = row.at(1)?;
+                seq.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "run {run} is {status}: only a complete run changed the inventory"
                     )
-                    .bind(time)
-                    .fetch_one(pool)
-                    .await?
-                    .try_get(0)?;
-                    Ok(seq.unwrap_or(0))
-                }
+                })
             }
-        })
+            AsOf::Time(time) => {
+                let sql = Sql::new(
+                    "SELECT MAX(apply_seq) FROM sync_runs WHERE status = $2 AND finished_at <= $1",
+                )
+                .arg(time)
+                .arg(RunStatus::Complete.as_str());
+                let seq: Option<i64> = self.db.fetch_one(sql).await?.at(0)?;
+                Ok(seq.unwrap_or(0))
+            }
+        }
     }
 
     /// Reads the inventory as it was right after apply `seq`, a chunk at a time.
-    pub async fn versions_at(&self, seq: i64) -> sqlx::Result<VersionCursor> {
+    pub async fn versions_at(&self, seq: i64) -> Result<VersionCursor> {
         Ok(VersionCursor {
             tx: self.begin().await?,
             seq,
             after: 0,
         })
     }
+}
+
+fn change_record(row: &Row) -> Result<ChangeRecord> {
+    let parsed = |column: &str| -> Result<String> { row.get(column).map_err(Into::into) };
+    Ok(ChangeRecord {
+        run_id: row.get("run_id")?,
+        connection_id: row.get("connection_id")?,
+        connection_name: row.get("connection_name")?,
+        change: parsed("change")?.parse().map_err(inconsistent)?,
+        category: parsed("category")?.parse().map_err(inconsistent)?,
+        field: row.get("field")?,
+        old: row
+            .get::<Option<Value>>("old_value")?
+            .unwrap_or(Value::Null),
+        new: row
+            .get::<Option<Value>>("new_value")?
+            .unwrap_or(Value::Null),
+        detected_at: row.get("detected_at")?,
+    })
 }
 
 /// Connection versions current at one point of history, in one read transaction.
@@ -148,30 +150,23 @@ pub struct VersionCursor {
 
 impl VersionCursor {
     /// The next versions (connection JSON as stored); empty when done.
-    pub async fn next_chunk(&mut self) -> sqlx::Result<Vec<Value>> {
-        let rows: Vec<(i64, String)> = on_tx!(&mut self.tx, c => {
-            sqlx::query(
-                "SELECT id, body FROM connection_versions
-                 WHERE from_seq <= $1 AND (to_seq IS NULL OR to_seq > $1) AND id > $2
-                 ORDER BY id LIMIT 500",
-            )
-            .bind(self.seq)
-            .bind(self.after)
-            .fetch_all(&mut *c)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-            .collect::<sqlx::Result<_>>()?
-        });
-        if let Some((last, _)) = rows.last() {
-            self.after = *last;
+    pub async fn next_chunk(&mut self) -> Result<Vec<Value>> {
+        let sql = Sql::new(
+            "SELECT id, body FROM connection_versions
+             WHERE from_seq <= $1 AND (to_seq IS NULL OR to_seq > $1) AND id > $2
+             ORDER BY id LIMIT 500",
+        )
+        .arg(self.seq)
+        .arg(self.after);
+        let rows = self.tx.fetch_all(sql).await?;
+        let mut versions = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (id, body): (i64, String) = (row.at(0)?, row.at(1)?);
+            let version = serde_json::from_str(&body)
+                .map_err(|e| inconsistent(format!("connection version {id} is not JSON: {e}")))?;
+            versions.push(version);
+            self.after = id;
         }
-        rows.into_iter()
-            .map(|(id, body)| {
-                serde_json::from_str(&body).map_err(|e| {
-                    sqlx::Error::Decode(format!("connection version {id} is not JSON: {e}").into())
-                })
-            })
-            .collect()
+        Ok(versions)
     }
 }

@@ -4,11 +4,11 @@
 //! Each batch refinery hands us runs in one transaction with `raw_sql` (PostgreSQL rejects
 //! multi-statement prepared queries).
 
-use super::{Db, on_db};
+use super::sql::Sql;
+use super::{Db, Tx};
 use anyhow::Context as _;
 use refinery_core::Migration;
 use refinery_core::traits::r#async::{AsyncMigrate, AsyncQuery, AsyncTransaction};
-use sqlx::{AssertSqlSafe, Row};
 
 mod embedded {
     pub mod sqlite {
@@ -28,34 +28,38 @@ impl AsyncTransaction for Migrator<'_> {
         &'a mut self,
         queries: T,
     ) -> Result<usize, Self::Error> {
-        on_db!(self.0, pool => {
-            let mut tx = pool.begin().await?;
-            let mut count = 0;
-            for query in queries {
-                sqlx::raw_sql(AssertSqlSafe(query.to_owned())).execute(&mut *tx).await?;
-                count += 1;
-            }
-            tx.commit().await?;
-            Ok(count)
-        })
+        let mut tx = match self.0 {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        };
+        let mut count = 0;
+        for query in queries {
+            tx.execute_script(query).await?;
+            count += 1;
+        }
+        tx.commit().await?;
+        Ok(count)
     }
 }
 
 impl AsyncQuery<Vec<Migration>> for Migrator<'_> {
     async fn query<'a>(&'a mut self, query: &'a str) -> Result<Vec<Migration>, Self::Error> {
-        let rows = on_db!(self.0, pool => {
-            let rows = sqlx::query(AssertSqlSafe(query.to_owned())).fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    Ok((
-                        row.try_get::<i32, _>(0)?,
-                        row.try_get::<String, _>(1)?,
-                        row.try_get::<String, _>(2)?,
-                        row.try_get::<String, _>(3)?,
-                    ))
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
-        });
+        let mut sql = Sql::new("");
+        sql.push(query);
+        let rows = self
+            .0
+            .fetch_all(sql)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.at::<i32>(0)?,
+                    row.at(1)?,
+                    row.at::<String>(2)?,
+                    row.at(3)?,
+                ))
+            })
+            .collect::<Result<Vec<(i32, String, String, String)>, sqlx::Error>>()?;
         rows.into_iter()
             .map(|(version, name, applied_on, checksum)| {
                 let decode = |what: &str| {

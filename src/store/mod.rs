@@ -1,9 +1,10 @@
 //! The inventory database: opening it, migrating it, and the one code path for every backend.
 //!
-//! `Db` wraps a pool per backend and `Tx` a transaction per backend. Store code is written once
-//! inside `on_db!`/`on_tx!`, which expand the same SQL and binds for each backend, so the SQL
-//! uses only what every backend speaks (`$1` placeholders, `ON CONFLICT`, `RETURNING`). Backend
-//! differences live in `migrations/<backend>/` and in this module.
+//! Store code is written once: it builds [`sql::Sql`] statements (`$1` placeholders, `ON
+//! CONFLICT`, `RETURNING`: what every backend speaks) and runs them on a [`Db`] or [`Tx`], whose
+//! methods are the only places that match on the backend (`sql.rs`), one line per backend.
+//! Tables mirroring the API are declared once in `tables.rs`. Backend differences live in
+//! `migrations/<backend>/` and in this module (connecting and beginning transactions).
 //!
 //! Applies serialize in the dialect layer (`begin_apply`): SQLite takes its write lock up front
 //! (`BEGIN IMMEDIATE`), PostgreSQL a transaction-scoped advisory lock, so concurrent runs of
@@ -11,17 +12,21 @@
 
 mod apply;
 mod connections;
+mod error;
 mod history;
 mod lock;
 mod migrate;
 mod runs;
+mod sql;
+mod tables;
 mod url;
 mod write;
 
 pub use connections::ExportCursor;
+pub use error::StoreError;
 pub use history::{AsOf, ChangeRecord, RecordFilter, VersionCursor};
 pub use lock::{LockError, ScopeLock};
-pub use runs::{PageToStage, RunCounts, RunRow, StageOutcome, StagedConnection};
+pub use runs::{PageToStage, RunCounts, RunRow, RunStatus, StageOutcome, StagedConnection};
 pub use url::DatabaseUrl;
 
 use anyhow::Context as _;
@@ -44,33 +49,6 @@ pub enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
-
-/// Runs `$body` with `$pool` bound to the backend's pool.
-macro_rules! on_db {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::store::Db::Sqlite($pool) => $body,
-            $crate::store::Db::Postgres($pool) => $body,
-        }
-    };
-}
-
-/// Runs `$body` with `$conn` bound to the backend's transaction connection (`&mut *tx`).
-macro_rules! on_tx {
-    ($tx:expr, $conn:ident => $body:expr) => {
-        match $tx {
-            $crate::store::Tx::Sqlite(tx) => {
-                let $conn = &mut **tx;
-                $body
-            }
-            $crate::store::Tx::Postgres(tx) => {
-                let $conn = &mut **tx;
-                $body
-            }
-        }
-    };
-}
-pub(crate) use {on_db, on_tx};
 
 /// The inventory: open with [`Store::open`], which also brings the schema up to date.
 #[derive(Clone, Debug)]
@@ -104,7 +82,8 @@ impl Store {
                 Db::Sqlite(pool)
             }
             url::Backend::Postgres => {
-                // sslmode, passwords (or PGPASSWORD) and the rest come from the URL as libpq reads them.
+                // sslmode, passwords (or PGPASSWORD) and the rest come from the URL as libpq
+                // reads them.
                 let options = PgConnectOptions::from_str(url.expose())
                     .with_context(|| format!("invalid PostgreSQL database URL {url}"))?;
                 // One plain connection first: the pool would retry a refused connection until
@@ -171,18 +150,19 @@ impl Store {
         Ok(match &self.db {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(APPLY_LOCK_KEY)
-                    .execute(&mut *tx)
-                    .await?;
-                Tx::Postgres(tx)
+                let mut tx = Tx::Postgres(pool.begin().await?);
+                let lock = sql::Sql::new("SELECT pg_advisory_xact_lock($1)").arg(APPLY_LOCK_KEY);
+                tx.execute(lock).await?;
+                tx
             }
         })
     }
 
     pub async fn close(&self) {
-        on_db!(&self.db, pool => pool.close().await)
+        match &self.db {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
     }
 }
 
@@ -196,16 +176,4 @@ impl Tx {
             Tx::Postgres(tx) => tx.commit().await,
         }
     }
-}
-
-/// Current time, truncated to microseconds: what every backend can store exactly.
-pub fn now_utc() -> chrono::DateTime<chrono::Utc> {
-    truncate_to_micros(chrono::Utc::now())
-}
-
-pub fn truncate_to_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    use chrono::{SubsecRound, Timelike};
-    let micros = t.nanosecond() / 1_000 * 1_000;
-    t.with_nanosecond(micros)
-        .unwrap_or_else(|| t.trunc_subsecs(6))
 }

@@ -4,12 +4,13 @@
 //! `complete_run` (in `apply`) touches the inventory. A failed run changes nothing but its own
 //! row and staging.
 
-use super::write::MAX_PARAMS;
-use super::{Store, now_utc, on_db, on_tx};
+use super::Store;
+use super::error::{Result, inconsistent};
+use super::sql::{Cell, MAX_PARAMS, Row, Sql};
 use crate::scope::Scope;
+use crate::time::now_utc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
 
 /// One connection of a page, ready to stage.
 #[derive(Debug, Clone)]
@@ -33,22 +34,57 @@ pub struct PageToStage<'a> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StageOutcome {
     /// Repeats of an id already received in this run (a marker falling on a tie does this).
-    pub duplicates: u64,
+    pub duplicates: i64,
 }
 
+/// What a complete run found, in connections.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct RunCounts {
-    pub added: u64,
-    pub removed: u64,
-    pub modified: u64,
-    pub unchanged: u64,
+    pub added: i64,
+    pub removed: i64,
+    pub modified: i64,
+    pub unchanged: i64,
+}
+
+/// Where a run stands; stored in `sync_runs.status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    Complete,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Complete => "complete",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self> {
+        match text {
+            "running" => Ok(RunStatus::Running),
+            "complete" => Ok(RunStatus::Complete),
+            "failed" => Ok(RunStatus::Failed),
+            other => Err(inconsistent(format!("unknown run status {other:?}"))),
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// A run as `vpn-inventory runs` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRow {
     pub run_id: i64,
-    pub status: String,
+    pub status: RunStatus,
     pub scope: serde_json::Value,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -65,173 +101,160 @@ pub struct RunRow {
 
 impl Store {
     /// The id of `scope`, creating it on first use.
-    pub async fn ensure_scope(&self, scope: &Scope) -> sqlx::Result<i64> {
+    pub async fn ensure_scope(&self, scope: &Scope) -> Result<i64> {
         let ids = &scope.filters.enterprise_project_ids;
         let ids = (!ids.is_empty()).then(|| serde_json::json!(ids));
-        on_db!(&self.db, pool => {
-            sqlx::query(
-                "INSERT INTO scopes (scope_key, endpoint, region, project_id, vgw_id, vgw_ip,
-                     vpn_id, eip_id, enterprise_project_ids, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-                 ON CONFLICT (scope_key) DO UPDATE SET scope_key = excluded.scope_key
-                 RETURNING id",
-            )
-            .bind(scope.key())
-            .bind(&scope.endpoint)
-            .bind(&scope.region)
-            .bind(&scope.project_id)
-            .bind(&scope.filters.vgw_id)
-            .bind(&scope.filters.vgw_ip)
-            .bind(&scope.filters.vpn_id)
-            .bind(&scope.filters.eip_id)
-            .bind(ids)
-            .bind(now_utc())
-            .fetch_one(pool)
-            .await?
-            .try_get(0)
-        })
+        let sql = Sql::new(
+            "INSERT INTO scopes (scope_key, endpoint, region, project_id, vgw_id, vgw_ip,
+                 vpn_id, eip_id, enterprise_project_ids, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (scope_key) DO UPDATE SET scope_key = excluded.scope_key
+             RETURNING id",
+        )
+        .arg(scope.key().as_str())
+        .arg(&scope.endpoint)
+        .arg(&scope.region)
+        .arg(&scope.project_id)
+        .arg(&scope.filters.vgw_id)
+        .arg(&scope.filters.vgw_ip)
+        .arg(&scope.filters.vpn_id)
+        .arg(&scope.filters.eip_id)
+        .arg(ids)
+        .arg(now_utc());
+        Ok(self.db.fetch_one(sql).await?.at(0)?)
     }
 
-    pub async fn start_run(&self, scope_id: i64, page_size: u32) -> sqlx::Result<i64> {
-        on_db!(&self.db, pool => {
-            sqlx::query(
-                "INSERT INTO sync_runs (scope_id, status, started_at, page_size)
-                 VALUES ($1, 'running', $2, $3) RETURNING id",
-            )
-            .bind(scope_id)
-            .bind(now_utc())
-            .bind(i64::from(page_size))
-            .fetch_one(pool)
-            .await?
-            .try_get(0)
-        })
+    pub async fn start_run(&self, scope_id: i64, page_size: u32) -> Result<i64> {
+        let sql = Sql::new(
+            "INSERT INTO sync_runs (scope_id, status, started_at, page_size)
+             VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .arg(scope_id)
+        .arg(RunStatus::Running.as_str())
+        .arg(now_utc())
+        .arg(i64::from(page_size));
+        Ok(self.db.fetch_one(sql).await?.at(0)?)
     }
 
     /// Stores one page durably in one transaction. Ids already staged in this run are counted
     /// as duplicates and not stored again.
-    pub async fn stage_page(
-        &self,
-        run_id: i64,
-        page: &PageToStage<'_>,
-    ) -> sqlx::Result<StageOutcome> {
+    pub async fn stage_page(&self, run_id: i64, page: &PageToStage<'_>) -> Result<StageOutcome> {
         let mut tx = self.begin_write().await?;
-        let mut outcome = StageOutcome::default();
-        on_tx!(&mut tx, c => {
-            sqlx::query(
-                "INSERT INTO staged_pages (run_id, page_no, marker, next_marker, item_count,
-                     request_id, fetched_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(run_id)
-            .bind(page.page_no)
-            .bind(page.marker)
-            .bind(page.next_marker)
-            .bind(page.connections.len() as i64)
-            .bind(page.request_id)
-            .bind(now_utc())
-            .execute(&mut *c)
-            .await?;
-            // Multi-row inserts; an id already staged (or repeated on this page) is skipped
-            // and counted as a duplicate.
-            for chunk in page.connections.chunks(MAX_PARAMS / 5) {
-                let mut query = sqlx::QueryBuilder::new(
-                    "INSERT INTO staged_connections (run_id, connection_id, page_no, content_hash, body) ",
-                );
-                query.push_values(chunk, |mut b, conn| {
-                    b.push_bind(run_id)
-                        .push_bind(&conn.id)
-                        .push_bind(page.page_no)
-                        .push_bind(&conn.content_hash)
-                        .push_bind(&conn.body);
-                });
-                query.push(" ON CONFLICT (run_id, connection_id) DO NOTHING");
-                let inserted = query.build().persistent(false).execute(&mut *c).await?.rows_affected();
-                outcome.duplicates += chunk.len() as u64 - inserted;
-            }
-            sqlx::query(
-                "UPDATE sync_runs SET pages = pages + 1, fetched = fetched + $2,
-                     duplicates = duplicates + $3
-                 WHERE id = $1",
-            )
-            .bind(run_id)
-            .bind(page.connections.len() as i64)
-            .bind(outcome.duplicates as i64)
-            .execute(&mut *c)
-            .await?;
-            Ok::<_, sqlx::Error>(())
-        })?;
+        let items = count(page.connections.len());
+        let sql = Sql::new(
+            "INSERT INTO staged_pages (run_id, page_no, marker, next_marker, item_count,
+                 request_id, fetched_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .arg(run_id)
+        .arg(page.page_no)
+        .arg(page.marker)
+        .arg(page.next_marker)
+        .arg(items)
+        .arg(page.request_id)
+        .arg(now_utc());
+        tx.execute(sql).await?;
+        // Multi-row inserts; an id already staged (or repeated on this page) is skipped and
+        // counted as a duplicate.
+        let mut inserted = 0;
+        for chunk in page.connections.chunks(MAX_PARAMS / 5) {
+            let mut sql = Sql::new(
+                "INSERT INTO staged_connections (run_id, connection_id, page_no, content_hash,
+                     body) ",
+            );
+            sql.push_values(chunk.iter().map(|conn| {
+                vec![
+                    Cell::from(run_id),
+                    Cell::from(&conn.id),
+                    Cell::from(page.page_no),
+                    Cell::from(&conn.content_hash),
+                    Cell::from(&conn.body),
+                ]
+            }));
+            sql.push(" ON CONFLICT (run_id, connection_id) DO NOTHING");
+            inserted += tx.execute(sql).await?;
+        }
+        let outcome = StageOutcome {
+            duplicates: items - count(usize::try_from(inserted).unwrap_or(usize::MAX)),
+        };
+        let sql = Sql::new(
+            "UPDATE sync_runs SET pages = pages + 1, fetched = fetched + $2,
+                 duplicates = duplicates + $3
+             WHERE id = $1",
+        )
+        .arg(run_id)
+        .arg(items)
+        .arg(outcome.duplicates);
+        tx.execute(sql).await?;
         tx.commit().await?;
         Ok(outcome)
     }
 
     /// Marks the scope's runs still `running` as failed: called under the scope lock, when no
     /// live process can be running them. Returns how many there were.
-    pub async fn abandon_running(&self, scope_id: i64) -> sqlx::Result<u64> {
-        on_db!(&self.db, pool => {
-            Ok(sqlx::query(
-                "UPDATE sync_runs SET status = 'failed', finished_at = $2,
-                     error = 'abandoned: the process running it stopped before finishing'
-                 WHERE scope_id = $1 AND status = 'running'",
-            )
-            .bind(scope_id)
-            .bind(now_utc())
-            .execute(pool)
-            .await?
-            .rows_affected())
-        })
+    pub async fn abandon_running(&self, scope_id: i64) -> Result<u64> {
+        let sql = Sql::new(
+            "UPDATE sync_runs SET status = $3, finished_at = $2,
+                 error = 'abandoned: the process running it stopped before finishing'
+             WHERE scope_id = $1 AND status = $4",
+        )
+        .arg(scope_id)
+        .arg(now_utc())
+        .arg(RunStatus::Failed.as_str())
+        .arg(RunStatus::Running.as_str());
+        Ok(self.db.execute(sql).await?)
     }
 
     /// Marks a run failed. Its staged pages stay for inspection; the inventory is untouched.
-    pub async fn fail_run(&self, run_id: i64, error: &str) -> sqlx::Result<()> {
-        on_db!(&self.db, pool => {
-            sqlx::query(
-                "UPDATE sync_runs SET status = 'failed', finished_at = $2, error = $3 WHERE id = $1",
-            )
-            .bind(run_id)
-            .bind(now_utc())
-            .bind(error)
-            .execute(pool)
-            .await?;
-        });
+    pub async fn fail_run(&self, run_id: i64, error: &str) -> Result<()> {
+        let sql = Sql::new(
+            "UPDATE sync_runs SET status = $4, finished_at = $2, error = $3 WHERE id = $1",
+        )
+        .arg(run_id)
+        .arg(now_utc())
+        .arg(error)
+        .arg(RunStatus::Failed.as_str());
+        self.db.execute(sql).await?;
         Ok(())
     }
 
     /// Runs, newest first.
-    pub async fn runs(&self, limit: i64) -> sqlx::Result<Vec<RunRow>> {
-        on_db!(&self.db, pool => {
-            let rows = sqlx::query(
-                "SELECT r.id, r.status, s.scope_key, r.started_at, r.finished_at, r.pages,
-                     r.fetched, r.duplicates, r.added, r.removed, r.modified, r.unchanged, r.error
-                 FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
-                 ORDER BY r.id DESC LIMIT $1",
-            )
-            .bind(limit)
-            .fetch_all(pool)
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    let started_at: DateTime<Utc> = row.try_get("started_at")?;
-                    let finished_at: Option<DateTime<Utc>> = row.try_get("finished_at")?;
-                    let scope_key: String = row.try_get("scope_key")?;
-                    Ok(RunRow {
-                        run_id: row.try_get("id")?,
-                        status: row.try_get("status")?,
-                        scope: serde_json::from_str(&scope_key).unwrap_or(scope_key.into()),
-                        started_at,
-                        finished_at,
-                        duration_seconds: finished_at
-                            .map(|f| (f - started_at).num_microseconds().unwrap_or(0) as f64 / 1e6),
-                        pages: row.try_get("pages")?,
-                        fetched: row.try_get("fetched")?,
-                        duplicates: row.try_get("duplicates")?,
-                        added: row.try_get("added")?,
-                        removed: row.try_get("removed")?,
-                        modified: row.try_get("modified")?,
-                        unchanged: row.try_get("unchanged")?,
-                        error: row.try_get("error")?,
-                    })
-                })
-                .collect()
-        })
+    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>> {
+        let sql = Sql::new(
+            "SELECT r.id, r.status, s.scope_key, r.started_at, r.finished_at, r.pages,
+                 r.fetched, r.duplicates, r.added, r.removed, r.modified, r.unchanged, r.error
+             FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
+             ORDER BY r.id DESC LIMIT $1",
+        )
+        .arg(limit);
+        self.db.fetch_all(sql).await?.iter().map(run_row).collect()
     }
+}
+
+/// A count of items as stored.
+pub(super) fn count(items: usize) -> i64 {
+    i64::try_from(items).unwrap_or(i64::MAX)
+}
+
+fn run_row(row: &Row) -> Result<RunRow> {
+    let started_at: DateTime<Utc> = row.get("started_at")?;
+    let finished_at: Option<DateTime<Utc>> = row.get("finished_at")?;
+    let scope_key: String = row.get("scope_key")?;
+    let duration = finished_at.map(|f| (f - started_at).to_std().unwrap_or_default());
+    Ok(RunRow {
+        run_id: row.get("id")?,
+        status: RunStatus::parse(&row.get::<String>("status")?)?,
+        scope: serde_json::from_str(&scope_key).unwrap_or(scope_key.into()),
+        started_at,
+        finished_at,
+        duration_seconds: duration.map(|d| d.as_secs_f64()),
+        pages: row.get("pages")?,
+        fetched: row.get("fetched")?,
+        duplicates: row.get("duplicates")?,
+        added: row.get("added")?,
+        removed: row.get("removed")?,
+        modified: row.get("modified")?,
+        unchanged: row.get("unchanged")?,
+        error: row.get("error")?,
+    })
 }

@@ -1,0 +1,18 @@
+//! What can go wrong in the store: the database failed, or what it holds breaks an invariant
+//! the store keeps (a hand-edited or corrupt database).
+
+/// An error of the inventory database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("the inventory database is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An invariant the stored data breaks.
+pub fn inconsistent(what: impl Into<String>) -> StoreError {
+    StoreError::Inconsistent(what.into())
+}

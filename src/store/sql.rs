@@ -1,0 +1,324 @@
+//! The thin dialect layer: one statement, built once, runs on every backend.
+//!
+//! Store code builds a [`Sql`] (text with `$n` placeholders, which SQLite and PostgreSQL both
+//! read, plus bind values as backend-neutral [`Cell`]s) and runs it on a [`Tx`] or [`Db`]; rows
+//! come back as [`Row`], read by column name into any type both drivers decode. Only this module
+//! and `store/mod.rs` (connecting, transactions) match on the backend, one line per backend.
+
+use super::{Db, Tx};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, Database, Decode, Encode, Postgres, Sqlite, Type};
+use std::borrow::Cow;
+
+/// Bind parameters per statement: well under SQLite's 32,766 and PostgreSQL's 65,535.
+pub const MAX_PARAMS: usize = 30_000;
+
+/// A value bound to a statement. Each variant keeps its SQL type even when NULL, since
+/// PostgreSQL needs a typed NULL.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(Option<bool>),
+    /// jsonb in PostgreSQL, JSON text in SQLite.
+    Json(Option<Value>),
+    /// timestamptz in PostgreSQL, RFC 3339 text in SQLite.
+    Time(Option<DateTime<Utc>>),
+}
+
+impl From<&str> for Cell {
+    fn from(v: &str) -> Self {
+        Cell::Text(Some(v.to_owned()))
+    }
+}
+impl From<String> for Cell {
+    fn from(v: String) -> Self {
+        Cell::Text(Some(v))
+    }
+}
+impl From<&String> for Cell {
+    fn from(v: &String) -> Self {
+        Cell::Text(Some(v.clone()))
+    }
+}
+impl From<Option<&str>> for Cell {
+    fn from(v: Option<&str>) -> Self {
+        Cell::Text(v.map(str::to_owned))
+    }
+}
+impl From<&Option<String>> for Cell {
+    fn from(v: &Option<String>) -> Self {
+        Cell::Text(v.clone())
+    }
+}
+impl From<i64> for Cell {
+    fn from(v: i64) -> Self {
+        Cell::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Cell {
+    fn from(v: Option<i64>) -> Self {
+        Cell::Int(v)
+    }
+}
+impl From<&Option<i64>> for Cell {
+    fn from(v: &Option<i64>) -> Self {
+        Cell::Int(*v)
+    }
+}
+impl From<bool> for Cell {
+    fn from(v: bool) -> Self {
+        Cell::Bool(Some(v))
+    }
+}
+impl From<&Option<bool>> for Cell {
+    fn from(v: &Option<bool>) -> Self {
+        Cell::Bool(*v)
+    }
+}
+impl From<Option<Value>> for Cell {
+    fn from(v: Option<Value>) -> Self {
+        Cell::Json(v)
+    }
+}
+impl From<DateTime<Utc>> for Cell {
+    fn from(v: DateTime<Utc>) -> Self {
+        Cell::Time(Some(v))
+    }
+}
+impl From<Option<DateTime<Utc>>> for Cell {
+    fn from(v: Option<DateTime<Utc>>) -> Self {
+        Cell::Time(v)
+    }
+}
+
+/// A statement and its bind values.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    text: Cow<'static, str>,
+    binds: Vec<Cell>,
+}
+
+impl Sql {
+    /// A fixed statement whose `$n` placeholders are filled by [`Sql::arg`] in order. Fixed
+    /// statements are prepared once per connection and cached.
+    pub fn new(text: &'static str) -> Self {
+        Self {
+            text: Cow::Borrowed(text),
+            binds: Vec::new(),
+        }
+    }
+
+    /// Binds the next `$n` of a fixed statement.
+    pub fn arg(mut self, value: impl Into<Cell>) -> Self {
+        self.binds.push(value.into());
+        self
+    }
+
+    /// Appends text to a statement being built.
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.to_mut().push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `value`.
+    pub fn bind(&mut self, value: impl Into<Cell>) -> &mut Self {
+        self.binds.push(value.into());
+        let placeholder = format!("${}", self.binds.len());
+        self.push(&placeholder)
+    }
+
+    /// Appends ` IN ($a, $b, ...)` binding each of `values`.
+    pub fn push_in_list<V: Into<Cell>>(
+        &mut self,
+        values: impl IntoIterator<Item = V>,
+    ) -> &mut Self {
+        self.push(" IN (");
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(value);
+        }
+        self.push(")")
+    }
+
+    /// Appends `VALUES (...), (...)`, one tuple per row of cells.
+    pub fn push_values(&mut self, rows: impl IntoIterator<Item = Vec<Cell>>) -> &mut Self {
+        self.push("VALUES ");
+        for (i, row) in rows.into_iter().enumerate() {
+            self.push(if i > 0 { ", (" } else { "(" });
+            for (j, cell) in row.into_iter().enumerate() {
+                if j > 0 {
+                    self.push(", ");
+                }
+                self.bind(cell);
+            }
+            self.push(")");
+        }
+        self
+    }
+
+    /// Built statements differ every time (list lengths): caching them would only fill the cache.
+    fn persistent(&self) -> bool {
+        matches!(self.text, Cow::Borrowed(_))
+    }
+}
+
+/// Runs `$sql` through `$method` on a pool or connection of either backend, wrapping rows.
+type Query<DB> = sqlx::query::Query<'static, DB, <DB as Database>::Arguments>;
+
+fn query<DB>(sql: Sql) -> Query<DB>
+where
+    DB: Database + sqlx::database::HasStatementCache,
+    Option<String>: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<i64>: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<bool>: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<Value>: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<DateTime<Utc>>: for<'t> Encode<'t, DB> + Type<DB>,
+{
+    let persistent = sql.persistent();
+    let mut query = sqlx::query(AssertSqlSafe(sql.text)).persistent(persistent);
+    for cell in sql.binds {
+        query = match cell {
+            Cell::Text(v) => query.bind(v),
+            Cell::Int(v) => query.bind(v),
+            Cell::Bool(v) => query.bind(v),
+            Cell::Json(v) => query.bind(v),
+            Cell::Time(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+/// A result row of either backend.
+pub enum Row {
+    Sqlite(sqlx::sqlite::SqliteRow),
+    Postgres(sqlx::postgres::PgRow),
+}
+
+/// A type both drivers read from a column.
+pub trait Decoded:
+    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
+impl<T> Decoded for T where
+    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
+
+impl Row {
+    /// The value of the named column.
+    pub fn get<T: Decoded>(&self, column: &str) -> sqlx::Result<T> {
+        use sqlx::Row as _;
+        match self {
+            Row::Sqlite(row) => row.try_get(column),
+            Row::Postgres(row) => row.try_get(column),
+        }
+    }
+
+    /// The value of the column at `index` (from 0).
+    pub fn at<T: Decoded>(&self, index: usize) -> sqlx::Result<T> {
+        use sqlx::Row as _;
+        match self {
+            Row::Sqlite(row) => row.try_get(index),
+            Row::Postgres(row) => row.try_get(index),
+        }
+    }
+}
+
+fn rows<R>(rows: Vec<R>, wrap: fn(R) -> Row) -> Vec<Row> {
+    rows.into_iter().map(wrap).collect()
+}
+
+impl Tx {
+    /// Runs a statement; returns the number of rows it affected.
+    pub async fn execute(&mut self, sql: Sql) -> sqlx::Result<u64> {
+        Ok(match self {
+            Tx::Sqlite(tx) => query(sql).execute(&mut **tx).await?.rows_affected(),
+            Tx::Postgres(tx) => query(sql).execute(&mut **tx).await?.rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all(&mut self, sql: Sql) -> sqlx::Result<Vec<Row>> {
+        Ok(match self {
+            Tx::Sqlite(tx) => rows(query(sql).fetch_all(&mut **tx).await?, Row::Sqlite),
+            Tx::Postgres(tx) => rows(query(sql).fetch_all(&mut **tx).await?, Row::Postgres),
+        })
+    }
+
+    pub async fn fetch_one(&mut self, sql: Sql) -> sqlx::Result<Row> {
+        Ok(match self {
+            Tx::Sqlite(tx) => Row::Sqlite(query(sql).fetch_one(&mut **tx).await?),
+            Tx::Postgres(tx) => Row::Postgres(query(sql).fetch_one(&mut **tx).await?),
+        })
+    }
+}
+
+impl Tx {
+    /// Runs a script of several statements as it is, without binds (migrations).
+    pub async fn execute_script(&mut self, script: &str) -> sqlx::Result<()> {
+        let script = AssertSqlSafe(script.to_owned());
+        match self {
+            Tx::Sqlite(tx) => sqlx::raw_sql(script).execute(&mut **tx).await.map(|_| ()),
+            Tx::Postgres(tx) => sqlx::raw_sql(script).execute(&mut **tx).await.map(|_| ()),
+        }
+    }
+}
+
+impl Db {
+    /// Runs a statement in its own transaction; returns the number of rows it affected.
+    pub async fn execute(&self, sql: Sql) -> sqlx::Result<u64> {
+        Ok(match self {
+            Db::Sqlite(pool) => query(sql).execute(pool).await?.rows_affected(),
+            Db::Postgres(pool) => query(sql).execute(pool).await?.rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all(&self, sql: Sql) -> sqlx::Result<Vec<Row>> {
+        Ok(match self {
+            Db::Sqlite(pool) => rows(query(sql).fetch_all(pool).await?, Row::Sqlite),
+            Db::Postgres(pool) => rows(query(sql).fetch_all(pool).await?, Row::Postgres),
+        })
+    }
+
+    pub async fn fetch_one(&self, sql: Sql) -> sqlx::Result<Row> {
+        Ok(match self {
+            Db::Sqlite(pool) => Row::Sqlite(query(sql).fetch_one(pool).await?),
+            Db::Postgres(pool) => Row::Postgres(query(sql).fetch_one(pool).await?),
+        })
+    }
+
+    pub async fn fetch_optional(&self, sql: Sql) -> sqlx::Result<Option<Row>> {
+        Ok(match self {
+            Db::Sqlite(pool) => query(sql).fetch_optional(pool).await?.map(Row::Sqlite),
+            Db::Postgres(pool) => query(sql).fetch_optional(pool).await?.map(Row::Postgres),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_statements_number_their_placeholders() {
+        let mut sql = Sql::new("SELECT id FROM t WHERE a = ");
+        sql.bind(1).push(" AND b").push_in_list(["x", "y"]);
+        assert_eq!(sql.text, "SELECT id FROM t WHERE a = $1 AND b IN ($2, $3)");
+        assert_eq!(sql.binds.len(), 3);
+        assert!(!sql.persistent());
+        assert!(Sql::new("SELECT 1").persistent());
+
+        let mut insert = Sql::new("INSERT INTO t (a, b) ");
+        insert.push_values([
+            vec![Cell::from(1), Cell::from("p")],
+            vec![2.into(), "q".into()],
+        ]);
+        assert_eq!(
+            insert.text,
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+        );
+    }
+}
