@@ -1,9 +1,9 @@
 //! Test fixtures: a simulator on a free loopback port, a fresh database, and a way to run the
 //! binary against them.
 //!
-//! Every storage test runs on both backends: `backend_tests!` turns each test into a `sqlite`
-//! and a `postgres` case, and `TestEnv` creates a fresh SQLite file or PostgreSQL database
-//! (dropped afterwards) for the backend of the case it runs in. PostgreSQL is the server at
+//! Every storage test is an ordinary `async fn name(backend: Backend)`; `backend_tests!` gives
+//! it a `sqlite` and a `postgres` case. `TestEnv` creates a fresh SQLite file or PostgreSQL
+//! database (dropped afterwards) for the backend it is given. PostgreSQL is the server at
 //! `VPN_INVENTORY_TEST_POSTGRES` (default postgres://postgres@127.0.0.1:5432/postgres).
 
 use serde_json::Value;
@@ -19,33 +19,23 @@ pub enum Backend {
     Postgres,
 }
 
-tokio::task_local! {
-    /// The backend of the test case running in this task.
-    pub static BACKEND: Backend;
-}
-
-/// Declares tests that run once on SQLite and once on PostgreSQL:
-/// `backend_tests! { async fn name() { ... } }` gives `name::sqlite` and `name::postgres`.
+/// Declares the `sqlite` and `postgres` cases of ordinary `async fn name(backend: Backend)`
+/// tests: `backend_tests!(name_a, name_b);` gives `name_a::sqlite`, `name_a::postgres`, ...
 #[macro_export]
 macro_rules! backend_tests {
-    ($(async fn $name:ident() $body:block)*) => {$(
+    ($($name:ident),+ $(,)?) => {$(
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
+            use $crate::support::Backend;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                $crate::support::BACKEND.scope($crate::support::Backend::Sqlite, async $body).await
+                super::$name(Backend::Sqlite).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                $crate::support::BACKEND.scope($crate::support::Backend::Postgres, async $body).await
+                super::$name(Backend::Postgres).await
             }
         }
-    )*};
-}
-
-pub fn backend() -> Backend {
-    BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+    )+};
 }
 
 fn postgres_admin_url() -> String {
@@ -53,15 +43,15 @@ fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-/// A database of the current backend for one test.
+/// A database of one backend for one test.
 enum TestDatabase {
     Sqlite(tempfile::TempDir),
     Postgres { name: String },
 }
 
 impl TestDatabase {
-    async fn create() -> Self {
-        match backend() {
+    async fn create(backend: Backend) -> Self {
+        match backend {
             Backend::Sqlite => Self::Sqlite(tempfile::tempdir().expect("temp dir")),
             Backend::Postgres => {
                 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -194,8 +184,8 @@ impl From<Output> for Run {
 }
 
 impl TestEnv {
-    /// A simulator serving `inventory` and an empty database directory.
-    pub async fn with_inventory(inventory: Vec<Value>) -> Self {
+    /// A simulator serving `inventory` and a fresh, empty database of `backend`.
+    pub async fn with_inventory(backend: Backend, inventory: Vec<Value>) -> Self {
         let config = SimConfig::default();
         let sim = spawn(([127, 0, 0, 1], 0).into(), config.clone(), inventory)
             .await
@@ -203,12 +193,12 @@ impl TestEnv {
         Self {
             sim,
             config,
-            database: TestDatabase::create().await,
+            database: TestDatabase::create(backend).await,
         }
     }
 
-    pub async fn generated(connections: usize, seed: u64) -> Self {
-        Self::with_inventory(generated_inventory(connections, seed)).await
+    pub async fn generated(backend: Backend, connections: usize, seed: u64) -> Self {
+        Self::with_inventory(backend, generated_inventory(connections, seed)).await
     }
 
     pub fn database_url(&self) -> String {
