@@ -63,7 +63,8 @@ fn assert_same_records(round: u64, recorded: &[Value], expected: &[AppliedChange
         .map(|((id, change, category, field, old, new), n)| {
             let what = if *n > 0 { "missing" } else { "unexpected" };
             format!(
-                "round {round}: {what} x{}: connection {id} field {field}: {change}/{category} {old} -> {new}",
+                "round {round}: {what} x{}: connection {id} field {field}: \
+                 {change}/{category} {old} -> {new}",
                 n.abs()
             )
         })

@@ -135,7 +135,11 @@ async fn api_errors_in_both_shapes_carry_code_message_and_request_id(backend: Ba
     }
 
     let env = TestEnv::generated(backend, 20, 15).await;
-    let body = json!({"error_code": "APIG.0308", "error_msg": "The throttling threshold has been reached", "request_id": "rid-429"});
+    let body = json!({
+        "error_code": "APIG.0308",
+        "error_msg": "The throttling threshold has been reached",
+        "request_id": "rid-429"
+    });
     let faults = Faults {
         error_page: Some((1, 429, body)),
         ..Faults::default()

@@ -66,20 +66,21 @@ async fn unknown_fields_nulls_and_odd_types_survive(backend: Backend) {
 async fn api_timestamps_are_kept_verbatim_and_parsed(backend: Backend) {
     use sqlx::Row;
     let served = vec![
-        serde_json::json!({"id": "t1", "created_at": "2022-12-11T13:59:59.633Z", "updated_at": "2022-12-11T13:59:59"}),
+        serde_json::json!({
+            "id": "t1",
+            "created_at": "2022-12-11T13:59:59.633Z",
+            "updated_at": "2022-12-11T13:59:59"
+        }),
         serde_json::json!({"id": "t2", "created_at": "not a time"}),
     ];
     let env = TestEnv::with_inventory(backend, served).await;
     env.sync(&[]).await;
     type Times = Option<chrono::DateTime<chrono::Utc>>;
+    const SQL: &str = "SELECT created_at, created_at_utc, updated_at_utc \
+                       FROM connections ORDER BY id";
     let rows: Vec<(String, Times, Times)> = on_test_db!(&env.db().await, pool => {
-        sqlx::query("SELECT created_at, created_at_utc, updated_at_utc FROM connections ORDER BY id")
-            .fetch_all(pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect()
+        let rows = sqlx::query(SQL).fetch_all(pool).await.unwrap();
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
     });
     assert_eq!(rows[0].0, "2022-12-11T13:59:59.633Z");
     assert_eq!(rows[0].1.unwrap().timestamp_millis(), 1_670_767_199_633);

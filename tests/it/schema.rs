@@ -146,25 +146,20 @@ async fn database_passwords_never_show() {
 /// Table and column names of the test database, sorted.
 async fn columns(env: &TestEnv) -> Vec<(String, String)> {
     use sqlx::Row;
+    let sql = match env.backend() {
+        Backend::Sqlite => {
+            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+             WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%'"
+        }
+        Backend::Postgres => {
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = 'public'"
+        }
+    };
     let db = env.db().await;
     let mut columns: Vec<(String, String)> = on_test_db!(&db, pool => {
-        let sql = match env.backend() {
-            Backend::Sqlite => {
-                "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
-                 WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%'"
-            }
-            Backend::Postgres => {
-                "SELECT table_name::text, column_name::text FROM information_schema.columns
-                 WHERE table_schema = 'public'"
-            }
-        };
-        sqlx::query(sql)
-            .fetch_all(pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect()
+        let rows = sqlx::query(sql).fetch_all(pool).await.unwrap();
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect()
     });
     columns.sort();
     columns

@@ -135,6 +135,10 @@ impl TestDb {
         use sqlx::Row;
         on_test_db!(self, pool => sqlx::query(sql).fetch_one(pool).await.expect(sql).get(0))
     }
+
+    pub async fn close(&self) {
+        on_test_db!(self, pool => pool.close().await)
+    }
 }
 
 pub struct TestEnv {
@@ -272,16 +276,14 @@ impl TestEnv {
     /// Everything a failed run must leave untouched: the export and every connection row.
     pub async fn inventory_fingerprint(&self) -> (Vec<Value>, Vec<(String, String, i64)>) {
         use sqlx::Row;
+        const SQL: &str =
+            "SELECT id, content_hash, last_changed_run_id FROM connections ORDER BY id";
         let db = self.db().await;
         let rows = on_test_db!(&db, pool => {
-            let rows = sqlx::query("SELECT id, content_hash, last_changed_run_id FROM connections ORDER BY id")
-                .fetch_all(pool)
-                .await
-                .expect("query connections");
-            let rows = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
-            pool.close().await;
-            rows
+            let rows = sqlx::query(SQL).fetch_all(pool).await.expect(SQL);
+            rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
         });
+        db.close().await;
         (sorted_by_id(self.export().await), rows)
     }
 }
