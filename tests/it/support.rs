@@ -12,6 +12,7 @@ use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
 use vpn_inventory::simulate::server::{SimConfig, generated_inventory};
 use vpn_inventory::simulate::{RunningSimulator, spawn};
+use vpn_inventory::store::DatabaseUrl;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -43,6 +44,26 @@ fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// The PostgreSQL test server, or a panic saying how to start one or where to point the tests.
+async fn connect_postgres_admin() -> sqlx::PgConnection {
+    let url = postgres_admin_url();
+    match sqlx::PgConnection::connect(&url).await {
+        Ok(admin) => admin,
+        Err(e) => {
+            // The URL without its password, if it has one.
+            let shown = DatabaseUrl::parse(&url).map_or_else(
+                |_| "VPN_INVENTORY_TEST_POSTGRES".to_owned(),
+                |u| u.to_string(),
+            );
+            panic!(
+                "PostgreSQL test server not reachable at {shown} ({e}): start it \
+                 (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) \
+                 or set VPN_INVENTORY_TEST_POSTGRES to a server's admin URL"
+            )
+        }
+    }
+}
+
 /// A database of one backend for one test.
 enum TestDatabase {
     Sqlite(tempfile::TempDir),
@@ -60,9 +81,7 @@ impl TestDatabase {
                     std::process::id(),
                     COUNTER.fetch_add(1, Ordering::SeqCst)
                 );
-                let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
-                    .await
-                    .expect("PostgreSQL test server answers (see VPN_INVENTORY_TEST_POSTGRES)");
+                let mut admin = connect_postgres_admin().await;
                 for sql in [
                     format!("DROP DATABASE IF EXISTS {name}"),
                     format!("CREATE DATABASE {name}"),
