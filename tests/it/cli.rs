@@ -1,10 +1,17 @@
 //! The command line itself: required settings, tokens, runs, migrate, demo.
 
-use crate::support::TestEnv;
+use crate::support::{Backend, TestEnv};
+
+backend_tests!(
+    iam_token_authenticates_and_a_wrong_one_is_refused,
+    runs_lists_counts_and_migrate_is_idempotent,
+    demo_syncs_the_built_in_simulator_twice_and_finds_drift,
+    simulate_subcommand_serves_what_sync_stores,
+);
 
 #[tokio::test]
 async fn missing_settings_name_the_flag_and_variable() {
-    let env = TestEnv::generated(1, 1).await;
+    let env = TestEnv::generated(Backend::Sqlite, 1, 1).await;
     let mut cmd = env.command(&["sync"]);
     cmd.env_remove("HUAWEICLOUD_SDK_PROJECT_ID");
     let run = env.run_cmd(cmd).await;
@@ -34,9 +41,8 @@ async fn missing_settings_name_the_flag_and_variable() {
     );
 }
 
-backend_tests! {
-async fn iam_token_authenticates_and_a_wrong_one_is_refused() {
-    let mut env = TestEnv::generated(0, 1).await;
+async fn iam_token_authenticates_and_a_wrong_one_is_refused(backend: Backend) {
+    let mut env = TestEnv::generated(backend, 0, 1).await;
     let config = vpn_inventory::simulate::SimConfig {
         auth_token: Some("good-token".into()),
         ..env.config.clone()
@@ -65,11 +71,9 @@ async fn iam_token_authenticates_and_a_wrong_one_is_refused() {
         run.stderr
     );
 }
-}
 
-backend_tests! {
-async fn runs_lists_counts_and_migrate_is_idempotent() {
-    let env = TestEnv::generated(7, 1).await;
+async fn runs_lists_counts_and_migrate_is_idempotent(backend: Backend) {
+    let env = TestEnv::generated(backend, 7, 1).await;
     let run = env.run(&["migrate"]).await;
     assert!(
         run.assert_ok().stdout.contains("applied V1__init"),
@@ -105,13 +109,15 @@ async fn runs_lists_counts_and_migrate_is_idempotent() {
         table.stdout
     );
 }
-}
 
-backend_tests! {
-async fn demo_syncs_the_built_in_simulator_twice_and_finds_drift() {
-    let env = TestEnv::generated(0, 1).await;
+async fn demo_syncs_the_built_in_simulator_twice_and_finds_drift(backend: Backend) {
+    let env = TestEnv::generated(backend, 0, 1).await;
     let run = env.run(&["demo", "--connections", "300"]).await;
-    assert!(run.assert_ok().stdout.contains("300 added"), "{}", run.stdout);
+    assert!(
+        run.assert_ok().stdout.contains("300 added"),
+        "{}",
+        run.stdout
+    );
     let runs = env.run(&["runs", "--format", "json"]).await.json();
     let runs = runs.as_array().unwrap();
     assert_eq!(runs.len(), 2);
@@ -123,12 +129,10 @@ async fn demo_syncs_the_built_in_simulator_twice_and_finds_drift() {
     let expected_len = 300 + changed[0] - changed[1];
     assert_eq!(env.export().await.len() as i64, expected_len);
 }
-}
 
-backend_tests! {
-async fn simulate_subcommand_serves_what_sync_stores() {
+async fn simulate_subcommand_serves_what_sync_stores(backend: Backend) {
     use tokio::io::{AsyncBufReadExt, BufReader};
-    let env = TestEnv::generated(0, 1).await;
+    let env = TestEnv::generated(backend, 0, 1).await;
     let mut cmd = env.command(&[
         "simulate",
         "--listen",
@@ -140,15 +144,31 @@ async fn simulate_subcommand_serves_what_sync_stores() {
     ]);
     // The simulator takes its keys and project from the same variables as sync.
     let (sk, project) = ("SimulatorSecretFromEnv0001", "fromenvproject42");
-    cmd.env("HUAWEICLOUD_SDK_SK", sk).env("HUAWEICLOUD_SDK_PROJECT_ID", project);
+    cmd.env("HUAWEICLOUD_SDK_SK", sk)
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", project);
     cmd.stdout(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let banner = lines.next_line().await.unwrap().expect("banner line");
-    let details = [lines.next_line().await.unwrap(), lines.next_line().await.unwrap()];
-    assert!(details[0].as_deref().unwrap().contains(project), "{details:?}");
-    assert!(details[1].as_deref().unwrap().contains("from HUAWEICLOUD_SDK_AK"), "{details:?}");
-    assert!(!details.iter().flatten().any(|l| l.contains(sk)), "printed the secret key");
+    let details = [
+        lines.next_line().await.unwrap(),
+        lines.next_line().await.unwrap(),
+    ];
+    assert!(
+        details[0].as_deref().unwrap().contains(project),
+        "{details:?}"
+    );
+    assert!(
+        details[1]
+            .as_deref()
+            .unwrap()
+            .contains("from HUAWEICLOUD_SDK_AK"),
+        "{details:?}"
+    );
+    assert!(
+        !details.iter().flatten().any(|l| l.contains(sk)),
+        "printed the secret key"
+    );
     let endpoint = banner
         .split(" at ")
         .nth(1)
@@ -157,10 +177,17 @@ async fn simulate_subcommand_serves_what_sync_stores() {
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{banner}");
 
     let mut sync = env.command(&["sync", "--output", "json", "--page-size", "15"]);
-    sync.env("VPN_INVENTORY_ENDPOINT", &endpoint).env("HUAWEICLOUD_SDK_PROJECT_ID", project);
+    sync.env("VPN_INVENTORY_ENDPOINT", &endpoint)
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", project);
     let mut wrong_key = env.command(&["sync"]);
-    wrong_key.env("VPN_INVENTORY_ENDPOINT", &endpoint).env("HUAWEICLOUD_SDK_PROJECT_ID", project);
-    assert_eq!(env.run_cmd(wrong_key).await.code, Some(1), "the demo key must not work");
+    wrong_key
+        .env("VPN_INVENTORY_ENDPOINT", &endpoint)
+        .env("HUAWEICLOUD_SDK_PROJECT_ID", project);
+    assert_eq!(
+        env.run_cmd(wrong_key).await.code,
+        Some(1),
+        "the demo key must not work"
+    );
     sync.env("HUAWEICLOUD_SDK_SK", sk);
     assert_eq!(env.run_cmd(sync).await.assert_ok().json()["added"], 40);
     let served = vpn_inventory::simulate::server::generated_inventory(40, 9);
@@ -207,5 +234,4 @@ async fn simulate_subcommand_serves_what_sync_stores() {
     };
     assert_eq!(keys(drift.as_array().unwrap()), keys(&applied));
     child.kill().await.unwrap();
-}
 }

@@ -1,14 +1,25 @@
 //! Runs at the same time: one at a time per scope, any number across scopes.
 
-use crate::support::{Run, TestEnv, assert_same_connections, expected_export, sorted_by_id};
+use crate::support::{
+    Backend, Run, TestEnv, assert_same_connections, expected_export, sorted_by_id,
+};
 use serde_json::Value;
 use std::process::Stdio;
 use vpn_inventory::simulate::Faults;
 
-backend_tests! {
-async fn a_second_sync_of_a_scope_waits_then_gives_up_and_a_crash_leaves_no_stale_lock() {
-    let env = TestEnv::generated(12, 51).await;
-    env.sim.state.set_faults(Faults { hang_page: Some(2), ..Faults::default() });
+backend_tests!(
+    a_second_sync_of_a_scope_waits_then_gives_up_and_a_crash_leaves_no_stale_lock,
+    syncs_of_different_scopes_run_concurrently_and_correctly,
+);
+
+async fn a_second_sync_of_a_scope_waits_then_gives_up_and_a_crash_leaves_no_stale_lock(
+    backend: Backend,
+) {
+    let env = TestEnv::generated(backend, 12, 51).await;
+    env.sim.state.set_faults(Faults {
+        hang_page: Some(2),
+        ..Faults::default()
+    });
     let mut first = env.command(&["sync", "--page-size", "5"]);
     first.stdout(Stdio::null()).stderr(Stdio::null());
     let mut first = first.spawn().unwrap();
@@ -17,36 +28,69 @@ async fn a_second_sync_of_a_scope_waits_then_gives_up_and_a_crash_leaves_no_stal
 
     let second = env.run(&["sync", "--lock-timeout", "1s"]).await;
     assert_eq!(second.code, Some(1), "{}", second.stderr);
-    assert!(second.stderr.contains("another sync of this scope") && second.stderr.contains("--lock-timeout"), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("another sync of this scope")
+            && second.stderr.contains("--lock-timeout"),
+        "{}",
+        second.stderr
+    );
     let runs = env.run(&["runs", "--format", "json"]).await.json();
-    assert_eq!(runs.as_array().unwrap().len(), 1, "the refused sync recorded no run");
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        1,
+        "the refused sync recorded no run"
+    );
     assert_eq!(runs[0]["status"], "running");
 
     // A filtered scope of the same project is another scope: it does not wait.
-    let vgw = env.sim.state.inventory()[0]["vgw_id"].as_str().unwrap().to_owned();
+    let vgw = env.sim.state.inventory()[0]["vgw_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     env.sim.state.set_faults(Faults::default());
-    let other = env.run(&["sync", "--vgw-id", &vgw, "--lock-timeout", "1s"]).await;
+    let other = env
+        .run(&["sync", "--vgw-id", &vgw, "--lock-timeout", "1s"])
+        .await;
     other.assert_ok();
 
     // The first dies without cleaning up; the next cron run neither waits nor trips on it.
     first.kill().await.unwrap();
     first.wait().await.unwrap();
-    let next = env.run(&["sync", "--output", "json", "--lock-timeout", "20s"]).await;
+    let next = env
+        .run(&["sync", "--output", "json", "--lock-timeout", "20s"])
+        .await;
     assert_eq!(next.assert_ok().json()["added"], 12);
     let runs = env.run(&["runs", "--format", "json"]).await.json();
-    let abandoned = runs.as_array().unwrap().iter().find(|r| r["run_id"] == runs[0]["run_id"].as_i64().unwrap() - 2).unwrap();
+    let abandoned = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run_id"] == runs[0]["run_id"].as_i64().unwrap() - 2)
+        .unwrap();
     assert_eq!(abandoned["status"], "failed");
-    assert!(abandoned["error"].as_str().unwrap().starts_with("abandoned"), "{abandoned}");
+    assert!(
+        abandoned["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("abandoned"),
+        "{abandoned}"
+    );
 }
 
-async fn syncs_of_different_scopes_run_concurrently_and_correctly() {
-    let env = TestEnv::generated(90, 52).await;
+async fn syncs_of_different_scopes_run_concurrently_and_correctly(backend: Backend) {
+    let env = TestEnv::generated(backend, 90, 52).await;
     let served = env.sim.state.inventory();
-    let mut gateways: Vec<String> = served.iter().map(|c| c["vgw_id"].as_str().unwrap().to_owned()).collect();
+    let mut gateways: Vec<String> = served
+        .iter()
+        .map(|c| c["vgw_id"].as_str().unwrap().to_owned())
+        .collect();
     gateways.sort();
     gateways.dedup();
     gateways.truncate(3);
-    let mut scopes: Vec<Vec<String>> = gateways.iter().map(|g| vec!["--vgw-id".to_owned(), g.clone()]).collect();
+    let mut scopes: Vec<Vec<String>> = gateways
+        .iter()
+        .map(|g| vec!["--vgw-id".to_owned(), g.clone()])
+        .collect();
     scopes.push(Vec::new());
     // Small pages: many staging transactions from every process interleave.
     let children: Vec<_> = scopes
@@ -63,14 +107,25 @@ async fn syncs_of_different_scopes_run_concurrently_and_correctly() {
         let run: Run = child.wait_with_output().await.unwrap().into();
         let report = run.assert_ok().json();
         let expected = match filter.get(1) {
-            Some(gateway) => served.iter().filter(|c| c["vgw_id"] == gateway.as_str()).count(),
+            Some(gateway) => served
+                .iter()
+                .filter(|c| c["vgw_id"] == gateway.as_str())
+                .count(),
             None => served.len(),
         };
-        assert_eq!(report["added"].as_u64(), Some(expected as u64), "scope {filter:?}");
+        assert_eq!(
+            report["added"].as_u64(),
+            Some(expected as u64),
+            "scope {filter:?}"
+        );
     }
     let runs = env.run(&["runs", "--format", "json"]).await.json();
-    let statuses: Vec<&Value> = runs.as_array().unwrap().iter().map(|r| &r["status"]).collect();
+    let statuses: Vec<&Value> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["status"])
+        .collect();
     assert_eq!(statuses, vec!["complete"; 4]);
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
-}
 }

@@ -1,8 +1,16 @@
 //! Drift: exactly what changed between complete runs of a scope, and history.
 
-use crate::support::{TestEnv, assert_same_connections, expected_export, sorted_by_id};
+use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
 use serde_json::{Value, json};
 use vpn_inventory::simulate::Faults;
+
+backend_tests!(
+    first_run_adds_all_then_field_changes_are_recorded_exactly,
+    reordering_telemetry_and_updated_at_are_stored_but_not_changes,
+    removal_and_return_show_in_history_and_failed_runs_remove_nothing,
+    export_as_of_rebuilds_every_past_run,
+    scopes_judge_only_their_own_connections,
+);
 
 async fn drift(env: &TestEnv, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["drift", "--format", "json"];
@@ -42,9 +50,8 @@ fn find(served: &mut [Value], pred: impl Fn(&Value) -> bool) -> &mut Value {
         .expect("a connection of that kind")
 }
 
-backend_tests! {
-async fn first_run_adds_all_then_field_changes_are_recorded_exactly() {
-    let env = TestEnv::generated(60, 31).await;
+async fn first_run_adds_all_then_field_changes_are_recorded_exactly(backend: Backend) {
+    let env = TestEnv::generated(backend, 60, 31).await;
     let first = env.sync(&[]).await;
     let records = drift(&env, &[]).await;
     assert_eq!(records.len(), 60);
@@ -164,15 +171,13 @@ async fn first_run_adds_all_then_field_changes_are_recorded_exactly() {
     );
     assert_eq!(lines.len(), 6);
 }
-}
 
 fn policy_name(served: &[Value], id: &str) -> Value {
     served.iter().find(|c| c["id"] == id).unwrap()["name"].clone()
 }
 
-backend_tests! {
-async fn reordering_telemetry_and_updated_at_are_stored_but_not_changes() {
-    let env = TestEnv::generated(80, 32).await;
+async fn reordering_telemetry_and_updated_at_are_stored_but_not_changes(backend: Backend) {
+    let env = TestEnv::generated(backend, 80, 32).await;
     env.sync(&[]).await;
     let mut served = env.sim.state.inventory();
     let mut touched = 0;
@@ -210,11 +215,9 @@ async fn reordering_telemetry_and_updated_at_are_stored_but_not_changes() {
     // The latest telemetry and order are stored all the same.
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
 }
-}
 
-backend_tests! {
-async fn removal_and_return_show_in_history_and_failed_runs_remove_nothing() {
-    let env = TestEnv::generated(20, 33).await;
+async fn removal_and_return_show_in_history_and_failed_runs_remove_nothing(backend: Backend) {
+    let env = TestEnv::generated(backend, 20, 33).await;
     env.sync(&["--page-size", "6"]).await;
     let full = env.sim.state.inventory();
     let gone = full[5].clone();
@@ -281,11 +284,9 @@ async fn removal_and_return_show_in_history_and_failed_runs_remove_nothing() {
         table.stdout
     );
 }
-}
 
-backend_tests! {
-async fn export_as_of_rebuilds_every_past_run() {
-    let env = TestEnv::generated(40, 34).await;
+async fn export_as_of_rebuilds_every_past_run(backend: Backend) {
+    let env = TestEnv::generated(backend, 40, 34).await;
     let mut snapshots = Vec::new();
     let mut served = env.sim.state.inventory();
     for round in 0..4 {
@@ -335,11 +336,9 @@ async fn export_as_of_rebuilds_every_past_run() {
         .json();
     assert!(since.as_array().unwrap().len() >= 40 + 3 + 3 + 3);
 }
-}
 
-backend_tests! {
-async fn scopes_judge_only_their_own_connections() {
-    let env = TestEnv::generated(120, 35).await;
+async fn scopes_judge_only_their_own_connections(backend: Backend) {
+    let env = TestEnv::generated(backend, 120, 35).await;
     let served = env.sim.state.inventory();
     let gateway = served[0]["vgw_id"].as_str().unwrap().to_owned();
     let of_gateway = served
@@ -402,5 +401,4 @@ async fn scopes_judge_only_their_own_connections() {
         (all["removed"].as_u64(), all["modified"].as_u64()),
         (Some(2), Some(1))
     );
-}
 }

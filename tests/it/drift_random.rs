@@ -3,11 +3,13 @@
 //! mutations imply, the matching counts, and an `export --as-of` of every run that is what was
 //! served for it.
 
-use crate::support::{TestEnv, assert_same_connections, expected_export, sorted_by_id};
+use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use vpn_inventory::api::model::canonical_json;
 use vpn_inventory::simulate::mutate::{AppliedChange, Mutator};
+
+backend_tests!(random_rounds_record_exactly_what_changed);
 
 const SEED: u64 = 0x5EED_D21F;
 const CONNECTIONS: usize = 150;
@@ -61,7 +63,8 @@ fn assert_same_records(round: u64, recorded: &[Value], expected: &[AppliedChange
         .map(|((id, change, category, field, old, new), n)| {
             let what = if *n > 0 { "missing" } else { "unexpected" };
             format!(
-                "round {round}: {what} x{}: connection {id} field {field}: {change}/{category} {old} -> {new}",
+                "round {round}: {what} x{}: connection {id} field {field}: \
+                 {change}/{category} {old} -> {new}",
                 n.abs()
             )
         })
@@ -146,9 +149,8 @@ async fn check_run(
     assert_same_records(round, &records, changes);
 }
 
-backend_tests! {
-async fn random_rounds_record_exactly_what_changed() {
-    let env = TestEnv::generated(CONNECTIONS, SEED).await;
+async fn random_rounds_record_exactly_what_changed(backend: Backend) {
+    let env = TestEnv::generated(backend, CONNECTIONS, SEED).await;
     let mut served = env.sim.state.inventory();
     let mut mutator = Mutator::new(SEED, &served);
 
@@ -210,7 +212,12 @@ async fn random_rounds_record_exactly_what_changed() {
     );
 
     for (round, run_id, snapshot) in &snapshots {
-        let past = match env.run(&["export", "--as-of", run_id]).await.assert_ok().json() {
+        let past = match env
+            .run(&["export", "--as-of", run_id])
+            .await
+            .assert_ok()
+            .json()
+        {
             Value::Array(items) => sorted_by_id(items),
             other => panic!("round {round}: export --as-of {run_id} is not an array: {other}"),
         };
@@ -223,5 +230,4 @@ async fn random_rounds_record_exactly_what_changed() {
     // The normalized tables, rewritten round after round, still give back the last inventory.
     let (_, _, last) = snapshots.last().expect("rounds ran");
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(last));
-}
 }

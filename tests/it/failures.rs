@@ -5,6 +5,17 @@ use crate::support::{Backend, Run, TestEnv};
 use serde_json::json;
 use vpn_inventory::simulate::Faults;
 
+backend_tests!(
+    wrong_secret_key_is_a_clear_401_and_changes_nothing,
+    malformed_json_names_the_page_and_marker,
+    a_marker_that_does_not_advance_stops_with_an_error,
+    api_errors_in_both_shapes_carry_code_message_and_request_id,
+    duplicate_ids_across_pages_are_stored_once,
+    a_connection_without_id_fails_the_run,
+    sigterm_mid_run_marks_it_failed_and_changes_nothing,
+    secrets_never_reach_logs_errors_or_the_database,
+);
+
 /// Syncs once cleanly, applies `faults`, syncs again expecting failure; returns that run after
 /// checking the inventory did not change and the run is recorded as failed. Also returns how
 /// many requests the failing run made.
@@ -46,9 +57,8 @@ async fn failing_resync(env: &TestEnv, faults: Faults, args: &[&str]) -> (Run, u
     (run, requests)
 }
 
-backend_tests! {
-async fn wrong_secret_key_is_a_clear_401_and_changes_nothing() {
-    let env = TestEnv::generated(20, 11).await;
+async fn wrong_secret_key_is_a_clear_401_and_changes_nothing(backend: Backend) {
+    let env = TestEnv::generated(backend, 20, 11).await;
     let mut cmd = env.command(&["sync", "--page-size", "5"]);
     cmd.env("HUAWEICLOUD_SDK_SK", "not-the-right-secret-key-at-all");
     env.sync(&["--page-size", "5"]).await;
@@ -74,11 +84,9 @@ async fn wrong_secret_key_is_a_clear_401_and_changes_nothing() {
     );
     assert_eq!(env.inventory_fingerprint().await, before);
 }
-}
 
-backend_tests! {
-async fn malformed_json_names_the_page_and_marker() {
-    let env = TestEnv::generated(20, 12).await;
+async fn malformed_json_names_the_page_and_marker(backend: Backend) {
+    let env = TestEnv::generated(backend, 20, 12).await;
     let faults = Faults {
         malformed_page: Some(2),
         ..Faults::default()
@@ -91,11 +99,9 @@ async fn malformed_json_names_the_page_and_marker() {
         run.stderr
     );
 }
-}
 
-backend_tests! {
-async fn a_marker_that_does_not_advance_stops_with_an_error() {
-    let env = TestEnv::generated(20, 13).await;
+async fn a_marker_that_does_not_advance_stops_with_an_error(backend: Backend) {
+    let env = TestEnv::generated(backend, 20, 13).await;
     let faults = Faults {
         stuck_marker: true,
         ..Faults::default()
@@ -105,11 +111,9 @@ async fn a_marker_that_does_not_advance_stops_with_an_error() {
     // Page 2 repeats its marker; at most the prefetch of page 3 was already on its way.
     assert!(requests <= 3, "it kept asking: {requests} requests");
 }
-}
 
-backend_tests! {
-async fn api_errors_in_both_shapes_carry_code_message_and_request_id() {
-    let env = TestEnv::generated(20, 14).await;
+async fn api_errors_in_both_shapes_carry_code_message_and_request_id(backend: Backend) {
+    let env = TestEnv::generated(backend, 20, 14).await;
     let body = json!({"code": "VPN.0002", "message": "internal error, try later"});
     let faults = Faults {
         error_page: Some((2, 500, body)),
@@ -130,8 +134,12 @@ async fn api_errors_in_both_shapes_carry_code_message_and_request_id() {
         );
     }
 
-    let env = TestEnv::generated(20, 15).await;
-    let body = json!({"error_code": "APIG.0308", "error_msg": "The throttling threshold has been reached", "request_id": "rid-429"});
+    let env = TestEnv::generated(backend, 20, 15).await;
+    let body = json!({
+        "error_code": "APIG.0308",
+        "error_msg": "The throttling threshold has been reached",
+        "request_id": "rid-429"
+    });
     let faults = Faults {
         error_page: Some((1, 429, body)),
         ..Faults::default()
@@ -151,11 +159,9 @@ async fn api_errors_in_both_shapes_carry_code_message_and_request_id() {
         );
     }
 }
-}
 
-backend_tests! {
-async fn duplicate_ids_across_pages_are_stored_once() {
-    let env = TestEnv::generated(12, 16).await;
+async fn duplicate_ids_across_pages_are_stored_once(backend: Backend) {
+    let env = TestEnv::generated(backend, 12, 16).await;
     env.sim.state.set_faults(Faults {
         inclusive_marker: true,
         ..Faults::default()
@@ -170,11 +176,9 @@ async fn duplicate_ids_across_pages_are_stored_once() {
     );
     assert_eq!(env.export().await.len(), 12);
 }
-}
 
-backend_tests! {
-async fn a_connection_without_id_fails_the_run() {
-    let env = TestEnv::generated(8, 17).await;
+async fn a_connection_without_id_fails_the_run(backend: Backend) {
+    let env = TestEnv::generated(backend, 8, 17).await;
     env.sync(&[]).await;
     let before = env.inventory_fingerprint().await;
     let mut served = env.sim.state.inventory();
@@ -190,11 +194,9 @@ async fn a_connection_without_id_fails_the_run() {
     );
     assert_eq!(env.inventory_fingerprint().await, before);
 }
-}
 
-backend_tests! {
-async fn sigterm_mid_run_marks_it_failed_and_changes_nothing() {
-    let env = TestEnv::generated(20, 18).await;
+async fn sigterm_mid_run_marks_it_failed_and_changes_nothing(backend: Backend) {
+    let env = TestEnv::generated(backend, 20, 18).await;
     env.sync(&["--page-size", "5"]).await;
     let before = env.inventory_fingerprint().await;
     let mut served = env.sim.state.inventory();
@@ -229,11 +231,9 @@ async fn sigterm_mid_run_marks_it_failed_and_changes_nothing() {
     assert_eq!(runs[0]["status"], "failed");
     assert_eq!(runs[0]["error"], "interrupted by SIGTERM");
 }
-}
 
-backend_tests! {
-async fn secrets_never_reach_logs_errors_or_the_database() {
-    let env = TestEnv::generated(30, 19).await;
+async fn secrets_never_reach_logs_errors_or_the_database(backend: Backend) {
+    let env = TestEnv::generated(backend, 30, 19).await;
     let sk = env.config.secret_key.clone();
     let token = "temporary-security-token-value-42";
     let mut cmd = env.command(&["-vvv", "sync", "--page-size", "7"]);
@@ -261,7 +261,10 @@ async fn secrets_never_reach_logs_errors_or_the_database() {
     }
     let text = match env.backend() {
         Backend::Sqlite => {
-            let db_file = env.database_url().trim_start_matches("sqlite://").to_owned();
+            let db_file = env
+                .database_url()
+                .trim_start_matches("sqlite://")
+                .to_owned();
             let mut bytes = std::fs::read(&db_file).unwrap();
             if let Ok(wal) = std::fs::read(format!("{db_file}-wal")) {
                 bytes.extend(wal);
@@ -273,14 +276,20 @@ async fn secrets_never_reach_logs_errors_or_the_database() {
                 .args(["--data-only", "-d", &env.database_url()])
                 .output()
                 .expect("pg_dump runs");
-            assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+            assert!(
+                dump.status.success(),
+                "{}",
+                String::from_utf8_lossy(&dump.stderr)
+            );
             String::from_utf8_lossy(&dump.stdout).into_owned()
         }
     };
-    assert!(text.contains(env.config.project_id.as_str()), "the dump holds the inventory");
+    assert!(
+        text.contains(env.config.project_id.as_str()),
+        "the dump holds the inventory"
+    );
     assert!(
         !text.contains(&sk) && !text.contains(token),
         "a secret was stored in the database"
     );
-}
 }

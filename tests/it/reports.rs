@@ -1,8 +1,10 @@
 //! The SQL reports in queries/ run on the synced tables and agree with the served data.
 
-use crate::support::TestEnv;
+use crate::support::{Backend, TestEnv};
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Row};
+
+backend_tests!(weak_crypto_and_status_reports_match_the_served_inventory);
 
 fn report(name: &str) -> String {
     std::fs::read_to_string(format!("{}/queries/{name}.sql", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -30,9 +32,8 @@ fn weak_settings(conn: &Value) -> Vec<(String, String, String)> {
     found
 }
 
-backend_tests! {
-async fn weak_crypto_and_status_reports_match_the_served_inventory() {
-    let env = TestEnv::generated(400, 21).await;
+async fn weak_crypto_and_status_reports_match_the_served_inventory(backend: Backend) {
+    let env = TestEnv::generated(backend, 400, 21).await;
     env.sync(&[]).await;
     let served = env.sim.state.inventory();
     let db = env.db().await;
@@ -83,5 +84,4 @@ async fn weak_crypto_and_status_reports_match_the_served_inventory() {
         .find(|r| r.0.as_deref() == Some("POLICY") && r.1.as_deref() == Some("ACTIVE"))
         .map_or(0, |r| r.2);
     assert_eq!(row as usize, active_policy);
-}
 }

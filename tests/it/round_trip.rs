@@ -1,7 +1,14 @@
 //! API JSON -> tables -> `export` must give back exactly what the API served.
 
-use crate::support::{TestEnv, assert_same_connections, expected_export, sorted_by_id};
+use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
 use serde_json::Value;
+
+backend_tests!(
+    seed_examples_round_trip_exactly,
+    generated_inventory_of_thousands_round_trips_exactly,
+    unknown_fields_nulls_and_odd_types_survive,
+    api_timestamps_are_kept_verbatim_and_parsed,
+);
 
 fn seed_connections(file: &str) -> Vec<Value> {
     let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -9,15 +16,14 @@ fn seed_connections(file: &str) -> Vec<Value> {
     page["vpn_connections"].as_array().unwrap().clone()
 }
 
-backend_tests! {
-async fn seed_examples_round_trip_exactly() {
+async fn seed_examples_round_trip_exactly(backend: Backend) {
     for file in [
         "seed-example-all-connections.json",
         "seed-example-by-vgw-id.json",
         "seed-example-by-vgw-ip.json",
     ] {
         let served = seed_connections(file);
-        let env = TestEnv::with_inventory(served.clone()).await;
+        let env = TestEnv::with_inventory(backend, served.clone()).await;
         let report = env.sync(&[]).await;
         assert_eq!(report["added"], 2, "{file}");
         assert_eq!(
@@ -27,11 +33,9 @@ async fn seed_examples_round_trip_exactly() {
         );
     }
 }
-}
 
-backend_tests! {
-async fn generated_inventory_of_thousands_round_trips_exactly() {
-    let env = TestEnv::generated(3000, 7).await;
+async fn generated_inventory_of_thousands_round_trips_exactly(backend: Backend) {
+    let env = TestEnv::generated(backend, 3000, 7).await;
     let report = env.sync(&[]).await;
     assert_eq!(report["fetched"], 3000);
     assert_eq!(report["added"], 3000);
@@ -40,10 +44,8 @@ async fn generated_inventory_of_thousands_round_trips_exactly() {
     let served = env.sim.state.inventory();
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
 }
-}
 
-backend_tests! {
-async fn unknown_fields_nulls_and_odd_types_survive() {
+async fn unknown_fields_nulls_and_odd_types_survive(backend: Backend) {
     let served: Vec<Value> = vec![serde_json::json!({
         "id": "odd-1", "name": "odd", "status": "SOMETHING_NEW", "style": "FUTURE-STYLE",
         "created_at": "2024-01-01T00:00:00.001Z", "updated_at": "2024-01-01T00:00:00",
@@ -56,34 +58,32 @@ async fn unknown_fields_nulls_and_odd_types_survive() {
         "bgp_peer": {"peer_asn": 4294967295u64, "num_message_sent": 9007199254740993u64},
         "brand_new": {"nested": [null, true]}
     })];
-    let env = TestEnv::with_inventory(served.clone()).await;
+    let env = TestEnv::with_inventory(backend, served.clone()).await;
     env.sync(&[]).await;
     assert_same_connections(&env.export().await, &expected_export(&served));
 }
-}
 
-backend_tests! {
-async fn api_timestamps_are_kept_verbatim_and_parsed() {
+async fn api_timestamps_are_kept_verbatim_and_parsed(backend: Backend) {
     use sqlx::Row;
     let served = vec![
-        serde_json::json!({"id": "t1", "created_at": "2022-12-11T13:59:59.633Z", "updated_at": "2022-12-11T13:59:59"}),
+        serde_json::json!({
+            "id": "t1",
+            "created_at": "2022-12-11T13:59:59.633Z",
+            "updated_at": "2022-12-11T13:59:59"
+        }),
         serde_json::json!({"id": "t2", "created_at": "not a time"}),
     ];
-    let env = TestEnv::with_inventory(served).await;
+    let env = TestEnv::with_inventory(backend, served).await;
     env.sync(&[]).await;
     type Times = Option<chrono::DateTime<chrono::Utc>>;
+    const SQL: &str = "SELECT created_at, created_at_utc, updated_at_utc \
+                       FROM connections ORDER BY id";
     let rows: Vec<(String, Times, Times)> = on_test_db!(&env.db().await, pool => {
-        sqlx::query("SELECT created_at, created_at_utc, updated_at_utc FROM connections ORDER BY id")
-            .fetch_all(pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect()
+        let rows = sqlx::query(SQL).fetch_all(pool).await.unwrap();
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
     });
     assert_eq!(rows[0].0, "2022-12-11T13:59:59.633Z");
     assert_eq!(rows[0].1.unwrap().timestamp_millis(), 1_670_767_199_633);
     assert_eq!(rows[0].2.unwrap().timestamp(), 1_670_767_199);
     assert_eq!((rows[1].0.as_str(), rows[1].1), ("not a time", None));
-}
 }

@@ -1,8 +1,8 @@
 //! Schema upgrades keep data, and database URLs keep their secrets.
 
-use crate::support::{
-    BACKEND, Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id,
-};
+use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
+
+backend_tests!(upgrading_an_older_schema_keeps_the_data);
 
 /// A sync through the library with the schema left as it is (commands would upgrade it first).
 async fn sync_without_migrating(env: &TestEnv) {
@@ -52,38 +52,54 @@ async fn table_fingerprint(env: &TestEnv) -> Vec<i64> {
     counts
 }
 
-backend_tests! {
-async fn upgrading_an_older_schema_keeps_the_data() {
-    let env = TestEnv::generated(150, 41).await;
+async fn upgrading_an_older_schema_keeps_the_data(backend: Backend) {
+    let env = TestEnv::generated(backend, 150, 41).await;
     let run = env.run(&["migrate", "--target-version", "1"]).await;
-    assert!(run.assert_ok().stdout.contains("applied V1__init"), "{}", run.stdout);
+    assert!(
+        run.assert_ok().stdout.contains("applied V1__init"),
+        "{}",
+        run.stdout
+    );
     // Data written at version 1, then the upgrade.
     sync_without_migrating(&env).await;
     let before = table_fingerprint(&env).await;
     assert_eq!(before[0], 150);
     let upgraded = env.run(&["migrate"]).await;
-    assert!(upgraded.assert_ok().stdout.contains("applied V2__crypto_view"), "{}", upgraded.stdout);
+    assert!(
+        upgraded
+            .assert_ok()
+            .stdout
+            .contains("applied V2__crypto_view"),
+        "{}",
+        upgraded.stdout
+    );
     assert_eq!(table_fingerprint(&env).await, before);
     let served = env.sim.state.inventory();
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
     let added = env.run(&["drift", "--format", "json"]).await.json();
     assert_eq!(added.as_array().unwrap().len(), 150);
     // The new view reads the old rows.
-    let triple_des = served.iter().filter(|c| c["ikepolicy"]["encryption_algorithm"] == "3des").count();
+    let triple_des = served
+        .iter()
+        .filter(|c| c["ikepolicy"]["encryption_algorithm"] == "3des")
+        .count();
     let db = env.db().await;
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM connection_crypto").await, 150);
     assert_eq!(
-        db.scalar("SELECT COUNT(*) FROM connection_crypto WHERE ike_encryption_algorithm = '3des'").await as usize,
+        db.scalar("SELECT COUNT(*) FROM connection_crypto").await,
+        150
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM connection_crypto WHERE ike_encryption_algorithm = '3des'")
+            .await as usize,
         triple_des
     );
     // And syncing goes on as before.
     assert_eq!(env.sync(&[]).await["unchanged"], 150);
 }
-}
 
 #[tokio::test]
 async fn database_passwords_never_show() {
-    let env = TestEnv::generated(1, 1).await;
+    let env = TestEnv::generated(Backend::Sqlite, 1, 1).await;
     for url in [
         "postgres://inventory:hunter2-secret@127.0.0.1:1/inv",
         "postgresql://127.0.0.1:1/inv?user=inventory&password=hunter2-secret",
@@ -105,54 +121,45 @@ async fn database_passwords_never_show() {
 
     // A working URL with a password (trust auth ignores it): verbose logs and output of a
     // whole demo and sync must not show it either.
-    BACKEND
-        .scope(Backend::Postgres, async {
-            let env = TestEnv::generated(10, 2).await;
-            let url = env
-                .database_url()
-                .replacen("postgres@", "postgres:hunter2-secret@", 1);
-            for args in [
-                &["demo", "--connections", "20"][..],
-                &["sync"][..],
-                &["runs"][..],
-            ] {
-                let mut all = vec!["-vvv", "--database", url.as_str()];
-                all.extend_from_slice(args);
-                let run = env.run(&all).await;
-                run.assert_ok();
-                for output in [&run.stdout, &run.stderr] {
-                    assert!(
-                        !output.contains("hunter2-secret"),
-                        "password leaked: {output}"
-                    );
-                }
-            }
-        })
-        .await;
+    let env = TestEnv::generated(Backend::Postgres, 10, 2).await;
+    let url = env
+        .database_url()
+        .replacen("postgres@", "postgres:hunter2-secret@", 1);
+    for args in [
+        &["demo", "--connections", "20"][..],
+        &["sync"][..],
+        &["runs"][..],
+    ] {
+        let mut all = vec!["-vvv", "--database", url.as_str()];
+        all.extend_from_slice(args);
+        let run = env.run(&all).await;
+        run.assert_ok();
+        for output in [&run.stdout, &run.stderr] {
+            assert!(
+                !output.contains("hunter2-secret"),
+                "password leaked: {output}"
+            );
+        }
+    }
 }
 
 /// Table and column names of the test database, sorted.
 async fn columns(env: &TestEnv) -> Vec<(String, String)> {
     use sqlx::Row;
+    let sql = match env.backend() {
+        Backend::Sqlite => {
+            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+             WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%'"
+        }
+        Backend::Postgres => {
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = 'public'"
+        }
+    };
     let db = env.db().await;
     let mut columns: Vec<(String, String)> = on_test_db!(&db, pool => {
-        let sql = match env.backend() {
-            Backend::Sqlite => {
-                "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
-                 WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%'"
-            }
-            Backend::Postgres => {
-                "SELECT table_name::text, column_name::text FROM information_schema.columns
-                 WHERE table_schema = 'public'"
-            }
-        };
-        sqlx::query(sql)
-            .fetch_all(pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect()
+        let rows = sqlx::query(sql).fetch_all(pool).await.unwrap();
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect()
     });
     columns.sort();
     columns
@@ -162,13 +169,9 @@ async fn columns(env: &TestEnv) -> Vec<(String, String)> {
 async fn both_backends_have_the_same_tables_and_columns() {
     let mut seen = Vec::new();
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let cols = BACKEND
-            .scope(backend, async {
-                let env = TestEnv::generated(0, 1).await;
-                env.run(&["migrate"]).await.assert_ok();
-                columns(&env).await
-            })
-            .await;
+        let env = TestEnv::generated(backend, 0, 1).await;
+        env.run(&["migrate"]).await.assert_ok();
+        let cols = columns(&env).await;
         assert!(cols.len() > 100, "{backend:?}: {cols:?}");
         seen.push(cols);
     }

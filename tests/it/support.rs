@@ -1,9 +1,9 @@
 //! Test fixtures: a simulator on a free loopback port, a fresh database, and a way to run the
 //! binary against them.
 //!
-//! Every storage test runs on both backends: `backend_tests!` turns each test into a `sqlite`
-//! and a `postgres` case, and `TestEnv` creates a fresh SQLite file or PostgreSQL database
-//! (dropped afterwards) for the backend of the case it runs in. PostgreSQL is the server at
+//! Every storage test is an ordinary `async fn name(backend: Backend)`; `backend_tests!` gives
+//! it a `sqlite` and a `postgres` case. `TestEnv` creates a fresh SQLite file or PostgreSQL
+//! database (dropped afterwards) for the backend it is given. PostgreSQL is the server at
 //! `VPN_INVENTORY_TEST_POSTGRES` (default postgres://postgres@127.0.0.1:5432/postgres).
 
 use serde_json::Value;
@@ -12,6 +12,7 @@ use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
 use vpn_inventory::simulate::server::{SimConfig, generated_inventory};
 use vpn_inventory::simulate::{RunningSimulator, spawn};
+use vpn_inventory::store::DatabaseUrl;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -19,33 +20,23 @@ pub enum Backend {
     Postgres,
 }
 
-tokio::task_local! {
-    /// The backend of the test case running in this task.
-    pub static BACKEND: Backend;
-}
-
-/// Declares tests that run once on SQLite and once on PostgreSQL:
-/// `backend_tests! { async fn name() { ... } }` gives `name::sqlite` and `name::postgres`.
+/// Declares the `sqlite` and `postgres` cases of ordinary `async fn name(backend: Backend)`
+/// tests: `backend_tests!(name_a, name_b);` gives `name_a::sqlite`, `name_a::postgres`, ...
 #[macro_export]
 macro_rules! backend_tests {
-    ($(async fn $name:ident() $body:block)*) => {$(
+    ($($name:ident),+ $(,)?) => {$(
         mod $name {
-            #[allow(unused_imports)]
-            use super::*;
+            use $crate::support::Backend;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                $crate::support::BACKEND.scope($crate::support::Backend::Sqlite, async $body).await
+                super::$name(Backend::Sqlite).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                $crate::support::BACKEND.scope($crate::support::Backend::Postgres, async $body).await
+                super::$name(Backend::Postgres).await
             }
         }
-    )*};
-}
-
-pub fn backend() -> Backend {
-    BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+    )+};
 }
 
 fn postgres_admin_url() -> String {
@@ -53,15 +44,35 @@ fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-/// A database of the current backend for one test.
+/// The PostgreSQL test server, or a panic saying how to start one or where to point the tests.
+async fn connect_postgres_admin() -> sqlx::PgConnection {
+    let url = postgres_admin_url();
+    match sqlx::PgConnection::connect(&url).await {
+        Ok(admin) => admin,
+        Err(e) => {
+            // The URL without its password, if it has one.
+            let shown = DatabaseUrl::parse(&url).map_or_else(
+                |_| "VPN_INVENTORY_TEST_POSTGRES".to_owned(),
+                |u| u.to_string(),
+            );
+            panic!(
+                "PostgreSQL test server not reachable at {shown} ({e}): start it \
+                 (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) \
+                 or set VPN_INVENTORY_TEST_POSTGRES to a server's admin URL"
+            )
+        }
+    }
+}
+
+/// A database of one backend for one test.
 enum TestDatabase {
     Sqlite(tempfile::TempDir),
     Postgres { name: String },
 }
 
 impl TestDatabase {
-    async fn create() -> Self {
-        match backend() {
+    async fn create(backend: Backend) -> Self {
+        match backend {
             Backend::Sqlite => Self::Sqlite(tempfile::tempdir().expect("temp dir")),
             Backend::Postgres => {
                 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -70,9 +81,7 @@ impl TestDatabase {
                     std::process::id(),
                     COUNTER.fetch_add(1, Ordering::SeqCst)
                 );
-                let mut admin = sqlx::PgConnection::connect(&postgres_admin_url())
-                    .await
-                    .expect("PostgreSQL test server answers (see VPN_INVENTORY_TEST_POSTGRES)");
+                let mut admin = connect_postgres_admin().await;
                 for sql in [
                     format!("DROP DATABASE IF EXISTS {name}"),
                     format!("CREATE DATABASE {name}"),
@@ -145,6 +154,10 @@ impl TestDb {
         use sqlx::Row;
         on_test_db!(self, pool => sqlx::query(sql).fetch_one(pool).await.expect(sql).get(0))
     }
+
+    pub async fn close(&self) {
+        on_test_db!(self, pool => pool.close().await)
+    }
 }
 
 pub struct TestEnv {
@@ -194,8 +207,8 @@ impl From<Output> for Run {
 }
 
 impl TestEnv {
-    /// A simulator serving `inventory` and an empty database directory.
-    pub async fn with_inventory(inventory: Vec<Value>) -> Self {
+    /// A simulator serving `inventory` and a fresh, empty database of `backend`.
+    pub async fn with_inventory(backend: Backend, inventory: Vec<Value>) -> Self {
         let config = SimConfig::default();
         let sim = spawn(([127, 0, 0, 1], 0).into(), config.clone(), inventory)
             .await
@@ -203,12 +216,12 @@ impl TestEnv {
         Self {
             sim,
             config,
-            database: TestDatabase::create().await,
+            database: TestDatabase::create(backend).await,
         }
     }
 
-    pub async fn generated(connections: usize, seed: u64) -> Self {
-        Self::with_inventory(generated_inventory(connections, seed)).await
+    pub async fn generated(backend: Backend, connections: usize, seed: u64) -> Self {
+        Self::with_inventory(backend, generated_inventory(connections, seed)).await
     }
 
     pub fn database_url(&self) -> String {
@@ -282,16 +295,14 @@ impl TestEnv {
     /// Everything a failed run must leave untouched: the export and every connection row.
     pub async fn inventory_fingerprint(&self) -> (Vec<Value>, Vec<(String, String, i64)>) {
         use sqlx::Row;
+        const SQL: &str =
+            "SELECT id, content_hash, last_changed_run_id FROM connections ORDER BY id";
         let db = self.db().await;
         let rows = on_test_db!(&db, pool => {
-            let rows = sqlx::query("SELECT id, content_hash, last_changed_run_id FROM connections ORDER BY id")
-                .fetch_all(pool)
-                .await
-                .expect("query connections");
-            let rows = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
-            pool.close().await;
-            rows
+            let rows = sqlx::query(SQL).fetch_all(pool).await.expect(SQL);
+            rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
         });
+        db.close().await;
         (sorted_by_id(self.export().await), rows)
     }
 }

@@ -1,25 +1,31 @@
 //! Paging, filters and re-syncs against the simulator.
 
-use crate::support::{TestEnv, assert_same_connections, expected_export, sorted_by_id};
+use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
 use serde_json::Value;
 
-backend_tests! {
-async fn every_page_size_stores_the_same_inventory() {
-    let env = TestEnv::generated(23, 3).await;
+backend_tests!(
+    every_page_size_stores_the_same_inventory,
+    exactly_one_full_page_then_an_empty_one,
+    empty_inventory_is_a_complete_run_with_nothing,
+    first_sync_adds_all_and_unchanged_resync_rewrites_nothing,
+    changed_and_removed_connections_are_applied,
+    filters_reach_the_api_and_scopes_stay_apart,
+);
+
+async fn every_page_size_stores_the_same_inventory(backend: Backend) {
+    let env = TestEnv::generated(backend, 23, 3).await;
     let expected = expected_export(&env.sim.state.inventory());
     for (size, pages) in [("1", 24), ("2", 12), ("200", 1)] {
-        let env = TestEnv::with_inventory(env.sim.state.inventory()).await;
+        let env = TestEnv::with_inventory(backend, env.sim.state.inventory()).await;
         let report = env.sync(&["--page-size", size]).await;
         assert_eq!(report["fetched"], 23, "page size {size}");
         assert_eq!(report["pages"], pages, "page size {size}");
         assert_same_connections(&sorted_by_id(env.export().await), &expected);
     }
 }
-}
 
-backend_tests! {
-async fn exactly_one_full_page_then_an_empty_one() {
-    let env = TestEnv::generated(10, 4).await;
+async fn exactly_one_full_page_then_an_empty_one(backend: Backend) {
+    let env = TestEnv::generated(backend, 10, 4).await;
     let report = env.sync(&["--page-size", "10"]).await;
     // A full page may be followed by more: the pager asks once more and gets nothing.
     assert_eq!(
@@ -29,21 +35,17 @@ async fn exactly_one_full_page_then_an_empty_one() {
     assert_eq!(env.sim.state.requests(), 2);
     assert_eq!(env.export().await.len(), 10);
 }
-}
 
-backend_tests! {
-async fn empty_inventory_is_a_complete_run_with_nothing() {
-    let env = TestEnv::with_inventory(Vec::new()).await;
+async fn empty_inventory_is_a_complete_run_with_nothing(backend: Backend) {
+    let env = TestEnv::with_inventory(backend, Vec::new()).await;
     let report = env.sync(&[]).await;
     assert_eq!(report["fetched"], 0);
     assert_eq!(report["status"], "complete");
     assert_eq!(env.run(&["export"]).await.assert_ok().stdout.trim(), "[]");
 }
-}
 
-backend_tests! {
-async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing() {
-    let env = TestEnv::generated(120, 5).await;
+async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing(backend: Backend) {
+    let env = TestEnv::generated(backend, 120, 5).await;
     let first = env.sync(&["--page-size", "50"]).await;
     assert_eq!(
         (
@@ -75,14 +77,16 @@ async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing() {
             .all(|(_, _, run)| *run == first["run_id"].as_i64().unwrap())
     );
     // The staging of the completed run was cleared.
-    let staged = env.db().await.scalar("SELECT COUNT(*) FROM staged_connections").await;
+    let staged = env
+        .db()
+        .await
+        .scalar("SELECT COUNT(*) FROM staged_connections")
+        .await;
     assert_eq!(staged, 0);
 }
-}
 
-backend_tests! {
-async fn changed_and_removed_connections_are_applied() {
-    let env = TestEnv::generated(30, 6).await;
+async fn changed_and_removed_connections_are_applied(backend: Backend) {
+    let env = TestEnv::generated(backend, 30, 6).await;
     env.sync(&[]).await;
     let mut served = env.sim.state.inventory();
     let removed = served.remove(3);
@@ -99,11 +103,9 @@ async fn changed_and_removed_connections_are_applied() {
     assert!(!exported.iter().any(|c| c["id"] == removed["id"]));
     assert_same_connections(&exported, &expected_export(&served));
 }
-}
 
-backend_tests! {
-async fn filters_reach_the_api_and_scopes_stay_apart() {
-    let env = TestEnv::generated(200, 8).await;
+async fn filters_reach_the_api_and_scopes_stay_apart(backend: Backend) {
+    let env = TestEnv::generated(backend, 200, 8).await;
     let served = env.sim.state.inventory();
     let vgw_id = served[0]["vgw_id"].as_str().unwrap().to_owned();
     let of_gateway: Vec<Value> = served
@@ -164,7 +166,13 @@ async fn filters_reach_the_api_and_scopes_stay_apart() {
     let one = remaining[5]["id"].as_str().unwrap();
     let report = env.sync(&["--vpn-id", one]).await;
     assert_eq!(report["fetched"], 1);
-    assert_eq!(env.sync(&["--eip-id", vgw_ip]).await["fetched"].as_u64(), Some(of_ip as u64));
-    assert_eq!(env.sync(&["--vpn-id", one, "--eip-id", "no-such-eip"]).await["fetched"], 0);
-}
+    assert_eq!(
+        env.sync(&["--eip-id", vgw_ip]).await["fetched"].as_u64(),
+        Some(of_ip as u64)
+    );
+    assert_eq!(
+        env.sync(&["--vpn-id", one, "--eip-id", "no-such-eip"])
+            .await["fetched"],
+        0
+    );
 }
