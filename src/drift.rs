@@ -14,9 +14,10 @@
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
+    #[default]
     Config,
     State,
 }
@@ -42,9 +43,10 @@ impl std::str::FromStr for Category {
 }
 
 /// What happened to a connection as a run saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
+    #[default]
     Added,
     Removed,
     Modified,

@@ -15,8 +15,9 @@
 use super::error::{Result, inconsistent};
 use super::runs::{RunStatus, count};
 use super::sql::{Cell, MAX_PARAMS, Row, Sql};
+use super::tables::{CHANGE_RECORDS, NewRow};
 use super::write::{ConnectionWrite, write_connections};
-use super::{RunCounts, Store, Tx};
+use super::{ChangeRecord, RunCounts, Store, Tx};
 use crate::api::model::{FieldValue, VpnConnection};
 use crate::drift::{self, Category, ChangeKind, FieldChange, Previous, Verdict};
 use crate::scope::Scope;
@@ -272,15 +273,10 @@ async fn apply_chunk(
             (Some(_), None) => Previous::Same,
             (Some(_), Some(body)) => Previous::Other(body),
         };
-        let record = |change, field| Record {
-            id,
-            name: conn.name.as_deref(),
-            change,
-            field,
-        };
+        let name = conn.name.as_deref();
         match drift::judge(previous, stored) {
             Verdict::Added => {
-                records.push(record(ChangeKind::Added, None));
+                records.push(ctx.record(id, name, ChangeKind::Added, None));
                 counts.added += 1;
             }
             Verdict::Unchanged => counts.unchanged += 1,
@@ -288,13 +284,13 @@ async fn apply_chunk(
                 counts.modified += 1;
                 let modified = changes
                     .into_iter()
-                    .map(|c| record(ChangeKind::Modified, Some(c)));
+                    .map(|c| ctx.record(id, name, ChangeKind::Modified, Some(c)));
                 records.extend(modified);
             }
         }
     }
     set_members(tx, scope_id, &members).await?;
-    insert_records(tx, ctx, &records).await?;
+    insert_records(tx, ctx.scope, &records).await?;
     Ok(())
 }
 
@@ -381,40 +377,37 @@ async fn set_members(tx: &mut Tx, scope_id: i64, members: &[(&str, i64)]) -> Res
     Ok(())
 }
 
-/// A change record to write.
-struct Record<'a> {
-    id: &'a str,
-    name: Option<&'a str>,
-    change: ChangeKind,
-    field: Option<FieldChange>,
+impl RecordContext<'_> {
+    /// A change record of this run; `field` only for a modification.
+    fn record(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        change: ChangeKind,
+        field: Option<FieldChange>,
+    ) -> ChangeRecord {
+        let (field, category, old, new) = match field {
+            None => (None, Category::Config, None, None),
+            Some(f) => (Some(f.field), f.category, f.old, f.new),
+        };
+        ChangeRecord {
+            run_id: self.run_id,
+            connection_id: id.to_owned(),
+            connection_name: name.map(str::to_owned),
+            change,
+            category,
+            field,
+            old: old.unwrap_or_default(),
+            new: new.unwrap_or_default(),
+            detected_at: self.detected_at,
+        }
+    }
 }
 
-async fn insert_records(
-    tx: &mut Tx,
-    ctx: &RecordContext<'_>,
-    records: &[Record<'_>],
-) -> Result<()> {
-    for chunk in records.chunks(MAX_PARAMS / 11) {
-        let mut sql = Sql::new(
-            "INSERT INTO change_records (run_id, endpoint, project_id, connection_id,
-                 connection_name, change, category, field, old_value, new_value, detected_at) ",
-        );
-        sql.push_values(chunk.iter().map(|r| {
-            let field = r.field.as_ref();
-            vec![
-                Cell::from(ctx.run_id),
-                Cell::from(&ctx.scope.endpoint),
-                Cell::from(&ctx.scope.project_id),
-                Cell::from(r.id),
-                Cell::from(r.name),
-                Cell::from(r.change.as_str()),
-                Cell::from(field.map_or(Category::Config, |f| f.category).as_str()),
-                Cell::from(field.map(|f| f.field.as_str())),
-                Cell::from(field.and_then(|f| f.old.clone())),
-                Cell::from(field.and_then(|f| f.new.clone())),
-                Cell::from(ctx.detected_at),
-            ]
-        }));
+async fn insert_records(tx: &mut Tx, scope: &Scope, records: &[ChangeRecord]) -> Result<()> {
+    let context = || vec![Cell::from(&scope.endpoint), Cell::from(&scope.project_id)];
+    let rows: Vec<NewRow<ChangeRecord>> = records.iter().map(|r| (context(), r)).collect();
+    for sql in CHANGE_RECORDS.inserts(&rows) {
         tx.execute(sql).await?;
     }
     Ok(())
@@ -468,16 +461,14 @@ async fn record_removals(
             sql
         };
         let names: HashMap<String, Option<String>> = pairs(&select_in(tx, names, &gone).await?)?;
-        let records: Vec<Record> = gone
+        let records: Vec<ChangeRecord> = gone
             .iter()
-            .map(|id| Record {
-                id,
-                name: names.get(id).and_then(|n| n.as_deref()),
-                change: ChangeKind::Removed,
-                field: None,
+            .map(|id| {
+                let name = names.get(id).and_then(|n| n.as_deref());
+                ctx.record(id, name, ChangeKind::Removed, None)
             })
             .collect();
-        insert_records(tx, ctx, &records).await?;
+        insert_records(tx, scope, &records).await?;
         removed += count(records.len());
         leave_snapshot(tx, scope, scope_id, seq, &gone).await?;
     }

@@ -2,22 +2,26 @@
 
 use super::error::{Result, inconsistent};
 use super::runs::RunStatus;
-use super::sql::{Row, Sql};
+use super::sql::Sql;
+use super::tables::CHANGE_RECORDS;
 use super::{Store, Tx};
 use crate::drift::{Category, ChangeKind};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-/// One change record as `drift` and `history` print it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// One change record: what a run found changed in one connection (one field of it, for a
+/// modification). Written by the apply step, printed by `drift` and `history`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct ChangeRecord {
     pub run_id: i64,
     pub connection_id: String,
     pub connection_name: Option<String>,
     pub change: ChangeKind,
     pub category: Category,
+    /// The changed field's dotted API path; `None` for an added or removed connection.
     pub field: Option<String>,
+    /// The field's values as JSON; `null` where it was absent (stored values hold no nulls).
     pub old: Value,
     pub new: Value,
     pub detected_at: DateTime<Utc>,
@@ -54,24 +58,20 @@ impl std::str::FromStr for AsOf {
 impl Store {
     /// Change records matching `filter`, oldest first.
     pub async fn change_records(&self, filter: &RecordFilter) -> Result<Vec<ChangeRecord>> {
-        let sql = Sql::new(
-            "SELECT run_id, connection_id, connection_name, change, category, field,
-                 old_value, new_value, detected_at
-             FROM change_records
+        let mut sql = Sql::new("SELECT ");
+        sql.push(&CHANGE_RECORDS.read_columns()).push(
+            " FROM change_records
              WHERE ($1 IS NULL OR run_id = $1) AND ($2 IS NULL OR detected_at >= $2)
                  AND ($3 IS NULL OR connection_id = $3) AND ($4 IS NULL OR category = $4)
              ORDER BY id",
-        )
-        .arg(filter.run_id)
-        .arg(filter.since)
-        .arg(filter.connection_id.as_deref())
-        .arg(filter.category.map(Category::as_str));
-        self.db
-            .fetch_all(sql)
-            .await?
-            .iter()
-            .map(change_record)
-            .collect()
+        );
+        let sql = sql
+            .arg(filter.run_id)
+            .arg(filter.since)
+            .arg(filter.connection_id.as_deref())
+            .arg(filter.category.map(Category::as_str));
+        let rows = self.db.fetch_all(sql).await?;
+        rows.iter().map(|row| CHANGE_RECORDS.read(row)).collect()
     }
 
     /// The most recently applied complete run, if any.
@@ -120,25 +120,6 @@ impl Store {
             after: 0,
         })
     }
-}
-
-fn change_record(row: &Row) -> Result<ChangeRecord> {
-    let parsed = |column: &str| -> Result<String> { row.get(column).map_err(Into::into) };
-    Ok(ChangeRecord {
-        run_id: row.get("run_id")?,
-        connection_id: row.get("connection_id")?,
-        connection_name: row.get("connection_name")?,
-        change: parsed("change")?.parse().map_err(inconsistent)?,
-        category: parsed("category")?.parse().map_err(inconsistent)?,
-        field: row.get("field")?,
-        old: row
-            .get::<Option<Value>>("old_value")?
-            .unwrap_or(Value::Null),
-        new: row
-            .get::<Option<Value>>("new_value")?
-            .unwrap_or(Value::Null),
-        detected_at: row.get("detected_at")?,
-    })
 }
 
 /// Connection versions current at one point of history, in one read transaction.

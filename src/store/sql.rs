@@ -57,6 +57,11 @@ impl From<i64> for Cell {
         Cell::Int(Some(v))
     }
 }
+impl From<&i64> for Cell {
+    fn from(v: &i64) -> Self {
+        Cell::Int(Some(*v))
+    }
+}
 impl From<Option<i64>> for Cell {
     fn from(v: Option<i64>) -> Self {
         Cell::Int(v)
@@ -85,6 +90,11 @@ impl From<Option<Value>> for Cell {
 impl From<DateTime<Utc>> for Cell {
     fn from(v: DateTime<Utc>) -> Self {
         Cell::Time(Some(v))
+    }
+}
+impl From<&DateTime<Utc>> for Cell {
+    fn from(v: &DateTime<Utc>) -> Self {
+        Cell::Time(Some(*v))
     }
 }
 impl From<Option<DateTime<Utc>>> for Cell {

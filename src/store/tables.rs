@@ -11,6 +11,7 @@
 //! gives back exactly what was served.
 
 use super::error::{Result, inconsistent};
+use super::history::ChangeRecord;
 use super::sql::{Cell, MAX_PARAMS, Row, Sql};
 use crate::api::model::{BgpPeer, Dpd, IkePolicy, IpsecPolicy, PolicyRule, Tag, VpnConnection};
 use crate::time::parse_api_time;
@@ -267,6 +268,52 @@ pub const BGP_PEERS: Table<BgpPeer> = Table {
         field!(num_message_received),
         field!(num_message_sent),
         extra!(),
+    ],
+};
+
+/// `change` and `category`: a vocabulary enum stored by its name.
+macro_rules! named {
+    ($name:ident) => {
+        Field {
+            column: stringify!($name),
+            write: |o| Cell::from(o.$name.as_str()),
+            read: Some(|o, row| {
+                let name: String = row.get(stringify!($name))?;
+                o.$name = name.parse().map_err(inconsistent)?;
+                Ok(())
+            }),
+        }
+    };
+}
+
+/// `old_value`/`new_value`: a changed field's value as JSON, NULL where it was absent.
+macro_rules! change_value {
+    ($column:literal, $name:ident) => {
+        Field {
+            column: $column,
+            write: |o| Cell::from((!o.$name.is_null()).then(|| o.$name.clone())),
+            read: Some(|o, row| {
+                o.$name = row.get::<Option<Value>>($column)?.unwrap_or_default();
+                Ok(())
+            }),
+        }
+    };
+}
+
+/// What each complete run found changed; not an API mirror, but written and read like one.
+pub const CHANGE_RECORDS: Table<ChangeRecord> = Table {
+    name: "change_records",
+    context: &["endpoint", "project_id"],
+    fields: &[
+        field!(run_id),
+        field!(connection_id),
+        field!(connection_name),
+        named!(change),
+        named!(category),
+        field!(field),
+        change_value!("old_value", old),
+        change_value!("new_value", new),
+        field!(detected_at),
     ],
 };
 
