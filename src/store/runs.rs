@@ -175,7 +175,7 @@ impl Store {
             inserted += tx.execute(sql).await?;
         }
         let outcome = StageOutcome {
-            duplicates: items - count(usize::try_from(inserted).unwrap_or(usize::MAX)),
+            duplicates: items - i64::try_from(inserted).unwrap_or(items),
         };
         let sql = Sql::new(
             "UPDATE sync_runs SET pages = pages + 1, fetched = fetched + $2,

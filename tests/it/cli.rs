@@ -127,7 +127,7 @@ async fn demo_syncs_the_built_in_simulator_twice_and_finds_drift(backend: Backen
     let drift = env.run(&["drift", "--format", "json"]).await.json();
     assert!(!drift.as_array().unwrap().is_empty());
     let expected_len = 300 + changed[0] - changed[1];
-    assert_eq!(env.export().await.len() as i64, expected_len);
+    assert_eq!(i64::try_from(env.export().await.len()), Ok(expected_len));
 }
 
 async fn simulate_subcommand_serves_what_sync_stores(backend: Backend) {

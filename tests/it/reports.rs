@@ -74,7 +74,7 @@ async fn weak_crypto_and_status_reports_match_the_served_inventory(backend: Back
             .collect()
     });
     let total: i64 = rows.iter().map(|r| r.2).sum();
-    assert_eq!(total as usize, served.len());
+    assert_eq!(usize::try_from(total), Ok(served.len()));
     let active_policy = served
         .iter()
         .filter(|c| c["status"] == "ACTIVE" && c["style"] == "POLICY")
@@ -83,5 +83,5 @@ async fn weak_crypto_and_status_reports_match_the_served_inventory(backend: Back
         .iter()
         .find(|r| r.0.as_deref() == Some("POLICY") && r.1.as_deref() == Some("ACTIVE"))
         .map_or(0, |r| r.2);
-    assert_eq!(row as usize, active_policy);
+    assert_eq!(usize::try_from(row), Ok(active_policy));
 }
