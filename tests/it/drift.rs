@@ -2,7 +2,7 @@
 
 use crate::support::{TestEnv, assert_same_connections, expected_export, sorted_by_id};
 use serde_json::{Value, json};
-use vpn_inventory::simulate::Faults;
+use vpn_simulator::Faults;
 
 async fn drift(env: &TestEnv, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["drift", "--format", "json"];

@@ -7,7 +7,7 @@ use crate::support::{TestEnv, assert_same_connections, expected_export, sorted_b
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use vpn_inventory::api::model::canonical_json;
-use vpn_inventory::simulate::mutate::{AppliedChange, Mutator};
+use vpn_simulator::mutate::{AppliedChange, Mutator};
 
 const SEED: u64 = 0x5EED_D21F;
 const CONNECTIONS: usize = 150;

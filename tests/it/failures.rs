@@ -3,7 +3,7 @@
 
 use crate::support::{Backend, Run, TestEnv};
 use serde_json::json;
-use vpn_inventory::simulate::Faults;
+use vpn_simulator::Faults;
 
 /// Syncs once cleanly, applies `faults`, syncs again expecting failure; returns that run after
 /// checking the inventory did not change and the run is recorded as failed. Also returns how

@@ -11,11 +11,10 @@
 //! Its old and new values are read from the connection's JSON before and after the round, nulls
 //! removed, at the claimed path: the mutations never compute them by hand. Nothing here does I/O.
 
-use super::data::{
+use crate::data::{
     self, Context, Gateway, NAME_STEMS, Rng, Stamp, TAG_KEYS, TAG_VALUES, TimeStyle,
 };
-use crate::api::model::{canonical_json, without_nulls};
-use crate::time::parse_api_time;
+use crate::wire::{canonical_json, parse_api_time, without_nulls};
 use serde_json::{Map, Value, json};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -1234,7 +1233,7 @@ fn uuid_v4(rng: &mut Rng) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulate::data::{GenOptions, generate};
+    use crate::data::{GenOptions, generate};
 
     fn inventory(count: usize, seed: u64) -> Vec<Value> {
         generate(&GenOptions { count, seed })
