@@ -5,7 +5,6 @@ use crate::drift::Category;
 use crate::store::{AsOf, DatabaseUrl};
 use crate::sync::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::net::SocketAddr;
 
 #[derive(Debug, Parser)]
 #[command(name = "vpn-inventory", version, about, max_term_width = 100)]
@@ -63,8 +62,10 @@ pub enum Command {
     /// Create or upgrade the database schema (every command does this on its own too).
     Migrate(MigrateArgs),
     /// Serve a local fake of the VPN list API, for demos and tests.
+    #[cfg(feature = "simulator")]
     Simulate(SimulateArgs),
     /// Sync a simulated project into the database: the whole job, no cloud account needed.
+    #[cfg(feature = "simulator")]
     Demo(DemoArgs),
 }
 
@@ -228,11 +229,12 @@ pub struct HistoryArgs {
     pub format: RecordFormat,
 }
 
+#[cfg(feature = "simulator")]
 #[derive(Debug, Clone, Args)]
 pub struct SimulateArgs {
     /// Address to serve on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: SocketAddr,
+    pub listen: std::net::SocketAddr,
     /// How many connections the fake project holds.
     #[arg(long, default_value_t = 1000)]
     pub connections: usize,
@@ -247,6 +249,7 @@ pub struct SimulateArgs {
     pub max_page_size: u32,
 }
 
+#[cfg(feature = "simulator")]
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
     /// How many connections the simulated project holds.

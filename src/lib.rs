@@ -3,7 +3,8 @@
 //! The binary (`main.rs`) is a thin shell over this library so that integration tests and the
 //! built-in simulator use the same code as users do. Concerns are kept apart: `api` talks to
 //! the cloud (signing, paging, model), `store` owns the database, `sync` sequences a run,
-//! `simulate` fakes the cloud, `commands` are the subcommands.
+//! `commands` are the subcommands. The fake cloud is the `vpn-simulator` crate, built in with
+//! the default `simulator` feature (the `simulate` and `demo` subcommands).
 
 pub mod api;
 pub mod cli;
@@ -11,7 +12,6 @@ pub mod commands;
 pub mod drift;
 pub mod scope;
 pub mod shutdown;
-pub mod simulate;
 pub mod store;
 pub mod sync;
 pub mod time;

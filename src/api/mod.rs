@@ -1,8 +1,12 @@
 //! The Huawei Cloud VPN API: request signing, the list client, paging decisions, the model.
+//!
+//! The signer is its own crate (`hwcloud-signer`, shared with the simulator); it stays reachable
+//! here as `api::signer`.
 
 pub mod client;
 pub mod credentials;
 pub mod error;
 pub mod model;
 pub mod paging;
-pub mod signer;
+
+pub use hwcloud_signer as signer;

@@ -6,10 +6,10 @@ use crate::api::client::VpnClient;
 use crate::api::credentials::{Credentials, Secret};
 use crate::cli::{DemoArgs, Output};
 use crate::scope::{Filters, Scope};
-use crate::simulate::server::{SimConfig, generated_inventory};
 use crate::store::{DatabaseUrl, Store};
 use std::process::ExitCode;
 use std::time::Duration;
+use vpn_simulator::server::{SimConfig, generated_inventory};
 
 /// The demo's scope is its own random port: nobody else can hold its lock.
 const DEMO_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -17,7 +17,7 @@ const DEMO_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let config = SimConfig::default();
     let inventory = generated_inventory(args.connections, args.seed);
-    let sim = crate::simulate::spawn(([127, 0, 0, 1], 0).into(), config.clone(), inventory).await?;
+    let sim = vpn_simulator::spawn(([127, 0, 0, 1], 0).into(), config.clone(), inventory).await?;
     let endpoint = sim.endpoint();
     print_stdout(&format!(
         "demo: simulated project {} with {} connections at {endpoint}, syncing into {database}\n",

@@ -1,11 +1,13 @@
 //! One module per subcommand. Each prints data to stdout and returns the exit code; errors
 //! bubble up to `main`, which prints them to stderr.
 
+#[cfg(feature = "simulator")]
 pub mod demo;
 pub mod drift;
 pub mod export;
 pub mod migrate;
 pub mod runs;
+#[cfg(feature = "simulator")]
 pub mod simulate;
 pub mod sync;
 
@@ -22,7 +24,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drift(args) => drift::run(&cli.database, args).await,
         Command::History(args) => drift::history(&cli.database, args).await,
         Command::Migrate(args) => migrate::run(&cli.database, args).await,
+        #[cfg(feature = "simulator")]
         Command::Simulate(args) => simulate::run(args).await,
+        #[cfg(feature = "simulator")]
         Command::Demo(args) => demo::run(&cli.database, args).await,
     }
 }

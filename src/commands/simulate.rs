@@ -3,8 +3,8 @@
 use super::print_stdout;
 use crate::api::credentials::{ENV_AK, ENV_AUTH_TOKEN, ENV_SK};
 use crate::cli::SimulateArgs;
-use crate::simulate::server::{SimConfig, generated_inventory};
 use std::process::ExitCode;
+use vpn_simulator::server::{SimConfig, generated_inventory};
 
 pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
@@ -25,7 +25,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         _ => false,
     };
     let inventory = generated_inventory(args.connections, args.seed);
-    let sim = crate::simulate::spawn(args.listen, config.clone(), inventory).await?;
+    let sim = vpn_simulator::spawn(args.listen, config.clone(), inventory).await?;
     let endpoint = sim.endpoint();
     let keys = if own_keys {
         format!("AK/SK from {ENV_AK} and {ENV_SK}")

@@ -43,14 +43,14 @@ async fn missing_settings_name_the_flag_and_variable() {
 
 async fn iam_token_authenticates_and_a_wrong_one_is_refused(backend: Backend) {
     let mut env = TestEnv::generated(backend, 0, 1).await;
-    let config = vpn_inventory::simulate::SimConfig {
+    let config = vpn_simulator::SimConfig {
         auth_token: Some("good-token".into()),
         ..env.config.clone()
     };
-    env.sim = vpn_inventory::simulate::spawn(
+    env.sim = vpn_simulator::spawn(
         ([127, 0, 0, 1], 0).into(),
         config,
-        vpn_inventory::simulate::server::generated_inventory(5, 2),
+        vpn_simulator::server::generated_inventory(5, 2),
     )
     .await
     .unwrap();
@@ -190,7 +190,7 @@ async fn simulate_subcommand_serves_what_sync_stores(backend: Backend) {
     );
     sync.env("HUAWEICLOUD_SDK_SK", sk);
     assert_eq!(env.run_cmd(sync).await.assert_ok().json()["added"], 40);
-    let served = vpn_inventory::simulate::server::generated_inventory(40, 9);
+    let served = vpn_simulator::server::generated_inventory(40, 9);
     crate::support::assert_same_connections(
         &crate::support::sorted_by_id(env.export().await),
         &crate::support::expected_export(&served),

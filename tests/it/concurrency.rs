@@ -5,7 +5,7 @@ use crate::support::{
 };
 use serde_json::Value;
 use std::process::Stdio;
-use vpn_inventory::simulate::Faults;
+use vpn_simulator::Faults;
 
 backend_tests!(
     a_second_sync_of_a_scope_waits_then_gives_up_and_a_crash_leaves_no_stale_lock,

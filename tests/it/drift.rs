@@ -2,7 +2,7 @@
 
 use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
 use serde_json::{Value, json};
-use vpn_inventory::simulate::Faults;
+use vpn_simulator::Faults;
 
 backend_tests!(
     first_run_adds_all_then_field_changes_are_recorded_exactly,

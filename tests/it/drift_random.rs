@@ -7,7 +7,7 @@ use crate::support::{Backend, TestEnv, assert_same_connections, expected_export,
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use vpn_inventory::api::model::canonical_json;
-use vpn_inventory::simulate::mutate::{AppliedChange, Mutator};
+use vpn_simulator::mutate::{AppliedChange, Mutator};
 
 backend_tests!(random_rounds_record_exactly_what_changed);
 

@@ -3,7 +3,7 @@
 
 use crate::support::{Backend, Run, TestEnv};
 use serde_json::json;
-use vpn_inventory::simulate::Faults;
+use vpn_simulator::Faults;
 
 backend_tests!(
     wrong_secret_key_is_a_clear_401_and_changes_nothing,

@@ -10,9 +10,9 @@ use serde_json::Value;
 use sqlx::Connection;
 use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
-use vpn_inventory::simulate::server::{SimConfig, generated_inventory};
-use vpn_inventory::simulate::{RunningSimulator, spawn};
 use vpn_inventory::store::DatabaseUrl;
+use vpn_simulator::server::{SimConfig, generated_inventory};
+use vpn_simulator::{RunningSimulator, spawn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -7,8 +7,15 @@
 //! "demo" ids, masked ids, GM-flavor gateways without DH groups, explicit `null`s, empty arrays,
 //! Spanish/Portuguese tag text, and fields no model knows yet. Nothing here does I/O.
 
+use crate::random::{
+    AUTH_ALGS, BGP_STATES, DH_GROUPS, DPD_INTERVAL, DPD_TIMEOUT, ENC_ALGS, IKE_LIFETIME,
+    IPSEC_LIFETIME, PRIVATE_ASN_16, PRIVATE_ASN_32, STATUSES, TAG_KEYS, TAG_VALUES, TRANSFORMS,
+    cidr_v4, cidr_v6, dpd_msg, ha_role, name, phase1_mode, uuid_v4, weighted,
+};
 use chrono::{DateTime, SecondsFormat};
 use serde_json::{Map, Value, json};
+
+pub use crate::random::Rng;
 
 /// How many connections to generate, and from which seed.
 #[derive(Debug, Clone)]
@@ -29,60 +36,21 @@ const SPAN_MS: u64 = 3 * 365 * 86_400_000;
 pub fn generate(opts: &GenOptions) -> Vec<Value> {
     let mut rng = Rng::new(opts.seed);
     let mut ctx = Context::new(&mut rng, opts.count);
-    // Mean gap chosen so the whole inventory covers SPAN_MS; a gap is never 0 so instants stay unique.
+    // Mean gap chosen so the whole inventory covers SPAN_MS; a gap is never 0 so instants stay
+    // unique.
     let avg_gap = (SPAN_MS / opts.count.max(1) as u64).max(1);
     let mut t = ctx.horizon_ms;
     let mut out = Vec::with_capacity(opts.count);
     for index in 0..opts.count {
         t -= 1 + rng.below(2 * avg_gap - 1) as i64;
-        // Flooring to whole seconds only moves the instant back, so it stays below the previous one.
+        // Flooring to whole seconds only moves the instant back, so it stays below the previous
+        // one.
         let stamp = Stamp::new(t, TimeStyle::pick(&mut rng));
         t = stamp.unix_ms();
         ctx.created_at = stamp;
         out.push(connection(&mut rng, index, &ctx));
     }
     out
-}
-
-/// SplitMix64: tiny, fast and good enough for fake data; public so mutation code can share it.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A value in `0..n` (multiply-shift; the bias is negligible for fake data). `below(0)` is 0.
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
-    }
-
-    /// A value in `lo..=hi` (requires `lo <= hi`).
-    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
-        match (hi - lo).checked_add(1) {
-            Some(n) => lo + self.below(n),
-            None => self.next_u64(), // the full u64 range
-        }
-    }
-
-    /// True with the given probability in percent.
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    /// One element of a non-empty slice (panics on an empty one).
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
 }
 
 /// The three `created_at`/`updated_at` spellings the real API uses.
@@ -243,110 +211,6 @@ const STYLES: &[(Style, u64)] = &[
     (Style::PolicyTemplate, 10),
 ];
 
-const STATUSES: &[(&str, u64)] = &[
-    ("ACTIVE", 60),
-    ("DOWN", 25),
-    ("PENDING_CREATE", 3),
-    ("PENDING_UPDATE", 3),
-    ("PENDING_DELETE", 2),
-    ("ERROR", 3),
-    ("FREEZED", 2),
-    ("UNKNOWN", 2),
-];
-
-// md5 and 3des stay in the mix: weak-crypto hunting is a main use of the inventory.
-const AUTH_ALGS: &[(&str, u64)] = &[
-    ("sha2-256", 50),
-    ("sha2-384", 10),
-    ("sha2-512", 10),
-    ("sha1", 20),
-    ("md5", 10),
-];
-
-const ENC_ALGS: &[(&str, u64)] = &[
-    ("aes-128", 35),
-    ("aes-256", 25),
-    ("aes-256-gcm-16", 10),
-    ("aes-128-gcm-16", 8),
-    ("aes-192", 7),
-    ("3des", 15),
-];
-
-const DH_GROUPS: &[(&str, u64)] = &[
-    ("group14", 30),
-    ("group15", 20),
-    ("group16", 10),
-    ("group19", 10),
-    ("group20", 8),
-    ("group21", 4),
-    ("group1", 6),
-    ("group2", 6),
-    ("group5", 6),
-];
-
-const BGP_STATES: &[(&str, u64)] = &[
-    ("Established", 65),
-    ("Idle", 10),
-    ("Active", 10),
-    ("Connect", 7),
-    ("OpenSent", 5),
-    ("OpenConfirm", 3),
-];
-
-pub(super) const NAME_STEMS: &[&str] = &[
-    "hq-to-dc1",
-    "branch_042",
-    "Office.Lisboa",
-    "partner-acme",
-    "backup.link",
-    "DC2_primary",
-    "lab-vpn",
-    "aws.peering",
-    "ERP-tunnel",
-    "Madrid_Sede",
-];
-
-const NAME_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
-
-// Tag text uses every documented character class: letters (with ñ ç ã é), digits, spaces, _ . : = + - @.
-pub(super) const TAG_KEYS: &[&str] = &[
-    "env",
-    "owner",
-    "cost-center",
-    "app.tier",
-    "team:network",
-    "Proyecto",
-    "región",
-    "Função",
-    "año fiscal",
-    "ação",
-    "k=v+w",
-    "contact@ops",
-    "Centro de Costos",
-    "ñandú",
-    "cliente_ç",
-    "zona:eu-west",
-];
-
-pub(super) const TAG_VALUES: &[&str] = &[
-    "prod",
-    "staging",
-    "dev",
-    "",
-    "São Paulo",
-    "producción",
-    "équipe réseau",
-    "Ação: migração",
-    "ops@example.com",
-    "a+b=c",
-    "v1.2.3",
-    "núcleo_01",
-    "España",
-    "Lisboa - DC2",
-    "12345",
-    "owner: josé",
-];
-
 /// Build one fresh connection. `index` is its position in the inventory: every 50 positions a few
 /// are pinned to BGP with the extreme ASNs so any inventory of 50+ covers the whole 4-byte range.
 ///
@@ -399,7 +263,8 @@ pub fn connection(rng: &mut Rng, index: usize, ctx: &Context) -> Value {
         created
     } else {
         let room = (ctx.horizon_ms - created.unix_ms()).max(0) as u64;
-        // Same style as created_at; created is already floored, so flooring keeps updated >= created.
+        // Same style as created_at; created is already floored, so flooring keeps
+        // updated >= created.
         Stamp::new(
             created.unix_ms() + rng.below(room + 1) as i64,
             created.style(),
@@ -407,9 +272,7 @@ pub fn connection(rng: &mut Rng, index: usize, ctx: &Context) -> Value {
     };
 
     let mut connection_monitor_id = rng.chance(30).then(|| Value::from(uuid_v4(rng)));
-    let mut ha_role = rng
-        .chance(50)
-        .then(|| Value::from(if rng.chance(70) { "master" } else { "slave" }));
+    let mut ha_role = rng.chance(50).then(|| Value::from(ha_role(rng)));
     let mut tags = tags(rng, future);
     let dual_stack = rng.chance(10);
     let mut peer_subnets_v6 = (dual_stack && (route_based || rng.chance(50)))
@@ -498,18 +361,6 @@ fn put(m: &mut Map<String, Value>, key: &str, value: Option<Value>) {
     }
 }
 
-fn weighted<'a, T>(rng: &mut Rng, items: &'a [(T, u64)]) -> &'a T {
-    let total: u64 = items.iter().map(|(_, w)| w).sum();
-    let mut roll = rng.below(total);
-    for (item, w) in items {
-        if roll < *w {
-            return item;
-        }
-        roll -= w;
-    }
-    &items[items.len() - 1].0
-}
-
 /// `lo..=hi` distinct values from `make` (gives up on duplicates rather than looping forever).
 fn distinct(rng: &mut Rng, lo: u64, hi: u64, make: fn(&mut Rng) -> String) -> Vec<String> {
     let n = rng.between(lo, hi);
@@ -523,20 +374,6 @@ fn distinct(rng: &mut Rng, lo: u64, hi: u64, make: fn(&mut Rng) -> String) -> Ve
     out
 }
 
-/// A random-version-4 UUID in lowercase text.
-fn uuid_v4(rng: &mut Rng) -> String {
-    let hi = (rng.next_u64() & !0xF000) | 0x4000;
-    let lo = (rng.next_u64() & !(0b11 << 62)) | (0b10 << 62);
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xFFFF,
-        hi & 0xFFFF,
-        lo >> 48,
-        lo & 0xFFFF_FFFF_FFFF
-    )
-}
-
 /// The documentation's non-UUID id style, e.g. `228a68f0-demo-a8df-va86-a9919a3ea3de`.
 fn demo_id(rng: &mut Rng) -> String {
     let v = rng.next_u64();
@@ -546,23 +383,6 @@ fn demo_id(rng: &mut Rng) -> String {
         v >> 32,
         w & 0xFFFF_FFFF_FFFF
     )
-}
-
-fn name(rng: &mut Rng) -> String {
-    match rng.below(100) {
-        0..80 => format!("vpn-{:04x}", rng.below(0x1_0000)),
-        80..96 => {
-            let stem = *rng.pick(NAME_STEMS);
-            if rng.chance(50) {
-                stem.to_string()
-            } else {
-                format!("{stem}-{}", rng.below(100))
-            }
-        }
-        // Length edges: 1 and 64 characters.
-        96..98 => char::from(*rng.pick(&NAME_CHARS[..62])).to_string(),
-        _ => (0..64).map(|_| char::from(*rng.pick(NAME_CHARS))).collect(),
-    }
 }
 
 fn private_ip(rng: &mut Rng) -> String {
@@ -598,33 +418,6 @@ fn mask_ip(ip: &str) -> String {
     let first = ip.split('.').next().unwrap_or("0");
     let last = ip.rsplit('.').next().unwrap_or("0");
     format!("{first}.***.***.{last}")
-}
-
-fn cidr_v4(rng: &mut Rng) -> String {
-    match rng.below(5) {
-        0 => format!("10.{}.{}.0/24", rng.below(256), rng.below(256)),
-        1 => format!("172.{}.0.0/16", rng.between(16, 31)),
-        2 => format!("192.168.{}.0/24", rng.below(256)),
-        3 => format!(
-            "10.{}.{}.{}/28",
-            rng.below(256),
-            rng.below(256),
-            16 * rng.below(16)
-        ),
-        _ => format!("10.{}.0.0/16", rng.below(256)),
-    }
-}
-
-fn cidr_v6(rng: &mut Rng) -> String {
-    if rng.chance(50) {
-        format!(
-            "2001:db8:{:x}:{:x}::/64",
-            rng.below(0x1_0000),
-            rng.below(0x1_0000)
-        )
-    } else {
-        format!("fd{:02x}:{:x}::/48", rng.below(256), rng.below(0x1_0000))
-    }
 }
 
 /// Two ends of a /30 in 169.254.0.0/16, either end on either side like the seed examples.
@@ -673,40 +466,20 @@ fn rules(rng: &mut Rng, future: bool, cidr: fn(&mut Rng) -> String) -> Value {
     Value::Array(rules)
 }
 
-/// A lifetime: usually a common value, sometimes random, sometimes exactly a documented bound.
-fn lifetime(rng: &mut Rng, lo: u64, hi: u64, common: &[u64]) -> u64 {
-    match rng.below(100) {
-        0..60 => *rng.pick(common),
-        60..96 => rng.between(lo, hi),
-        96..98 => lo,
-        _ => hi,
-    }
-}
-
 fn ikepolicy(rng: &mut Rng, gm: bool, gw: &Gateway, future: bool) -> Value {
     let mut m = Map::new();
     let v1 = rng.chance(30);
     m.insert("ike_version".into(), if v1 { "v1" } else { "v2" }.into());
     if v1 {
-        let mode = if rng.chance(80) { "main" } else { "aggressive" };
-        m.insert("phase1_negotiation_mode".into(), mode.into());
+        m.insert("phase1_negotiation_mode".into(), phase1_mode(rng).into());
     }
-    let (auth, enc) = if gm {
-        ("sm3", "sm4")
-    } else {
-        (*weighted(rng, AUTH_ALGS), *weighted(rng, ENC_ALGS))
-    };
-    m.insert("authentication_algorithm".into(), auth.into());
-    m.insert("encryption_algorithm".into(), enc.into());
+    put_algorithms(rng, gm, &mut m);
     // GM-flavor gateways have no DH group and no identities.
     if !gm {
         m.insert("dh_group".into(), (*weighted(rng, DH_GROUPS)).into());
     }
     m.insert("authentication_method".into(), "pre-share".into());
-    m.insert(
-        "lifetime_seconds".into(),
-        lifetime(rng, 60, 604_800, &[86_400, 3_600, 28_800]).into(),
-    );
+    m.insert("lifetime_seconds".into(), IKE_LIFETIME.fresh(rng).into());
     if !gm {
         let (local_type, local_id) = if rng.chance(80) {
             let ip = if rng.chance(30) {
@@ -735,16 +508,11 @@ fn ikepolicy(rng: &mut Rng, gm: bool, gw: &Gateway, future: bool) -> Value {
     if rng.chance(95) {
         let mut dpd = Map::new();
         let common = rng.chance(70);
-        let timeout = if common { 15 } else { rng.between(2, 60) };
-        let interval = if common { 30 } else { rng.between(10, 3600) };
+        let timeout = if common { 15 } else { rng.within(DPD_TIMEOUT) };
+        let interval = if common { 30 } else { rng.within(DPD_INTERVAL) };
         dpd.insert("timeout".into(), timeout.into());
         dpd.insert("interval".into(), interval.into());
-        let msg = if rng.chance(80) {
-            "seq-hash-notify"
-        } else {
-            "seq-notify-hash"
-        };
-        dpd.insert("msg".into(), msg.into());
+        dpd.insert("msg".into(), dpd_msg(rng).into());
         if future {
             dpd.insert("retries".into(), future_value(rng));
         }
@@ -757,8 +525,9 @@ fn ikepolicy(rng: &mut Rng, gm: bool, gw: &Gateway, future: bool) -> Value {
     Value::Object(m)
 }
 
-fn ipsecpolicy(rng: &mut Rng, gm: bool, future: bool) -> Value {
-    let mut m = Map::new();
+/// The authentication and encryption algorithms of an IKE or IPsec policy; GM-flavor gateways
+/// use SM3 and SM4.
+fn put_algorithms(rng: &mut Rng, gm: bool, m: &mut Map<String, Value>) {
     let (auth, enc) = if gm {
         ("sm3", "sm4")
     } else {
@@ -766,6 +535,11 @@ fn ipsecpolicy(rng: &mut Rng, gm: bool, future: bool) -> Value {
     };
     m.insert("authentication_algorithm".into(), auth.into());
     m.insert("encryption_algorithm".into(), enc.into());
+}
+
+fn ipsecpolicy(rng: &mut Rng, gm: bool, future: bool) -> Value {
+    let mut m = Map::new();
+    put_algorithms(rng, gm, &mut m);
     if !gm {
         let pfs = if rng.chance(15) {
             "disable"
@@ -774,16 +548,9 @@ fn ipsecpolicy(rng: &mut Rng, gm: bool, future: bool) -> Value {
         };
         m.insert("pfs".into(), pfs.into());
     }
-    let transform = match rng.below(100) {
-        0..85 => "esp",
-        85..92 => "ah",
-        _ => "ah-esp",
-    };
+    let transform = *weighted(rng, TRANSFORMS);
     m.insert("transform_protocol".into(), transform.into());
-    m.insert(
-        "lifetime_seconds".into(),
-        lifetime(rng, 30, 604_800, &[3_600, 28_800, 86_400]).into(),
-    );
+    m.insert("lifetime_seconds".into(), IPSEC_LIFETIME.fresh(rng).into());
     m.insert("encapsulation_mode".into(), "tunnel".into());
     if future {
         m.insert("anti_replay_window".into(), future_value(rng));
@@ -837,8 +604,8 @@ fn tags(rng: &mut Rng, future: bool) -> Option<Value> {
 
 fn bgp_peer(rng: &mut Rng, peer_ip: String, asn: Option<u64>, future: bool) -> Value {
     let asn = asn.unwrap_or_else(|| match rng.below(100) {
-        0..40 => rng.between(64_512, 65_534),
-        40..60 => rng.between(4_200_000_000, 4_294_967_294),
+        0..40 => rng.within(PRIVATE_ASN_16),
+        40..60 => rng.within(PRIVATE_ASN_32),
         60..85 => rng.between(1, 64_511),
         85..99 => rng.between(131_072, 4_199_999_999),
         _ => *rng.pick(&[1, 65_535, 65_536, 4_294_967_295]),

@@ -7,16 +7,16 @@
 //! `POST /_simulator/mutate?rounds=N` (or `SimState::mutate`) changes the served inventory the
 //! way operators do, so two syncs have drift to find.
 
-use super::data::{GenOptions, generate};
-use super::mutate::{AppliedChange, Mutator};
-use crate::api::signer::{self, SigningInput};
-use crate::time::parse_api_time;
+use crate::data::{GenOptions, generate};
+use crate::mutate::{AppliedChange, Mutator};
+use crate::wire::parse_api_time;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use hwcloud_signer::{self as signer, SigningInput};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

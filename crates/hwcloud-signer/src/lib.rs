@@ -1,11 +1,13 @@
 //! Huawei Cloud AK/SK request signing, `SDK-HMAC-SHA256`, for both sides of the wire.
 //!
-//! This module owns the canonical request, the string to sign, the signature and the
+//! This crate owns the canonical request, the string to sign, the signature and the
 //! `Authorization` header value, byte-for-byte as the official SDK signer
 //! (`huaweicloudsdkcore.signer.Signer`) builds them, plus the query string that goes on the
 //! wire (the SDK sends exactly the canonical query). It also owns the server side used by the
 //! API simulator: parsing an `Authorization` value and verifying it in constant time. It is
 //! pure: no clock (callers pass `X-Sdk-Date`), no I/O, and it never renders the secret key.
+//! It is its own crate so that the client (`vpn-inventory`, as `api::signer`) and the simulator
+//! (`vpn-simulator`) share it without the simulator depending on the product.
 
 use std::fmt;
 
@@ -344,7 +346,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    const VECTORS: &str = include_str!("../../tests/fixtures/sdk-hmac-sha256-vectors.json");
+    const VECTORS: &str = include_str!("../tests/fixtures/sdk-hmac-sha256-vectors.json");
 
     struct Case {
         name: String,

@@ -1,0 +1,84 @@
+//! The API's text as the simulator reads it: timestamps in the spellings the service uses, and
+//! JSON compared regardless of key order or null fields.
+//!
+//! The product has its own versions of these (`vpn_inventory::time`, `api::model`); the simulator
+//! keeps small local ones so that it does not depend on the product it fakes the cloud for.
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Timelike, Utc};
+use serde_json::Value;
+
+/// A `created_at`/`updated_at`/`marker` value: `2022-12-11T13:59:59.633Z`,
+/// `2022-12-11T13:59:59Z`, any RFC 3339 offset, or `2022-12-11T13:59:59` (no zone means UTC).
+/// Truncated to microseconds, as the product stores them.
+pub fn parse_api_time(text: &str) -> Option<DateTime<Utc>> {
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| {
+            NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
+        })
+        .ok()?;
+    let micros = parsed.nanosecond() / 1_000 * 1_000;
+    Some(
+        parsed
+            .with_nanosecond(micros)
+            .unwrap_or_else(|| parsed.trunc_subsecs(6)),
+    )
+}
+
+/// JSON text with object keys sorted at every level, so equal values give equal text.
+pub fn canonical_json(value: &Value) -> String {
+    let mut sorted = value.clone();
+    sorted.sort_all_objects();
+    sorted.to_string()
+}
+
+/// The same JSON without null fields: what the product stores and `export` gives back.
+pub fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn all_served_formats_parse_to_the_same_clock() {
+        let ms = parse_api_time("2022-12-11T13:59:59.633Z").unwrap();
+        assert_eq!(ms.timestamp_millis(), 1_670_767_199_633);
+        let whole = parse_api_time("2022-12-11T13:59:59Z").unwrap();
+        assert_eq!(parse_api_time("2022-12-11T13:59:59").unwrap(), whole);
+        assert_eq!(parse_api_time("2022-12-11T21:59:59+08:00").unwrap(), whole);
+        let nanos = parse_api_time("2022-12-11T13:59:59.123456789Z").unwrap();
+        assert_eq!(nanos.nanosecond(), 123_456_000);
+        assert!(parse_api_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn canonical_json_ignores_key_order() {
+        let a: Value =
+            serde_json::from_str(r#"{"b":1,"a":{"y":[2,{"d":1,"c":2}],"x":"é"}}"#).unwrap();
+        let b: Value =
+            serde_json::from_str(r#"{"a":{"x":"é","y":[2,{"c":2,"d":1}]},"b":1}"#).unwrap();
+        assert_eq!(canonical_json(&a), canonical_json(&b));
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"x":"é","y":[2,{"c":2,"d":1}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn nulls_go_at_every_level() {
+        let v = json!({"a": null, "b": [{"c": null, "d": 1}, null], "e": {"f": null}});
+        assert_eq!(without_nulls(&v), json!({"b": [{"d": 1}, null], "e": {}}));
+    }
+}
