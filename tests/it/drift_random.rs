@@ -1,6 +1,6 @@
 //! Randomized end-to-end drift: rounds of random mutations of the served inventory
-//! (`simulate::mutate`), each followed by a real sync, must give exactly the change records the
-//! mutations imply, the matching counts, and an `export --as-of` of every run that is what was
+//! (`vpn_simulator::mutate`), each followed by a real sync, must give exactly the change records
+//! the mutations imply, the matching counts, and an `export --as-of` of every run that is what was
 //! served for it.
 
 use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
