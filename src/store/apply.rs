@@ -11,10 +11,11 @@
 //! them). Everything is chunked by connection id so memory stays flat.
 
 use super::write::{ConnectionWrite, MAX_PARAMS, insert_rows, write_connections};
-use super::{RunCounts, Store, Tx, now_utc, on_tx};
+use super::{RunCounts, Store, Tx, on_tx};
 use crate::api::model::{FieldValue, VpnConnection};
 use crate::drift::{self, Category, FieldChange};
 use crate::scope::Scope;
+use crate::time::now_utc;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde_json::Value;

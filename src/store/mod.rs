@@ -23,6 +23,8 @@ pub use history::{AsOf, ChangeRecord, RecordFilter, VersionCursor};
 pub use lock::{LockError, ScopeLock};
 pub use runs::{PageToStage, RunCounts, RunRow, StageOutcome, StagedConnection};
 pub use url::DatabaseUrl;
+// Moved to `crate::time`; re-exported while store code is being rewritten.
+pub use crate::time::{now_utc, truncate_to_micros};
 
 use anyhow::Context as _;
 use sqlx::Connection as _;
@@ -196,16 +198,4 @@ impl Tx {
             Tx::Postgres(tx) => tx.commit().await,
         }
     }
-}
-
-/// Current time, truncated to microseconds: what every backend can store exactly.
-pub fn now_utc() -> chrono::DateTime<chrono::Utc> {
-    truncate_to_micros(chrono::Utc::now())
-}
-
-pub fn truncate_to_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
-    use chrono::{SubsecRound, Timelike};
-    let micros = t.nanosecond() / 1_000 * 1_000;
-    t.with_nanosecond(micros)
-        .unwrap_or_else(|| t.trunc_subsecs(6))
 }

@@ -5,8 +5,9 @@
 //! row and staging.
 
 use super::write::MAX_PARAMS;
-use super::{Store, now_utc, on_db, on_tx};
+use super::{Store, on_db, on_tx};
 use crate::scope::Scope;
+use crate::time::now_utc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::Row;
