@@ -3,8 +3,8 @@
 
 use super::credentials::Credentials;
 use super::error::ApiError;
+use super::filters::Filters;
 use super::signer::{self, SigningInput};
-use crate::scope::Filters;
 use serde_json::Value;
 use std::time::Duration;
 

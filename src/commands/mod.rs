@@ -10,20 +10,50 @@ pub mod simulate;
 pub mod sync;
 
 use crate::cli::{Cli, Command};
+use crate::shutdown::Interrupted;
+use crate::sync::RunError;
 use std::process::ExitCode;
 
-pub use crate::shutdown::Interrupted;
+/// How a command ended when it did not succeed; `main` prints it and exits with `exit_code`.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// SIGINT/SIGTERM stopped a run at a safe point.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
 
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+impl CommandError {
+    /// 130 for an interruption, as a shell reports SIGINT; 1 for any other failure.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CommandError::Interrupted(_) => ExitCode::from(130),
+            CommandError::Failed(_) => ExitCode::FAILURE,
+        }
+    }
+}
+
+impl From<RunError> for CommandError {
+    fn from(error: RunError) -> Self {
+        match error {
+            RunError::Interrupted(interrupted) => interrupted.into(),
+            RunError::Failed(error) => error.into(),
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
+    let database = &cli.database;
     match cli.command {
-        Command::Sync(args) => sync::run(&cli.database, args).await,
-        Command::Export(args) => export::run(&cli.database, args).await,
-        Command::Runs(args) => runs::run(&cli.database, args).await,
-        Command::Drift(args) => drift::run(&cli.database, args).await,
-        Command::History(args) => drift::history(&cli.database, args).await,
-        Command::Migrate(args) => migrate::run(&cli.database, args).await,
-        Command::Simulate(args) => simulate::run(args).await,
-        Command::Demo(args) => demo::run(&cli.database, args).await,
+        Command::Sync(args) => sync::run(database, args).await,
+        Command::Demo(args) => demo::run(database, args).await,
+        Command::Export(args) => Ok(export::run(database, args).await?),
+        Command::Runs(args) => Ok(runs::run(database, args).await?),
+        Command::Drift(args) => Ok(drift::run(database, args).await?),
+        Command::History(args) => Ok(drift::history(database, args).await?),
+        Command::Migrate(args) => Ok(migrate::run(database, args).await?),
+        Command::Simulate(args) => Ok(simulate::run(args).await?),
     }
 }
 
