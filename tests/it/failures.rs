@@ -72,6 +72,8 @@ async fn wrong_secret_key_is_a_clear_401_and_changes_nothing() {
         !run.stderr.contains("not-the-right-secret-key-at-all"),
         "secret leaked"
     );
+    // Each cause once: the API error used to repeat itself through the error chain.
+    assert_eq!(run.stderr.matches("HTTP 401").count(), 1, "{}", run.stderr);
     assert_eq!(env.inventory_fingerprint().await, before);
 }
 }
@@ -131,7 +133,11 @@ async fn api_errors_in_both_shapes_carry_code_message_and_request_id() {
     }
 
     let env = TestEnv::generated(20, 15).await;
-    let body = json!({"error_code": "APIG.0308", "error_msg": "The throttling threshold has been reached", "request_id": "rid-429"});
+    let body = json!({
+        "error_code": "APIG.0308",
+        "error_msg": "The throttling threshold has been reached",
+        "request_id": "rid-429"
+    });
     let faults = Faults {
         error_page: Some((1, 429, body)),
         ..Faults::default()
