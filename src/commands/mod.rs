@@ -57,6 +57,33 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
     }
 }
 
+/// A table for stdout, which is often piped: no borders, no colours, no wrapping to a
+/// terminal's width; columns two spaces apart, the given ones right-aligned (numbers).
+pub fn plain_table(header: &[&str], right_aligned: &[usize]) -> comfy_table::Table {
+    use comfy_table::{CellAlignment, Table, presets};
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_header(header.to_vec());
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, 2));
+        if right_aligned.contains(&i) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table
+}
+
+/// The table's text, one line per row, without trailing spaces.
+pub fn table_text(table: &comfy_table::Table) -> String {
+    table.trim_fmt() + "\n"
+}
+
+/// Text for one table cell: a line break would split the row, so it is shown as `\n`.
+pub fn one_line(text: &str) -> String {
+    text.replace('\r', "\\r").replace('\n', "\\n")
+}
+
 /// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
 pub fn print_stdout(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
