@@ -5,7 +5,7 @@ use super::{CommandError, print_stdout};
 use crate::api::client::VpnClient;
 use crate::api::credentials::{Credentials, Secret};
 use crate::api::filters::Filters;
-use crate::cli::{DemoArgs, Output};
+use crate::cli::{DemoArgs, ReportFormat};
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::simulate::server::{SimConfig, generated_inventory};
@@ -49,7 +49,7 @@ pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> Result<ExitCode, Com
         )
     };
     let report = sync().await?;
-    print_report(&report, Output::Text)?;
+    print_report(&report, ReportFormat::Text)?;
 
     // Operators change things between cron runs: the second sync finds exactly that.
     let mut rounds = 0;
@@ -58,7 +58,7 @@ pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> Result<ExitCode, Com
     }
     print_stdout("demo: the simulated cloud changed; syncing again\n")?;
     let report = sync().await?;
-    print_report(&report, Output::Text)?;
+    print_report(&report, ReportFormat::Text)?;
     print_stdout(&format!(
         "next: vpn-inventory --database {database} drift     # what run {} found changed\n      \
          vpn-inventory --database {database} runs\n      \

@@ -4,7 +4,7 @@ use super::{CommandError, print_stdout};
 use crate::api::client::{VpnClient, default_endpoint};
 use crate::api::credentials::Credentials;
 use crate::api::filters::Filters;
-use crate::cli::{FilterArgs, Output, SyncArgs, TargetArgs};
+use crate::cli::{FilterArgs, ReportFormat, SyncArgs, TargetArgs};
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
@@ -31,7 +31,7 @@ pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Com
     let shutdown = Shutdown::listen();
     let (page_size, lock_timeout) = (args.page_size, args.lock_timeout.0);
     let report = sync_scope(&store, &client, &scope, page_size, lock_timeout, &shutdown).await?;
-    print_report(&report, args.output)?;
+    print_report(&report, args.format)?;
     store.close().await;
     let changed = report.added + report.removed + report.modified > 0;
     Ok(if args.detailed_exitcode && changed {
@@ -63,10 +63,10 @@ pub fn filters(args: FilterArgs) -> Filters {
     }
 }
 
-pub fn print_report(report: &SyncReport, output: Output) -> anyhow::Result<()> {
-    let text = match output {
-        Output::Json => serde_json::to_string(report)? + "\n",
-        Output::Text => {
+pub fn print_report(report: &SyncReport, format: ReportFormat) -> anyhow::Result<()> {
+    let text = match format {
+        ReportFormat::Json => serde_json::to_string(report)? + "\n",
+        ReportFormat::Text => {
             let mut text = format!(
                 "run {} {}: {} connections fetched in {} pages; \
                  {} added, {} removed, {} modified, {} unchanged\n",
