@@ -42,7 +42,7 @@ pub enum LogFormat {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
+pub enum ReportFormat {
     Text,
     Json,
 }
@@ -115,36 +115,32 @@ pub struct SyncArgs {
           value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_SIZE as i64))]
     pub page_size: u32,
     /// Print the run summary as text or as one JSON object.
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    // `--output` was this flag's first name; cron jobs still use it.
+    #[arg(long, alias = "output", value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
     /// Exit 2 when the run recorded changes (0: none, 1: error), like terraform plan.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// How long to wait for another sync of the same scope to finish, e.g. 30s, 5m, 1h.
+    /// How long to wait for another sync of the same scope to finish, e.g. 500ms, 30s, 5m,
+    /// 1h or 1h30m; a bare number is seconds.
     #[arg(long, default_value = "5m")]
     pub lock_timeout: Wait,
 }
 
-/// A duration written as a number with a unit: `500ms`, `30s`, `5m`, `1h` (bare number: seconds).
+/// A duration as humantime reads it (`500ms`, `30s`, `5m`, `1h`, `1h 30m`); a bare number is
+/// seconds, as it always was here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wait(pub std::time::Duration);
 
 impl std::str::FromStr for Wait {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-        let (number, unit) = s.split_at(split);
-        let n: u64 = number
-            .parse()
-            .map_err(|_| format!("{s:?} is not a duration like 30s, 5m or 1h"))?;
-        let millis = match unit {
-            "ms" => n,
-            "" | "s" => n * 1_000,
-            "m" => n * 60_000,
-            "h" => n * 3_600_000,
-            _ => return Err(format!("{s:?}: unknown unit {unit:?} (use ms, s, m or h)")),
-        };
-        Ok(Wait(std::time::Duration::from_millis(millis)))
+        if let Ok(seconds) = s.parse::<u64>() {
+            return Ok(Wait(std::time::Duration::from_secs(seconds)));
+        }
+        humantime::parse_duration(s)
+            .map(Wait)
+            .map_err(|e| format!("{s:?} is not a duration like 30s, 5m or 1h: {e}"))
     }
 }
 
@@ -274,12 +270,13 @@ mod tests {
         assert_eq!("30".parse(), Ok(Wait(Duration::from_secs(30))));
         assert_eq!("5m".parse(), Ok(Wait(Duration::from_secs(300))));
         assert_eq!("1h".parse(), Ok(Wait(Duration::from_secs(3600))));
+        assert_eq!("1h 30m".parse(), Ok(Wait(Duration::from_secs(5400))));
+        let err = "5 parsecs".parse::<Wait>().unwrap_err();
         assert!(
-            "5 minutes"
-                .parse::<Wait>()
-                .unwrap_err()
-                .contains("unknown unit")
+            err.contains("not a duration like 30s") && err.contains("parsecs"),
+            "{err}"
         );
         assert!("m".parse::<Wait>().is_err());
+        assert!("-5s".parse::<Wait>().is_err());
     }
 }

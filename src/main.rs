@@ -3,7 +3,7 @@
 use clap::Parser;
 use std::process::ExitCode;
 use vpn_inventory::cli::{Cli, LogFormat};
-use vpn_inventory::commands::{self, Interrupted};
+use vpn_inventory::commands;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -28,11 +28,7 @@ fn main() -> ExitCode {
             } else {
                 eprintln!("vpn-inventory: error: {error:#}");
             }
-            if error.downcast_ref::<Interrupted>().is_some() {
-                ExitCode::from(130)
-            } else {
-                ExitCode::FAILURE
-            }
+            error.exit_code()
         }
     }
 }

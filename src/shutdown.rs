@@ -1,54 +1,59 @@
 //! SIGINT/SIGTERM handling that never cuts a database transaction in half.
 //!
-//! A signal only sets a flag (`Shutdown`); a run checks it at its safe points: while waiting on
-//! the network, and between transactions. A page being staged is finished, and an apply that
+//! A signal only cancels a token (`Shutdown`); a run checks it at its safe points: while waiting
+//! on the network, and between transactions. A page being staged is finished, and an apply that
 //! has started commits, so an interrupted run is simply a failed run with nothing half-written.
 
-use tokio::sync::watch;
+use std::sync::{Arc, OnceLock};
+use tokio_util::sync::CancellationToken;
 
 /// A run stopped by SIGINT/SIGTERM: exits 130 like a shell does.
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted by {0}; the run was marked failed and nothing was changed")]
 pub struct Interrupted(pub &'static str);
 
-/// Whether (and by which signal) the process was asked to stop.
-#[derive(Clone)]
-pub struct Shutdown(watch::Receiver<Option<&'static str>>);
+/// Whether (and by which signal) the process was asked to stop. Clones share one token.
+#[derive(Clone, Default)]
+pub struct Shutdown {
+    token: CancellationToken,
+    /// Set once, just before the token is cancelled.
+    signal: Arc<OnceLock<&'static str>>,
+}
 
 impl Shutdown {
     /// Starts listening for SIGINT and SIGTERM.
     pub fn listen() -> Self {
-        let (tx, rx) = watch::channel(None);
+        let shutdown = Self::default();
+        let on_signal = shutdown.clone();
         tokio::spawn(async move {
             let signal = signal().await;
-            let _ = tx.send(Some(signal));
+            on_signal.request(signal);
         });
-        Self(rx)
+        shutdown
     }
 
     /// A shutdown that never comes (for library callers that handle signals themselves).
     pub fn never() -> Self {
-        let (tx, rx) = watch::channel(None);
-        // Kept alive forever so `requested` just waits.
-        std::mem::forget(tx);
-        Self(rx)
+        Self::default()
+    }
+
+    /// Asks every holder of this shutdown to stop at its next safe point.
+    pub fn request(&self, signal: &'static str) {
+        let _ = self.signal.set(signal);
+        self.token.cancel();
     }
 
     /// The signal received so far, if any.
     pub fn received(&self) -> Option<&'static str> {
-        *self.0.borrow()
+        self.token
+            .is_cancelled()
+            .then(|| self.signal.get().copied().unwrap_or("a shutdown request"))
     }
 
-    /// Resolves when a signal arrives.
-    pub async fn requested(&mut self) -> &'static str {
-        loop {
-            if let Some(signal) = *self.0.borrow_and_update() {
-                return signal;
-            }
-            if self.0.changed().await.is_err() {
-                return std::future::pending().await;
-            }
-        }
+    /// Resolves when a signal arrives; never, if none does.
+    pub async fn requested(&self) -> Interrupted {
+        self.token.cancelled().await;
+        Interrupted(self.received().unwrap_or("a shutdown request"))
     }
 }
 
@@ -72,5 +77,21 @@ pub async fn signal() -> &'static str {
     {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_reaches_every_clone_and_names_the_signal() {
+        let shutdown = Shutdown::never();
+        let waiter = shutdown.clone();
+        assert_eq!(waiter.received(), None);
+        let waiting = tokio::spawn(async move { waiter.requested().await.0 });
+        shutdown.request("SIGTERM");
+        assert_eq!(waiting.await.unwrap(), "SIGTERM");
+        assert_eq!(shutdown.received(), Some("SIGTERM"));
     }
 }

@@ -1,10 +1,12 @@
 //! One sync run: sweep every page of a scope into staging, then apply the sweep atomically.
 //!
 //! Paging decisions live in `api::paging`, HTTP in `api::client`, storage in `store`; this module
-//! only sequences them. The next page is fetched while the current one is being staged, so a
+//! only sequences them: `sync_scope` takes the scope's lock, records a run, executes it and
+//! releases the lock. The next page is fetched while the current one is being staged, so a
 //! run costs little more than the download itself, and memory holds at most two pages.
 
 use crate::api::client::{ListPage, VpnClient};
+use crate::api::filters::Filters;
 use crate::api::model::VpnConnection;
 use crate::api::paging::{PageMeta, Pager};
 use crate::scope::Scope;
@@ -13,12 +15,13 @@ use crate::store::{PageToStage, RunStatus, ScopeLock, StagedConnection, Store};
 use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::Value;
+use std::time::Duration;
 
 /// The API's documented page size limit, and the largest some dedicated regions allow.
 pub const DEFAULT_PAGE_SIZE: u32 = 200;
 pub const MAX_PAGE_SIZE: u32 = 2000;
 
-/// What `sync --output json` prints.
+/// What `sync --format json` prints.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SyncReport {
     pub run_id: i64,
@@ -31,6 +34,37 @@ pub struct SyncReport {
     pub pages: i64,
     /// Repeats of an id within the run, dropped (counted in `fetched`).
     pub duplicates: i64,
+}
+
+/// Why a run did not complete. Callers branch on it: an interruption exits 130, an error 1.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Runs one sync of `scope` under its lock (waiting up to `lock_timeout` for it). A shutdown
+/// request stops it at the next safe point and marks it failed.
+pub async fn sync_scope(
+    store: &Store,
+    client: &VpnClient,
+    scope: &Scope,
+    page_size: u32,
+    lock_timeout: Duration,
+    shutdown: &Shutdown,
+) -> Result<SyncReport, RunError> {
+    let lock = tokio::select! {
+        lock = store.lock_scope(scope, lock_timeout) => lock.map_err(anyhow::Error::from)?,
+        interrupted = shutdown.requested() => return Err(interrupted.into()),
+    };
+    let result = match Run::start(store, scope, page_size, &lock).await {
+        Ok(run) => run.execute(client, shutdown).await,
+        Err(error) => Err(error.into()),
+    };
+    lock.release().await;
+    result
 }
 
 /// A run that has been recorded as started; `execute` performs it.
@@ -80,16 +114,18 @@ impl<'a> Run<'a> {
         &self,
         client: &VpnClient,
         shutdown: &Shutdown,
-    ) -> anyhow::Result<SyncReport> {
-        match self.sweep_and_apply(client, shutdown.clone()).await {
+    ) -> Result<SyncReport, RunError> {
+        match self.sweep_and_apply(client, shutdown).await {
             Ok(report) => Ok(report),
-            Err(error) => {
-                if let Some(Interrupted(signal)) = error.downcast_ref::<Interrupted>() {
-                    self.fail(&format!("interrupted by {signal}")).await;
-                    return Err(error);
-                }
+            Err(RunError::Interrupted(interrupted)) => {
+                self.fail(&format!("interrupted by {}", interrupted.0))
+                    .await;
+                Err(interrupted.into())
+            }
+            Err(RunError::Failed(error)) => {
                 self.fail(&format!("{error:#}")).await;
-                Err(error.context(format!("sync run {} failed; nothing was changed", self.id)))
+                let context = format!("sync run {} failed; nothing was changed", self.id);
+                Err(error.context(context).into())
             }
         }
     }
@@ -105,15 +141,15 @@ impl<'a> Run<'a> {
     async fn sweep_and_apply(
         &self,
         client: &VpnClient,
-        mut shutdown: Shutdown,
-    ) -> anyhow::Result<SyncReport> {
+        shutdown: &Shutdown,
+    ) -> Result<SyncReport, RunError> {
         let filters = &self.scope.filters;
         let mut pager = Pager::new(self.page_size);
         let (mut fetched, mut duplicates, mut pages) = (0i64, 0i64, 0i64);
         // Network waits give way to a signal; database transactions never do.
         let mut page = tokio::select! {
             page = fetch(client, filters, self.page_size, &pager) => page?,
-            signal = shutdown.requested() => return Err(Interrupted(signal).into()),
+            interrupted = shutdown.requested() => return Err(interrupted.into()),
         };
         loop {
             let page_no = pager.page();
@@ -149,11 +185,10 @@ impl<'a> Run<'a> {
             let (outcome, next) = if pager.is_done() {
                 (self.store.stage_page(self.id, &to_stage).await, None)
             } else {
-                let mut signals = shutdown.clone();
                 let next_page = async {
                     tokio::select! {
-                        page = fetch(client, filters, self.page_size, &pager) => page,
-                        signal = signals.requested() => Err(Interrupted(signal).into()),
+                        page = fetch(client, filters, self.page_size, &pager) => Ok(page?),
+                        interrupted = shutdown.requested() => Err(RunError::from(interrupted)),
                     }
                 };
                 let (outcome, next) =
@@ -207,7 +242,7 @@ fn describe_page(page: i64, marker: Option<&str>) -> String {
 
 async fn fetch(
     client: &VpnClient,
-    filters: &crate::scope::Filters,
+    filters: &Filters,
     limit: u32,
     pager: &Pager,
 ) -> anyhow::Result<ListPage> {

@@ -3,6 +3,9 @@
 //! `created_at`/`updated_at` come as `2022-12-11T13:59:59.633Z`, `...59Z` or `...59` (no zone,
 //! meaning UTC). The raw text is what we store and send back as a marker; the parsed instant is
 //! only for ordering and queries.
+//!
+//! Every instant we store is truncated to microseconds: PostgreSQL keeps no more, so both
+//! backends then compare equal.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -22,7 +25,6 @@ pub fn now_utc() -> DateTime<Utc> {
     truncate_to_micros(Utc::now())
 }
 
-/// `t` without its nanoseconds: PostgreSQL keeps microseconds, so both backends compare equal.
 pub fn truncate_to_micros(t: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::{SubsecRound, Timelike};
     let micros = t.nanosecond() / 1_000 * 1_000;
@@ -42,5 +44,12 @@ mod tests {
         assert_eq!(parse_api_time("2022-12-11T13:59:59").unwrap(), whole);
         assert_eq!(parse_api_time("2022-12-11T21:59:59+08:00").unwrap(), whole);
         assert!(parse_api_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn instants_keep_whole_microseconds_only() {
+        let t = parse_api_time("2022-12-11T13:59:59.123456789Z").unwrap();
+        assert_eq!(t.timestamp_subsec_nanos(), 123_456_000);
+        assert_eq!(now_utc().timestamp_subsec_nanos() % 1_000, 0);
     }
 }

@@ -3,8 +3,8 @@
 
 use super::credentials::Credentials;
 use super::error::ApiError;
+use super::filters::Filters;
 use super::signer::{self, SigningInput};
-use crate::scope::Filters;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -26,12 +26,18 @@ pub struct ListPage {
     pub request_id: Option<String>,
 }
 
+/// Why a page could not be had. Each variant keeps its cause as `source`, so an error chain
+/// (`{:#}` of anyhow) names every cause once.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("{0}")]
+    /// The API answered with an error: its code, message and request id.
+    #[error(transparent)]
     Api(#[from] ApiError),
-    #[error("request failed: {0}")]
-    Transport(String),
+    /// No answer, or an answer cut short (the URL carries no secrets: they travel in headers).
+    #[error("request failed")]
+    Transport(#[source] reqwest::Error),
+    #[error("response is not the expected JSON")]
+    Json(#[source] serde_json::Error),
     #[error("response is not the expected JSON: {0}")]
     Malformed(String),
 }
@@ -141,20 +147,14 @@ impl VpnClient {
         for (name, value) in &headers {
             request = request.header(name, value);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| FetchError::Transport(describe_transport_error(&e)))?;
+        let response = request.send().await.map_err(FetchError::Transport)?;
         let status = response.status();
         let header_request_id = response
             .headers()
             .get("X-Request-Id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| FetchError::Transport(describe_transport_error(&e)))?;
+        let body = response.bytes().await.map_err(FetchError::Transport)?;
         if !status.is_success() {
             return Err(ApiError::from_response(
                 status.as_u16(),
@@ -167,25 +167,12 @@ impl VpnClient {
     }
 }
 
-/// reqwest's error text with its causes (the URL carries no secrets: they travel in headers).
-fn describe_transport_error(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// Parses a 200 answer of the list API.
 pub fn parse_list_page(
     body: &[u8],
     header_request_id: Option<String>,
 ) -> Result<ListPage, FetchError> {
-    let mut value: Value =
-        serde_json::from_slice(body).map_err(|e| FetchError::Malformed(e.to_string()))?;
+    let mut value: Value = serde_json::from_slice(body).map_err(FetchError::Json)?;
     let obj = value
         .as_object_mut()
         .ok_or_else(|| FetchError::Malformed("the body is not a JSON object".into()))?;
@@ -246,13 +233,29 @@ mod tests {
         );
     }
 
+    /// The message and its causes, as `main` prints them.
+    fn chain(error: FetchError) -> String {
+        format!("{:#}", anyhow::Error::from(error))
+    }
+
     #[test]
     fn malformed_bodies_say_what_is_wrong() {
-        let err = parse_list_page(b"{\"vpn_connections\": [", None).unwrap_err();
-        assert!(err.to_string().contains("EOF"), "{err}");
+        let err = chain(parse_list_page(b"{\"vpn_connections\": [", None).unwrap_err());
+        assert!(
+            err.starts_with("response is not the expected JSON: "),
+            "{err}"
+        );
+        assert!(err.contains("EOF"), "{err}");
         let err = parse_list_page(b"{\"vpn_connections\": [1]}", None).unwrap_err();
         assert!(err.to_string().contains("vpn_connections[0]"), "{err}");
         let err = parse_list_page(b"[]", None).unwrap_err();
         assert!(err.to_string().contains("not a JSON object"), "{err}");
+    }
+
+    #[test]
+    fn an_api_error_is_named_once_in_the_chain() {
+        let api = ApiError::from_response(401, Some("rid-1"), br#"{"code":"X.1","message":"no"}"#);
+        let err = chain(api.into());
+        assert_eq!(err, "HTTP 401 error_code X.1: no (request_id rid-1)");
     }
 }

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod filters;
 pub mod model;
 pub mod paging;
 

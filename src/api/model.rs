@@ -211,40 +211,11 @@ impl VpnConnection {
 }
 
 /// JSON text with object keys sorted at every level, so equal values give equal text.
+/// (Compact, as serde_json writes it: stored content hashes depend on this exact text.)
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
+    let mut sorted = value.clone();
+    sorted.sort_all_objects();
+    sorted.to_string()
 }
 
 /// What `export` must give back for a served connection: the same JSON without null fields.
@@ -270,7 +241,9 @@ mod tests {
     fn known_fields_are_typed_and_unknown_ones_kept() {
         let served = json!({
             "id": "c1", "name": "vpn-1", "enable_nqa": true,
-            "ikepolicy": {"ike_version": "v2", "dpd": {"timeout": 15, "future": [1]}, "sa_reauth": "on"},
+            "ikepolicy": {
+                "ike_version": "v2", "dpd": {"timeout": 15, "future": [1]}, "sa_reauth": "on"
+            },
             "tags": [], "future_top": {"a": 1}
         });
         let conn = VpnConnection::from_json(&served).unwrap();
@@ -286,7 +259,8 @@ mod tests {
     #[test]
     fn unexpected_types_stay_in_extra_and_round_trip() {
         let served = json!({"id": "c1", "enable_nqa": "yes", "peer_subnets": ["a", 1],
-            "bgp_peer": {"peer_asn": 1.5}, "ikepolicy": {"lifetime_seconds": 18446744073709551615u64}});
+            "bgp_peer": {"peer_asn": 1.5},
+            "ikepolicy": {"lifetime_seconds": 18446744073709551615u64}});
         let conn = VpnConnection::from_json(&served).unwrap();
         assert_eq!(conn.enable_nqa, None);
         assert_eq!(conn.extra["enable_nqa"], json!("yes"));

@@ -1,7 +1,8 @@
 //! `vpn-inventory drift` and `vpn-inventory history`: change records as table, JSON or CSV.
 
-use super::print_stdout;
+use super::{one_line, plain_table, print_stdout, table_text};
 use crate::cli::{DriftArgs, HistoryArgs, RecordFormat};
+use crate::drift::ChangeKind;
 use crate::store::{ChangeRecord, DatabaseUrl, RecordFilter, Store};
 use serde_json::Value;
 use std::process::ExitCode;
@@ -45,7 +46,7 @@ pub async fn history(database: &DatabaseUrl, args: HistoryArgs) -> anyhow::Resul
 fn render(records: &[ChangeRecord], format: RecordFormat) -> anyhow::Result<String> {
     Ok(match format {
         RecordFormat::Json => serde_json::to_string_pretty(records)? + "\n",
-        RecordFormat::Csv => csv(records),
+        RecordFormat::Csv => csv(records)?,
         RecordFormat::Table => table(records),
     })
 }
@@ -94,47 +95,44 @@ fn row(r: &ChangeRecord) -> [String; 9] {
     ]
 }
 
-/// RFC 4180: quote a field holding a comma, quote or line break; double inner quotes.
-fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
-}
-
-fn csv(records: &[ChangeRecord]) -> String {
-    let mut out = COLUMNS.join(",") + "\n";
+/// RFC 4180 CSV (records end in `\n`), header first.
+fn csv(records: &[ChangeRecord]) -> anyhow::Result<String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(COLUMNS)?;
     for r in records {
-        let fields: Vec<String> = row(r).iter().map(|f| csv_field(f)).collect();
-        out.push_str(&fields.join(","));
-        out.push('\n');
+        out.write_record(row(r))?;
     }
-    out
+    Ok(String::from_utf8(out.into_inner()?)?)
 }
 
 fn table(records: &[ChangeRecord]) -> String {
-    let mut out = format!(
-        "{:>5}  {:<36}  {:<20}  {:<8}  {:<6}  {:<40}  {}\n",
-        "RUN", "CONNECTION", "NAME", "CHANGE", "KIND", "FIELD", "OLD -> NEW"
-    );
+    let header = [
+        "RUN",
+        "CONNECTION",
+        "NAME",
+        "CHANGE",
+        "KIND",
+        "FIELD",
+        "OLD -> NEW",
+    ];
+    let mut table = plain_table(&header, &[0]);
     for r in records {
-        let values = if r.change == crate::drift::ChangeKind::Modified {
+        let values = if r.change == ChangeKind::Modified {
             format!("{} -> {}", cell(&r.old), cell(&r.new))
         } else {
             String::new()
         };
-        out.push_str(&format!(
-            "{:>5}  {:<36}  {:<20}  {:<8}  {:<6}  {:<40}  {}\n",
-            r.run_id,
-            r.connection_id,
-            r.connection_name.as_deref().unwrap_or(""),
-            r.change,
-            r.category,
-            r.field.as_deref().unwrap_or(""),
-            values
-        ));
+        table.add_row([
+            r.run_id.to_string(),
+            one_line(&r.connection_id),
+            one_line(r.connection_name.as_deref().unwrap_or("")),
+            r.change.to_string(),
+            r.category.to_string(),
+            r.field.clone().unwrap_or_default(),
+            one_line(&values),
+        ]);
     }
+    let mut out = table_text(&table);
     if records.is_empty() {
         out.push_str("(no changes)\n");
     }
@@ -144,12 +142,49 @@ fn table(records: &[ChangeRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drift::Category;
+    use serde_json::json;
+
+    fn record(name: &str, old: Value, new: Value) -> ChangeRecord {
+        ChangeRecord {
+            run_id: 7,
+            connection_id: "c-1".into(),
+            connection_name: Some(name.into()),
+            change: ChangeKind::Modified,
+            category: Category::Config,
+            field: Some("peer_subnets".into()),
+            old,
+            new,
+            detected_at: chrono::DateTime::from_timestamp(1_670_767_199, 0).unwrap(),
+        }
+    }
 
     #[test]
     fn csv_quotes_only_what_needs_it() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("[\"x\",\"y\"]"), "\"[\"\"x\"\",\"\"y\"\"]\"");
+        let text = csv(&[record("a,b", json!("say \"hi\""), json!(["x", "y"]))]).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], COLUMNS.join(","));
+        let fields = [
+            "7,c-1,\"a,b\",modified,config,peer_subnets",
+            r#""""say \""hi\""""""#,
+            r#""[""x"",""y""]""#,
+            "2022-12-11T13:59:59+00:00",
+        ];
+        assert_eq!(lines[1], fields.join(","));
+    }
+
+    #[test]
+    fn long_names_keep_the_columns_aligned() {
+        let long = "a-connection-name-much-longer-than-twenty-characters";
+        let text = table(&[
+            record(long, json!(1), json!(2)),
+            record("short", json!(1), json!(2)),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        let kind_at = |line: &str| line.find("config").unwrap();
+        assert_eq!(kind_at(lines[1]), kind_at(lines[2]), "{text}");
+        assert_eq!(lines[0].find("KIND"), Some(kind_at(lines[1])), "{text}");
+        assert!(lines[1].ends_with("1 -> 2"), "{text}");
+        assert_eq!(table(&[]).lines().last(), Some("(no changes)"));
     }
 }

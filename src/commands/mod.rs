@@ -12,23 +12,80 @@ pub mod simulate;
 pub mod sync;
 
 use crate::cli::{Cli, Command};
+use crate::shutdown::Interrupted;
+use crate::sync::RunError;
 use std::process::ExitCode;
 
-pub use crate::shutdown::Interrupted;
+/// How a command ended when it did not succeed; `main` prints it and exits with `exit_code`.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// SIGINT/SIGTERM stopped a run at a safe point.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
 
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Sync(args) => sync::run(&cli.database, args).await,
-        Command::Export(args) => export::run(&cli.database, args).await,
-        Command::Runs(args) => runs::run(&cli.database, args).await,
-        Command::Drift(args) => drift::run(&cli.database, args).await,
-        Command::History(args) => drift::history(&cli.database, args).await,
-        Command::Migrate(args) => migrate::run(&cli.database, args).await,
-        #[cfg(feature = "simulator")]
-        Command::Simulate(args) => simulate::run(args).await,
-        #[cfg(feature = "simulator")]
-        Command::Demo(args) => demo::run(&cli.database, args).await,
+impl CommandError {
+    /// 130 for an interruption, as a shell reports SIGINT; 1 for any other failure.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CommandError::Interrupted(_) => ExitCode::from(130),
+            CommandError::Failed(_) => ExitCode::FAILURE,
+        }
     }
+}
+
+impl From<RunError> for CommandError {
+    fn from(error: RunError) -> Self {
+        match error {
+            RunError::Interrupted(interrupted) => interrupted.into(),
+            RunError::Failed(error) => error.into(),
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
+    let database = &cli.database;
+    match cli.command {
+        Command::Sync(args) => sync::run(database, args).await,
+        #[cfg(feature = "simulator")]
+        Command::Demo(args) => demo::run(database, args).await,
+        Command::Export(args) => Ok(export::run(database, args).await?),
+        Command::Runs(args) => Ok(runs::run(database, args).await?),
+        Command::Drift(args) => Ok(drift::run(database, args).await?),
+        Command::History(args) => Ok(drift::history(database, args).await?),
+        Command::Migrate(args) => Ok(migrate::run(database, args).await?),
+        #[cfg(feature = "simulator")]
+        Command::Simulate(args) => Ok(simulate::run(args).await?),
+    }
+}
+
+/// A table for stdout, which is often piped: no borders, no colours, no wrapping to a
+/// terminal's width; columns two spaces apart, the given ones right-aligned (numbers).
+pub fn plain_table(header: &[&str], right_aligned: &[usize]) -> comfy_table::Table {
+    use comfy_table::{CellAlignment, Table, presets};
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_header(header.to_vec());
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, 2));
+        if right_aligned.contains(&i) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table
+}
+
+/// The table's text, one line per row, without trailing spaces.
+pub fn table_text(table: &comfy_table::Table) -> String {
+    table.trim_fmt() + "\n"
+}
+
+/// Text for one table cell: a line break would split the row, so it is shown as `\n`.
+pub fn one_line(text: &str) -> String {
+    text.replace('\r', "\\r").replace('\n', "\\n")
 }
 
 /// Writes `text` to stdout; a closed pipe (`| head`) is not an error.

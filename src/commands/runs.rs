@@ -1,6 +1,6 @@
 //! `vpn-inventory runs`: sync runs, newest first.
 
-use super::print_stdout;
+use super::{one_line, plain_table, print_stdout, table_text};
 use crate::cli::{RunsArgs, TableFormat};
 use crate::store::{DatabaseUrl, RunRow, Store};
 use std::process::ExitCode;
@@ -18,8 +18,7 @@ pub async fn run(database: &DatabaseUrl, args: RunsArgs) -> anyhow::Result<ExitC
 
 fn table(runs: &[RunRow]) -> String {
     let count = |n: Option<i64>| n.map_or("-".to_owned(), |n| n.to_string());
-    let mut out = format!(
-        "{:>6}  {:<9} {:<20} {:>9} {:>6} {:>8} {:>7} {:>8} {:>8} {:>9}  {}\n",
+    let header = [
         "RUN",
         "STATUS",
         "STARTED",
@@ -30,30 +29,28 @@ fn table(runs: &[RunRow]) -> String {
         "REMOVED",
         "MODIFIED",
         "UNCHANGED",
-        "SCOPE"
-    );
+        "SCOPE",
+        "ERROR",
+    ];
+    let mut table = plain_table(&header, &[0, 3, 4, 5, 6, 7, 8, 9]);
     for r in runs {
-        let scope = scope_summary(&r.scope);
-        out.push_str(&format!(
-            "{:>6}  {:<9} {:<20} {:>9} {:>6} {:>8} {:>7} {:>8} {:>8} {:>9}  {}\n",
-            r.run_id,
-            r.status,
-            r.started_at.format("%Y-%m-%d %H:%M:%S"),
+        table.add_row([
+            r.run_id.to_string(),
+            r.status.to_string(),
+            r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             r.duration_seconds
                 .map_or("-".to_owned(), |d| format!("{d:.1}s")),
-            r.pages,
-            r.fetched,
+            r.pages.to_string(),
+            r.fetched.to_string(),
             count(r.added),
             count(r.removed),
             count(r.modified),
             count(r.unchanged),
-            scope,
-        ));
-        if let Some(error) = &r.error {
-            out.push_str(&format!("        error: {error}\n"));
-        }
+            one_line(&scope_summary(&r.scope)),
+            one_line(r.error.as_deref().unwrap_or("")),
+        ]);
     }
-    out
+    table_text(&table)
 }
 
 /// `project@endpoint` plus any filters, e.g. `0123...@https://vpn.cn-north-4... vgw_id=...`.

@@ -1,47 +1,55 @@
 //! `vpn-inventory sync`: one run of one scope.
 
-use super::print_stdout;
+use super::{CommandError, print_stdout};
 use crate::api::client::{VpnClient, default_endpoint};
 use crate::api::credentials::Credentials;
-use crate::cli::{FilterArgs, Output, SyncArgs};
-use crate::scope::{Filters, Scope};
-use crate::shutdown::{Interrupted, Shutdown};
+use crate::api::filters::Filters;
+use crate::cli::{FilterArgs, ReportFormat, SyncArgs, TargetArgs};
+use crate::scope::Scope;
+use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
-use crate::sync::{Run, SyncReport};
+use crate::sync::{SyncReport, sync_scope};
 use anyhow::Context as _;
 use std::process::ExitCode;
-use std::time::Duration;
 
-pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, CommandError> {
     let project_id = args
         .target
         .project_id
+        .as_deref()
         .context("no project id: pass --project-id or set HUAWEICLOUD_SDK_PROJECT_ID")?;
-    let endpoint = match (&args.target.endpoint, &args.target.region) {
-        (Some(endpoint), _) => endpoint.clone(),
-        (None, Some(region)) => default_endpoint(region),
-        (None, None) => anyhow::bail!(
-            "no endpoint: pass --region (or set HUAWEICLOUD_SDK_REGION), or --endpoint \
-             (or set VPN_INVENTORY_ENDPOINT)"
-        ),
-    };
+    let endpoint = endpoint(&args.target)?;
     let credentials = Credentials::from_env()?;
-    let client = VpnClient::new(&endpoint, &project_id, credentials)?;
+    let client = VpnClient::new(&endpoint, project_id, credentials)?;
     let scope = Scope::new(
         &endpoint,
         args.target.region.clone(),
-        &project_id,
+        project_id,
         filters(args.filters),
     );
     let store = Store::open(database).await?;
-    let report = sync_scope(&store, &client, &scope, args.page_size, args.lock_timeout.0).await?;
-    print_report(&report, args.output)?;
+    let shutdown = Shutdown::listen();
+    let (page_size, lock_timeout) = (args.page_size, args.lock_timeout.0);
+    let report = sync_scope(&store, &client, &scope, page_size, lock_timeout, &shutdown).await?;
+    print_report(&report, args.format)?;
     store.close().await;
     let changed = report.added + report.removed + report.modified > 0;
     Ok(if args.detailed_exitcode && changed {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The endpoint named by `--endpoint`, or the default one of `--region`.
+fn endpoint(target: &TargetArgs) -> anyhow::Result<String> {
+    Ok(match (&target.endpoint, &target.region) {
+        (Some(endpoint), _) => endpoint.clone(),
+        (None, Some(region)) => default_endpoint(region),
+        (None, None) => anyhow::bail!(
+            "no endpoint: pass --region (or set HUAWEICLOUD_SDK_REGION), or --endpoint \
+             (or set VPN_INVENTORY_ENDPOINT)"
+        ),
     })
 }
 
@@ -55,32 +63,13 @@ pub fn filters(args: FilterArgs) -> Filters {
     }
 }
 
-/// Runs one sync under the scope's lock (waiting up to `lock_timeout` for it). SIGINT/SIGTERM
-/// stop it at the next safe point, mark it failed and return `Interrupted`.
-pub async fn sync_scope(
-    store: &Store,
-    client: &VpnClient,
-    scope: &Scope,
-    page_size: u32,
-    lock_timeout: Duration,
-) -> anyhow::Result<SyncReport> {
-    let mut shutdown = Shutdown::listen();
-    let lock = tokio::select! {
-        lock = store.lock_scope(scope, lock_timeout) => lock?,
-        signal = shutdown.requested() => return Err(Interrupted(signal).into()),
-    };
-    let run = Run::start(store, scope, page_size, &lock).await?;
-    let result = run.execute(client, &shutdown).await;
-    lock.release().await;
-    result
-}
-
-pub fn print_report(report: &SyncReport, output: Output) -> anyhow::Result<()> {
-    let text = match output {
-        Output::Json => serde_json::to_string(report)? + "\n",
-        Output::Text => {
+pub fn print_report(report: &SyncReport, format: ReportFormat) -> anyhow::Result<()> {
+    let text = match format {
+        ReportFormat::Json => serde_json::to_string(report)? + "\n",
+        ReportFormat::Text => {
             let mut text = format!(
-                "run {} {}: {} connections fetched in {} pages; {} added, {} removed, {} modified, {} unchanged\n",
+                "run {} {}: {} connections fetched in {} pages; \
+                 {} added, {} removed, {} modified, {} unchanged\n",
                 report.run_id,
                 report.status,
                 report.fetched,

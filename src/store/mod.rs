@@ -28,6 +28,7 @@ pub use history::{AsOf, ChangeRecord, RecordFilter, VersionCursor};
 pub use lock::{LockError, ScopeLock};
 pub use runs::{PageToStage, RunCounts, RunRow, RunStatus, StageOutcome, StagedConnection};
 pub use url::DatabaseUrl;
+// Moved to `crate::time`; re-exported while store code is being rewritten.
 
 use anyhow::Context as _;
 use sqlx::Connection as _;

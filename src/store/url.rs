@@ -61,26 +61,53 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// Replaces the password of `scheme://user:password@host` and of a `password=` query parameter.
+/// The URL with every password shown as `***`: the one in `user:password@` and any query
+/// parameter named `password` or `sslpassword` (libpq's), in any case. A URL that does not
+/// parse shows only its scheme, since there is no telling where a secret would be in it.
 fn redact(raw: &str) -> String {
-    let mut out = raw.to_owned();
-    if let Some((scheme, rest)) = raw.split_once("://") {
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let authority = &rest[..authority_end];
-        if let Some(at) = authority.rfind('@')
-            && let Some(colon) = authority[..at].find(':')
-        {
-            out = format!("{scheme}://{}:***{}", &authority[..colon], &rest[at..]);
-        }
+    let hidden = || match raw.split_once(':') {
+        Some((scheme, _)) if is_scheme(scheme) => format!("{scheme}://(unreadable URL hidden)"),
+        _ => "(unreadable URL hidden)".to_owned(),
+    };
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return hidden();
+    };
+    if url.cannot_be_a_base() && raw.contains('@') {
+        // `scheme:user:password@host` (no `//`) parses, but with the password in the path.
+        return hidden();
     }
-    if let Some(start) = out.find("password=") {
-        let value_start = start + "password=".len();
-        let value_end = out[value_start..]
-            .find('&')
-            .map_or(out.len(), |i| value_start + i);
-        out.replace_range(value_start..value_end, "***");
+    let is_secret =
+        |key: &str| key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("sslpassword");
+    let secret_in_query = url.query_pairs().any(|(k, _)| is_secret(&k));
+    if url.password().is_none() && !secret_in_query {
+        // Nothing to hide: show it exactly as given.
+        return raw.to_owned();
     }
-    out
+    if url.password().is_some() && url.set_password(Some("***")).is_err() {
+        return hidden();
+    }
+    if secret_in_query {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_secret(&k) {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
+/// RFC 3986: a letter, then letters, digits, `+`, `-` or `.`.
+fn is_scheme(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 #[cfg(test)]
@@ -98,6 +125,31 @@ mod tests {
         assert!(!format!("{url:?}").contains("s3cret"));
         let url = DatabaseUrl::parse("postgresql://h/db?user=a&password=p4ss&x=1").unwrap();
         assert_eq!(url.to_string(), "postgresql://h/db?user=a&password=***&x=1");
+    }
+
+    #[test]
+    fn query_passwords_are_hidden_in_any_case() {
+        let url = DatabaseUrl::parse("postgres://h/db?PASSWORD=x1&sslPassword=x2&user=a").unwrap();
+        assert_eq!(
+            url.to_string(),
+            "postgres://h/db?PASSWORD=***&sslPassword=***&user=a"
+        );
+        let url = DatabaseUrl::parse("postgres://u:p%40ss@h/db?Password=x3").unwrap();
+        assert_eq!(url.to_string(), "postgres://u:***@h/db?Password=***");
+    }
+
+    #[test]
+    fn an_unreadable_url_shows_only_its_scheme() {
+        let url = DatabaseUrl::parse("postgres://u:hunter2@[::1/db").unwrap();
+        assert_eq!(url.to_string(), "postgres://(unreadable URL hidden)");
+        assert_eq!(redact("u:hunter2@h"), "u://(unreadable URL hidden)");
+        assert_eq!(redact("not a url: hunter2"), "(unreadable URL hidden)");
+    }
+
+    #[test]
+    fn a_url_without_secrets_is_shown_as_given() {
+        let raw = "postgres://inv@db.example/inv?sslmode=require&application_name=a%20b";
+        assert_eq!(DatabaseUrl::parse(raw).unwrap().to_string(), raw);
     }
 
     #[test]

@@ -55,7 +55,7 @@ async fn iam_token_authenticates_and_a_wrong_one_is_refused(backend: Backend) {
     .await
     .unwrap();
     let with_token = |token: &str| {
-        let mut cmd = env.command(&["sync", "--output", "json"]);
+        let mut cmd = env.command(&["sync", "--format", "json"]);
         cmd.env_remove("HUAWEICLOUD_SDK_AK")
             .env_remove("HUAWEICLOUD_SDK_SK")
             .env("HUAWEICLOUD_AUTH_TOKEN", token);
@@ -176,7 +176,7 @@ async fn simulate_subcommand_serves_what_sync_stores(backend: Backend) {
         .to_owned();
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{banner}");
 
-    let mut sync = env.command(&["sync", "--output", "json", "--page-size", "15"]);
+    let mut sync = env.command(&["sync", "--format", "json", "--page-size", "15"]);
     sync.env("VPN_INVENTORY_ENDPOINT", &endpoint)
         .env("HUAWEICLOUD_SDK_PROJECT_ID", project);
     let mut wrong_key = env.command(&["sync"]);
@@ -214,7 +214,7 @@ async fn simulate_subcommand_serves_what_sync_stores(backend: Backend) {
         }
     }
     assert!(!applied.is_empty(), "ten rounds without a recorded change");
-    let mut sync = env.command(&["sync", "--output", "json"]);
+    let mut sync = env.command(&["sync", "--format", "json"]);
     sync.env("VPN_INVENTORY_ENDPOINT", &endpoint)
         .env("HUAWEICLOUD_SDK_PROJECT_ID", project)
         .env("HUAWEICLOUD_SDK_SK", sk);

@@ -82,6 +82,8 @@ async fn wrong_secret_key_is_a_clear_401_and_changes_nothing(backend: Backend) {
         !run.stderr.contains("not-the-right-secret-key-at-all"),
         "secret leaked"
     );
+    // Each cause once: the API error used to repeat itself through the error chain.
+    assert_eq!(run.stderr.matches("HTTP 401").count(), 1, "{}", run.stderr);
     assert_eq!(env.inventory_fingerprint().await, before);
 }
 
