@@ -9,6 +9,7 @@ mod concurrency;
 mod drift;
 mod drift_random;
 mod failures;
+mod layering;
 mod reports;
 mod round_trip;
 mod schema;
