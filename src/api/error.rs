@@ -82,13 +82,19 @@ mod tests {
         let e = ApiError::from_response(
             401,
             Some("hdr-id"),
-            br#"{"error_code":"APIG.0301","error_msg":"Incorrect IAM authentication information","request_id":"body-id"}"#,
+            concat!(
+                r#"{"error_code":"APIG.0301","#,
+                r#""error_msg":"Incorrect IAM authentication information","#,
+                r#""request_id":"body-id"}"#
+            )
+            .as_bytes(),
         );
         assert_eq!(e.code.as_deref(), Some("APIG.0301"));
         assert_eq!(e.request_id.as_deref(), Some("body-id"));
         assert_eq!(
             e.to_string(),
-            "HTTP 401 error_code APIG.0301: Incorrect IAM authentication information (request_id body-id)"
+            "HTTP 401 error_code APIG.0301: Incorrect IAM authentication information \
+             (request_id body-id)"
         );
     }
 

@@ -22,11 +22,13 @@ pub struct PageMeta<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PagingError {
     #[error(
-        "page {page} is full but gives no next marker (no page_info.next_marker, no created_at on its last connection)"
+        "page {page} is full but gives no next marker (no page_info.next_marker, no created_at \
+         on its last connection)"
     )]
     NoMarker { page: i64 },
     #[error(
-        "page {page} gives next marker {marker:?}, which does not move past the marker it was requested with ({previous:?}); stopping instead of looping"
+        "page {page} gives next marker {marker:?}, which does not move past the marker it was \
+         requested with ({previous:?}); stopping instead of looping"
     )]
     MarkerDidNotAdvance {
         page: i64,
