@@ -11,10 +11,11 @@
 //!   (duplicate or missing keys), the whole list is compared instead.
 //! - `status` and `bgp_peer.state` are `state`; everything else is `config`.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     #[default]
@@ -34,16 +35,19 @@ impl Category {
 impl std::str::FromStr for Category {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "config" => Ok(Category::Config),
-            "state" => Ok(Category::State),
-            other => Err(format!("unknown change category {other:?}")),
-        }
+        parse_word(s, "change category")
     }
 }
 
+/// A vocabulary word (`config`, `modified`, ...) back into its enum, by its serde name.
+fn parse_word<T: serde::de::DeserializeOwned>(word: &str, what: &str) -> Result<T, String> {
+    use serde::de::IntoDeserializer;
+    let word: serde::de::value::StrDeserializer<serde::de::value::Error> = word.into_deserializer();
+    T::deserialize(word).map_err(|e| format!("unknown {what}: {e}"))
+}
+
 /// What happened to a connection as a run saw it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     #[default]
@@ -65,12 +69,7 @@ impl ChangeKind {
 impl std::str::FromStr for ChangeKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "added" => Ok(ChangeKind::Added),
-            "removed" => Ok(ChangeKind::Removed),
-            "modified" => Ok(ChangeKind::Modified),
-            other => Err(format!("unknown change kind {other:?}")),
-        }
+        parse_word(s, "change kind")
     }
 }
 
@@ -435,6 +434,8 @@ mod tests {
         };
         assert_eq!(fields(&changes), [("status", Category::State)]);
         assert_eq!("modified".parse(), Ok(ChangeKind::Modified));
-        assert!("renamed".parse::<ChangeKind>().is_err());
+        let unknown = "renamed".parse::<ChangeKind>().unwrap_err();
+        assert!(unknown.starts_with("unknown change kind") && unknown.contains("renamed"));
+        assert_eq!("state".parse(), Ok(Category::State));
     }
 }

@@ -218,20 +218,6 @@ pub fn canonical_json(value: &Value) -> String {
     sorted.to_string()
 }
 
-/// What `export` must give back for a served connection: the same JSON without null fields.
-pub fn without_nulls(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), without_nulls(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
-        other => other.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,7 +261,7 @@ mod tests {
             json!({"id": "c1", "ha_role": null, "peer_subnets": [], "x": null, "bgp_peer": null});
         let conn = VpnConnection::from_json(&served).unwrap();
         assert_eq!(conn.to_json(), json!({"id": "c1", "peer_subnets": []}));
-        assert_eq!(conn.to_json(), without_nulls(&served));
+        assert_eq!(conn.to_json(), vpn_simulator::wire::without_nulls(&served));
     }
 
     #[test]

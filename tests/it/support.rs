@@ -312,7 +312,7 @@ pub fn expected_export(served: &[Value]) -> Vec<Value> {
     sorted_by_id(
         served
             .iter()
-            .map(vpn_inventory::api::model::without_nulls)
+            .map(vpn_simulator::wire::without_nulls)
             .collect(),
     )
 }

@@ -2,8 +2,9 @@
 //! must produce no record).
 
 use super::{Claims, Kind, Mutator, Spot};
+use super::{Connection, Edit};
 use crate::random::{BGP_STATES, PRIVATE_ASN_16, PRIVATE_ASN_32};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// BGP counters that change all the time and mean no drift.
 const TELEMETRY: &[&str] = &[
@@ -15,12 +16,7 @@ const TELEMETRY: &[&str] = &[
 
 impl Mutator {
     /// `BgpState`, `BgpAsn`, `Telemetry`.
-    pub(super) fn edit_bgp(
-        &mut self,
-        kind: Kind,
-        m: &mut Map<String, Value>,
-        claims: &Claims,
-    ) -> Option<Vec<Spot>> {
+    pub(super) fn edit_bgp(&mut self, kind: Kind, m: &mut Connection, claims: &Claims) -> Edit {
         match kind {
             Kind::BgpState => self.scalar(m, claims, &["bgp_peer", "state"], |r, _| {
                 r.pick(BGP_STATES).0.into()

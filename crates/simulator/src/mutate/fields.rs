@@ -3,18 +3,14 @@
 //! `updated_at` bump (which must produce no record).
 
 use super::{Claims, Kind, Mutator, Spot, fresh_cidr, pick_key, present};
+use super::{Connection, Edit};
 use crate::data::TimeStyle;
 use crate::random::{STATUSES, TAG_KEYS, TAG_VALUES, ha_role, rename, uuid_v4};
 use serde_json::{Map, Value, json};
 
 impl Mutator {
     /// `Name`, `Status`, `HaRole` and `EnableFlag`: a new value of a field that is there.
-    pub(super) fn edit_field(
-        &mut self,
-        kind: Kind,
-        m: &mut Map<String, Value>,
-        claims: &Claims,
-    ) -> Option<Vec<Spot>> {
+    pub(super) fn edit_field(&mut self, kind: Kind, m: &mut Connection, claims: &Claims) -> Edit {
         match kind {
             Kind::Name => self.scalar(m, claims, &["name"], |r, _| rename(r).into()),
             Kind::Status => self.scalar(m, claims, &["status"], |r, _| {

@@ -2,6 +2,7 @@
 //! and dead peer detection (added, removed, or one of its settings changed).
 
 use super::{Claims, Kind, Mutator, Spot, present};
+use super::{Connection, Edit};
 use crate::random::{
     AUTH_ALGS, DH_GROUPS, DPD_INTERVAL, DPD_TIMEOUT, ENC_ALGS, IKE_LIFETIME, dpd_msg, phase1_mode,
 };
@@ -9,12 +10,7 @@ use serde_json::{Map, Value, json};
 
 impl Mutator {
     /// `IkeEncryption`, `IkeAuthentication`, `IkeDhGroup`, `IkeLifetime`.
-    pub(super) fn edit_ike(
-        &mut self,
-        kind: Kind,
-        m: &mut Map<String, Value>,
-        claims: &Claims,
-    ) -> Option<Vec<Spot>> {
+    pub(super) fn edit_ike(&mut self, kind: Kind, m: &mut Connection, claims: &Claims) -> Edit {
         match kind {
             Kind::IkeEncryption => self.algorithm(
                 m,
@@ -74,12 +70,7 @@ impl Mutator {
     }
 
     /// `DpdAdd`, `DpdRemove`, `DpdInterval`, `DpdTimeout`, `DpdMsg`.
-    pub(super) fn edit_dpd(
-        &mut self,
-        kind: Kind,
-        m: &mut Map<String, Value>,
-        claims: &Claims,
-    ) -> Option<Vec<Spot>> {
+    pub(super) fn edit_dpd(&mut self, kind: Kind, m: &mut Connection, claims: &Claims) -> Edit {
         match kind {
             Kind::DpdAdd | Kind::DpdRemove => {
                 let rng = &mut self.rng;

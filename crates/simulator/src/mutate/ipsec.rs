@@ -1,17 +1,12 @@
 //! Edits of `ipsecpolicy`: PFS group, encryption, lifetime and transform protocol.
 
-use super::{Claims, Kind, Mutator, Spot};
+use super::{Claims, Kind, Mutator};
+use super::{Connection, Edit};
 use crate::random::{DH_GROUPS, ENC_ALGS, IPSEC_LIFETIME, TRANSFORMS};
-use serde_json::{Map, Value};
 
 impl Mutator {
     /// `IpsecPfs`, `IpsecEncryption`, `IpsecLifetime`, `IpsecTransform`.
-    pub(super) fn edit_ipsec(
-        &mut self,
-        kind: Kind,
-        m: &mut Map<String, Value>,
-        claims: &Claims,
-    ) -> Option<Vec<Spot>> {
+    pub(super) fn edit_ipsec(&mut self, kind: Kind, m: &mut Connection, claims: &Claims) -> Edit {
         match kind {
             Kind::IpsecPfs => self.scalar(m, claims, &["ipsecpolicy", "pfs"], |r, _| {
                 if r.chance(20) {

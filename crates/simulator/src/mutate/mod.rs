@@ -37,6 +37,12 @@ use spot::{Claims, Spot};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
 
+/// One served connection, as the mutator edits it.
+type Connection = Map<String, Value>;
+
+/// What an edit touched (the places the next sync must report), or `None` when it did not fit.
+type Edit = Option<Vec<Spot>>;
+
 /// One change a drift detector must record, as the mutation made it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AppliedChange {
@@ -351,12 +357,7 @@ impl Mutator {
 
     /// Applies `kind` if it fits the connection and its paths are unclaimed; changes nothing
     /// otherwise. One function per family of fields, in this module's submodules.
-    fn apply(
-        &mut self,
-        kind: Kind,
-        m: &mut Map<String, Value>,
-        claims: &Claims,
-    ) -> Option<Vec<Spot>> {
+    fn apply(&mut self, kind: Kind, m: &mut Connection, claims: &Claims) -> Edit {
         match kind {
             Kind::Name | Kind::Status | Kind::HaRole | Kind::EnableFlag => {
                 self.edit_field(kind, m, claims)

@@ -3,19 +3,15 @@
 //! `rule_index`, so a list is only edited when its indexes are there and unique.
 
 use super::{Claims, Kind, Mutator, Spot, fresh_cidr, pick_key, reordered};
+use super::{Connection, Edit};
 use crate::random::{Rng, edit_cidr};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::HashSet;
 
 impl Mutator {
     /// `RuleAdd`, `RuleRemove`, `RuleSource`, `RuleDestination`, `ReorderRules`,
     /// `ReorderDestination`, on one of the rule lists the connection has.
-    pub(super) fn edit_rules(
-        &mut self,
-        kind: Kind,
-        m: &mut Map<String, Value>,
-        claims: &Claims,
-    ) -> Option<Vec<Spot>> {
+    pub(super) fn edit_rules(&mut self, kind: Kind, m: &mut Connection, claims: &Claims) -> Edit {
         let rng = &mut self.rng;
         let lists = ["policy_rules", "policy_rules_v6"];
         let list = pick_key(rng, m, lists, |rules| rule_indexes(rules).is_some())?;

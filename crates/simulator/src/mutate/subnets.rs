@@ -2,16 +2,12 @@
 //! (no record: the detector compares subnets as a set).
 
 use super::{Claims, Kind, Mutator, Spot, fresh_cidr, pick_key, reordered};
-use serde_json::{Map, Value};
+use super::{Connection, Edit};
+use serde_json::Value;
 
 impl Mutator {
     /// `SubnetAdd`, `SubnetRemove`, `ReorderSubnets`.
-    pub(super) fn edit_subnets(
-        &mut self,
-        kind: Kind,
-        m: &mut Map<String, Value>,
-        claims: &Claims,
-    ) -> Option<Vec<Spot>> {
+    pub(super) fn edit_subnets(&mut self, kind: Kind, m: &mut Connection, claims: &Claims) -> Edit {
         let rng = &mut self.rng;
         let list = pick_key(rng, m, ["peer_subnets", "peer_subnets_v6"], Value::is_array)?;
         let spots = vec![Spot::path(&[list])];

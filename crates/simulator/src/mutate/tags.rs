@@ -2,18 +2,14 @@
 //! Plain unique `{key, value}` tags are recorded per key (`tags.env`), any other list whole.
 
 use super::{Claims, Kind, Mutator, Spot, reordered};
+use super::{Connection, Edit};
 use crate::random::{TAG_KEYS, TAG_VALUES};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 
 impl Mutator {
     /// `TagAdd`, `TagRemove`, `TagValue`, `ReorderTags`.
-    pub(super) fn edit_tags(
-        &mut self,
-        kind: Kind,
-        m: &mut Map<String, Value>,
-        claims: &Claims,
-    ) -> Option<Vec<Spot>> {
+    pub(super) fn edit_tags(&mut self, kind: Kind, m: &mut Connection, claims: &Claims) -> Edit {
         let rng = &mut self.rng;
         let keyed = tags_keyed(m)?;
         let tags = m.get_mut("tags")?.as_array_mut()?;
