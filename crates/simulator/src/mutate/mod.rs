@@ -37,6 +37,45 @@ use spot::{Claims, Spot};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
 
+/// Connections that rounds removed and later added back (same id), counted across rounds.
+#[derive(Debug, Default)]
+pub struct Returns {
+    gone: HashSet<String>,
+    /// How many came back so far.
+    pub returned: usize,
+}
+
+impl Returns {
+    /// Takes in one round's changes.
+    pub fn observe(&mut self, changes: &[AppliedChange]) {
+        for c in changes {
+            match c.change {
+                "removed" => {
+                    self.gone.insert(c.connection_id.clone());
+                }
+                "added" if self.gone.remove(&c.connection_id) => self.returned += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// What one round did: the connections it touched (each changes at most once a round) and the
+/// changes a drift detector must record.
+#[derive(Default)]
+struct RoundLog {
+    touched: HashSet<String>,
+    out: Vec<AppliedChange>,
+}
+
+impl RoundLog {
+    /// Records an added or removed connection.
+    fn whole(&mut self, change: AppliedChange) {
+        self.touched.insert(change.connection_id.clone());
+        self.out.push(change);
+    }
+}
+
 /// One served connection, as the mutator edits it.
 type Connection = Map<String, Value>;
 
@@ -160,30 +199,21 @@ impl Mutator {
     /// the simulator sorts) and returns the net changes a drift detector must record, sorted.
     pub fn round(&mut self, inventory: &mut Vec<Value>) -> Vec<AppliedChange> {
         self.round += 1;
-        let mut touched = HashSet::new();
-        let mut out = Vec::new();
+        let mut log = RoundLog::default();
         for _ in 0..self.rng.below(9) {
             match self.rng.below(100) {
-                0..10 => self.add(inventory, &mut touched, &mut out),
-                10..20 => self.remove(inventory, &mut touched, &mut out),
-                20..27 if self.readd(inventory, &mut touched, &mut out) => {}
-                roll => {
-                    let noise_only = roll >= 85;
-                    self.modify(inventory, &mut touched, &mut out, noise_only);
-                }
+                0..10 => self.add(inventory, &mut log),
+                10..20 => self.remove(inventory, &mut log),
+                20..27 if self.readd(inventory, &mut log) => {}
+                roll => self.modify(inventory, &mut log, roll >= 85),
             }
         }
-        out.sort();
-        out
+        log.out.sort();
+        log.out
     }
 
     /// A new connection, created after everything so far.
-    fn add(
-        &mut self,
-        inventory: &mut Vec<Value>,
-        touched: &mut HashSet<String>,
-        out: &mut Vec<AppliedChange>,
-    ) {
+    fn add(&mut self, inventory: &mut Vec<Value>, log: &mut RoundLog) {
         let style = TimeStyle::pick(&mut self.rng);
         self.ctx.created_at = self.tick(style);
         self.ctx.horizon_ms = self.clock_ms;
@@ -196,37 +226,23 @@ impl Mutator {
             }
         };
         self.next_index += 1;
-        let id = connection["id"].as_str().unwrap_or_default().to_owned();
-        out.push(AppliedChange::added(&id));
-        touched.insert(id);
+        log.whole(AppliedChange::added(&id_of(&connection)));
         inventory.push(connection);
         self.count(Kind::Add);
     }
 
-    fn remove(
-        &mut self,
-        inventory: &mut Vec<Value>,
-        touched: &mut HashSet<String>,
-        out: &mut Vec<AppliedChange>,
-    ) {
-        let Some(i) = self.pick_untouched(inventory, touched) else {
+    fn remove(&mut self, inventory: &mut Vec<Value>, log: &mut RoundLog) {
+        let Some(i) = self.pick_untouched(inventory, &log.touched) else {
             return;
         };
         let connection = inventory.swap_remove(i);
-        let id = id_of(&connection);
-        out.push(AppliedChange::removed(&id));
-        touched.insert(id);
+        log.whole(AppliedChange::removed(&id_of(&connection)));
         self.removed.push((self.round, connection));
         self.count(Kind::Remove);
     }
 
     /// Brings back a connection removed in an earlier round, same id, possibly edited meanwhile.
-    fn readd(
-        &mut self,
-        inventory: &mut Vec<Value>,
-        touched: &mut HashSet<String>,
-        out: &mut Vec<AppliedChange>,
-    ) -> bool {
+    fn readd(&mut self, inventory: &mut Vec<Value>, log: &mut RoundLog) -> bool {
         let eligible: Vec<usize> = (0..self.removed.len())
             .filter(|&i| self.removed[i].0 < self.round)
             .collect();
@@ -240,9 +256,7 @@ impl Mutator {
             let lead = *self.rng.pick(ALL_EDITS);
             self.edit(&mut connection, lead, false);
         }
-        let id = id_of(&connection);
-        out.push(AppliedChange::added(&id));
-        touched.insert(id);
+        log.whole(AppliedChange::added(&id_of(&connection)));
         inventory.push(connection);
         self.count(Kind::Readd);
         true
@@ -250,13 +264,7 @@ impl Mutator {
 
     /// Edits one connection not yet changed this round. The leading kind comes first and then a
     /// connection it fits, so kinds that fit few connections happen as often as the others.
-    fn modify(
-        &mut self,
-        inventory: &mut [Value],
-        touched: &mut HashSet<String>,
-        out: &mut Vec<AppliedChange>,
-        noise_only: bool,
-    ) {
+    fn modify(&mut self, inventory: &mut [Value], log: &mut RoundLog, noise_only: bool) {
         let lead = if noise_only {
             *self.rng.pick(NOISE)
         } else {
@@ -265,7 +273,7 @@ impl Mutator {
         let start = self.rng.below(inventory.len() as u64) as usize;
         for offset in 0..inventory.len() {
             let i = (start + offset) % inventory.len();
-            if touched.contains(&id_of(&inventory[i])) {
+            if log.touched.contains(&id_of(&inventory[i])) {
                 continue;
             }
             let mut connection = inventory[i].clone();
@@ -285,7 +293,7 @@ impl Mutator {
                     !(old.is_object() && new.is_object()),
                     "mutator bug: {id} {field} replaced an object by an object"
                 );
-                out.push(AppliedChange {
+                log.out.push(AppliedChange {
                     connection_id: id.clone(),
                     change: "modified",
                     category: if field == "status" || field == "bgp_peer.state" {
@@ -299,7 +307,7 @@ impl Mutator {
                 });
             }
             inventory[i] = connection;
-            touched.insert(id);
+            log.touched.insert(id);
             return;
         }
     }
@@ -696,8 +704,7 @@ mod tests {
     fn every_kind_happens_ids_stay_unique_and_nothing_turns_null() {
         let mut inv = inventory(200, 21);
         let mut m = Mutator::new(21, &inv);
-        let mut readded = 0;
-        let mut gone = HashSet::new();
+        let mut returns = Returns::default();
         let mut noise_only_rounds = 0;
         for _ in 0..50 {
             let before: BTreeMap<String, Value> =
@@ -709,15 +716,7 @@ mod tests {
                 ids.len(),
                 "ids repeat"
             );
-            for c in &changes {
-                match c.change {
-                    "removed" => {
-                        gone.insert(c.connection_id.clone());
-                    }
-                    "added" if gone.remove(&c.connection_id) => readded += 1,
-                    _ => {}
-                }
-            }
+            returns.observe(&changes);
             let mut changed_ids = HashSet::new();
             for c in &inv {
                 let Some(old) = before.get(&id_of(c)) else {
@@ -758,7 +757,7 @@ mod tests {
             "never applied: {missing:?}; counts {:?}",
             m.counts
         );
-        assert!(readded > 0);
+        assert!(returns.returned > 0);
         assert!(
             noise_only_rounds > 0,
             "no connection changed without a record"
