@@ -118,9 +118,18 @@ pub struct SyncArgs {
     // `--output` was this flag's first name; cron jobs still use it.
     #[arg(long, alias = "output", value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
-    /// Exit 2 when the run recorded changes (0: none, 1: error), like terraform plan.
+    /// Exit 2 when the run recorded changes (0: none, 1: error), like terraform plan, and 3
+    /// when it stored what it saw but inferred no removals (stderr says why).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Infer no removals when a sweep lacks more than this percentage of the connections
+    /// its scope held (and more than 5, or all of them): an empty or cut-short answer must not
+    /// empty the inventory.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_removal_percent: u8,
+    /// Trust this sweep's removals however many there are (after a real mass deletion).
+    #[arg(long)]
+    pub accept_mass_removal: bool,
     /// How long to wait for another sync of the same scope to finish, e.g. 500ms, 30s, 5m,
     /// 1h or 1h30m; a bare number is seconds.
     #[arg(long, default_value = "5m")]

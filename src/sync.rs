@@ -9,6 +9,7 @@ use crate::api::client::{ListPage, VpnClient};
 use crate::api::filters::Filters;
 use crate::api::model::VpnConnection;
 use crate::api::paging::{PageMeta, Pager};
+use crate::drift::RemovalGuard;
 use crate::scope::Scope;
 use crate::shutdown::{Interrupted, Shutdown};
 use crate::store::{PageToStage, RunStatus, ScopeLock, StagedConnection, Store};
@@ -34,6 +35,24 @@ pub struct SyncReport {
     pub pages: i64,
     /// Repeats of an id within the run, dropped (counted in `fetched`).
     pub duplicates: i64,
+    /// Why the run stored what it saw but inferred no removals; `None` when it did.
+    pub removals_skipped: Option<String>,
+}
+
+/// Why a sweep's evidence cannot be trusted to remove connections; empty when it can. A
+/// doubtful run still stores what it saw: nothing is lost, and nothing is falsely removed.
+#[derive(Debug, Default)]
+pub struct Doubts(Vec<String>);
+
+impl Doubts {
+    pub fn add(&mut self, reason: impl Into<String>) {
+        self.0.push(reason.into());
+    }
+
+    /// All reasons in one line, or `None` when there are none.
+    pub fn reason(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| self.0.join("; "))
+    }
 }
 
 /// Why a run did not complete. Callers branch on it: an interruption exits 130, an error 1.
@@ -51,7 +70,7 @@ pub async fn sync_scope(
     store: &Store,
     client: &VpnClient,
     scope: &Scope,
-    page_size: u32,
+    options: RunOptions,
     lock_timeout: Duration,
     shutdown: &Shutdown,
 ) -> Result<SyncReport, RunError> {
@@ -59,12 +78,28 @@ pub async fn sync_scope(
         lock = store.lock_scope(scope, lock_timeout) => lock.map_err(anyhow::Error::from)?,
         interrupted = shutdown.requested() => return Err(interrupted.into()),
     };
-    let result = match Run::start(store, scope, page_size, &lock).await {
+    let result = match Run::start(store, scope, options, &lock).await {
         Ok(run) => run.execute(client, shutdown).await,
         Err(error) => Err(error.into()),
     };
     lock.release().await;
     result
+}
+
+/// How a run sweeps and what it trusts its sweep to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    pub page_size: u32,
+    pub guard: RemovalGuard,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            page_size: DEFAULT_PAGE_SIZE,
+            guard: RemovalGuard::default(),
+        }
+    }
 }
 
 /// A run that has been recorded as started; `execute` performs it.
@@ -74,6 +109,7 @@ pub struct Run<'a> {
     scope: &'a Scope,
     store: &'a Store,
     page_size: u32,
+    guard: RemovalGuard,
 }
 
 impl<'a> Run<'a> {
@@ -81,9 +117,10 @@ impl<'a> Run<'a> {
     pub async fn start(
         store: &'a Store,
         scope: &'a Scope,
-        page_size: u32,
+        options: RunOptions,
         _lock: &ScopeLock,
     ) -> anyhow::Result<Self> {
+        let RunOptions { page_size, guard } = options;
         let scope_id = store
             .ensure_scope(scope)
             .await
@@ -105,6 +142,7 @@ impl<'a> Run<'a> {
             scope,
             store,
             page_size,
+            guard,
         })
     }
 
@@ -146,6 +184,9 @@ impl<'a> Run<'a> {
         let filters = &self.scope.filters;
         let mut pager = Pager::new(self.page_size);
         let (mut fetched, mut duplicates, mut pages) = (0i64, 0i64, 0i64);
+        // The most connections any page's total_count claimed (the API counts the whole
+        // project, so it means something only for an unfiltered sweep).
+        let mut total_count: Option<i64> = None;
         // Network waits give way to a signal; database transactions never do.
         let mut page = tokio::select! {
             page = fetch(client, filters, self.page_size, &pager) => page?,
@@ -196,6 +237,8 @@ impl<'a> Run<'a> {
                 (outcome, Some(next))
             };
             let outcome = outcome.with_context(|| format!("cannot stage {}", where_()))?;
+            let claimed = page.total_count.and_then(|n| i64::try_from(n).ok());
+            total_count = total_count.max(claimed);
             pages += 1;
             fetched += i64::try_from(staged.len()).unwrap_or(i64::MAX);
             duplicates += outcome.duplicates;
@@ -214,11 +257,28 @@ impl<'a> Run<'a> {
         if let Some(signal) = shutdown.received() {
             return Err(Interrupted(signal).into());
         }
-        let counts = self
+        let mut doubts = Doubts::default();
+        let distinct = fetched - duplicates;
+        if let Some(total) = total_count.filter(|&t| filters.is_empty() && t > distinct) {
+            doubts.add(format!(
+                "the API counts {total} connections in the project but the sweep found {distinct}"
+            ));
+        }
+        let applied = self
             .store
-            .complete_run(self.id, self.scope_id, self.scope)
+            .complete_run(
+                self.id,
+                self.scope_id,
+                self.scope,
+                doubts.reason(),
+                self.guard,
+            )
             .await
             .context("cannot apply the completed sweep")?;
+        let (counts, skip) = (applied.counts, applied.removals_skipped);
+        if let Some(reason) = &skip {
+            tracing::warn!(run_id = self.id, "no removals inferred: {reason}");
+        }
         Ok(SyncReport {
             run_id: self.id,
             status: RunStatus::Complete,
@@ -229,6 +289,7 @@ impl<'a> Run<'a> {
             unchanged: counts.unchanged,
             pages,
             duplicates,
+            removals_skipped: skip,
         })
     }
 }

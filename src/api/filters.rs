@@ -22,6 +22,11 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// Whether nothing narrows the list: the sweep covers the whole project.
+    pub fn is_empty(&self) -> bool {
+        *self == Filters::default()
+    }
+
     /// Normalizes the repeatable filter so equal scopes compare equal.
     pub fn normalized(mut self) -> Self {
         self.enterprise_project_ids.sort();

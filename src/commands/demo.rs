@@ -9,7 +9,7 @@ use crate::cli::{DemoArgs, ReportFormat};
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
-use crate::sync::sync_scope;
+use crate::sync::{RunOptions, sync_scope};
 use anyhow::Context as _;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -43,7 +43,10 @@ pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> Result<ExitCode, Com
             &store,
             &client,
             &scope,
-            args.page_size,
+            RunOptions {
+                page_size: args.page_size,
+                ..RunOptions::default()
+            },
             DEMO_LOCK_TIMEOUT,
             &shutdown,
         )

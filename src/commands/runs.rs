@@ -30,7 +30,7 @@ fn table(runs: &[RunRow]) -> String {
         "MODIFIED",
         "UNCHANGED",
         "SCOPE",
-        "ERROR",
+        "NOTE",
     ];
     let mut table = plain_table(&header, &[0, 3, 4, 5, 6, 7, 8, 9]);
     for r in runs {
@@ -47,10 +47,19 @@ fn table(runs: &[RunRow]) -> String {
             count(r.modified),
             count(r.unchanged),
             one_line(&scope_summary(&r.scope)),
-            one_line(r.error.as_deref().unwrap_or("")),
+            one_line(&note(r)),
         ]);
     }
     table_text(&table)
+}
+
+/// A failed run's error, or why a complete one inferred no removals.
+fn note(run: &RunRow) -> String {
+    match (&run.error, &run.removals_skipped) {
+        (Some(error), _) => error.clone(),
+        (None, Some(reason)) => format!("no removals inferred: {reason}"),
+        (None, None) => String::new(),
+    }
 }
 
 /// `project@endpoint` plus any filters, e.g. `0123...@https://vpn.cn-north-4... vgw_id=...`.

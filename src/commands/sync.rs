@@ -5,10 +5,11 @@ use crate::api::client::{VpnClient, default_endpoint};
 use crate::api::credentials::Credentials;
 use crate::api::filters::Filters;
 use crate::cli::{FilterArgs, ReportFormat, SyncArgs, TargetArgs};
+use crate::drift::RemovalGuard;
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
-use crate::sync::{SyncReport, sync_scope};
+use crate::sync::{RunOptions, SyncReport, sync_scope};
 use anyhow::Context as _;
 use std::process::ExitCode;
 
@@ -29,15 +30,29 @@ pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Com
     );
     let store = Store::open(database).await?;
     let shutdown = Shutdown::listen();
-    let (page_size, lock_timeout) = (args.page_size, args.lock_timeout.0);
-    let report = sync_scope(&store, &client, &scope, page_size, lock_timeout, &shutdown).await?;
+    let options = RunOptions {
+        page_size: args.page_size,
+        guard: RemovalGuard {
+            max_percent: args.max_removal_percent,
+            accept: args.accept_mass_removal,
+        },
+    };
+    let lock_timeout = args.lock_timeout.0;
+    let report = sync_scope(&store, &client, &scope, options, lock_timeout, &shutdown).await?;
     print_report(&report, args.format)?;
     store.close().await;
+    if let Some(reason) = &report.removals_skipped {
+        eprintln!(
+            "vpn-inventory: warning: run {} stored what it saw but inferred no removals: {reason}",
+            report.run_id
+        );
+    }
     let changed = report.added + report.removed + report.modified > 0;
-    Ok(if args.detailed_exitcode && changed {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
+    Ok(match args.detailed_exitcode {
+        // Not a clean success: someone should look at why (stderr says).
+        true if report.removals_skipped.is_some() => ExitCode::from(3),
+        true if changed => ExitCode::from(2),
+        _ => ExitCode::SUCCESS,
     })
 }
 

@@ -19,12 +19,20 @@ use super::tables::{CHANGE_RECORDS, NewRow};
 use super::write::{ConnectionWrite, write_connections};
 use super::{ChangeRecord, RunCounts, Store, Tx};
 use crate::api::model::{FieldValue, VpnConnection};
-use crate::drift::{self, Category, ChangeKind, FieldChange, Previous, Verdict};
+use crate::drift::{self, Category, ChangeKind, FieldChange, Previous, RemovalGuard, Verdict};
 use crate::scope::Scope;
 use crate::time::now_utc;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+
+/// What applying a sweep did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub counts: RunCounts,
+    /// Why no removals were inferred; `None` when they were.
+    pub removals_skipped: Option<String>,
+}
 
 /// How many staged connections are classified per query.
 const APPLY_CHUNK: i64 = 500;
@@ -57,13 +65,17 @@ impl Classified {
 }
 
 impl Store {
-    /// Applies a completed sweep in one transaction and marks the run complete.
+    /// Applies a completed sweep in one transaction and marks the run complete. With
+    /// `doubt` (the reason), or when `guard` finds the removals implausible, the sweep is not
+    /// trusted to remove anything: what it saw is stored, connections it lacked stay.
     pub async fn complete_run(
         &self,
         run_id: i64,
         scope_id: i64,
         scope: &Scope,
-    ) -> Result<RunCounts> {
+        doubt: Option<String>,
+        guard: RemovalGuard,
+    ) -> Result<Applied> {
         let mut tx = self.begin_apply().await?;
         let next_seq = Sql::new("SELECT COALESCE(MAX(apply_seq), 0) + 1 FROM sync_runs");
         let seq: i64 = tx.fetch_one(next_seq).await?.at(0)?;
@@ -72,18 +84,27 @@ impl Store {
             scope,
             detected_at: now_utc(),
         };
-        let mut counts = RunCounts::default();
+        let held_before = Sql::new("SELECT COUNT(*) FROM scope_connections WHERE scope_id = $1");
+        let held: i64 = tx.fetch_one(held_before.arg(scope_id)).await?.at(0)?;
+        let (mut counts, mut seen_held) = (RunCounts::default(), 0);
         let mut after = String::new();
         loop {
             let batch = classify(&mut tx, run_id, scope_id, scope, &after).await?;
             let Some(last) = batch.last() else { break };
             after = last.id.clone();
+            seen_held += count(batch.iter().filter(|k| k.prev_version.is_some()).count());
             apply_chunk(&mut tx, &ctx, scope_id, seq, batch, &mut counts).await?;
         }
-        counts.removed = record_removals(&mut tx, &ctx, scope_id, seq).await?;
-        finish(&mut tx, run_id, seq, &counts).await?;
+        let removals_skipped = doubt.or_else(|| guard.doubt(held, held - seen_held));
+        if removals_skipped.is_none() {
+            counts.removed = record_removals(&mut tx, &ctx, scope_id, seq).await?;
+        }
+        finish(&mut tx, run_id, seq, &counts, removals_skipped.as_deref()).await?;
         tx.commit().await?;
-        Ok(counts)
+        Ok(Applied {
+            counts,
+            removals_skipped,
+        })
     }
 }
 
@@ -517,12 +538,18 @@ async fn leave_snapshot(
 }
 
 /// Clears the staging and marks the run complete.
-async fn finish(tx: &mut Tx, run_id: i64, seq: i64, counts: &RunCounts) -> Result<()> {
+async fn finish(
+    tx: &mut Tx,
+    run_id: i64,
+    seq: i64,
+    counts: &RunCounts,
+    skip_removals: Option<&str>,
+) -> Result<()> {
     let clear = Sql::new("DELETE FROM staged_connections WHERE run_id = $1").arg(run_id);
     tx.execute(clear).await?;
     let sql = Sql::new(
         "UPDATE sync_runs SET status = $8, finished_at = $2, apply_seq = $3,
-             added = $4, removed = $5, modified = $6, unchanged = $7
+             added = $4, removed = $5, modified = $6, unchanged = $7, removals_skipped = $9
          WHERE id = $1",
     )
     .arg(run_id)
@@ -532,7 +559,8 @@ async fn finish(tx: &mut Tx, run_id: i64, seq: i64, counts: &RunCounts) -> Resul
     .arg(counts.removed)
     .arg(counts.modified)
     .arg(counts.unchanged)
-    .arg(RunStatus::Complete.as_str());
+    .arg(RunStatus::Complete.as_str())
+    .arg(skip_removals);
     tx.execute(sql).await?;
     Ok(())
 }

@@ -22,6 +22,7 @@ mod tables;
 mod url;
 mod write;
 
+pub use apply::Applied;
 pub use connections::ExportCursor;
 pub use error::StoreError;
 pub use history::{AsOf, ChangeRecord, RecordFilter, VersionCursor};

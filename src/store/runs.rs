@@ -96,6 +96,8 @@ pub struct RunRow {
     pub removed: Option<i64>,
     pub modified: Option<i64>,
     pub unchanged: Option<i64>,
+    /// Why a complete run inferred no removals; `None` when it did (or is not complete).
+    pub removals_skipped: Option<String>,
     pub error: Option<String>,
 }
 
@@ -222,7 +224,8 @@ impl Store {
     pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>> {
         let sql = Sql::new(
             "SELECT r.id, r.status, s.scope_key, r.started_at, r.finished_at, r.pages,
-                 r.fetched, r.duplicates, r.added, r.removed, r.modified, r.unchanged, r.error
+                 r.fetched, r.duplicates, r.added, r.removed, r.modified, r.unchanged,
+                 r.removals_skipped, r.error
              FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
              ORDER BY r.id DESC LIMIT $1",
         )
@@ -255,6 +258,7 @@ fn run_row(row: &Row) -> Result<RunRow> {
         removed: row.get("removed")?,
         modified: row.get("modified")?,
         unchanged: row.get("unchanged")?,
+        removals_skipped: row.get("removals_skipped")?,
         error: row.get("error")?,
     })
 }

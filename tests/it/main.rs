@@ -10,6 +10,7 @@ mod drift;
 mod drift_random;
 mod failures;
 mod layering;
+mod removals;
 mod reports;
 mod round_trip;
 mod schema;

@@ -1,39 +1,9 @@
 //! Schema upgrades keep data, and database URLs keep their secrets.
 
-use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
+use crate::support::{Backend, TestEnv, assert_same_connections, sorted_by_id};
+use serde_json::Value;
 
-backend_tests!(upgrading_an_older_schema_keeps_the_data);
-
-/// A sync through the library with the schema left as it is (commands would upgrade it first).
-async fn sync_without_migrating(env: &TestEnv) {
-    use std::time::Duration;
-    use vpn_inventory::api::client::VpnClient;
-    use vpn_inventory::api::credentials::{Credentials, Secret};
-    use vpn_inventory::scope::{Filters, Scope};
-    use vpn_inventory::store::{DatabaseUrl, Store};
-    use vpn_inventory::sync::Run;
-    let store = Store::connect(&DatabaseUrl::parse(&env.database_url()).unwrap())
-        .await
-        .unwrap();
-    let credentials = Credentials::AkSk {
-        access_key: env.config.access_key.clone(),
-        secret_key: Secret::new(env.config.secret_key.clone()),
-        security_token: None,
-    };
-    let endpoint = env.sim.endpoint();
-    let client = VpnClient::new(&endpoint, &env.config.project_id, credentials).unwrap();
-    let scope = Scope::new(&endpoint, None, &env.config.project_id, Filters::default());
-    let lock = store
-        .lock_scope(&scope, Duration::from_secs(5))
-        .await
-        .unwrap();
-    let run = Run::start(&store, &scope, 40, &lock).await.unwrap();
-    run.execute(&client, &vpn_inventory::shutdown::Shutdown::never())
-        .await
-        .unwrap();
-    lock.release().await;
-    store.close().await;
-}
+backend_tests!(upgrading_a_database_written_by_the_last_release_keeps_its_data);
 
 /// What the tables hold, read with plain SQL so nothing migrates on the way.
 async fn table_fingerprint(env: &TestEnv) -> Vec<i64> {
@@ -52,46 +22,70 @@ async fn table_fingerprint(env: &TestEnv) -> Vec<i64> {
     counts
 }
 
-async fn upgrading_an_older_schema_keeps_the_data(backend: Backend) {
-    let env = TestEnv::generated(backend, 150, 41).await;
-    let run = env.run(&["migrate", "--target-version", "1"]).await;
+async fn upgrading_a_database_written_by_the_last_release_keeps_its_data(backend: Backend) {
+    let env = TestEnv::generated(backend, 40, 41).await;
+    let run = env.run(&["migrate", "--target-version", "2"]).await;
     assert!(
-        run.assert_ok().stdout.contains("applied V1__init"),
+        run.assert_ok().stdout.contains("V2__crypto_view"),
         "{}",
         run.stdout
     );
-    // Data written at version 1, then the upgrade.
-    sync_without_migrating(&env).await;
-    let before = table_fingerprint(&env).await;
-    assert_eq!(before[0], 150);
-    let upgraded = env.run(&["migrate"]).await;
-    assert!(
-        upgraded
-            .assert_ok()
-            .stdout
-            .contains("applied V2__crypto_view"),
-        "{}",
-        upgraded.stdout
-    );
-    assert_eq!(table_fingerprint(&env).await, before);
-    let served = env.sim.state.inventory();
-    assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
-    let added = env.run(&["drift", "--format", "json"]).await.json();
-    assert_eq!(added.as_array().unwrap().len(), 150);
-    // The new view reads the old rows.
-    let triple_des = served
-        .iter()
-        .filter(|c| c["ikepolicy"]["encryption_algorithm"] == "3des")
-        .count();
+    let rows = match backend {
+        Backend::Sqlite => include_str!("../fixtures/release-0.1.0/sqlite.sql"),
+        Backend::Postgres => include_str!("../fixtures/release-0.1.0/postgres.sql"),
+    };
     let db = env.db().await;
+    db.execute_script(rows).await;
+    let before = table_fingerprint(&env).await;
+    assert_eq!(
+        before[..3],
+        [40, 49, 52],
+        "connections, versions, change records"
+    );
+
+    let upgraded = env.run(&["migrate"]).await;
+    let stdout = &upgraded.assert_ok().stdout;
+    assert!(stdout.contains("applied V3__removals_skipped"), "{stdout}");
+    assert_eq!(table_fingerprint(&env).await, before);
+    let written: Vec<Value> =
+        serde_json::from_str(include_str!("../fixtures/release-0.1.0/export.json"))
+            .expect("fixture export");
+    assert_same_connections(&sorted_by_id(env.export().await), &sorted_by_id(written));
+    // History reads as before: the second run's modifications, and the inventory as of run 1.
+    let second = env.run(&["drift", "--run", "2", "--format", "json"]).await;
+    let second = second.assert_ok().json();
+    assert_eq!(second.as_array().map(Vec::len), Some(12));
+    assert!(
+        second
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|r| r["change"] == "modified")
+    );
+    let first = env
+        .run(&["export", "--as-of", "1"])
+        .await
+        .assert_ok()
+        .json();
+    assert_eq!(first.as_array().map(Vec::len), Some(40));
+    let runs = env
+        .run(&["runs", "--format", "json"])
+        .await
+        .assert_ok()
+        .json();
+    let runs = runs.as_array().expect("runs");
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter()
+            .all(|r| r["status"] == "complete" && r["removals_skipped"].is_null())
+    );
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM connection_crypto").await,
-        150
+        40
     );
-    let sql = "SELECT COUNT(*) FROM connection_crypto WHERE ike_encryption_algorithm = '3des'";
-    assert_eq!(usize::try_from(db.scalar(sql).await), Ok(triple_des));
-    // And syncing goes on as before.
-    assert_eq!(env.sync(&[]).await["unchanged"], 150);
+    db.close().await;
+    // And syncing goes on (the simulator is a new endpoint: a scope of its own).
+    assert_eq!(env.sync(&[]).await["removals_skipped"], Value::Null);
 }
 
 #[tokio::test]

@@ -155,6 +155,13 @@ impl TestDb {
         on_test_db!(self, pool => sqlx::query(sql).fetch_one(pool).await.expect(sql).get(0))
     }
 
+    /// Runs a script of several statements as it is (fixtures).
+    pub async fn execute_script(&self, script: &str) {
+        let script = sqlx::AssertSqlSafe(script.to_owned());
+        let done = on_test_db!(self, pool => sqlx::raw_sql(script).execute(pool).await.map(drop));
+        done.expect("the script runs");
+    }
+
     pub async fn close(&self) {
         on_test_db!(self, pool => pool.close().await)
     }

@@ -69,6 +69,11 @@ pub struct Faults {
     pub error_page: Option<(u64, u16, Value)>,
     /// Never answer this page (signals `SimState::hanging` when it starts hanging).
     pub hang_page: Option<u64>,
+    /// Answer this page with a bare `{"vpn_connections": []}`: no counts, no marker.
+    pub bare_empty_page: Option<u64>,
+    /// From this page on, serve nothing (with the usual counts), as if the marker had jumped
+    /// past the oldest connection.
+    pub empty_from_page: Option<u64>,
 }
 
 pub struct SimState {
@@ -338,9 +343,21 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
             (Some((_, m)), Some(t)) => t < *m,
             (Some(_), None) => false,
         })
-        .take(limit as usize)
+        .take(if faults.empty_from_page.is_some_and(|from| n >= from) {
+            0
+        } else {
+            limit as usize
+        })
         .collect();
 
+    if faults.bare_empty_page == Some(n) {
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{\"vpn_connections\": []}",
+        )
+            .into_response();
+    }
     if faults.malformed_page == Some(n) {
         let text = json!({"vpn_connections": page}).to_string();
         let cut = text.len() / 2;
