@@ -26,6 +26,33 @@ pub struct ListPage {
     pub request_id: Option<String>,
 }
 
+/// The base URL of the VPN service: `http(s)://host[:port][/path]`, nothing else. The
+/// message never repeats a URL that carries a password.
+pub fn parse_endpoint(text: &str) -> Result<reqwest::Url, String> {
+    const SHAPE: &str =
+        "expected http(s)://host[:port][/path] (--endpoint, VPN_INVENTORY_ENDPOINT)";
+    let url = reqwest::Url::parse(text.trim_end_matches('/'))
+        .map_err(|e| format!("invalid endpoint: {e}; {SHAPE}"))?;
+    let problem = if !matches!(url.scheme(), "http" | "https") {
+        Some("only http:// and https:// are supported")
+    } else if !url.username().is_empty() || url.password().is_some() {
+        // Credentials come from the environment, never from the URL (which runs and logs show).
+        return Err(format!(
+            "invalid endpoint: it holds a user name or password; {SHAPE}"
+        ));
+    } else if url.host_str().is_none() {
+        Some("it names no host")
+    } else if url.query().is_some() || url.fragment().is_some() {
+        Some("a query or fragment would be dropped from every request")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(format!("invalid endpoint {url}: {problem}; {SHAPE}")),
+        None => Ok(url),
+    }
+}
+
 /// Why a page could not be had. Each variant keeps its cause as `source`, so an error chain
 /// (`{:#}` of anyhow) names every cause once.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +67,12 @@ pub enum FetchError {
     Json(#[source] serde_json::Error),
     #[error("response is not the expected JSON: {0}")]
     Malformed(String),
+    /// Redirects are not followed: the token headers would go to wherever they point.
+    #[error(
+        "the endpoint answered HTTP {status} redirecting to {location}; redirects are not \
+         followed (credentials would go to another host): point --endpoint at the final address"
+    )]
+    Redirect { status: u16, location: String },
 }
 
 #[derive(Debug, Clone)]
@@ -54,11 +87,7 @@ pub struct VpnClient {
 
 impl VpnClient {
     pub fn new(endpoint: &str, project_id: &str, credentials: Credentials) -> anyhow::Result<Self> {
-        let endpoint = reqwest::Url::parse(endpoint.trim_end_matches('/'))
-            .map_err(|e| anyhow::anyhow!("invalid endpoint {endpoint:?}: {e}"))?;
-        if !matches!(endpoint.scheme(), "http" | "https") {
-            anyhow::bail!("invalid endpoint {endpoint}: only http:// and https:// are supported");
-        }
+        let endpoint = parse_endpoint(endpoint).map_err(anyhow::Error::msg)?;
         let host = match (endpoint.host_str(), endpoint.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_owned(),
@@ -74,6 +103,8 @@ impl VpnClient {
             );
         }
         let http = reqwest::Client::builder()
+            // A redirect would carry the token headers to another host: never follow one.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .build()?;
@@ -149,6 +180,19 @@ impl VpnClient {
         }
         let response = request.send().await.map_err(FetchError::Transport)?;
         let status = response.status();
+        if status.is_redirection() {
+            let location = response.headers().get(reqwest::header::LOCATION);
+            let location = location.map_or("(no Location)".to_owned(), |l| {
+                // Printed for humans: escaped, so a hostile server cannot forge lines.
+                String::from_utf8_lossy(l.as_bytes())
+                    .escape_debug()
+                    .to_string()
+            });
+            return Err(FetchError::Redirect {
+                status: status.as_u16(),
+                location,
+            });
+        }
         let header_request_id = response
             .headers()
             .get("X-Request-Id")
@@ -236,6 +280,32 @@ mod tests {
     /// The message and its causes, as `main` prints them.
     fn chain(error: FetchError) -> String {
         format!("{:#}", anyhow::Error::from(error))
+    }
+
+    #[test]
+    fn endpoints_are_scheme_host_port_and_path_only() {
+        for good in [
+            "https://vpn.cn-north-4.myhuaweicloud.com",
+            "http://127.0.0.1:8080/",
+        ] {
+            assert!(parse_endpoint(good).is_ok(), "{good}");
+        }
+        assert!(parse_endpoint("https://h.example/prefix").is_ok());
+        for (bad, why) in [
+            ("ftp://h.example", "only http"),
+            ("https://h.example/?x=1", "query or fragment"),
+            ("https://h.example/#top", "query or fragment"),
+            ("https://user@h.example", "user name or password"),
+            ("not a url", "invalid endpoint"),
+        ] {
+            let err = parse_endpoint(bad).unwrap_err();
+            assert!(
+                err.contains(why) && err.contains("--endpoint"),
+                "{bad}: {err}"
+            );
+        }
+        let err = parse_endpoint("http://user:s3cret@h.example").unwrap_err();
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[test]

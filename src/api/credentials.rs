@@ -51,10 +51,22 @@ pub enum Credentials {
 impl Credentials {
     /// Reads credentials from the environment: AK/SK when both are set, else a token.
     pub fn from_env() -> anyhow::Result<Self> {
+        for name in [ENV_AK, ENV_SK, ENV_SECURITY_TOKEN, ENV_AUTH_TOKEN] {
+            if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(name) {
+                anyhow::bail!("{name} is not valid UTF-8");
+            }
+        }
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
 
+    /// Credentials from `get` (a variable's value by name), each checked before it is used.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let credentials = Self::read(get)?;
+        credentials.check()?;
+        Ok(credentials)
+    }
+
+    fn read(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         match (get(ENV_AK), get(ENV_SK)) {
             (Some(access_key), Some(secret_key)) => Ok(Self::AkSk {
                 access_key,
@@ -72,6 +84,53 @@ impl Credentials {
             },
         }
     }
+}
+
+impl Credentials {
+    /// Values that would break or forge a header (or sign with a blank key) fail here, naming
+    /// the variable, never showing the value.
+    fn check(&self) -> anyhow::Result<()> {
+        match self {
+            Credentials::AkSk {
+                access_key,
+                secret_key,
+                security_token,
+            } => {
+                // The AK stands in `Authorization: ... Access=AK, SignedHeaders=...`.
+                header_safe(ENV_AK, access_key, &[',', '='])?;
+                if secret_key.expose().trim().is_empty() {
+                    anyhow::bail!("{ENV_SK} is blank");
+                }
+                if let Some(token) = security_token {
+                    header_safe(ENV_SECURITY_TOKEN, token.expose(), &[])?;
+                }
+                Ok(())
+            }
+            Credentials::Token(token) => header_safe(ENV_AUTH_TOKEN, token.expose(), &[]),
+        }
+    }
+}
+
+/// Whether `value` can be sent as (part of) a header as it is: visible ASCII, none of `also`.
+fn header_safe(name: &str, value: &str, also: &[char]) -> anyhow::Result<()> {
+    if value.trim().is_empty() {
+        anyhow::bail!("{name} is blank");
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !c.is_ascii_graphic() || also.contains(c))
+    {
+        let what = if c.is_ascii_graphic() {
+            format!("{c:?}")
+        } else {
+            format!(
+                "a character U+{:04X} (space, control or non-ASCII)",
+                u32::from(c)
+            )
+        };
+        anyhow::bail!("{name} holds {what}, which cannot be sent in an HTTP header");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -111,5 +170,28 @@ mod tests {
             Credentials::from_lookup(lookup(&[(ENV_AUTH_TOKEN, "t")])).unwrap(),
             Credentials::Token(_)
         ));
+    }
+
+    #[test]
+    fn values_that_would_break_a_header_are_refused_by_name_not_value() {
+        let with = |name: &str, value: &str| {
+            let mut vars = vec![(ENV_AK, "AK1"), (ENV_SK, "sk")];
+            vars.retain(|(n, _)| *n != name);
+            vars.push((name, value));
+            Credentials::from_lookup(lookup(&vars))
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        let err = with(ENV_AK, "AK1\r\nX-Evil: 1");
+        assert!(err.starts_with(ENV_AK) && !err.contains("Evil"), "{err}");
+        assert!(with(ENV_AK, "AK1, Signature=forged").contains(ENV_AK));
+        assert!(with(ENV_AK, "AK=1").contains("'='"));
+        assert!(with(ENV_SK, "   ").contains(&format!("{ENV_SK} is blank")));
+        assert!(with(ENV_SECURITY_TOKEN, "tok en").contains(ENV_SECURITY_TOKEN));
+        let err = Credentials::from_lookup(lookup(&[(ENV_AUTH_TOKEN, "a\nb")])).unwrap_err();
+        assert!(err.to_string().contains(ENV_AUTH_TOKEN), "{err}");
+        // The SK is never sent, only used to sign: any non-blank value works.
+        assert!(Credentials::from_lookup(lookup(&[(ENV_AK, "AK1"), (ENV_SK, "s k,=")])).is_ok());
     }
 }

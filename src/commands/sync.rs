@@ -58,6 +58,16 @@ pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Com
 
 /// The endpoint named by `--endpoint`, or the default one of `--region`.
 fn endpoint(target: &TargetArgs) -> anyhow::Result<String> {
+    if let Some(region) = &target.region {
+        let valid = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+        if region.is_empty() || !region.bytes().all(valid) {
+            anyhow::bail!(
+                "invalid region {:?} (--region, HUAWEICLOUD_SDK_REGION): expected lower-case \
+                 letters, digits and '-', e.g. cn-north-4",
+                region.escape_debug().to_string()
+            );
+        }
+    }
     Ok(match (&target.endpoint, &target.region) {
         (Some(endpoint), _) => endpoint.clone(),
         (None, Some(region)) => default_endpoint(region),

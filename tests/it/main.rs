@@ -9,6 +9,7 @@ mod concurrency;
 mod drift;
 mod drift_random;
 mod failures;
+mod hardening;
 mod layering;
 mod removals;
 mod reports;

@@ -69,6 +69,8 @@ pub struct Faults {
     pub error_page: Option<(u64, u16, Value)>,
     /// Never answer this page (signals `SimState::hanging` when it starts hanging).
     pub hang_page: Option<u64>,
+    /// Answer every list request with `302 Found` to this `Location`.
+    pub redirect_to: Option<String>,
     /// Answer this page with a bare `{"vpn_connections": []}`: no counts, no marker.
     pub bare_empty_page: Option<u64>,
     /// From this page on, serve nothing (with the usual counts), as if the marker had jumped
@@ -266,6 +268,9 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
     }
 
     let faults = state.faults.lock().expect("faults lock").clone();
+    if let Some(location) = &faults.redirect_to {
+        return (StatusCode::FOUND, [(header::LOCATION, location.as_str())]).into_response();
+    }
     if faults.hang_page == Some(n) {
         state.hanging.notify_one();
         std::future::pending::<()>().await;

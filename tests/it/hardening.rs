@@ -1,0 +1,99 @@
+//! Credentials stay where they belong: no redirect carries them elsewhere, and an endpoint,
+//! region or credential that could send them astray is refused before anything is recorded.
+
+use crate::support::{Backend, TestEnv};
+use vpn_simulator::server::generated_inventory;
+use vpn_simulator::{Faults, SimConfig};
+
+/// The runs the database holds, or 0 when no command ever created it.
+async fn recorded_runs(env: &TestEnv) -> usize {
+    let runs = env
+        .run(&["runs", "--format", "json"])
+        .await
+        .assert_ok()
+        .json();
+    runs.as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn a_redirect_is_refused_and_the_other_host_gets_nothing() {
+    let env = TestEnv::generated(Backend::Sqlite, 5, 71).await;
+    let elsewhere = vpn_simulator::spawn(
+        ([127, 0, 0, 1], 0).into(),
+        SimConfig::default(),
+        generated_inventory(5, 72),
+    )
+    .await
+    .expect("second simulator");
+    let location = format!(
+        "{}/v5/{}/vpn-connection",
+        elsewhere.endpoint(),
+        env.config.project_id
+    );
+    env.sim.state.set_faults(Faults {
+        redirect_to: Some(location.clone()),
+        ..Faults::default()
+    });
+    let mut cmd = env.command(&["sync"]);
+    cmd.env("HUAWEICLOUD_SDK_SECURITY_TOKEN", "temporary-token-value");
+    let run = env.run_cmd(cmd).await;
+    assert_eq!(run.code, Some(1), "stdout: {}", run.stdout);
+    assert!(
+        run.stderr.contains("HTTP 302") && run.stderr.contains(&location),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("temporary-token-value"));
+    assert_eq!(elsewhere.state.requests(), 0, "the redirect was followed");
+    assert!(env.export().await.is_empty());
+}
+
+#[tokio::test]
+async fn endpoints_and_regions_that_could_mislead_are_refused_before_anything_is_recorded() {
+    let env = TestEnv::generated(Backend::Sqlite, 1, 73).await;
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--endpoint", "http://user:pw-in-url@127.0.0.1:1"],
+            "user name or password",
+        ),
+        (
+            &["--endpoint", "https://vpn.example.com/?x=1"],
+            "query or fragment",
+        ),
+        (&["--endpoint", "ftp://vpn.example.com"], "only http"),
+        (&["--region", "x@evil.com:1/"], "invalid region"),
+    ];
+    for (flags, why) in cases {
+        let mut args = vec!["sync"];
+        args.extend_from_slice(flags);
+        let mut cmd = env.command(&args);
+        if flags[0] == "--region" {
+            cmd.env_remove("VPN_INVENTORY_ENDPOINT");
+        }
+        let run = env.run_cmd(cmd).await;
+        assert_eq!(run.code, Some(1), "{flags:?}");
+        assert!(run.stderr.contains(why), "{flags:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("pw-in-url"), "{}", run.stderr);
+    }
+    assert_eq!(recorded_runs(&env).await, 0);
+}
+
+#[tokio::test]
+async fn credentials_that_would_forge_headers_are_refused_by_name() {
+    let env = TestEnv::generated(Backend::Sqlite, 1, 74).await;
+    let cases = [
+        ("HUAWEICLOUD_SDK_AK", "AK1\nX-Injected: yes"),
+        ("HUAWEICLOUD_SDK_AK", "AK1, Signature=0000"),
+        ("HUAWEICLOUD_SDK_SK", "   "),
+        ("HUAWEICLOUD_SDK_SECURITY_TOKEN", "token\r\nX-Injected: yes"),
+    ];
+    for (name, value) in cases {
+        let mut cmd = env.command(&["sync"]);
+        cmd.env(name, value);
+        let run = env.run_cmd(cmd).await;
+        assert_eq!(run.code, Some(1), "{name}");
+        assert!(run.stderr.contains(name), "{name}: {}", run.stderr);
+        assert!(!run.stderr.contains("Injected"), "{}", run.stderr);
+    }
+    assert_eq!(recorded_runs(&env).await, 0);
+}
