@@ -3,7 +3,7 @@
 use super::{one_line, plain_table, print_stdout, table_text};
 use crate::cli::{DriftArgs, HistoryArgs, RecordFormat};
 use crate::drift::ChangeKind;
-use crate::store::{ChangeRecord, DatabaseUrl, RecordFilter, Store};
+use crate::store::{ChangeRecord, DatabaseUrl, RecordFilter, RunStatus, Store};
 use serde_json::Value;
 use std::process::ExitCode;
 
@@ -15,11 +15,23 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
         category: args.category.map(Into::into),
         ..RecordFilter::default()
     };
-    if filter.run_id.is_none() && filter.since.is_none() {
-        match store.latest_complete_run().await? {
+    match filter.run_id {
+        Some(run) => match store.run_status(run).await? {
+            Some((RunStatus::Complete, _)) => {}
+            None => anyhow::bail!("there is no run {run} (`vpn-inventory runs` lists them)"),
+            Some((RunStatus::Failed, error)) => anyhow::bail!(
+                "run {run} failed, so it recorded no changes: {}",
+                error.as_deref().unwrap_or("no reason recorded")
+            ),
+            Some((RunStatus::Running, _)) => {
+                anyhow::bail!("run {run} is still running: its changes are not recorded yet")
+            }
+        },
+        None if filter.since.is_none() => match store.latest_complete_run().await? {
             Some(run) => filter.run_id = Some(run),
             None => anyhow::bail!("no complete run yet: run `vpn-inventory sync` first"),
-        }
+        },
+        None => {}
     }
     let records = store.change_records(&filter).await?;
     print_stdout(&render(&records, args.format)?)?;

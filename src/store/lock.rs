@@ -101,11 +101,11 @@ impl Store {
                 if db_file.as_os_str().is_empty() || db_file == Path::new(":memory:") {
                     Held::Nothing
                 } else {
-                    let file = std::fs::OpenOptions::new()
-                        .create(true)
-                        .truncate(false)
-                        .write(true)
-                        .open(lock_file(db_file, &key))?;
+                    let mut options = std::fs::OpenOptions::new();
+                    options.create(true).truncate(false).write(true);
+                    #[cfg(unix)]
+                    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                    let file = options.open(lock_file(db_file, &key))?;
                     let deadline = Instant::now() + timeout;
                     loop {
                         match file.try_lock() {

@@ -220,6 +220,18 @@ impl Store {
         Ok(())
     }
 
+    /// A run's status and error, or `None` when there is no such run.
+    pub async fn run_status(&self, run_id: i64) -> Result<Option<(RunStatus, Option<String>)>> {
+        let sql = Sql::new("SELECT status, error FROM sync_runs WHERE id = $1").arg(run_id);
+        let Some(row) = self.db.fetch_optional(sql).await? else {
+            return Ok(None);
+        };
+        Ok(Some((
+            RunStatus::parse(&row.get::<String>("status")?)?,
+            row.get("error")?,
+        )))
+    }
+
     /// Runs, newest first.
     pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>> {
         let sql = Sql::new(

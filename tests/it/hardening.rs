@@ -1,9 +1,12 @@
 //! Credentials stay where they belong: no redirect carries them elsewhere, and an endpoint,
 //! region or credential that could send them astray is refused before anything is recorded.
+//! The inventory file is private, and asking for a run that recorded nothing says why.
 
 use crate::support::{Backend, TestEnv};
 use vpn_simulator::server::generated_inventory;
 use vpn_simulator::{Faults, SimConfig};
+
+backend_tests!(drift_of_an_unknown_or_failed_run_says_so);
 
 /// The runs the database holds, or 0 when no command ever created it.
 async fn recorded_runs(env: &TestEnv) -> usize {
@@ -96,4 +99,58 @@ async fn credentials_that_would_forge_headers_are_refused_by_name() {
         assert!(!run.stderr.contains("Injected"), "{}", run.stderr);
     }
     assert_eq!(recorded_runs(&env).await, 0);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_sqlite_inventory_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::generated(Backend::Sqlite, 3, 75).await;
+    env.sync(&[]).await;
+    let url = env.database_url();
+    let file = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
+    let dir = file.parent().expect("a directory");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).expect("database directory") {
+        let path = entry.expect("entry").path();
+        // The database, its lock files, and -wal/-shm while they exist.
+        let mode = std::fs::metadata(&path)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        checked += 1;
+    }
+    assert!(checked >= 2, "the database and at least one lock file");
+}
+
+async fn drift_of_an_unknown_or_failed_run_says_so(backend: Backend) {
+    let env = TestEnv::generated(backend, 5, 76).await;
+    env.sim.state.set_faults(Faults {
+        error_page: Some((
+            1,
+            500,
+            serde_json::json!({"code": "VPN.0002", "message": "down"}),
+        )),
+        ..Faults::default()
+    });
+    assert_eq!(env.run(&["sync"]).await.code, Some(1));
+    let failed = env.run(&["drift", "--run", "1"]).await;
+    assert_eq!(failed.code, Some(1));
+    assert!(
+        failed.stderr.contains("run 1 failed") && failed.stderr.contains("VPN.0002"),
+        "{}",
+        failed.stderr
+    );
+    let unknown = env.run(&["drift", "--run", "999"]).await;
+    assert_eq!(unknown.code, Some(1));
+    assert!(
+        unknown.stderr.contains("there is no run 999"),
+        "{}",
+        unknown.stderr
+    );
+    env.sim.state.set_faults(Faults::default());
+    env.sync(&[]).await;
+    let records = env.run(&["drift", "--run", "2", "--format", "json"]).await;
+    assert_eq!(records.assert_ok().json().as_array().map(Vec::len), Some(5));
 }
