@@ -134,6 +134,14 @@ pub struct SyncArgs {
     /// 1h or 1h30m; a bare number is seconds.
     #[arg(long, default_value = "5m")]
     pub lock_timeout: Wait,
+    /// Retries of a page after a transient failure (429 or APIG.0308 throttling, 500, 502,
+    /// 503, 504, a timeout, a dropped connection), with exponential backoff from 1s up to 30s
+    /// and jitter, or as long as the server's Retry-After says (up to 5m). 0: never retry.
+    #[arg(long, default_value_t = 5)]
+    pub max_retries: u32,
+    /// The longest wait for one answer of the API, e.g. 30s or 2m.
+    #[arg(long, default_value = "60s")]
+    pub request_timeout: Wait,
 }
 
 /// A duration as humantime reads it (`500ms`, `30s`, `5m`, `1h`, `1h 30m`); a bare number is

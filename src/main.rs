@@ -1,6 +1,7 @@
 //! The `vpn-inventory` binary: parse the command line, set up logging, run, map to an exit code.
 
 use clap::Parser;
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use vpn_inventory::cli::{Cli, LogFormat};
 use vpn_inventory::commands;
@@ -48,8 +49,11 @@ fn init_tracing(cli: &Cli) {
     let default = format!("{level},sqlx=error,refinery_core=warn");
     let filter =
         EnvFilter::try_from_env("VPN_INVENTORY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    // Colours only for a person at a terminal: cron mail and log files get plain text.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),

@@ -17,6 +17,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::Value;
 use std::time::Duration;
+use tracing::Instrument as _;
 
 /// The API's documented page size limit, and the largest some dedicated regions allow.
 pub const DEFAULT_PAGE_SIZE: u32 = 200;
@@ -307,8 +308,11 @@ async fn fetch(
     limit: u32,
     pager: &Pager,
 ) -> anyhow::Result<ListPage> {
+    // A span at warn level: the client's retry warnings then name the page.
+    let span = tracing::warn_span!("page", page = pager.page());
     client
         .list_page(filters, limit, pager.marker())
+        .instrument(span)
         .await
         .with_context(|| {
             format!(

@@ -4,6 +4,7 @@
 use super::credentials::Credentials;
 use super::error::ApiError;
 use super::filters::Filters;
+use super::retry::{RetryPolicy, parse_retry_after};
 use super::signer::{self, SigningInput};
 use serde_json::Value;
 use std::time::Duration;
@@ -78,6 +79,7 @@ pub enum FetchError {
 #[derive(Debug, Clone)]
 pub struct VpnClient {
     http: reqwest::Client,
+    retry: RetryPolicy,
     endpoint: reqwest::Url,
     /// `Host` as sent and signed: the port is included only when the URL names one.
     host: String,
@@ -87,6 +89,15 @@ pub struct VpnClient {
 
 impl VpnClient {
     pub fn new(endpoint: &str, project_id: &str, credentials: Credentials) -> anyhow::Result<Self> {
+        Self::with_retries(endpoint, project_id, credentials, RetryPolicy::default())
+    }
+
+    pub fn with_retries(
+        endpoint: &str,
+        project_id: &str,
+        credentials: Credentials,
+        retry: RetryPolicy,
+    ) -> anyhow::Result<Self> {
         let endpoint = parse_endpoint(endpoint).map_err(anyhow::Error::msg)?;
         let host = match (endpoint.host_str(), endpoint.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -105,11 +116,12 @@ impl VpnClient {
         let http = reqwest::Client::builder()
             // A redirect would carry the token headers to another host: never follow one.
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .connect_timeout(retry.request_timeout.min(Duration::from_secs(10)))
+            .timeout(retry.request_timeout)
             .build()?;
         Ok(Self {
             http,
+            retry,
             endpoint,
             host,
             project_id: project_id.to_owned(),
@@ -117,9 +129,42 @@ impl VpnClient {
         })
     }
 
-    /// Fetches one page of connections matching `filters`.
-    #[tracing::instrument(skip_all, fields(marker = marker.unwrap_or("")))]
+    /// Fetches one page of connections matching `filters`, asking again after a transient
+    /// failure as the retry policy allows. The last failure is returned as it was.
+    #[tracing::instrument(level = "warn", skip_all, fields(marker = marker.unwrap_or("")))]
     pub async fn list_page(
+        &self,
+        filters: &Filters,
+        limit: u32,
+        marker: Option<&str>,
+    ) -> Result<ListPage, FetchError> {
+        let mut retry = 0;
+        loop {
+            let error = match self.list_page_once(filters, limit, marker).await {
+                Ok(page) => return Ok(page),
+                Err(error) => error,
+            };
+            let Some(wait) = self.retry.delay(retry, &error, fastrand::f64()) else {
+                return Err(error);
+            };
+            retry += 1;
+            let (code, request_id) = match &error {
+                FetchError::Api(api) => (api.code.as_deref(), api.request_id.as_deref()),
+                _ => (None, None),
+            };
+            tracing::warn!(
+                retry,
+                code = code.unwrap_or(""),
+                request_id = request_id.unwrap_or(""),
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "transient failure, asking again: {}",
+                crate::api::retry::describe(&error)
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn list_page_once(
         &self,
         filters: &Filters,
         limit: u32,
@@ -198,14 +243,17 @@ impl VpnClient {
             .get("X-Request-Id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
         let body = response.bytes().await.map_err(FetchError::Transport)?;
         if !status.is_success() {
-            return Err(ApiError::from_response(
-                status.as_u16(),
-                header_request_id.as_deref(),
-                &body,
-            )
-            .into());
+            let mut error =
+                ApiError::from_response(status.as_u16(), header_request_id.as_deref(), &body);
+            error.retry_after = retry_after;
+            return Err(error.into());
         }
         parse_list_page(&body, header_request_id)
     }

@@ -16,6 +16,8 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// The start of a body that had no recognizable error shape.
     pub body_excerpt: Option<String>,
+    /// How long the server asked us to wait (`Retry-After`), if it did.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
@@ -48,6 +50,7 @@ impl ApiError {
             message,
             request_id,
             body_excerpt,
+            retry_after: None,
         }
     }
 }

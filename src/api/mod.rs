@@ -9,5 +9,6 @@ pub mod error;
 pub mod filters;
 pub mod model;
 pub mod paging;
+pub mod retry;
 
 pub use hwcloud_signer as signer;

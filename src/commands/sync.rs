@@ -4,6 +4,7 @@ use super::{CommandError, print_stdout};
 use crate::api::client::{VpnClient, default_endpoint};
 use crate::api::credentials::Credentials;
 use crate::api::filters::Filters;
+use crate::api::retry::RetryPolicy;
 use crate::cli::{FilterArgs, ReportFormat, SyncArgs, TargetArgs};
 use crate::drift::RemovalGuard;
 use crate::scope::Scope;
@@ -21,7 +22,15 @@ pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Com
         .context("no project id: pass --project-id or set HUAWEICLOUD_SDK_PROJECT_ID")?;
     let endpoint = endpoint(&args.target)?;
     let credentials = Credentials::from_env()?;
-    let client = VpnClient::new(&endpoint, project_id, credentials)?;
+    if args.request_timeout.0.is_zero() {
+        return Err(anyhow::anyhow!("--request-timeout must be longer than 0").into());
+    }
+    let retry = RetryPolicy {
+        max_retries: args.max_retries,
+        request_timeout: args.request_timeout.0,
+        ..RetryPolicy::default()
+    };
+    let client = VpnClient::with_retries(&endpoint, project_id, credentials, retry)?;
     let scope = Scope::new(
         &endpoint,
         args.target.region.clone(),

@@ -241,7 +241,13 @@ async fn removal_and_return_show_in_history_and_failed_runs_remove_nothing(backe
     env.sim.state.set_faults(Faults::default());
     let runs = env.run(&["runs", "--format", "json"]).await.json();
     let failed_run = runs[0]["run_id"].to_string();
-    assert!(drift(&env, &["--run", &failed_run]).await.is_empty());
+    let failed_drift = env.run(&["drift", "--run", &failed_run]).await;
+    assert_eq!(failed_drift.code, Some(1));
+    assert!(
+        failed_drift.stderr.contains("recorded no changes"),
+        "{}",
+        failed_drift.stderr
+    );
     let err = env.run(&["export", "--as-of", &failed_run]).await;
     assert!(
         err.code == Some(1) && err.stderr.contains("is failed"),

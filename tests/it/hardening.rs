@@ -134,7 +134,7 @@ async fn drift_of_an_unknown_or_failed_run_says_so(backend: Backend) {
         )),
         ..Faults::default()
     });
-    assert_eq!(env.run(&["sync"]).await.code, Some(1));
+    assert_eq!(env.run(&["sync", "--max-retries", "0"]).await.code, Some(1));
     let failed = env.run(&["drift", "--run", "1"]).await;
     assert_eq!(failed.code, Some(1));
     assert!(

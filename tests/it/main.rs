@@ -13,6 +13,7 @@ mod hardening;
 mod layering;
 mod removals;
 mod reports;
+mod retries;
 mod round_trip;
 mod schema;
 mod sync;

@@ -12,4 +12,6 @@ pub mod random;
 pub mod server;
 pub mod wire;
 
-pub use server::{Faults, RunningSimulator, SimConfig, SimState, spawn};
+pub use server::{
+    Faults, RunningSimulator, SimConfig, SimState, Transient, TransientAnswer, spawn,
+};

@@ -69,6 +69,8 @@ pub struct Faults {
     pub error_page: Option<(u64, u16, Value)>,
     /// Never answer this page (signals `SimState::hanging` when it starts hanging).
     pub hang_page: Option<u64>,
+    /// Misbehave on a run of list requests, the way a throttled or flaky service does.
+    pub transient: Option<Transient>,
     /// Answer every list request with `302 Found` to this `Location`.
     pub redirect_to: Option<String>,
     /// Answer this page with a bare `{"vpn_connections": []}`: no counts, no marker.
@@ -76,6 +78,35 @@ pub struct Faults {
     /// From this page on, serve nothing (with the usual counts), as if the marker had jumped
     /// past the oldest connection.
     pub empty_from_page: Option<u64>,
+}
+
+/// A transient fault: `answer` on `times` list requests from request `from` on.
+#[derive(Debug, Clone)]
+pub struct Transient {
+    pub from: u64,
+    pub times: u64,
+    pub answer: TransientAnswer,
+}
+
+#[derive(Debug, Clone)]
+pub enum TransientAnswer {
+    /// This status and body, with a `Retry-After` header when given.
+    Status {
+        status: u16,
+        body: Value,
+        retry_after: Option<String>,
+    },
+    /// The normal answer, but only after this long (past a client's timeout).
+    Stall(std::time::Duration),
+    /// The normal answer's headers, then half its body, then the connection closes.
+    Truncated,
+}
+
+impl Transient {
+    /// Its answer for list request `n`, if `n` is one it misbehaves on.
+    fn at(&self, n: u64) -> Option<&TransientAnswer> {
+        (n >= self.from && n - self.from < self.times).then_some(&self.answer)
+    }
 }
 
 pub struct SimState {
@@ -268,6 +299,23 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
     }
 
     let faults = state.faults.lock().expect("faults lock").clone();
+    let transient = faults.transient.as_ref().and_then(|t| t.at(n));
+    match transient {
+        Some(TransientAnswer::Status {
+            status,
+            body,
+            retry_after,
+        }) => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut response = error_response(status, body.clone(), &rid);
+            if let Some(wait) = retry_after.as_deref().and_then(|w| w.parse().ok()) {
+                response.headers_mut().insert(header::RETRY_AFTER, wait);
+            }
+            return response;
+        }
+        Some(TransientAnswer::Stall(wait)) => tokio::time::sleep(*wait).await,
+        Some(TransientAnswer::Truncated) | None => {}
+    }
     if let Some(location) = &faults.redirect_to {
         return (StatusCode::FOUND, [(header::LOCATION, location.as_str())]).into_response();
     }
@@ -393,11 +441,19 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
         // Documented as the tenant's total, not the filtered count: so it is here too.
         "total_count": inventory.len(),
     });
+    let body = body.to_string();
+    let full_length = body.len();
+    let body = match transient {
+        // Content-Length promises the whole body; hyper closes the connection when it ends early.
+        Some(TransientAnswer::Truncated) => body[..full_length / 2].to_owned(),
+        _ => body,
+    };
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, full_length)
         .header("x-request-id", &rid)
-        .body(Body::from(body.to_string()))
+        .body(Body::from(body))
         .expect("valid response")
 }
 
