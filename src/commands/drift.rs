@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::process::ExitCode;
 
 pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open(database).await?;
+    let store = Store::open_for_reading(database).await?;
     let mut filter = RecordFilter {
         run_id: args.run,
         since: args.since.map(|t| t.with_timezone(&chrono::Utc)),
@@ -39,7 +39,7 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
 }
 
 pub async fn history(database: &DatabaseUrl, args: HistoryArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open(database).await?;
+    let store = Store::open_for_reading(database).await?;
     let filter = RecordFilter {
         connection_id: Some(args.connection_id.clone()),
         ..RecordFilter::default()

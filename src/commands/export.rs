@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 pub async fn run(database: &DatabaseUrl, args: ExportArgs) -> anyhow::Result<ExitCode> {
     let ExportFormat::Json = args.format;
-    let store = Store::open(database).await?;
+    let store = Store::open_for_reading(database).await?;
     let mut source = match args.as_of {
         None => Source::Current(store.export_cursor().await?),
         Some(as_of) => Source::AsOf(store.versions_at(store.resolve_as_of(as_of).await?).await?),

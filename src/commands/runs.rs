@@ -6,7 +6,7 @@ use crate::store::{DatabaseUrl, RunRow, Store};
 use std::process::ExitCode;
 
 pub async fn run(database: &DatabaseUrl, args: RunsArgs) -> anyhow::Result<ExitCode> {
-    let store = Store::open(database).await?;
+    let store = Store::open_for_reading(database).await?;
     let runs = store.runs(args.limit).await?;
     let text = match args.format {
         TableFormat::Json => serde_json::to_string_pretty(&runs)? + "\n",

@@ -79,6 +79,19 @@ impl AsyncQuery<Vec<Migration>> for Migrator<'_> {
 
 impl AsyncMigrate for Migrator<'_> {}
 
+/// The schema version this build migrates to.
+pub fn latest_version(db: &Db) -> i64 {
+    let runner = match db {
+        Db::Sqlite(_) => embedded::sqlite::migrations::runner(),
+        Db::Postgres(_) => embedded::postgres::migrations::runner(),
+    };
+    let versions = runner
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()));
+    versions.max().unwrap_or(0)
+}
+
 /// Applies pending migrations (up to `target`, if given); returns the names of those applied.
 pub async fn run(db: &Db, target: Option<i32>) -> anyhow::Result<Vec<String>> {
     let mut runner = match db {

@@ -66,18 +66,55 @@ impl Store {
         Ok(store)
     }
 
+    /// Connects for reading only: creates, migrates and locks nothing, so it works on a
+    /// read-only file or `?mode=ro`. A missing database or an older schema is an error that
+    /// says which command to run.
+    pub async fn open_for_reading(url: &DatabaseUrl) -> anyhow::Result<Self> {
+        let store = Self::connect_as(url, Access::Read).await?;
+        let (found, needed) = (
+            store.schema_version().await,
+            migrate::latest_version(&store.db),
+        );
+        match found {
+            Ok(Some(version)) if version == needed => Ok(store),
+            Ok(Some(version)) if version > needed => anyhow::bail!(
+                "{url} has schema version {version}, newer than this vpn-inventory knows \
+                 ({needed}): use a newer vpn-inventory"
+            ),
+            Ok(Some(version)) => anyhow::bail!(
+                "{url} has schema version {version}; this vpn-inventory reads version \
+                 {needed}: run `vpn-inventory migrate` to upgrade it"
+            ),
+            Ok(None) | Err(_) => anyhow::bail!(
+                "{url} holds no inventory yet: run `vpn-inventory sync` (or `migrate`) first"
+            ),
+        }
+    }
+
     /// Connects without migrating.
     pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Self> {
+        Self::connect_as(url, Access::Write).await
+    }
+
+    async fn connect_as(url: &DatabaseUrl, access: Access) -> anyhow::Result<Self> {
         let db = match url.backend() {
             url::Backend::Sqlite => {
                 let options = SqliteConnectOptions::from_str(url.expose())
                     .with_context(|| format!("invalid SQLite database URL {url}"))?
-                    .create_if_missing(true)
+                    .create_if_missing(access == Access::Write)
                     .journal_mode(SqliteJournalMode::Wal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(30));
-                create_private(options.get_filename())
-                    .with_context(|| format!("cannot create SQLite database {url}"))?;
+                let file = options.get_filename();
+                match access {
+                    Access::Write => create_private(file)
+                        .with_context(|| format!("cannot create SQLite database {url}"))?,
+                    Access::Read if is_file(file) && !file.exists() => anyhow::bail!(
+                        "there is no inventory at {url}: run `vpn-inventory sync` first, or \
+                         point --database (VPN_INVENTORY_DATABASE) at one"
+                    ),
+                    Access::Read => {}
+                }
                 let pool = SqlitePoolOptions::new()
                     .max_connections(4)
                     .connect_with(options)
@@ -125,6 +162,13 @@ impl Store {
         applied
     }
 
+    /// The highest schema version applied, `None` for a database without a schema.
+    async fn schema_version(&self) -> sqlx::Result<Option<i64>> {
+        let sql = sql::Sql::new("SELECT MAX(version) FROM refinery_schema_history");
+        let version: Option<i32> = self.db.fetch_one(sql).await?.at(0)?;
+        Ok(version.map(i64::from))
+    }
+
     /// A transaction for reading (export, history): a consistent snapshot.
     pub async fn begin(&self) -> sqlx::Result<Tx> {
         Ok(match &self.db {
@@ -170,10 +214,22 @@ impl Store {
     }
 }
 
+/// Whether a command may change the database (and create it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+/// Whether a SQLite "filename" names a file (not an in-memory database).
+fn is_file(file: &std::path::Path) -> bool {
+    !(file.as_os_str().is_empty() || file == std::path::Path::new(":memory:"))
+}
+
 /// Creates a new SQLite database file readable by its owner only: the inventory maps a
 /// network. SQLite gives its `-wal` and `-shm` files the same permissions.
 fn create_private(file: &std::path::Path) -> std::io::Result<()> {
-    if file.as_os_str().is_empty() || file == std::path::Path::new(":memory:") {
+    if !is_file(file) {
         return Ok(());
     }
     let mut options = std::fs::OpenOptions::new();

@@ -8,14 +8,13 @@ use vpn_simulator::{Faults, SimConfig};
 
 backend_tests!(drift_of_an_unknown_or_failed_run_says_so);
 
-/// The runs the database holds, or 0 when no command ever created it.
+/// The runs the database holds; 0 when no command created it.
 async fn recorded_runs(env: &TestEnv) -> usize {
-    let runs = env
-        .run(&["runs", "--format", "json"])
-        .await
-        .assert_ok()
-        .json();
-    runs.as_array().map_or(0, Vec::len)
+    let run = env.run(&["runs", "--format", "json"]).await;
+    if run.stderr.contains("there is no inventory") {
+        return 0;
+    }
+    run.assert_ok().json().as_array().map_or(0, Vec::len)
 }
 
 #[tokio::test]

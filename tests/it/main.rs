@@ -11,6 +11,7 @@ mod drift_random;
 mod failures;
 mod hardening;
 mod layering;
+mod readers;
 mod removals;
 mod reports;
 mod retries;

@@ -1,0 +1,75 @@
+//! Readers never write: `runs`, `drift`, `history` and `export` create, migrate and lock
+//! nothing, so they work on a read-only database, and say what to do when there is no
+//! inventory or an older one.
+
+use crate::support::{Backend, TestEnv};
+
+backend_tests!(an_older_schema_is_read_only_after_migrate);
+
+const READERS: [&[&str]; 4] = [
+    &["runs"],
+    &["drift", "--since", "2000-01-01T00:00:00Z"],
+    &["history", "some-connection", "--format", "json"],
+    &["export"],
+];
+
+#[tokio::test]
+async fn reading_a_missing_database_creates_nothing() {
+    let env = TestEnv::generated(Backend::Sqlite, 1, 91).await;
+    let url = env.database_url();
+    let file = std::path::PathBuf::from(url.trim_start_matches("sqlite://"));
+    for args in READERS {
+        let run = env.run(args).await;
+        assert_eq!(run.code, Some(1), "{args:?}");
+        assert!(
+            run.stderr.contains("there is no inventory at"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        let dir = file.parent().expect("a directory");
+        let left: Vec<_> = std::fs::read_dir(dir).expect("directory").collect();
+        assert!(left.is_empty(), "{args:?} left files behind: {left:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_read_only_connection_reads_everything() {
+    let env = TestEnv::generated(Backend::Sqlite, 12, 92).await;
+    env.sync(&[]).await;
+    let read_only = format!("{}?mode=ro", env.database_url());
+    for args in READERS {
+        let mut cmd = env.command(args);
+        cmd.env("VPN_INVENTORY_DATABASE", &read_only);
+        let run = env.run_cmd(cmd).await;
+        assert_eq!(run.code, Some(0), "{args:?}: {}", run.stderr);
+    }
+    let mut export = env.command(&["export"]);
+    export.env("VPN_INVENTORY_DATABASE", &read_only);
+    let exported = env.run_cmd(export).await.json();
+    assert_eq!(exported.as_array().map(Vec::len), Some(12));
+}
+
+async fn an_older_schema_is_read_only_after_migrate(backend: Backend) {
+    let env = TestEnv::generated(backend, 1, 93).await;
+    env.run(&["migrate", "--target-version", "2"])
+        .await
+        .assert_ok();
+    for args in READERS {
+        let run = env.run(args).await;
+        assert_eq!(run.code, Some(1), "{args:?}");
+        assert!(
+            run.stderr.contains("schema version 2") && run.stderr.contains("vpn-inventory migrate"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // Nothing was upgraded behind the user's back; `migrate` does it.
+    assert!(
+        env.run(&["migrate"])
+            .await
+            .assert_ok()
+            .stdout
+            .contains("applied V3")
+    );
+    env.run(&["runs"]).await.assert_ok();
+}
