@@ -142,6 +142,36 @@ pub struct SyncArgs {
     /// The longest wait for one answer of the API, e.g. 30s or 2m.
     #[arg(long, default_value = "60s")]
     pub request_timeout: Wait,
+    /// The largest answer read, e.g. 64MiB or 512KiB (a bare number is bytes): a page of 2,000
+    /// connections is about 20 MB, and a bigger or endless answer must not fill memory.
+    #[arg(long, default_value = "64MiB")]
+    pub max_response_size: Bytes,
+}
+
+/// A size in bytes: a number with an optional `KiB`, `MiB` or `GiB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bytes(pub u64);
+
+impl std::str::FromStr for Bytes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (number, unit) = s.split_at(digits);
+        let shift = match unit.trim() {
+            "" | "B" => 0,
+            "KiB" => 10,
+            "MiB" => 20,
+            "GiB" => 30,
+            other => return Err(format!("unknown unit {other:?}: use KiB, MiB or GiB")),
+        };
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("{s:?} is not a size like 64MiB"))?;
+        n.checked_mul(1 << shift)
+            .filter(|&b| b > 0)
+            .map(Bytes)
+            .ok_or_else(|| format!("{s:?} is not a size from 1 byte to 16 EiB"))
+    }
 }
 
 /// A duration as humantime reads it (`500ms`, `30s`, `5m`, `1h`, `1h 30m`); a bare number is
@@ -186,7 +216,7 @@ pub struct RunsArgs {
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
     /// Show at most this many runs.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..))]
     pub limit: i64,
 }
 
@@ -280,6 +310,16 @@ pub struct DemoArgs {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!("512KiB".parse(), Ok(Bytes(512 << 10)));
+        assert_eq!("64MiB".parse(), Ok(Bytes(64 << 20)));
+        assert_eq!("1000".parse(), Ok(Bytes(1000)));
+        assert!("0".parse::<Bytes>().is_err());
+        assert!("5MB".parse::<Bytes>().unwrap_err().contains("unknown unit"));
+        assert!("99999999999999GiB".parse::<Bytes>().is_err());
+    }
 
     #[test]
     fn waits_parse_with_units() {

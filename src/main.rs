@@ -1,13 +1,22 @@
 //! The `vpn-inventory` binary: parse the command line, set up logging, run, map to an exit code.
 
-use clap::Parser;
+use clap::Parser as _;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 use vpn_inventory::cli::{Cli, LogFormat};
 use vpn_inventory::commands;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap exits 2 on a usage error, the code `--detailed-exitcode` gives to "changes
+        // found": a typo in a crontab must not look like drift. 64 is EX_USAGE.
+        Err(error) => {
+            let code = if error.use_stderr() { USAGE_ERROR } else { 0 };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
     init_tracing(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -33,6 +42,9 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// The exit code of a command line that does not parse (sysexits' EX_USAGE).
+const USAGE_ERROR: u8 = 64;
 
 fn init_tracing(cli: &Cli) {
     use tracing_subscriber::EnvFilter;

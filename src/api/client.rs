@@ -74,12 +74,18 @@ pub enum FetchError {
          followed (credentials would go to another host): point --endpoint at the final address"
     )]
     Redirect { status: u16, location: String },
+    #[error("the answer is larger than {limit} bytes (--max-response-size); stopped reading it")]
+    TooLarge { limit: u64 },
 }
+
+/// The default `--max-response-size`: far above a page of 2,000 connections (about 20 MB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 << 20;
 
 #[derive(Debug, Clone)]
 pub struct VpnClient {
     http: reqwest::Client,
     retry: RetryPolicy,
+    max_response_bytes: u64,
     endpoint: reqwest::Url,
     /// `Host` as sent and signed: the port is included only when the URL names one.
     host: String,
@@ -122,6 +128,7 @@ impl VpnClient {
         Ok(Self {
             http,
             retry,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             endpoint,
             host,
             project_id: project_id.to_owned(),
@@ -248,7 +255,7 @@ impl VpnClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
-        let body = response.bytes().await.map_err(FetchError::Transport)?;
+        let body = self.read_body(response).await?;
         if !status.is_success() {
             let mut error =
                 ApiError::from_response(status.as_u16(), header_request_id.as_deref(), &body);
@@ -259,11 +266,49 @@ impl VpnClient {
     }
 }
 
+impl VpnClient {
+    /// The largest answer read (`--max-response-size`); a real page is far smaller.
+    pub fn with_max_response_size(mut self, bytes: u64) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// The body, read a chunk at a time so an endless or huge answer stops at the limit
+    /// instead of filling memory.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+        let limit = self.max_response_bytes;
+        let too_large = || FetchError::TooLarge { limit };
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let room = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(FetchError::Transport)? {
+            if body.len().saturating_add(chunk.len()) > room {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
 /// Parses a 200 answer of the list API.
 pub fn parse_list_page(
     body: &[u8],
     header_request_id: Option<String>,
 ) -> Result<ListPage, FetchError> {
+    let start = body.trim_ascii_start();
+    if start.starts_with(b"<") {
+        return Err(FetchError::Malformed(
+            "the body is an HTML page (a proxy, a login page or the wrong --endpoint?)".into(),
+        ));
+    }
+    if start.starts_with(&[0x1f, 0x8b]) {
+        return Err(FetchError::Malformed(
+            "the body is gzip data the server did not declare as such".into(),
+        ));
+    }
     let mut value: Value = serde_json::from_slice(body).map_err(FetchError::Json)?;
     let obj = value
         .as_object_mut()
@@ -368,6 +413,10 @@ mod tests {
         assert!(err.to_string().contains("vpn_connections[0]"), "{err}");
         let err = parse_list_page(b"[]", None).unwrap_err();
         assert!(err.to_string().contains("not a JSON object"), "{err}");
+        let err = parse_list_page(b"\n<!DOCTYPE html><html>", None).unwrap_err();
+        assert!(err.to_string().contains("HTML page"), "{err}");
+        let err = parse_list_page(&[0x1f, 0x8b, 8, 0], None).unwrap_err();
+        assert!(err.to_string().contains("gzip"), "{err}");
     }
 
     #[test]

@@ -63,7 +63,10 @@ pub fn is_transient(error: &FetchError) -> bool {
             TRANSIENT_STATUSES.contains(&api.status) || api.code.as_deref() == Some(THROTTLED)
         }
         FetchError::Transport(e) => !(e.is_builder() || e.is_redirect()),
-        FetchError::Json(_) | FetchError::Malformed(_) | FetchError::Redirect { .. } => false,
+        FetchError::Json(_)
+        | FetchError::Malformed(_)
+        | FetchError::Redirect { .. }
+        | FetchError::TooLarge { .. } => false,
     }
 }
 

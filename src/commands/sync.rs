@@ -25,12 +25,17 @@ pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Com
     if args.request_timeout.0.is_zero() {
         return Err(anyhow::anyhow!("--request-timeout must be longer than 0").into());
     }
+    // PostgreSQL's lock_timeout stops at about 596 hours; nobody means to wait a day.
+    if args.lock_timeout.0 > MAX_LOCK_TIMEOUT {
+        return Err(anyhow::anyhow!("--lock-timeout must be at most 24h").into());
+    }
     let retry = RetryPolicy {
         max_retries: args.max_retries,
         request_timeout: args.request_timeout.0,
         ..RetryPolicy::default()
     };
-    let client = VpnClient::with_retries(&endpoint, project_id, credentials, retry)?;
+    let client = VpnClient::with_retries(&endpoint, project_id, credentials, retry)?
+        .with_max_response_size(args.max_response_size.0);
     let scope = Scope::new(
         &endpoint,
         args.target.region.clone(),
@@ -64,6 +69,9 @@ pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Com
         _ => ExitCode::SUCCESS,
     })
 }
+
+/// The longest `--lock-timeout`.
+const MAX_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// The endpoint named by `--endpoint`, or the default one of `--region`.
 fn endpoint(target: &TargetArgs) -> anyhow::Result<String> {

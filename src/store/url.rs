@@ -26,6 +26,14 @@ impl DatabaseUrl {
                 redact(raw)
             ),
         };
+        // `sqlite://` alone (or `sqlite:`) would open a throwaway in-memory database.
+        let path = raw.trim_start_matches("sqlite:").trim_start_matches("//");
+        if backend == Backend::Sqlite && path.split('?').next().unwrap_or("").is_empty() {
+            anyhow::bail!(
+                "database URL {raw:?} names no file: use sqlite://FILE, e.g. \
+                 sqlite://vpn-inventory.db (relative) or sqlite:///var/lib/vpn-inventory.db"
+            );
+        }
         Ok(Self {
             raw: raw.to_owned(),
             backend,
@@ -156,6 +164,15 @@ mod tests {
     fn unknown_scheme_is_rejected_without_secret() {
         let err = DatabaseUrl::parse("mysql://u:topsecret@h/db").unwrap_err();
         assert!(err.to_string().contains("mysql://u:***@h/db"), "{err}");
+    }
+
+    #[test]
+    fn a_sqlite_url_without_a_file_is_refused() {
+        for raw in ["sqlite://", "sqlite:", "sqlite://?mode=ro"] {
+            let err = DatabaseUrl::parse(raw).unwrap_err().to_string();
+            assert!(err.contains("names no file"), "{raw}: {err}");
+        }
+        assert!(DatabaseUrl::parse("sqlite::memory:").is_ok());
     }
 
     #[test]

@@ -153,3 +153,52 @@ async fn drift_of_an_unknown_or_failed_run_says_so(backend: Backend) {
     let records = env.run(&["drift", "--run", "2", "--format", "json"]).await;
     assert_eq!(records.assert_ok().json().as_array().map(Vec::len), Some(5));
 }
+
+#[tokio::test]
+async fn an_answer_over_the_size_limit_is_not_read_nor_retried() {
+    let env = TestEnv::generated(Backend::Sqlite, 30, 77).await;
+    let run = env.run(&["sync", "--max-response-size", "4KiB"]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr
+            .contains("larger than 4096 bytes (--max-response-size)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.sim.state.requests(), 1);
+    assert_eq!(
+        env.sync(&[]).await["added"],
+        30,
+        "the default limit reads it"
+    );
+}
+
+#[tokio::test]
+async fn bad_flags_get_one_clear_line_and_never_the_changes_exit_code() {
+    let env = TestEnv::generated(Backend::Sqlite, 1, 78).await;
+    let typo = env
+        .run(&["sync", "--detailed-exitcode", "--page-size", "abc"])
+        .await;
+    assert_eq!(typo.code, Some(64), "a usage error is not 'changes found'");
+    assert!(typo.stderr.contains("--page-size"), "{}", typo.stderr);
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["sync", "--lock-timeout", "600h"],
+            "--lock-timeout must be at most 24h",
+        ),
+        (
+            &["sync", "--lock-timeout", "67694426654938024h"],
+            "--lock-timeout",
+        ),
+        (&["runs", "--limit=-1"], "--limit"),
+        (&["--database", "sqlite://", "runs"], "names no file"),
+    ];
+    for (args, says) in cases {
+        let run = env.run(args).await;
+        assert!(matches!(run.code, Some(1 | 64)), "{args:?}: {:?}", run.code);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    let help = env.run(&["sync", "--help"]).await;
+    assert_eq!(help.code, Some(0));
+    assert!(help.stdout.contains("--max-retries") && help.stdout.contains("--request-timeout"));
+}
