@@ -12,7 +12,7 @@
 //! explicit keys (`select_in`): PostgreSQL plans joins on statistics that a big apply makes
 //! stale, and a mis-planned join turned a 20,000-connection apply quadratic.
 
-use super::error::{Result, inconsistent};
+use super::error::{Result, StoreError, inconsistent};
 use super::runs::{RunStatus, count};
 use super::sql::{Cell, MAX_PARAMS, Row, Sql};
 use super::tables::{CHANGE_RECORDS, NewRow};
@@ -77,6 +77,14 @@ impl Store {
         guard: RemovalGuard,
     ) -> Result<Applied> {
         let mut tx = self.begin_apply().await?;
+        // Another process that took the scope's lock marks a run it finds `running` as
+        // abandoned: then this process lost its lock (a killed session, say) and must not
+        // apply. Checked first to save the work, and again by `finish`, atomically.
+        let sql = Sql::new("SELECT status FROM sync_runs WHERE id = $1").arg(run_id);
+        let status: String = tx.fetch_one(sql).await?.at(0)?;
+        if status != RunStatus::Running.as_str() {
+            return Err(StoreError::NotRunning { run_id, status });
+        }
         let next_seq = Sql::new("SELECT COALESCE(MAX(apply_seq), 0) + 1 FROM sync_runs");
         let seq: i64 = tx.fetch_one(next_seq).await?.at(0)?;
         let ctx = RecordContext {
@@ -550,7 +558,7 @@ async fn finish(
     let sql = Sql::new(
         "UPDATE sync_runs SET status = $8, finished_at = $2, apply_seq = $3,
              added = $4, removed = $5, modified = $6, unchanged = $7, removals_skipped = $9
-         WHERE id = $1",
+         WHERE id = $1 AND status = $10",
     )
     .arg(run_id)
     .arg(now_utc())
@@ -560,7 +568,12 @@ async fn finish(
     .arg(counts.modified)
     .arg(counts.unchanged)
     .arg(RunStatus::Complete.as_str())
-    .arg(skip_removals);
-    tx.execute(sql).await?;
+    .arg(skip_removals)
+    .arg(RunStatus::Running.as_str());
+    if tx.execute(sql).await? == 0 {
+        // Abandoned meanwhile by another process: returning drops (rolls back) the apply.
+        let status = RunStatus::Failed.as_str().to_owned();
+        return Err(StoreError::NotRunning { run_id, status });
+    }
     Ok(())
 }

@@ -8,6 +8,12 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("the inventory database is inconsistent: {0}")]
     Inconsistent(String),
+    /// The run is no longer this process's to finish: another one marked it.
+    #[error(
+        "run {run_id} is {status}: another process took over its scope (this one lost its lock) \
+         and marked it abandoned, so it applies nothing"
+    )]
+    NotRunning { run_id: i64, status: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -10,6 +10,7 @@ use vpn_simulator::Faults;
 backend_tests!(
     a_second_sync_of_a_scope_waits_then_gives_up_and_a_crash_leaves_no_stale_lock,
     syncs_of_different_scopes_run_concurrently_and_correctly,
+    a_run_marked_abandoned_by_another_process_applies_nothing,
 );
 
 async fn a_second_sync_of_a_scope_waits_then_gives_up_and_a_crash_leaves_no_stale_lock(
@@ -128,4 +129,39 @@ async fn syncs_of_different_scopes_run_concurrently_and_correctly(backend: Backe
         .collect();
     assert_eq!(statuses, vec!["complete"; 4]);
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
+}
+
+/// A run whose lock was lost (its PostgreSQL session killed, say) is marked abandoned by the
+/// process that took the scope over; when it comes back it must not apply its sweep.
+async fn a_run_marked_abandoned_by_another_process_applies_nothing(backend: Backend) {
+    let env = TestEnv::generated(backend, 12, 53).await;
+    env.sim.state.set_faults(Faults {
+        hang_page: Some(2),
+        ..Faults::default()
+    });
+    let mut cmd = env.command(&["sync", "--page-size", "5"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("sync starts");
+    env.sim.state.hanging.notified().await;
+    // What the next holder of the scope's lock does to a run it finds still running.
+    let db = env.db().await;
+    db.execute_script(
+        "UPDATE sync_runs SET status = 'failed', error = 'abandoned: taken over' \
+         WHERE status = 'running'",
+    )
+    .await;
+    db.close().await;
+    env.sim.state.release();
+    let run: Run = child.wait_with_output().await.expect("sync ends").into();
+    assert_eq!(run.code, Some(1), "stdout: {}", run.stdout);
+    assert!(run.stderr.contains("applies nothing"), "{}", run.stderr);
+    env.sim.state.set_faults(Faults::default());
+    assert!(env.export().await.is_empty(), "the abandoned run applied");
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    assert_eq!(runs[0]["status"], "failed");
+    assert_eq!(
+        env.sync(&[]).await["added"],
+        12,
+        "the next run starts clean"
+    );
 }

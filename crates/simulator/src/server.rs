@@ -67,7 +67,8 @@ pub struct Faults {
     pub malformed_page: Option<u64>,
     /// Answer this page with this status and body.
     pub error_page: Option<(u64, u16, Value)>,
-    /// Never answer this page (signals `SimState::hanging` when it starts hanging).
+    /// Do not answer this page until `SimState::release` (signals `SimState::hanging` when it
+    /// starts waiting).
     pub hang_page: Option<u64>,
     /// Misbehave on a run of list requests, the way a throttled or flaky service does.
     pub transient: Option<Transient>,
@@ -117,6 +118,8 @@ pub struct SimState {
     requests: AtomicU64,
     /// Notified when a request starts hanging because of `Faults::hang_page`.
     pub hanging: tokio::sync::Notify,
+    /// Lets a hanging request go on (see [`SimState::release`]).
+    released: tokio::sync::Notify,
     /// Created on the first mutation, from the inventory served then.
     mutator: Mutex<Option<Mutator>>,
 }
@@ -129,6 +132,7 @@ impl SimState {
             faults: Mutex::new(Faults::default()),
             requests: AtomicU64::new(0),
             hanging: tokio::sync::Notify::new(),
+            released: tokio::sync::Notify::new(),
             mutator: Mutex::new(None),
         };
         state.set_inventory(inventory);
@@ -170,6 +174,11 @@ impl SimState {
     }
 
     /// List requests answered (any outcome) since the faults were last set.
+    /// Lets the request held by `Faults::hang_page` answer.
+    pub fn release(&self) {
+        self.released.notify_one();
+    }
+
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::SeqCst)
     }
@@ -321,7 +330,7 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
     }
     if faults.hang_page == Some(n) {
         state.hanging.notify_one();
-        std::future::pending::<()>().await;
+        state.released.notified().await;
     }
     if let Some((page, status, body)) = &faults.error_page
         && *page == n
