@@ -133,6 +133,13 @@ impl<'a> Run<'a> {
                 "earlier runs of this scope never finished; marked failed"
             );
         }
+        let elsewhere = store.abandon_dead_runs(scope_id).await?;
+        if elsewhere > 0 {
+            tracing::warn!(
+                abandoned = elsewhere,
+                "runs of other scopes whose process is gone; marked failed"
+            );
+        }
         let id = store
             .start_run(scope_id, page_size)
             .await

@@ -13,7 +13,7 @@
 //! stale, and a mis-planned join turned a 20,000-connection apply quadratic.
 
 use super::error::{Result, StoreError, inconsistent};
-use super::runs::{RunStatus, count};
+use super::runs::{RunStatus, clear_staging, count};
 use super::sql::{Cell, MAX_PARAMS, Row, Sql};
 use super::tables::{CHANGE_RECORDS, NewRow};
 use super::write::{ConnectionWrite, write_connections};
@@ -553,8 +553,7 @@ async fn finish(
     counts: &RunCounts,
     skip_removals: Option<&str>,
 ) -> Result<()> {
-    let clear = Sql::new("DELETE FROM staged_connections WHERE run_id = $1").arg(run_id);
-    tx.execute(clear).await?;
+    clear_staging(tx, run_id).await?;
     let sql = Sql::new(
         "UPDATE sync_runs SET status = $8, finished_at = $2, apply_seq = $3,
              added = $4, removed = $5, modified = $6, unchanged = $7, removals_skipped = $9

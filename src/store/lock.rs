@@ -5,6 +5,8 @@
 //! crashed or killed cron job never leaves a stale lock behind, and whoever takes the lock next
 //! knows any run of the scope still marked `running` was abandoned.
 
+use super::runs::RunStatus;
+use super::sql::Sql;
 use super::{Db, Store};
 use crate::scope::Scope;
 use sha2::{Digest, Sha256};
@@ -68,6 +70,33 @@ impl Store {
         );
         self.lock(lock_key(&scope.key()), timeout, holder, " (--lock-timeout)")
             .await
+    }
+
+    /// Marks abandoned the runs of other scopes (not `except_scope_id`) still shown `running`
+    /// whose process is gone: their scope's lock is free. A crashed cron job's run then does
+    /// not show `running` for ever when its scope is never synced again. Returns how many.
+    pub async fn abandon_dead_runs(&self, except_scope_id: i64) -> anyhow::Result<u64> {
+        let sql = Sql::new(
+            "SELECT DISTINCT s.id, s.scope_key FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
+             WHERE r.status = $1 AND s.id <> $2",
+        )
+        .arg(RunStatus::Running.as_str())
+        .arg(except_scope_id);
+        let mut abandoned = 0;
+        for row in self.db.fetch_all(sql).await? {
+            let (scope_id, key): (i64, String) = (row.at(0)?, row.at(1)?);
+            let holder = String::new();
+            match self.lock(lock_key(&key), Duration::ZERO, holder, "").await {
+                Ok(lock) => {
+                    let marked = self.abandon_running(scope_id).await;
+                    lock.release().await;
+                    abandoned += marked?;
+                }
+                Err(LockError::Busy { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(abandoned)
     }
 
     /// Serializes schema migrations of one database across processes.

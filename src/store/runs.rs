@@ -193,7 +193,8 @@ impl Store {
     }
 
     /// Marks the scope's runs still `running` as failed: called under the scope lock, when no
-    /// live process can be running them. Returns how many there were.
+    /// live process can be running them. Their staging, and any left by the scope's earlier
+    /// failed runs, is deleted. Returns how many runs were abandoned.
     pub async fn abandon_running(&self, scope_id: i64) -> Result<u64> {
         let sql = Sql::new(
             "UPDATE sync_runs SET status = $3, finished_at = $2,
@@ -204,11 +205,23 @@ impl Store {
         .arg(now_utc())
         .arg(RunStatus::Failed.as_str())
         .arg(RunStatus::Running.as_str());
-        Ok(self.db.execute(sql).await?)
+        let abandoned = self.db.execute(sql).await?;
+        for table in STAGING {
+            let mut sql = Sql::new("DELETE FROM ");
+            sql.push(table)
+                .push(" WHERE run_id IN (SELECT id FROM sync_runs WHERE scope_id = ")
+                .bind(scope_id)
+                .push(" AND status = ")
+                .bind(RunStatus::Failed.as_str())
+                .push(")");
+            self.db.execute(sql).await?;
+        }
+        Ok(abandoned)
     }
 
-    /// Marks a run failed. Its staged pages stay for inspection; the inventory is untouched.
+    /// Marks a run failed and deletes its staging; the inventory is untouched.
     pub async fn fail_run(&self, run_id: i64, error: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         let sql = Sql::new(
             "UPDATE sync_runs SET status = $4, finished_at = $2, error = $3 WHERE id = $1",
         )
@@ -216,7 +229,9 @@ impl Store {
         .arg(now_utc())
         .arg(error)
         .arg(RunStatus::Failed.as_str());
-        self.db.execute(sql).await?;
+        tx.execute(sql).await?;
+        clear_staging(&mut tx, run_id).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -244,6 +259,19 @@ impl Store {
         .arg(limit);
         self.db.fetch_all(sql).await?.iter().map(run_row).collect()
     }
+}
+
+/// The tables a run stages its pages in until it applies or fails.
+const STAGING: [&str; 2] = ["staged_connections", "staged_pages"];
+
+/// Deletes what `run_id` staged: its pages are applied, or never will be.
+pub(super) async fn clear_staging(tx: &mut super::Tx, run_id: i64) -> Result<()> {
+    for table in STAGING {
+        let mut sql = Sql::new("DELETE FROM ");
+        sql.push(table).push(" WHERE run_id = ").bind(run_id);
+        tx.execute(sql).await?;
+    }
+    Ok(())
 }
 
 /// A count of items as stored.

@@ -11,6 +11,7 @@ backend_tests!(
     a_second_sync_of_a_scope_waits_then_gives_up_and_a_crash_leaves_no_stale_lock,
     syncs_of_different_scopes_run_concurrently_and_correctly,
     a_run_marked_abandoned_by_another_process_applies_nothing,
+    a_killed_run_is_marked_abandoned_by_the_next_sync_of_any_scope,
 );
 
 async fn a_second_sync_of_a_scope_waits_then_gives_up_and_a_crash_leaves_no_stale_lock(
@@ -164,4 +165,42 @@ async fn a_run_marked_abandoned_by_another_process_applies_nothing(backend: Back
         12,
         "the next run starts clean"
     );
+}
+
+async fn a_killed_run_is_marked_abandoned_by_the_next_sync_of_any_scope(backend: Backend) {
+    let env = TestEnv::generated(backend, 12, 54).await;
+    env.sim.state.set_faults(Faults {
+        hang_page: Some(2),
+        ..Faults::default()
+    });
+    let mut killed = env.command(&["sync", "--page-size", "5"]);
+    killed.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut killed = killed.spawn().expect("sync starts");
+    env.sim.state.hanging.notified().await;
+    killed.kill().await.expect("kill -9");
+    env.sim.state.set_faults(Faults::default());
+    // Another scope's sync (here: one gateway) finds the dead run and marks it.
+    let gateway = env.sim.state.inventory()[0]["vgw_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    env.sync(&["--vgw-id", &gateway]).await;
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    let dead = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run_id"] == 1)
+        .unwrap();
+    assert_eq!(dead["status"], "failed");
+    assert!(
+        dead["error"].as_str().unwrap().starts_with("abandoned"),
+        "{dead}"
+    );
+    let db = env.db().await;
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM staged_connections").await,
+        0
+    );
+    db.close().await;
 }

@@ -55,6 +55,14 @@ async fn failing_resync(env: &TestEnv, faults: Faults, args: &[&str]) -> (Run, u
     assert_eq!(runs[0]["status"], "failed");
     assert_eq!(runs[0]["removed"], serde_json::Value::Null);
     assert!(runs[0]["error"].as_str().is_some_and(|e| !e.is_empty()));
+    // Nothing staged is left behind: by the complete run nor by the failed one.
+    let db = env.db().await;
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM staged_connections").await,
+        0
+    );
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM staged_pages").await, 0);
+    db.close().await;
     (run, requests)
 }
 
