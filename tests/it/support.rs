@@ -337,3 +337,24 @@ pub fn assert_same_connections(actual: &[Value], expected: &[Value]) {
         assert_eq!(a, e, "connection {} differs", e["id"]);
     }
 }
+
+/// How many pages a sweep of `connections` with distinct `created_at`s takes from the
+/// simulator (a strict marker) at `page_size`: the first page; the answer to its marker as
+/// served, which shows the service is strict; then pages asked from one step after each
+/// boundary, which overlap the page before by its last connection, until a short one. At page
+/// size 1 every page is one instant, which is passed as served: one page per connection and an
+/// empty one.
+pub fn strict_sweep_pages(connections: usize, page_size: usize) -> usize {
+    let (n, size) = (connections, page_size);
+    match size {
+        1 => n + 1,
+        _ if n < size => 1,
+        // Recovery pages start at the n-th connection and move on by size - 1 each.
+        _ => {
+            2 + (n + 1)
+                .checked_sub(2 * size)
+                .map_or(0, |d| d / (size - 1) + 1)
+                + 1
+        }
+    }
+}
