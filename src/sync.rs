@@ -210,7 +210,7 @@ impl<'a> Run<'a> {
                 .map(|c| c.get("created_at").and_then(Value::as_str))
                 .collect();
             // What this page's request asked for again: known before the pager moves on.
-            let overlap_through = pager.overlap_through();
+            let asked_before = pager.asked_before();
             pager
                 .advance(PageMeta {
                     current_count: page.current_count,
@@ -218,7 +218,7 @@ impl<'a> Run<'a> {
                     created_at: &created_at,
                 })
                 .with_context(where_)?;
-            let overlap = drop_overlap(&mut staged, &created_at, overlap_through, &seen);
+            let overlap = drop_overlap(&mut staged, &created_at, asked_before, &seen);
             seen.extend(staged.iter().map(|c| c.id.clone()));
             let to_stage = PageToStage {
                 page_no,
@@ -338,19 +338,21 @@ async fn fetch(
 }
 
 /// Drops from `staged` (in page order, like `created_at`) the connections its request asked for
-/// again: ids seen earlier in the sweep, created at or before `through`. Returns how many.
+/// again: ids seen earlier in the sweep, created before `asked_before`. Returns how many.
 fn drop_overlap(
     staged: &mut Vec<StagedConnection>,
     created_at: &[Option<&str>],
-    through: Option<DateTime<Utc>>,
+    asked_before: Option<DateTime<Utc>>,
     seen: &HashSet<String>,
 ) -> usize {
-    let Some(through) = through else { return 0 };
+    let Some(asked_before) = asked_before else {
+        return 0;
+    };
     let before = staged.len();
     let mut times = created_at.iter();
     staged.retain(|c| {
         let at = times.next().copied().flatten().and_then(parse_api_time);
-        !(seen.contains(&c.id) && at.is_some_and(|at| at <= through))
+        !(seen.contains(&c.id) && at.is_some_and(|at| at < asked_before))
     });
     before - staged.len()
 }
@@ -402,12 +404,13 @@ mod tests {
             Some("2022-12-11T13:59:59.635Z"),
             None,
         ];
-        let through = parse_api_time("2022-12-11T13:59:59.634Z");
+        let asked_before = parse_api_time("2022-12-11T13:59:59.634Z");
         let mut page = staged(&["a", "c", "b", "b", "z", "a"]);
-        // "z" was served later than asked for, the last "a" has no time: both are duplicates.
-        assert_eq!(drop_overlap(&mut page, &created_at, through, &seen), 3);
+        // "b" at the marker's instant and "z" after it were not asked for (an inclusive
+        // service's), and the last "a" has no time: those are duplicates.
+        assert_eq!(drop_overlap(&mut page, &created_at, asked_before, &seen), 2);
         let left: Vec<&str> = page.iter().map(|c| c.id.as_str()).collect();
-        assert_eq!(left, ["c", "z", "a"]);
+        assert_eq!(left, ["c", "b", "z", "a"]);
         let mut page = staged(&["a"]);
         assert_eq!(drop_overlap(&mut page, &created_at[..1], None, &seen), 0);
     }

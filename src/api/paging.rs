@@ -13,8 +13,9 @@
 //! - An answer that does not reach the boundary instant (a strict service) may have skipped
 //!   some of it: the pager asks again with a marker one step after the instant
 //!   (`time::shift_api_time`), which serves the instant again under both readings, and from
-//!   then on always does. The ids seen again at or before such a marker are the overlap the
-//!   pager asked for (`overlap_through`): the caller drops them and counts them nowhere.
+//!   then on always does. Ids seen again that were created before the marker of the request
+//!   that served them are the overlap the pager asked for (`asked_before`: the instant again,
+//!   and a page served before going back up): the caller drops them and counts them nowhere.
 //! - A page whose connections all share one instant (or that does not get past the previous
 //!   boundary) shows only the first page-full of that instant, and no marker shows more: the
 //!   pager moves strictly past the instant (the marker as served, or one step before it for an
@@ -129,14 +130,13 @@ impl Pager {
         self.done
     }
 
-    /// For the page requested with `marker()`: ids seen earlier in the sweep and created at or
-    /// before this instant are the overlap the pager asked for, not duplicates. `None` when
-    /// the request asks for nothing already seen.
-    pub fn overlap_through(&self) -> Option<DateTime<Utc>> {
-        match &self.ask {
-            Some(Ask::Recover(_)) => self.marker.as_deref().and_then(parse_api_time),
-            _ => None,
-        }
+    /// For the page requested with `marker()`, the marker's instant: ids seen earlier in the
+    /// sweep and created before it are ones the request asked for again (the boundary instant
+    /// after a recovery marker, or a page served before the pager went back up to recover
+    /// one), not duplicates. A sweep going down never sees anything that old otherwise, so
+    /// repeats an inclusive service adds at the marker, or any newer ones, stay duplicates.
+    pub fn asked_before(&self) -> Option<DateTime<Utc>> {
+        self.marker.as_deref().and_then(parse_api_time)
     }
 
     /// Why the sweep cannot prove it saw every connection of some instants, if it cannot.
@@ -315,14 +315,14 @@ mod tests {
         let mut p = Pager::new(2);
         p.advance(page(&[Some(T0), Some(T1)])).unwrap();
         assert_eq!(
-            (p.page(), p.marker(), p.overlap_through()),
-            (2, Some(T1), None)
+            (p.page(), p.marker(), p.asked_before()),
+            (2, Some(T1), parse_api_time(T1))
         );
         // Nothing at T1 came back: a strict service, which may have skipped more of T1.
         p.advance(page(&[Some(T2), Some(T3)])).unwrap();
         let recover = "2022-12-11T13:59:59.634Z";
         assert_eq!((p.page(), p.marker()), (3, Some(recover)));
-        assert_eq!(p.overlap_through(), parse_api_time(recover));
+        assert_eq!(p.asked_before(), parse_api_time(recover));
         // From now on every boundary is asked again right away.
         p.advance(page(&[Some(T1), Some(T2)])).unwrap();
         assert_eq!(p.marker(), Some("2022-12-09T07:24:27.675Z"));
@@ -338,10 +338,7 @@ mod tests {
         let mut p = Pager::new(2);
         p.advance(page(&[Some(T0), Some(T1)])).unwrap();
         p.advance(page(&[Some(T1), Some(T2)])).unwrap();
-        assert_eq!(
-            (p.page(), p.marker(), p.overlap_through()),
-            (3, Some(T2), None)
-        );
+        assert_eq!((p.page(), p.marker()), (3, Some(T2)));
         p.advance(page(&[Some(T2), Some(T3)])).unwrap();
         assert_eq!(p.marker(), Some(T3));
         p.advance(page(&[Some(T3)])).unwrap();
@@ -395,7 +392,6 @@ mod tests {
         for (t, next) in [(T1, T1), (T2, T2), (T3, T3)] {
             p.advance(page(&[Some(t)])).unwrap();
             assert_eq!(p.marker(), Some(next));
-            assert_eq!(p.overlap_through(), None);
         }
         p.advance(page(&[])).unwrap();
         assert!(p.is_done());
