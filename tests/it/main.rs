@@ -15,3 +15,4 @@ mod reports;
 mod round_trip;
 mod schema;
 mod sync;
+mod ties;

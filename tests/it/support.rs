@@ -300,7 +300,7 @@ impl TestEnv {
     }
 
     /// Everything a failed run must leave untouched: the export and every connection row.
-    pub async fn inventory_fingerprint(&self) -> (Vec<Value>, Vec<(String, String, i64)>) {
+    pub async fn inventory_fingerprint(&self) -> Fingerprint {
         use sqlx::Row;
         const SQL: &str =
             "SELECT id, content_hash, last_changed_run_id FROM connections ORDER BY id";
@@ -313,6 +313,9 @@ impl TestEnv {
         (sorted_by_id(self.export().await), rows)
     }
 }
+
+/// The export and every connection row's id, content hash and last changing run.
+pub type Fingerprint = (Vec<Value>, Vec<(String, String, i64)>);
 
 /// What export must return for `served`: the same objects without null fields, by id.
 pub fn expected_export(served: &[Value]) -> Vec<Value> {
