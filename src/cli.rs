@@ -290,6 +290,12 @@ pub struct SimulateArgs {
     /// Largest page size accepted (the public API: 200; dedicated regions: 2000).
     #[arg(long, default_value_t = MAX_PAGE_SIZE)]
     pub max_page_size: u32,
+    /// Create connections in groups of N sharing one created_at (0 or 1: none share).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub ties: usize,
+    /// Serve created_at and updated_at in whole seconds, ordering by the full instant.
+    #[arg(long)]
+    pub whole_seconds: bool,
 }
 
 #[cfg(feature = "simulator")]

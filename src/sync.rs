@@ -3,7 +3,9 @@
 //! Paging decisions live in `api::paging`, HTTP in `api::client`, storage in `store`; this module
 //! only sequences them: `sync_scope` takes the scope's lock, records a run, executes it and
 //! releases the lock. The next page is fetched while the current one is being staged, so a
-//! run costs little more than the download itself, and memory holds at most two pages.
+//! run costs little more than the download itself, and memory holds at most two pages (and
+//! the ids seen). Ids a recovery marker asked for again (see `api::paging`) are dropped before
+//! staging, so only repeats nobody asked for count as duplicates.
 
 use crate::api::client::{ListPage, VpnClient};
 use crate::api::filters::Filters;
@@ -13,9 +15,12 @@ use crate::drift::RemovalGuard;
 use crate::scope::Scope;
 use crate::shutdown::{Interrupted, Shutdown};
 use crate::store::{PageToStage, RunStatus, ScopeLock, StagedConnection, Store};
+use crate::time::parse_api_time;
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashSet;
 use std::time::Duration;
 use tracing::Instrument as _;
 
@@ -195,6 +200,8 @@ impl<'a> Run<'a> {
         // The most connections any page's total_count claimed (the API counts the whole
         // project, so it means something only for an unfiltered sweep).
         let mut total_count: Option<i64> = None;
+        // Ids staged so far, to tell the overlap a recovery marker asks for from duplicates.
+        let mut seen: HashSet<String> = HashSet::new();
         // Network waits give way to a signal; database transactions never do.
         let mut page = tokio::select! {
             page = fetch(client, filters, self.page_size, &pager) => page?,
@@ -204,19 +211,23 @@ impl<'a> Run<'a> {
             let page_no = pager.page();
             let marker = pager.marker().map(str::to_owned);
             let where_ = || describe_page(page_no, marker.as_deref());
-            let staged = prepare(&page).with_context(where_)?;
+            let mut staged = prepare(&page).with_context(where_)?;
+            let created_at: Vec<Option<&str>> = page
+                .connections
+                .iter()
+                .map(|c| c.get("created_at").and_then(Value::as_str))
+                .collect();
+            // What this page's request asked for again: known before the pager moves on.
+            let asked_before = pager.asked_before();
             pager
                 .advance(PageMeta {
-                    items: page.connections.len(),
                     current_count: page.current_count,
                     next_marker: page.next_marker.as_deref(),
-                    last_created_at: page
-                        .connections
-                        .last()
-                        .and_then(|c| c.get("created_at"))
-                        .and_then(Value::as_str),
+                    created_at: &created_at,
                 })
                 .with_context(where_)?;
+            let overlap = drop_overlap(&mut staged, &created_at, asked_before, &seen);
+            seen.extend(staged.iter().map(|c| c.id.clone()));
             let to_stage = PageToStage {
                 page_no,
                 marker: marker.as_deref(),
@@ -227,6 +238,7 @@ impl<'a> Run<'a> {
             tracing::info!(
                 page = page_no,
                 connections = staged.len(),
+                overlap,
                 marker = marker.as_deref().unwrap_or(""),
                 "page received"
             );
@@ -267,10 +279,17 @@ impl<'a> Run<'a> {
         }
         let mut doubts = Doubts::default();
         let distinct = fetched - duplicates;
-        if let Some(total) = total_count.filter(|&t| filters.is_empty() && t > distinct) {
+        let counted = total_count.filter(|_| filters.is_empty());
+        if let Some(total) = counted.filter(|&t| t > distinct) {
             doubts.add(format!(
                 "the API counts {total} connections in the project but the sweep found {distinct}"
             ));
+        }
+        // Instants no page could show in full are settled only by a complete count.
+        if let Some(reason) = pager.unproven()
+            && counted.is_none_or(|t| t > distinct)
+        {
+            doubts.add(reason);
         }
         let applied = self
             .store
@@ -329,6 +348,26 @@ async fn fetch(
         })
 }
 
+/// Drops from `staged` (in page order, like `created_at`) the connections its request asked for
+/// again: ids seen earlier in the sweep, created before `asked_before`. Returns how many.
+fn drop_overlap(
+    staged: &mut Vec<StagedConnection>,
+    created_at: &[Option<&str>],
+    asked_before: Option<DateTime<Utc>>,
+    seen: &HashSet<String>,
+) -> usize {
+    let Some(asked_before) = asked_before else {
+        return 0;
+    };
+    let before = staged.len();
+    let mut times = created_at.iter();
+    staged.retain(|c| {
+        let at = times.next().copied().flatten().and_then(parse_api_time);
+        !(seen.contains(&c.id) && at.is_some_and(|at| at < asked_before))
+    });
+    before - staged.len()
+}
+
 /// Checks each connection of a page and computes what staging stores.
 fn prepare(page: &ListPage) -> anyhow::Result<Vec<StagedConnection>> {
     page.connections
@@ -349,4 +388,41 @@ fn prepare(page: &ListPage) -> anyhow::Result<Vec<StagedConnection>> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(ids: &[&str]) -> Vec<StagedConnection> {
+        ids.iter()
+            .map(|id| StagedConnection {
+                id: (*id).to_owned(),
+                content_hash: String::new(),
+                body: String::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_ids_seen_before_and_asked_for_again_are_overlap() {
+        let seen: HashSet<String> = ["a", "b", "z"].map(str::to_owned).into();
+        let created_at = [
+            Some("2022-12-11T13:59:59.633Z"),
+            Some("2022-12-11T13:59:59.633Z"),
+            Some("2022-12-11T13:59:59.633Z"),
+            Some("2022-12-11T13:59:59.634Z"),
+            Some("2022-12-11T13:59:59.635Z"),
+            None,
+        ];
+        let asked_before = parse_api_time("2022-12-11T13:59:59.634Z");
+        let mut page = staged(&["a", "c", "b", "b", "z", "a"]);
+        // "b" at the marker's instant and "z" after it were not asked for (an inclusive
+        // service's), and the last "a" has no time: those are duplicates.
+        assert_eq!(drop_overlap(&mut page, &created_at, asked_before, &seen), 2);
+        let left: Vec<&str> = page.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(left, ["c", "b", "z", "a"]);
+        let mut page = staged(&["a"]);
+        assert_eq!(drop_overlap(&mut page, &created_at[..1], None, &seen), 0);
+    }
 }

@@ -4,10 +4,13 @@
 //! meaning UTC). The raw text is what we store and send back as a marker; the parsed instant is
 //! only for ordering and queries.
 //!
+//! `shift_api_time` does marker arithmetic on that text: one step of the text's own precision
+//! later or earlier, written the same way.
+//!
 //! Every instant we store is truncated to microseconds: PostgreSQL keeps no more, so both
 //! backends then compare equal.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 
 /// Parses an API timestamp; `None` if it is in no format we know (the raw text is still kept).
 pub fn parse_api_time(text: &str) -> Option<DateTime<Utc>> {
@@ -18,6 +21,58 @@ pub fn parse_api_time(text: &str) -> Option<DateTime<Utc>> {
         })
         .ok()?;
     Some(truncate_to_micros(parsed))
+}
+
+/// `text` moved by `steps` units of its own precision, written the same way (separator,
+/// number of fraction digits, zone suffix); `None` if it is in no format we know.
+///
+/// The unit is the text's last digit: 1 ms for `2022-12-11T13:59:59.633Z`, 1 s for
+/// `2022-12-11T13:59:59Z` or `2022-12-11T13:59:59`. "One millisecond later in the same format"
+/// cannot be written in whole seconds, and a whole-second time stands for its whole second
+/// (the service may hold a finer instant and show it truncated), so the next instant such a
+/// text can name is the next second. Offsets stay as written: shifting the local time shifts
+/// the instant by the same amount.
+pub fn shift_api_time(text: &str, steps: i64) -> Option<String> {
+    let (body, zone) = split_zone(text);
+    let (whole, fraction) = (body.get(..19)?, body.get(19..)?);
+    let sep = whole[10..].chars().next()?;
+    if !matches!(sep, 'T' | 't' | ' ') {
+        return None;
+    }
+    let digits = match fraction.strip_prefix('.') {
+        None if fraction.is_empty() => 0,
+        Some(f) if (1..=9).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()) => f.len(),
+        _ => return None,
+    };
+    let normalized = format!("{}T{}{fraction}", &whole[..10], &whole[11..]);
+    let time = NaiveDateTime::parse_from_str(&normalized, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+    let unit = 10i64.pow(9 - u32::try_from(digits).ok()?);
+    let moved = time.checked_add_signed(TimeDelta::nanoseconds(unit.checked_mul(steps)?))?;
+    let mut out = moved.format("%Y-%m-%d").to_string();
+    out.push(sep);
+    out.push_str(&moved.format("%H:%M:%S").to_string());
+    if digits > 0 {
+        let nanos = i64::from(moved.and_utc().timestamp_subsec_nanos());
+        out.push_str(&format!(".{:0digits$}", nanos / unit));
+    }
+    out.push_str(zone);
+    Some(out)
+}
+
+/// Splits `Z`/`z` or a `+08:00`-style offset off the end; the zone is empty when there is none.
+fn split_zone(text: &str) -> (&str, &str) {
+    if let Some(body) = text.strip_suffix(['Z', 'z']) {
+        return (body, &text[body.len()..]);
+    }
+    let cut = text.len().saturating_sub(6);
+    match text.get(cut..).map(str::as_bytes) {
+        Some([b'+' | b'-', h1, h2, b':', m1, m2])
+            if [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit()) =>
+        {
+            text.split_at(cut)
+        }
+        _ => (text, ""),
+    }
 }
 
 /// Current time, truncated to microseconds: what every backend can store exactly.
@@ -44,6 +99,92 @@ mod tests {
         assert_eq!(parse_api_time("2022-12-11T13:59:59").unwrap(), whole);
         assert_eq!(parse_api_time("2022-12-11T21:59:59+08:00").unwrap(), whole);
         assert!(parse_api_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn shifting_keeps_the_spelling_and_moves_one_unit_of_it() {
+        let cases = [
+            (
+                "2022-12-11T13:59:59.633Z",
+                "2022-12-11T13:59:59.634Z",
+                "2022-12-11T13:59:59.632Z",
+            ),
+            (
+                "2022-12-11T13:59:59.999Z",
+                "2022-12-11T14:00:00.000Z",
+                "2022-12-11T13:59:59.998Z",
+            ),
+            (
+                "2022-12-11T13:59:59.000Z",
+                "2022-12-11T13:59:59.001Z",
+                "2022-12-11T13:59:58.999Z",
+            ),
+            (
+                "2022-12-11T13:59:59Z",
+                "2022-12-11T14:00:00Z",
+                "2022-12-11T13:59:58Z",
+            ),
+            (
+                "2022-12-11T13:59:59",
+                "2022-12-11T14:00:00",
+                "2022-12-11T13:59:58",
+            ),
+            (
+                "2022-12-31T23:59:59",
+                "2023-01-01T00:00:00",
+                "2022-12-31T23:59:58",
+            ),
+            (
+                "2022-12-11T21:59:59.633+08:00",
+                "2022-12-11T21:59:59.634+08:00",
+                "",
+            ),
+            (
+                "2022-12-11T23:59:59-05:00",
+                "2022-12-12T00:00:00-05:00",
+                "2022-12-11T23:59:58-05:00",
+            ),
+            (
+                "2022-12-11t13:59:59.5z",
+                "2022-12-11t13:59:59.6z",
+                "2022-12-11t13:59:59.4z",
+            ),
+            (
+                "2022-12-11 13:59:59.633123Z",
+                "2022-12-11 13:59:59.633124Z",
+                "",
+            ),
+        ];
+        for (text, later, earlier) in cases {
+            assert_eq!(shift_api_time(text, 1).as_deref(), Some(later), "{text}");
+            if !earlier.is_empty() {
+                assert_eq!(shift_api_time(text, -1).as_deref(), Some(earlier), "{text}");
+            }
+            // What we send reads back as the instant it claims, one unit on.
+            let (t, l) = (
+                parse_api_time(text).unwrap(),
+                parse_api_time(later).unwrap(),
+            );
+            assert!(l > t, "{text}");
+        }
+        let step = |text: &str| {
+            let later = shift_api_time(text, 1).unwrap();
+            parse_api_time(&later).unwrap() - parse_api_time(text).unwrap()
+        };
+        assert_eq!(step("2022-12-11T13:59:59.633Z"), TimeDelta::milliseconds(1));
+        assert_eq!(step("2022-12-11T13:59:59Z"), TimeDelta::seconds(1));
+        assert_eq!(
+            step("2022-12-11T21:59:59.633+08:00"),
+            TimeDelta::milliseconds(1)
+        );
+        for unknown in [
+            "yesterday",
+            "2022-12-11T13:59:59.Z",
+            "2022-12-11T13:59:59+0800",
+            "",
+        ] {
+            assert_eq!(shift_api_time(unknown, 1), None, "{unknown}");
+        }
     }
 
     #[test]

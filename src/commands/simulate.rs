@@ -4,7 +4,8 @@ use super::print_stdout;
 use crate::api::credentials::{ENV_AK, ENV_AUTH_TOKEN, ENV_SK};
 use crate::cli::SimulateArgs;
 use std::process::ExitCode;
-use vpn_simulator::server::{SimConfig, generated_inventory};
+use vpn_simulator::Faults;
+use vpn_simulator::server::{SimConfig, generated_inventory_with_ties};
 
 pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
@@ -24,8 +25,12 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         }
         _ => false,
     };
-    let inventory = generated_inventory(args.connections, args.seed);
+    let inventory = generated_inventory_with_ties(args.connections, args.seed, args.ties);
     let sim = vpn_simulator::spawn(args.listen, config.clone(), inventory).await?;
+    sim.state.set_faults(Faults {
+        whole_seconds: args.whole_seconds,
+        ..Faults::default()
+    });
     let endpoint = sim.endpoint();
     let keys = if own_keys {
         format!("AK/SK from {ENV_AK} and {ENV_SK}")
@@ -36,9 +41,16 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
             config.access_key, config.secret_key
         )
     };
+    let mut shape = String::new();
+    if args.ties > 1 {
+        shape.push_str(&format!(", {} per created_at", args.ties));
+    }
+    if args.whole_seconds {
+        shape.push_str(", times in whole seconds");
+    }
     print_stdout(&format!(
-        "simulating {} VPN connections (seed {}) at {endpoint}\n  project id: {}\n  {keys}\n  \
-         try: vpn-inventory sync --endpoint {endpoint} --project-id {}\n",
+        "simulating {} VPN connections (seed {}{shape}) at {endpoint}\n  project id: {}\n  \
+         {keys}\n  try: vpn-inventory sync --endpoint {endpoint} --project-id {}\n",
         args.connections, args.seed, config.project_id, config.project_id
     ))?;
     let signal = crate::shutdown::signal().await;

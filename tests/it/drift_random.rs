@@ -3,7 +3,9 @@
 //! the mutations imply, the matching counts, and an `export --as-of` of every run that is what was
 //! served for it.
 
-use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
+use crate::support::{
+    Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id, strict_sweep_pages,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use vpn_inventory::api::model::canonical_json;
@@ -133,8 +135,7 @@ async fn check_run(
         "removed": count("removed"),
         "modified": modified,
         "unchanged": fetched - count("added") - modified,
-        // Full pages, then the short or empty one that ends the sweep.
-        "pages": served / page_size + 1,
+        "pages": strict_sweep_pages(served, page_size),
     });
     assert_eq!(
         counts(report),

@@ -18,3 +18,4 @@ mod retries;
 mod round_trip;
 mod schema;
 mod sync;
+mod ties;

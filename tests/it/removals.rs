@@ -2,14 +2,16 @@
 //! removals look implausible stores what it saw and removes nothing, says why, and does not
 //! pass for a clean success.
 
-use crate::support::{Backend, Run, TestEnv};
+use crate::support::{Backend, Fingerprint, Run, TestEnv};
 use serde_json::Value;
 use vpn_simulator::Faults;
+use vpn_simulator::server::generated_inventory_with_ties;
 
 backend_tests!(
     an_empty_answer_removes_nothing,
     a_marker_jumping_to_the_end_removes_nothing,
     a_real_mass_deletion_is_removed_once_accepted,
+    more_ties_than_a_page_holds_remove_nothing,
 );
 
 /// `sync --format json --detailed-exitcode` plus `extra`; the run as it ended.
@@ -39,21 +41,26 @@ async fn an_empty_answer_removes_nothing(backend: Backend) {
         ..Faults::default()
     });
     let run = detailed_sync(&env, &[]).await;
+    let reason = assert_doubted(&env, &run, &before).await;
+    assert_eq!(run.json()["fetched"], 0);
+    assert!(reason.contains("450 of the 450"), "{reason}");
+}
+
+/// Checks that `run` stored what it saw but removed nothing, said so on stderr, in its report
+/// and in the run's record, and exited 3; returns its reason.
+async fn assert_doubted(env: &TestEnv, run: &Run, before: &Fingerprint) -> String {
     assert_eq!(run.code, Some(3), "stderr: {}", run.stderr);
     let report = run.json();
-    assert_eq!(
-        (report["fetched"].as_i64(), report["removed"].as_i64()),
-        (Some(0), Some(0))
-    );
+    assert_eq!(report["removed"], 0, "{report}");
     let reason = report["removals_skipped"].as_str().expect("a reason");
-    assert!(reason.contains("450 of the 450"), "{reason}");
     assert!(
         run.stderr.contains("inferred no removals"),
         "{}",
         run.stderr
     );
-    assert_eq!(latest_run(&env).await["removals_skipped"], reason);
-    assert_eq!(env.inventory_fingerprint().await, before);
+    assert_eq!(latest_run(env).await["removals_skipped"], reason);
+    assert_eq!(&env.inventory_fingerprint().await, before);
+    reason.to_owned()
 }
 
 async fn a_marker_jumping_to_the_end_removes_nothing(backend: Backend) {
@@ -110,4 +117,45 @@ async fn a_real_mass_deletion_is_removed_once_accepted(backend: Backend) {
     let removed = removed.as_array().expect("records");
     assert_eq!(removed.len(), 300);
     assert!(removed.iter().all(|r| r["change"] == "removed"));
+}
+
+async fn more_ties_than_a_page_holds_remove_nothing(backend: Backend) {
+    // Ten groups of four connections sharing a created_at.
+    let inventory = generated_inventory_with_ties(40, 64, 4);
+    let gateway = inventory[0]["vgw_id"].as_str().unwrap().to_owned();
+    let env = TestEnv::with_inventory(backend, inventory).await;
+    env.sync(&[]).await;
+    let before = env.inventory_fingerprint().await;
+    // No marker shows more of an instant than its first page-full: the sweep passes each
+    // instant strictly, sees the first 1 or 3 of each four, and cannot prove it saw them all.
+    for (page_size, seen) in [("1", 10), ("3", 30)] {
+        let run = detailed_sync(&env, &["--page-size", page_size]).await;
+        let reason = assert_doubted(&env, &run, &before).await;
+        let report = run.json();
+        assert_eq!(report["status"], "complete");
+        let counts = ["fetched", "duplicates", "added"].map(|k| report[k].as_i64());
+        assert_eq!(counts, [Some(seen), Some(0), Some(0)]);
+        assert!(
+            reason.contains(&format!(
+                "counts 40 connections in the project but the sweep found {seen}"
+            )),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("10 page(s) held only connections created at one instant"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains(&format!("a page of {page_size} holds")),
+            "{reason}"
+        );
+    }
+    // Filtered, there is no count to settle it: a page of one instant is a doubt by itself.
+    let run = detailed_sync(&env, &["--page-size", "1", "--vgw-id", &gateway]).await;
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    let reason = run.json()["removals_skipped"].as_str().unwrap().to_owned();
+    assert!(
+        reason.contains("created at one instant") && !reason.contains("counts"),
+        "{reason}"
+    );
 }

@@ -300,7 +300,7 @@ impl TestEnv {
     }
 
     /// Everything a failed run must leave untouched: the export and every connection row.
-    pub async fn inventory_fingerprint(&self) -> (Vec<Value>, Vec<(String, String, i64)>) {
+    pub async fn inventory_fingerprint(&self) -> Fingerprint {
         use sqlx::Row;
         const SQL: &str =
             "SELECT id, content_hash, last_changed_run_id FROM connections ORDER BY id";
@@ -313,6 +313,9 @@ impl TestEnv {
         (sorted_by_id(self.export().await), rows)
     }
 }
+
+/// The export and every connection row's id, content hash and last changing run.
+pub type Fingerprint = (Vec<Value>, Vec<(String, String, i64)>);
 
 /// What export must return for `served`: the same objects without null fields, by id.
 pub fn expected_export(served: &[Value]) -> Vec<Value> {
@@ -335,5 +338,26 @@ pub fn assert_same_connections(actual: &[Value], expected: &[Value]) {
     assert_eq!(actual.len(), expected.len(), "number of connections");
     for (a, e) in actual.iter().zip(expected) {
         assert_eq!(a, e, "connection {} differs", e["id"]);
+    }
+}
+
+/// How many pages a sweep of `connections` with distinct `created_at`s takes from the
+/// simulator (a strict marker) at `page_size`: the first page; the answer to its marker as
+/// served, which shows the service is strict; then pages asked from one step after each
+/// boundary, which overlap the page before by its last connection, until a short one. At page
+/// size 1 every page is one instant, which is passed as served: one page per connection and an
+/// empty one.
+pub fn strict_sweep_pages(connections: usize, page_size: usize) -> usize {
+    let (n, size) = (connections, page_size);
+    match size {
+        1 => n + 1,
+        _ if n < size => 1,
+        // Recovery pages start at the n-th connection and move on by size - 1 each.
+        _ => {
+            2 + (n + 1)
+                .checked_sub(2 * size)
+                .map_or(0, |d| d / (size - 1) + 1)
+                + 1
+        }
     }
 }

@@ -18,10 +18,14 @@ use serde_json::{Map, Value, json};
 pub use crate::random::Rng;
 
 /// How many connections to generate, and from which seed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct GenOptions {
     pub count: usize,
     pub seed: u64,
+    /// Connections per `created_at` instant: 0 or 1 gives each its own (the default); N makes
+    /// groups of N consecutive connections share one instant, spelled alike (the last group
+    /// may be smaller), as when a script creates many at once.
+    pub ties: usize,
 }
 
 /// 2026-01-01T00:00:00Z in Unix milliseconds: generated inventories end just before it.
@@ -32,22 +36,27 @@ const SPAN_MS: u64 = 3 * 365 * 86_400_000;
 
 /// Connections as the API would serve them, sorted by `created_at` descending.
 ///
-/// Every `created_at` is a distinct instant (also after formatting), so the order is strict.
+/// Every `created_at` is a distinct instant (also after formatting), so the order is strict,
+/// unless `ties` groups them. Without `ties` the random draws are those of earlier versions, so
+/// a seed gives the same inventory byte for byte.
 pub fn generate(opts: &GenOptions) -> Vec<Value> {
     let mut rng = Rng::new(opts.seed);
     let mut ctx = Context::new(&mut rng, opts.count);
+    let group = opts.ties.max(1);
     // Mean gap chosen so the whole inventory covers SPAN_MS; a gap is never 0 so instants stay
     // unique.
-    let avg_gap = (SPAN_MS / opts.count.max(1) as u64).max(1);
+    let avg_gap = (SPAN_MS / opts.count.div_ceil(group).max(1) as u64).max(1);
     let mut t = ctx.horizon_ms;
     let mut out = Vec::with_capacity(opts.count);
     for index in 0..opts.count {
-        t -= 1 + rng.below(2 * avg_gap - 1) as i64;
-        // Flooring to whole seconds only moves the instant back, so it stays below the previous
-        // one.
-        let stamp = Stamp::new(t, TimeStyle::pick(&mut rng));
-        t = stamp.unix_ms();
-        ctx.created_at = stamp;
+        if index % group == 0 {
+            t -= 1 + rng.below(2 * avg_gap - 1) as i64;
+            // Flooring to whole seconds only moves the instant back, so it stays below the
+            // previous one.
+            let stamp = Stamp::new(t, TimeStyle::pick(&mut rng));
+            t = stamp.unix_ms();
+            ctx.created_at = stamp;
+        }
         out.push(connection(&mut rng, index, &ctx));
     }
     out
@@ -649,7 +658,11 @@ mod tests {
     use std::collections::{BTreeSet, HashMap, HashSet};
 
     fn inventory(count: usize, seed: u64) -> Vec<Value> {
-        generate(&GenOptions { count, seed })
+        generate(&GenOptions {
+            count,
+            seed,
+            ..GenOptions::default()
+        })
     }
 
     /// Parses all three API spellings to Unix ms, plus which spelling it was.
@@ -788,6 +801,37 @@ mod tests {
             let oldest = HORIZON_MS - prev;
             assert!(oldest > 2 * 365 * 86_400_000 && oldest < 4 * 365 * 86_400_000);
         }
+    }
+
+    #[test]
+    fn ties_group_connections_on_one_instant_and_change_nothing_else() {
+        let with = |ties| {
+            generate(&GenOptions {
+                count: 1_000,
+                seed: 5,
+                ties,
+            })
+        };
+        // No ties, one per instant: the default inventory, byte for byte.
+        assert_eq!(with(0), inventory(1_000, 5));
+        assert_eq!(with(1), inventory(1_000, 5));
+        let tied = with(7);
+        let created: Vec<&str> = tied
+            .iter()
+            .map(|c| c["created_at"].as_str().unwrap())
+            .collect();
+        let groups: Vec<&[&str]> = created.chunks(7).collect();
+        assert_eq!(groups.len(), 143);
+        assert_eq!(groups.last().unwrap().len(), 6);
+        let mut prev = i64::MAX;
+        for group in groups {
+            assert!(group.iter().all(|c| c == &group[0]), "{group:?}");
+            let (t, _) = parse_ts(group[0]);
+            assert!(t < prev, "{} not before the previous group", group[0]);
+            prev = t;
+        }
+        let ids: HashSet<&str> = tied.iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), 1_000);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use crate::data::{GenOptions, generate};
 use crate::mutate::{AppliedChange, Mutator};
-use crate::wire::parse_api_time;
+use crate::wire::{in_whole_seconds, parse_api_time};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -79,6 +79,11 @@ pub struct Faults {
     /// From this page on, serve nothing (with the usual counts), as if the marker had jumped
     /// past the oldest connection.
     pub empty_from_page: Option<u64>,
+    /// Serve `created_at` and `updated_at` in whole seconds (the fraction cut off) while still
+    /// ordering and filtering by the full instant, like a service that keeps more precision
+    /// than it shows: the markers it hands out then name whole seconds, and connections of
+    /// one second look tied.
+    pub whole_seconds: bool,
 }
 
 /// A transient fault: `answer` on `times` list requests from request `from` on.
@@ -149,9 +154,16 @@ impl SimState {
         *self.inventory.write().expect("inventory lock") = inventory;
     }
 
-    /// A copy of what is served.
+    /// A copy of what is served (as held: see `as_served` for what a client sees).
     pub fn inventory(&self) -> Vec<Value> {
         self.inventory.read().expect("inventory lock").clone()
+    }
+
+    /// The inventory as a client is served it under the current faults (`whole_seconds`).
+    pub fn as_served(&self) -> Vec<Value> {
+        let faults = self.faults.lock().expect("faults lock").clone();
+        let inventory = self.inventory.read().expect("inventory lock");
+        inventory.iter().map(|c| served(c, &faults)).collect()
     }
 
     /// Sets faults and restarts the page count they refer to.
@@ -184,6 +196,19 @@ impl SimState {
     }
 }
 
+/// One connection as `faults` make the simulator serve it.
+fn served(connection: &Value, faults: &Faults) -> Value {
+    let mut connection = connection.clone();
+    if faults.whole_seconds {
+        for key in ["created_at", "updated_at"] {
+            if let Some(Value::String(time)) = connection.get_mut(key) {
+                *time = in_whole_seconds(time);
+            }
+        }
+    }
+    connection
+}
+
 fn created_at(connection: &Value) -> Option<DateTime<Utc>> {
     connection
         .get("created_at")?
@@ -213,9 +238,16 @@ impl Drop for RunningSimulator {
 
 /// Generated inventory for `connections` and `seed`.
 pub fn generated_inventory(connections: usize, seed: u64) -> Vec<Value> {
+    generated_inventory_with_ties(connections, seed, 0)
+}
+
+/// Generated inventory whose connections come in groups of `ties` sharing one `created_at`
+/// (0 or 1: none share).
+pub fn generated_inventory_with_ties(connections: usize, seed: u64, ties: usize) -> Vec<Value> {
     generate(&GenOptions {
         count: connections,
         seed,
+        ties,
     })
 }
 
@@ -387,7 +419,7 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
     };
 
     let inventory = state.inventory.read().expect("inventory lock");
-    let page: Vec<&Value> = inventory
+    let page: Vec<Value> = inventory
         .iter()
         .filter(|c| {
             field_is(c, "vgw_id", get("vgw_id"))
@@ -410,6 +442,7 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
         } else {
             limit as usize
         })
+        .map(|c| served(c, &faults))
         .collect();
 
     if faults.bare_empty_page == Some(n) {

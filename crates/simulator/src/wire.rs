@@ -21,6 +21,18 @@ pub fn parse_api_time(text: &str) -> Option<DateTime<Utc>> {
     }
 }
 
+/// `text` without its fraction of a second (`...59.633Z` -> `...59Z`), what a service that
+/// shows whole seconds serves; text without a fraction is returned as it is.
+pub fn in_whole_seconds(text: &str) -> String {
+    match (text.get(19..20), text.get(20..)) {
+        (Some("."), Some(rest)) => {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            format!("{}{}", &text[..19], &rest[digits..])
+        }
+        _ => text.to_owned(),
+    }
+}
+
 /// JSON text with object keys sorted at every level, so equal values give equal text.
 pub fn canonical_json(value: &Value) -> String {
     let mut sorted = value.clone();
@@ -57,6 +69,19 @@ mod tests {
         let nanos = parse_api_time("2022-12-11T13:59:59.123456789Z").unwrap();
         assert_eq!(nanos.timestamp_subsec_nanos(), 123_456_789);
         assert!(parse_api_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn whole_seconds_cut_the_fraction_only() {
+        for (text, whole) in [
+            ("2022-12-11T13:59:59.633Z", "2022-12-11T13:59:59Z"),
+            ("2022-12-11T21:59:59.6+08:00", "2022-12-11T21:59:59+08:00"),
+            ("2022-12-11T13:59:59.633", "2022-12-11T13:59:59"),
+            ("2022-12-11T13:59:59Z", "2022-12-11T13:59:59Z"),
+            ("yesterday", "yesterday"),
+        ] {
+            assert_eq!(in_whole_seconds(text), whole);
+        }
     }
 
     #[test]

@@ -667,7 +667,11 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn inventory(count: usize, seed: u64) -> Vec<Value> {
-        generate(&GenOptions { count, seed })
+        generate(&GenOptions {
+            count,
+            seed,
+            ..GenOptions::default()
+        })
     }
 
     /// Dotted paths of every null in `v` (array positions as `[i]`).
