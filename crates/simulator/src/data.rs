@@ -657,13 +657,7 @@ mod tests {
     use chrono::NaiveDateTime;
     use std::collections::{BTreeSet, HashMap, HashSet};
 
-    fn inventory(count: usize, seed: u64) -> Vec<Value> {
-        generate(&GenOptions {
-            count,
-            seed,
-            ..GenOptions::default()
-        })
-    }
+    use crate::server::generated_inventory as inventory;
 
     /// Parses all three API spellings to Unix ms, plus which spelling it was.
     fn parse_ts(s: &str) -> (i64, TimeStyle) {

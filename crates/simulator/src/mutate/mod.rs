@@ -662,17 +662,10 @@ fn fresh_cidr(rng: &mut Rng, v6: bool, taken: &[Value]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{GenOptions, generate};
     use serde_json::json;
     use std::collections::BTreeSet;
 
-    fn inventory(count: usize, seed: u64) -> Vec<Value> {
-        generate(&GenOptions {
-            count,
-            seed,
-            ..GenOptions::default()
-        })
-    }
+    use crate::server::generated_inventory as inventory;
 
     /// Dotted paths of every null in `v` (array positions as `[i]`).
     fn nulls(v: &Value, path: &str, out: &mut BTreeSet<String>) {
