@@ -130,7 +130,8 @@ pub struct SyncArgs {
     /// Trust this sweep's removals however many there are (after a real mass deletion).
     #[arg(long)]
     pub accept_mass_removal: bool,
-    /// How long to wait for another sync of the same scope to finish, e.g. 500ms, 30s, 5m,
+    /// How long to wait for another sync of the same scope to finish (and, on PostgreSQL, for
+    /// another sync's apply step), e.g. 500ms, 30s, 5m,
     /// 1h or 1h30m; a bare number is seconds.
     #[arg(long, default_value = "5m")]
     pub lock_timeout: Wait,

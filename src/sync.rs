@@ -77,11 +77,12 @@ pub async fn sync_scope(
     client: &VpnClient,
     scope: &Scope,
     options: RunOptions,
-    lock_timeout: Duration,
     shutdown: &Shutdown,
 ) -> Result<SyncReport, RunError> {
     let lock = tokio::select! {
-        lock = store.lock_scope(scope, lock_timeout) => lock.map_err(anyhow::Error::from)?,
+        lock = store.lock_scope(scope, options.lock_timeout) => {
+            lock.map_err(anyhow::Error::from)?
+        }
         interrupted = shutdown.requested() => return Err(interrupted.into()),
     };
     let result = match Run::start(store, scope, options, &lock).await {
@@ -92,10 +93,12 @@ pub async fn sync_scope(
     result
 }
 
-/// How a run sweeps and what it trusts its sweep to remove.
+/// How a run sweeps, how long it waits for locks, and what it trusts its sweep to remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunOptions {
     pub page_size: u32,
+    /// The longest wait for the scope's lock, and for another run's apply to finish.
+    pub lock_timeout: Duration,
     pub guard: RemovalGuard,
 }
 
@@ -103,6 +106,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             page_size: DEFAULT_PAGE_SIZE,
+            lock_timeout: Duration::from_secs(300),
             guard: RemovalGuard::default(),
         }
     }
@@ -115,6 +119,7 @@ pub struct Run<'a> {
     scope: &'a Scope,
     store: &'a Store,
     page_size: u32,
+    lock_timeout: Duration,
     guard: RemovalGuard,
 }
 
@@ -126,7 +131,11 @@ impl<'a> Run<'a> {
         options: RunOptions,
         _lock: &ScopeLock,
     ) -> anyhow::Result<Self> {
-        let RunOptions { page_size, guard } = options;
+        let RunOptions {
+            page_size,
+            lock_timeout,
+            guard,
+        } = options;
         let scope_id = store
             .ensure_scope(scope)
             .await
@@ -155,6 +164,7 @@ impl<'a> Run<'a> {
             scope,
             store,
             page_size,
+            lock_timeout,
             guard,
         })
     }
@@ -291,9 +301,17 @@ impl<'a> Run<'a> {
         {
             doubts.add(reason);
         }
+        // Waiting for another run's apply gives way to a signal; the apply itself does not.
+        let tx = tokio::select! {
+            tx = self.store.begin_apply(self.lock_timeout) => {
+                tx.context("cannot start applying the completed sweep")?
+            }
+            interrupted = shutdown.requested() => return Err(interrupted.into()),
+        };
         let applied = self
             .store
             .complete_run(
+                tx,
                 self.id,
                 self.scope_id,
                 self.scope,

@@ -45,9 +45,9 @@ pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> Result<ExitCode, Com
             &scope,
             RunOptions {
                 page_size: args.page_size,
+                lock_timeout: DEMO_LOCK_TIMEOUT,
                 ..RunOptions::default()
             },
-            DEMO_LOCK_TIMEOUT,
             &shutdown,
         )
     };

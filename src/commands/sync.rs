@@ -46,13 +46,13 @@ pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Com
     let shutdown = Shutdown::listen();
     let options = RunOptions {
         page_size: args.page_size,
+        lock_timeout: args.lock_timeout.0,
         guard: RemovalGuard {
             max_percent: args.max_removal_percent,
             accept: args.accept_mass_removal,
         },
     };
-    let lock_timeout = args.lock_timeout.0;
-    let report = sync_scope(&store, &client, &scope, options, lock_timeout, &shutdown).await?;
+    let report = sync_scope(&store, &client, &scope, options, &shutdown).await?;
     print_report(&report, args.format)?;
     store.close().await;
     if let Some(reason) = &report.removals_skipped {

@@ -65,18 +65,19 @@ impl Classified {
 }
 
 impl Store {
-    /// Applies a completed sweep in one transaction and marks the run complete. With
+    /// Applies a completed sweep in `tx` (from [`Store::begin_apply`]) and marks the run
+    /// complete. With
     /// `doubt` (the reason), or when `guard` finds the removals implausible, the sweep is not
     /// trusted to remove anything: what it saw is stored, connections it lacked stay.
     pub async fn complete_run(
         &self,
+        mut tx: Tx,
         run_id: i64,
         scope_id: i64,
         scope: &Scope,
         doubt: Option<String>,
         guard: RemovalGuard,
     ) -> Result<Applied> {
-        let mut tx = self.begin_apply().await?;
         // Another process that took the scope's lock marks a run it finds `running` as
         // abandoned: then this process lost its lock (a killed session, say) and must not
         // apply. Checked first to save the work, and again by `finish`, atomically.

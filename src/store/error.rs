@@ -8,6 +8,11 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("the inventory database is inconsistent: {0}")]
     Inconsistent(String),
+    #[error(
+        "another run kept the database busy applying for longer than {waited:?} \
+         (--lock-timeout)"
+    )]
+    ApplyBusy { waited: std::time::Duration },
     /// The run is no longer this process's to finish: another one marked it.
     #[error(
         "run {run_id} is {status}: another process took over its scope (this one lost its lock) \

@@ -193,14 +193,27 @@ impl Store {
     }
 
     /// A transaction that applies a run, serialized with every other apply of this database:
-    /// they number themselves (`apply_seq`) and share the connection tables.
-    pub async fn begin_apply(&self) -> sqlx::Result<Tx> {
+    /// they number themselves (`apply_seq`) and share the connection tables. Waits up to
+    /// `timeout` for another apply (SQLite: its busy timeout, 30 s at most).
+    pub async fn begin_apply(&self, timeout: Duration) -> Result<Tx, StoreError> {
         Ok(match &self.db {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => {
                 let mut tx = Tx::Postgres(pool.begin().await?);
+                let millis = i64::try_from(timeout.as_millis())
+                    .unwrap_or(i64::MAX)
+                    .max(1);
+                let wait = sql::Sql::new("SELECT set_config('lock_timeout', $1, true)");
+                tx.execute(wait.arg(format!("{millis}ms").as_str())).await?;
                 let lock = sql::Sql::new("SELECT pg_advisory_xact_lock($1)").arg(APPLY_LOCK_KEY);
-                tx.execute(lock).await?;
+                match tx.execute(lock).await {
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
+                        return Err(StoreError::ApplyBusy { waited: timeout });
+                    }
+                    other => other?,
+                };
+                let unbounded = sql::Sql::new("SELECT set_config('lock_timeout', '0', true)");
+                tx.execute(unbounded).await?;
                 tx
             }
         })

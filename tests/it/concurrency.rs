@@ -1,7 +1,7 @@
 //! Runs at the same time: one at a time per scope, any number across scopes.
 
 use crate::support::{
-    Backend, Run, TestEnv, assert_same_connections, expected_export, sorted_by_id,
+    Backend, Run, TestDb, TestEnv, assert_same_connections, expected_export, sorted_by_id,
 };
 use serde_json::Value;
 use std::process::Stdio;
@@ -203,4 +203,68 @@ async fn a_killed_run_is_marked_abandoned_by_the_next_sync_of_any_scope(backend:
         0
     );
     db.close().await;
+}
+
+/// What every apply locks in a PostgreSQL inventory (`store::APPLY_LOCK_KEY`).
+const APPLY_LOCK_KEY: i64 = 0x7670_6e69_6e76_6170;
+
+#[tokio::test]
+async fn waiting_for_another_apply_honours_the_lock_timeout_and_signals() {
+    let env = TestEnv::generated(Backend::Postgres, 6, 55).await;
+    env.run(&["migrate"]).await.assert_ok();
+    let TestDb::Postgres(pool) = env.db().await else {
+        unreachable!("a PostgreSQL test database")
+    };
+    // Another process's apply, holding the database.
+    let mut other = pool.begin().await.expect("transaction");
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(APPLY_LOCK_KEY)
+        .execute(&mut *other)
+        .await
+        .expect("apply lock");
+
+    let timed_out = env.run(&["sync", "--lock-timeout", "1s"]).await;
+    assert_eq!(timed_out.code, Some(1));
+    assert!(
+        timed_out.stderr.contains("busy applying"),
+        "{}",
+        timed_out.stderr
+    );
+
+    let mut cmd = env.command(&["sync"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let waiting = cmd.spawn().expect("sync starts");
+    // Until the server shows the sync waiting for the lock (bounded; no fixed sleep decides).
+    let waits = "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
+    let mut seen_waiting = false;
+    for _ in 0..500 {
+        let n: i64 = sqlx::query_scalar(waits)
+            .fetch_one(&pool)
+            .await
+            .expect("pg_locks");
+        seen_waiting = n > 0;
+        if seen_waiting {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(seen_waiting, "the sync never waited for the apply lock");
+    let pid = waiting.id().expect("pid").to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status();
+    assert!(kill.expect("kill").success());
+    let interrupted: Run = waiting.wait_with_output().await.expect("sync ends").into();
+    assert_eq!(interrupted.code, Some(130), "{}", interrupted.stderr);
+
+    other.commit().await.expect("release");
+    pool.close().await;
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    assert!(
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "failed")
+    );
+    assert_eq!(env.sync(&[]).await["added"], 6);
 }
