@@ -6,8 +6,18 @@ use crate::store::{AsOf, DatabaseUrl};
 use crate::sync::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `--version`: the release, the commit it was built from, and the schema it migrates to.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("VPN_INVENTORY_COMMIT"),
+    ", schema version ",
+    env!("VPN_INVENTORY_SCHEMA"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
-#[command(name = "vpn-inventory", version, about, max_term_width = 100)]
+#[command(name = "vpn-inventory", version = VERSION, about, max_term_width = 100)]
 pub struct Cli {
     /// Inventory database: sqlite://FILE (created if missing).
     #[arg(
@@ -67,6 +77,14 @@ pub enum Command {
     /// Sync a simulated project into the database: the whole job, no cloud account needed.
     #[cfg(feature = "simulator")]
     Demo(DemoArgs),
+    /// Print a shell completion script, e.g. `vpn-inventory completions bash > \
+    /// /etc/bash_completion.d/vpn-inventory`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `vpn-inventory man | man -l -`.
+    Man,
 }
 
 /// Where the API is and which project to read.

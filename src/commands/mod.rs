@@ -3,6 +3,7 @@
 
 #[cfg(feature = "simulator")]
 pub mod demo;
+pub mod docs;
 pub mod drift;
 pub mod export;
 pub mod migrate;
@@ -56,6 +57,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),
+        Command::Completions { shell } => Ok(docs::completions(shell)?),
+        Command::Man => Ok(docs::man()?),
         #[cfg(feature = "simulator")]
         Command::Simulate(args) => Ok(simulate::run(args).await?),
     }

@@ -163,7 +163,7 @@ impl Store {
     }
 
     /// The highest schema version applied, `None` for a database without a schema.
-    async fn schema_version(&self) -> sqlx::Result<Option<i64>> {
+    pub async fn schema_version(&self) -> sqlx::Result<Option<i64>> {
         let sql = sql::Sql::new("SELECT MAX(version) FROM refinery_schema_history");
         let version: Option<i32> = self.db.fetch_one(sql).await?.at(0)?;
         Ok(version.map(i64::from))

@@ -81,11 +81,8 @@ async fn runs_lists_counts_and_migrate_is_idempotent(backend: Backend) {
         run.stdout
     );
     let run = env.run(&["migrate"]).await;
-    assert!(
-        run.assert_ok().stdout.contains("up to date"),
-        "{}",
-        run.stdout
-    );
+    let stdout = &run.assert_ok().stdout;
+    assert!(stdout.contains("schema version 3, up to date"), "{stdout}");
     env.sync(&[]).await;
     env.sync(&[]).await;
     let runs = env.run(&["runs", "--format", "json"]).await.json();
@@ -234,4 +231,27 @@ async fn simulate_subcommand_serves_what_sync_stores(backend: Backend) {
     };
     assert_eq!(keys(drift.as_array().unwrap()), keys(&applied));
     child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn version_completions_and_manual_come_from_the_cli_definition() {
+    let env = TestEnv::generated(Backend::Sqlite, 1, 2).await;
+    let version = env.run(&["--version"]).await;
+    let version = &version.assert_ok().stdout;
+    assert!(
+        version.starts_with("vpn-inventory 0.1.0 (commit "),
+        "{version}"
+    );
+    assert!(version.contains("schema version 3"), "{version}");
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let script = env.run(&["completions", shell]).await;
+        let script = &script.assert_ok().stdout;
+        assert!(script.contains("lock-timeout"), "{shell}: {script}");
+    }
+    let page = env.run(&["man"]).await;
+    let page = &page.assert_ok().stdout;
+    assert!(
+        page.contains(".TH vpn-inventory 1") && page.contains("sync"),
+        "{page}"
+    );
 }
