@@ -2,7 +2,7 @@
 //! jobs and scripts: rename nothing without a deprecation path.
 
 use crate::drift::Category;
-use crate::store::{AsOf, DatabaseUrl};
+use crate::store::AsOf;
 use crate::sync::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -27,7 +27,9 @@ pub struct Cli {
         default_value = "sqlite://vpn-inventory.db",
         hide_env_values = true
     )]
-    pub database: DatabaseUrl,
+    // Parsed by the command, not here: clap's own error would repeat the value, password
+    // and all; `DatabaseUrl::parse` names it with the password hidden.
+    pub database: String,
 
     /// Log line format (logs go to stderr; stdout carries only data).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]

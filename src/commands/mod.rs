@@ -14,6 +14,7 @@ pub mod sync;
 
 use crate::cli::{Cli, Command};
 use crate::shutdown::Interrupted;
+use crate::store::DatabaseUrl;
 use crate::sync::RunError;
 use std::process::ExitCode;
 
@@ -47,7 +48,7 @@ impl From<RunError> for CommandError {
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
-    let database = &cli.database;
+    let database = &DatabaseUrl::parse(&cli.database)?;
     match cli.command {
         Command::Sync(args) => sync::run(database, args).await,
         #[cfg(feature = "simulator")]

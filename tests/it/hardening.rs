@@ -181,7 +181,15 @@ async fn bad_flags_get_one_clear_line_and_never_the_changes_exit_code() {
         .await;
     assert_eq!(typo.code, Some(64), "a usage error is not 'changes found'");
     assert!(typo.stderr.contains("--page-size"), "{}", typo.stderr);
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["--database", "mysql://root:pw-in-url@h/x", "runs"],
+            "unsupported database URL",
+        ),
+        (
+            &["--database", "postgres://u:pw-in-url/x@h/db", "runs"],
+            "URL hidden",
+        ),
         (
             &["sync", "--lock-timeout", "600h"],
             "--lock-timeout must be at most 24h",
@@ -197,6 +205,7 @@ async fn bad_flags_get_one_clear_line_and_never_the_changes_exit_code() {
         let run = env.run(args).await;
         assert!(matches!(run.code, Some(1 | 64)), "{args:?}: {:?}", run.code);
         assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("pw-in-url"), "{}", run.stderr);
     }
     let help = env.run(&["sync", "--help"]).await;
     assert_eq!(help.code, Some(0));
