@@ -14,4 +14,5 @@ pub mod scope;
 pub mod shutdown;
 pub mod store;
 pub mod sync;
+pub mod text;
 pub mod time;

@@ -36,7 +36,11 @@ fn main() -> ExitCode {
                 // Log collectors expect every stderr line to be one JSON object.
                 tracing::error!(error = format!("{error:#}"), "vpn-inventory failed");
             } else {
-                eprintln!("vpn-inventory: error: {error:#}");
+                // Server text travels in errors: shown, never obeyed by the terminal.
+                eprintln!(
+                    "vpn-inventory: error: {}",
+                    commands::one_line(&format!("{error:#}"))
+                );
             }
             error.exit_code()
         }

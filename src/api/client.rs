@@ -165,7 +165,7 @@ impl VpnClient {
                 request_id = request_id.unwrap_or(""),
                 wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
                 "transient failure, asking again: {}",
-                crate::api::retry::describe(&error)
+                crate::text::one_line(&crate::api::retry::describe(&error))
             );
             tokio::time::sleep(wait).await;
         }

@@ -140,7 +140,7 @@ fn table(records: &[ChangeRecord]) -> String {
             one_line(r.connection_name.as_deref().unwrap_or("")),
             r.change.to_string(),
             r.category.to_string(),
-            r.field.clone().unwrap_or_default(),
+            one_line(r.field.as_deref().unwrap_or_default()),
             one_line(&values),
         ]);
     }

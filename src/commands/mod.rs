@@ -87,10 +87,7 @@ pub fn table_text(table: &comfy_table::Table) -> String {
     table.trim_fmt() + "\n"
 }
 
-/// Text for one table cell: a line break would split the row, so it is shown as `\n`.
-pub fn one_line(text: &str) -> String {
-    text.replace('\r', "\\r").replace('\n', "\\n")
-}
+pub use crate::text::one_line;
 
 /// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
 pub fn print_stdout(text: &str) -> anyhow::Result<()> {

@@ -57,8 +57,9 @@ pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Com
     store.close().await;
     if let Some(reason) = &report.removals_skipped {
         eprintln!(
-            "vpn-inventory: warning: run {} stored what it saw but inferred no removals: {reason}",
-            report.run_id
+            "vpn-inventory: warning: run {} stored what it saw but inferred no removals: {}",
+            report.run_id,
+            super::one_line(reason)
         );
     }
     let changed = report.added + report.removed + report.modified > 0;

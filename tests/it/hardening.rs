@@ -211,3 +211,37 @@ async fn bad_flags_get_one_clear_line_and_never_the_changes_exit_code() {
     assert_eq!(help.code, Some(0));
     assert!(help.stdout.contains("--max-retries") && help.stdout.contains("--request-timeout"));
 }
+
+#[tokio::test]
+async fn server_text_cannot_drive_the_terminal_or_forge_lines() {
+    let env = TestEnv::generated(Backend::Sqlite, 5, 79).await;
+    let message = "bad\nvpn-inventory: all good \u{1b}[2J";
+    env.sim.state.set_faults(Faults {
+        error_page: Some((
+            1,
+            400,
+            serde_json::json!({"code": "VPN.0001", "message": message}),
+        )),
+        ..Faults::default()
+    });
+    let run = env.run(&["sync"]).await;
+    assert_eq!(run.code, Some(1));
+    assert!(!run.stderr.contains('\u{1b}'), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(r"bad\nvpn-inventory: all good \u{1b}[2J"),
+        "{}",
+        run.stderr
+    );
+    let forged = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("vpn-inventory: all good"));
+    assert_eq!(forged.count(), 0, "{}", run.stderr);
+    let runs = env.run(&["runs"]).await;
+    let table = &runs.assert_ok().stdout;
+    assert!(
+        !table.contains('\u{1b}') && table.lines().count() == 2,
+        "{table}"
+    );
+}
