@@ -61,6 +61,13 @@ impl Doubts {
     }
 }
 
+/// The context of a recorded run's failure: which run it was (callers report it).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("sync run {run_id} failed; nothing was changed")]
+pub struct RunFailed {
+    pub run_id: i64,
+}
+
 /// Why a run did not complete. Callers branch on it: an interruption exits 130, an error 1.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -185,8 +192,7 @@ impl<'a> Run<'a> {
             }
             Err(RunError::Failed(error)) => {
                 self.fail(&format!("{error:#}")).await;
-                let context = format!("sync run {} failed; nothing was changed", self.id);
-                Err(error.context(context).into())
+                Err(error.context(RunFailed { run_id: self.id }).into())
             }
         }
     }

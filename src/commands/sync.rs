@@ -1,8 +1,10 @@
 //! `vpn-inventory sync`: one run of one scope.
 
-use super::{CommandError, print_stdout};
+use super::{CommandError, one_line, print_stdout};
+use crate::api::client::FetchError;
 use crate::api::client::{VpnClient, default_endpoint};
 use crate::api::credentials::Credentials;
+use crate::api::error::ApiError;
 use crate::api::filters::Filters;
 use crate::api::retry::RetryPolicy;
 use crate::cli::{FilterArgs, ReportFormat, SyncArgs, TargetArgs};
@@ -10,11 +12,46 @@ use crate::drift::RemovalGuard;
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
-use crate::sync::{RunOptions, SyncReport, sync_scope};
+use crate::sync::{RunFailed, RunOptions, SyncReport, sync_scope};
 use anyhow::Context as _;
 use std::process::ExitCode;
 
 pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, CommandError> {
+    let format = args.format;
+    let result = sync(database, args).await;
+    if let (Err(error), ReportFormat::Json) = (&result, format) {
+        // Scripts reading the report get one record whatever happened.
+        print_stdout(&format!("{}\n", failure_record(error)))?;
+    }
+    result
+}
+
+/// What `sync --format json` prints when the sync did not complete.
+fn failure_record(error: &CommandError) -> serde_json::Value {
+    let (status, chain) = match error {
+        CommandError::Interrupted(_) => ("interrupted", None),
+        CommandError::Failed(error) => ("failed", Some(error)),
+    };
+    let run_id = chain
+        .and_then(|e| e.downcast_ref::<RunFailed>())
+        .map(|f| f.run_id);
+    let api = chain.into_iter().flat_map(|e| e.chain()).find_map(|cause| {
+        match cause.downcast_ref::<FetchError>() {
+            Some(FetchError::Api(api)) => Some(api),
+            _ => cause.downcast_ref::<ApiError>(),
+        }
+    });
+    serde_json::json!({
+        "run_id": run_id,
+        "status": status,
+        "error": one_line(&format!("{error:#}")),
+        "error_code": api.and_then(|e| e.code.as_deref()),
+        "error_msg": api.and_then(|e| e.message.as_deref()),
+        "request_id": api.and_then(|e| e.request_id.as_deref()),
+    })
+}
+
+async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, CommandError> {
     let project_id = args
         .target
         .project_id
@@ -59,7 +96,7 @@ pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Com
         eprintln!(
             "vpn-inventory: warning: run {} stored what it saw but inferred no removals: {}",
             report.run_id,
-            super::one_line(reason)
+            one_line(reason)
         );
     }
     let changed = report.added + report.removed + report.modified > 0;

@@ -1,6 +1,7 @@
 //! The command line itself: required settings, tokens, runs, migrate, demo.
 
 use crate::support::{Backend, TestEnv};
+use serde_json::Value;
 
 backend_tests!(
     iam_token_authenticates_and_a_wrong_one_is_refused,
@@ -253,5 +254,43 @@ async fn version_completions_and_manual_come_from_the_cli_definition() {
     assert!(
         page.contains(".TH vpn-inventory 1") && page.contains("sync"),
         "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_sync_still_prints_one_json_record() {
+    let env = TestEnv::generated(Backend::Sqlite, 5, 3).await;
+    env.sim.state.set_faults(vpn_simulator::Faults {
+        error_page: Some((
+            1,
+            400,
+            serde_json::json!({"code": "VPN.0001", "message": "no"}),
+        )),
+        ..vpn_simulator::Faults::default()
+    });
+    let run = env.run(&["sync", "--format", "json"]).await;
+    assert_eq!(run.code, Some(1));
+    let record = run.json();
+    assert_eq!(record["run_id"], 1);
+    assert_eq!(record["status"], "failed");
+    assert_eq!(record["error_code"], "VPN.0001");
+    assert_eq!(record["error_msg"], "no");
+    assert!(
+        record["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{record}"
+    );
+    assert!(
+        record["error"].as_str().unwrap().contains("page 1"),
+        "{record}"
+    );
+    // Before any run: no run id, still one record.
+    let mut cmd = env.command(&["sync", "--format", "json"]);
+    cmd.env_remove("HUAWEICLOUD_SDK_PROJECT_ID");
+    let early = env.run_cmd(cmd).await.json();
+    assert_eq!(
+        (early["run_id"].clone(), early["status"].clone()),
+        (Value::Null, "failed".into())
     );
 }
