@@ -139,9 +139,12 @@ pub struct SyncArgs {
     #[arg(long, alias = "output", value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
     /// Exit 2 when the run recorded changes (0: none, 1: error), like terraform plan, and 3
-    /// when it stored what it saw but inferred no removals (stderr says why).
-    #[arg(long)]
-    pub detailed_exitcode: bool,
+    /// when it stored what it saw but inferred no removals (stderr says why). With `=config`,
+    /// only added or removed connections and configuration changes count: a status or BGP
+    /// state flap alone exits 0.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true,
+          default_missing_value = "all")]
+    pub detailed_exitcode: Option<ExitDetail>,
     /// Infer no removals when a sweep lacks more than this percentage of the connections
     /// its scope held (and more than 5, or all of them): an empty or cut-short answer must not
     /// empty the inventory.
@@ -193,6 +196,15 @@ impl std::str::FromStr for Bytes {
             .map(Bytes)
             .ok_or_else(|| format!("{s:?} is not a size from 1 byte to 16 EiB"))
     }
+}
+
+/// Which changes `--detailed-exitcode` reports with exit code 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExitDetail {
+    /// Every recorded change.
+    All,
+    /// Added and removed connections and configuration changes, not state alone.
+    Config,
 }
 
 /// A duration as humantime reads it (`500ms`, `30s`, `5m`, `1h`, `1h 30m`); a bare number is

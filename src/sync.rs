@@ -37,6 +37,8 @@ pub struct SyncReport {
     pub added: i64,
     pub removed: i64,
     pub modified: i64,
+    /// Of `modified`, those with a configuration change (not only status or BGP state).
+    pub modified_config: i64,
     pub unchanged: i64,
     pub pages: i64,
     /// Repeats of an id within the run, dropped (counted in `fetched`).
@@ -337,6 +339,7 @@ impl<'a> Run<'a> {
             added: counts.added,
             removed: counts.removed,
             modified: counts.modified,
+            modified_config: counts.modified_config,
             unchanged: counts.unchanged,
             pages,
             duplicates,

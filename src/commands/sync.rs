@@ -7,7 +7,7 @@ use crate::api::credentials::Credentials;
 use crate::api::error::ApiError;
 use crate::api::filters::Filters;
 use crate::api::retry::RetryPolicy;
-use crate::cli::{FilterArgs, ReportFormat, SyncArgs, TargetArgs};
+use crate::cli::{ExitDetail, FilterArgs, ReportFormat, SyncArgs, TargetArgs};
 use crate::drift::RemovalGuard;
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
@@ -99,12 +99,17 @@ async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Comman
             one_line(reason)
         );
     }
-    let changed = report.added + report.removed + report.modified > 0;
+    let modified = match args.detailed_exitcode {
+        Some(ExitDetail::Config) => report.modified_config,
+        _ => report.modified,
+    };
+    let changed = report.added + report.removed + modified > 0;
     Ok(match args.detailed_exitcode {
+        None => ExitCode::SUCCESS,
         // Not a clean success: someone should look at why (stderr says).
-        true if report.removals_skipped.is_some() => ExitCode::from(3),
-        true if changed => ExitCode::from(2),
-        _ => ExitCode::SUCCESS,
+        Some(_) if report.removals_skipped.is_some() => ExitCode::from(3),
+        Some(_) if changed => ExitCode::from(2),
+        Some(_) => ExitCode::SUCCESS,
     })
 }
 

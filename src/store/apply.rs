@@ -312,6 +312,9 @@ async fn apply_chunk(
             Verdict::Unchanged => counts.unchanged += 1,
             Verdict::Modified(changes) => {
                 counts.modified += 1;
+                if changes.iter().any(|c| c.category == Category::Config) {
+                    counts.modified_config += 1;
+                }
                 let modified = changes
                     .into_iter()
                     .map(|c| ctx.record(id, name, ChangeKind::Modified, Some(c)));

@@ -43,6 +43,8 @@ pub struct RunCounts {
     pub added: i64,
     pub removed: i64,
     pub modified: i64,
+    /// Of `modified`, those with a configuration change (not only status or BGP state).
+    pub modified_config: i64,
     pub unchanged: i64,
 }
 

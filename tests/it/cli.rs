@@ -294,3 +294,51 @@ async fn a_failed_sync_still_prints_one_json_record() {
         (Value::Null, "failed".into())
     );
 }
+
+#[tokio::test]
+async fn detailed_exitcode_config_ignores_a_state_flap() {
+    let env = TestEnv::generated(Backend::Sqlite, 8, 4).await;
+    let exit = |args: &'static [&'static str]| {
+        let env = &env;
+        async move { env.run(args).await.code }
+    };
+    assert_eq!(
+        exit(&["sync", "--detailed-exitcode=config"]).await,
+        Some(2),
+        "all added"
+    );
+    let mut served = env.sim.state.inventory();
+    let flapped = if served[0]["status"] == "DOWN" {
+        "ACTIVE"
+    } else {
+        "DOWN"
+    };
+    served[0]["status"] = flapped.into();
+    env.sim.state.set_inventory(served.clone());
+    let run = env
+        .run(&["sync", "--format", "json", "--detailed-exitcode=config"])
+        .await;
+    assert_eq!(run.code, Some(0), "a status flap alone: {}", run.stdout);
+    let report = run.json();
+    assert_eq!(
+        (
+            report["modified"].clone(),
+            report["modified_config"].clone()
+        ),
+        (1.into(), 0.into())
+    );
+    served[0]["status"] = "ERROR".into();
+    env.sim.state.set_inventory(served.clone());
+    assert_eq!(
+        exit(&["sync", "--detailed-exitcode"]).await,
+        Some(2),
+        "every change counts"
+    );
+    served[0]["name"] = "renamed".into();
+    env.sim.state.set_inventory(served);
+    assert_eq!(
+        exit(&["sync", "--detailed-exitcode=config"]).await,
+        Some(2),
+        "a rename"
+    );
+}
