@@ -24,6 +24,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 use tracing::Instrument as _;
 
+/// Full pages in a row that may bring nothing new (a recovery overlap, a tie passed) before a
+/// sweep is judged stuck: a server answering the same connections with ever-moving markers
+/// would otherwise be followed for ever.
+const MAX_IDLE_PAGES: u32 = 3;
+
 /// The API's documented page size limit, and the largest some dedicated regions allow.
 pub const DEFAULT_PAGE_SIZE: u32 = 200;
 pub const MAX_PAGE_SIZE: u32 = 2000;
@@ -220,6 +225,8 @@ impl<'a> Run<'a> {
         let mut total_count: Option<i64> = None;
         // Ids staged so far, to tell the overlap a recovery marker asks for from duplicates.
         let mut seen: HashSet<String> = HashSet::new();
+        // Full pages in a row that brought no id not seen before: no progress.
+        let mut idle = 0;
         // Network waits give way to a signal; database transactions never do.
         let mut page = tokio::select! {
             page = fetch(client, filters, self.page_size, &pager) => page?,
@@ -245,6 +252,21 @@ impl<'a> Run<'a> {
                 })
                 .with_context(where_)?;
             let overlap = drop_overlap(&mut staged, &created_at, asked_before, &seen);
+            let new = staged.iter().filter(|c| !seen.contains(&c.id)).count();
+            idle = if new == 0 && !pager.is_done() {
+                idle + 1
+            } else {
+                0
+            };
+            if idle > MAX_IDLE_PAGES {
+                return Err(anyhow::anyhow!(
+                    "{} pages up to {} brought no connection not received before while the \
+                     marker kept moving; stopping instead of looping",
+                    idle,
+                    where_()
+                )
+                .into());
+            }
             seen.extend(staged.iter().map(|c| c.id.clone()));
             let to_stage = PageToStage {
                 page_no,

@@ -245,3 +245,29 @@ async fn server_text_cannot_drive_the_terminal_or_forge_lines() {
         "{table}"
     );
 }
+
+#[tokio::test]
+async fn pages_that_bring_nothing_new_while_the_marker_moves_end_the_run() {
+    let env = TestEnv::generated(Backend::Sqlite, 30, 80).await;
+    env.sim.state.set_faults(Faults {
+        replay_from_page: Some(2),
+        ..Faults::default()
+    });
+    let sync = env.run(&["sync", "--page-size", "10"]);
+    // A guard only: without the bound this sweep would never end.
+    let run = tokio::time::timeout(std::time::Duration::from_secs(60), sync)
+        .await
+        .expect("the sweep ended on its own");
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("no connection not received"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        env.sim.state.requests() < 10,
+        "{} requests",
+        env.sim.state.requests()
+    );
+    assert!(env.export().await.is_empty());
+}

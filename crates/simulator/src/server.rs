@@ -74,6 +74,9 @@ pub struct Faults {
     pub transient: Option<Transient>,
     /// Answer every list request with `302 Found` to this `Location`.
     pub redirect_to: Option<String>,
+    /// From this page on, ignore the marker (serve the newest connections again) but answer
+    /// with a `next_marker` one second before the one asked with: no end, no progress.
+    pub replay_from_page: Option<u64>,
     /// Answer this page with a bare `{"vpn_connections": []}`: no counts, no marker.
     pub bare_empty_page: Option<u64>,
     /// From this page on, serve nothing (with the usual counts), as if the marker had jumped
@@ -418,6 +421,7 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
         want.is_none_or(|w| c.get(field).and_then(Value::as_str) == Some(w))
     };
 
+    let replay = faults.replay_from_page.is_some_and(|from| n >= from);
     let inventory = state.inventory.read().expect("inventory lock");
     let page: Vec<Value> = inventory
         .iter()
@@ -432,6 +436,7 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
                         .is_some_and(|e| enterprise_projects.contains(&e)))
         })
         .filter(|c| match (&marker, created_at(c)) {
+            _ if replay => true,
             (None, _) => true,
             (Some((_, m)), Some(t)) if faults.inclusive_marker => t <= *m,
             (Some((_, m)), Some(t)) => t < *m,
@@ -466,6 +471,10 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
 
     let next_marker = match (&marker, faults.stuck_marker && n >= 2) {
         (Some((m, _)), true) => Some(m.clone()),
+        (Some((_, t)), false) if replay => {
+            let earlier = *t - chrono::Duration::seconds(1);
+            Some(earlier.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        }
         _ => page
             .last()
             .and_then(|c| c.get("created_at"))
