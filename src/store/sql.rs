@@ -176,9 +176,10 @@ impl Sql {
     }
 }
 
-/// Runs `$sql` through `$method` on a pool or connection of either backend, wrapping rows.
+/// A statement ready for one backend's executor.
 type Query<DB> = sqlx::query::Query<'static, DB, <DB as Database>::Arguments>;
 
+/// `sql` with its binds, for backend `DB`: the one place cells become driver values.
 fn query<DB>(sql: Sql) -> Query<DB>
 where
     DB: Database + sqlx::database::HasStatementCache,

@@ -82,7 +82,7 @@ macro_rules! dpd_field {
     ($name:ident) => {
         Field {
             column: concat!("dpd_", stringify!($name)),
-            write: |o: &IkePolicy| Cell::from(&o.dpd.clone().unwrap_or_default().$name),
+            write: |o: &IkePolicy| Cell::from(&o.dpd.as_ref().and_then(|d| d.$name.clone())),
             read: Some(|o, row| {
                 let value = row.get(concat!("dpd_", stringify!($name)))?;
                 if let Some(dpd) = &mut o.dpd {

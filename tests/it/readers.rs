@@ -36,7 +36,12 @@ async fn reading_a_missing_database_creates_nothing() {
 async fn a_read_only_connection_reads_everything() {
     let env = TestEnv::generated(Backend::Sqlite, 12, 92).await;
     env.sync(&[]).await;
-    let read_only = format!("{}?mode=ro", env.database_url());
+    // A copy alone in a directory of its own: whatever a reader creates beside it shows.
+    let url = env.database_url();
+    let copy = tempfile::tempdir().expect("temp dir");
+    let file = copy.path().join("copy.db");
+    std::fs::copy(url.trim_start_matches("sqlite://"), &file).expect("copy the database");
+    let read_only = format!("sqlite://{}?mode=ro", file.display());
     for args in READERS {
         let mut cmd = env.command(args);
         cmd.env("VPN_INVENTORY_DATABASE", &read_only);
@@ -47,6 +52,12 @@ async fn a_read_only_connection_reads_everything() {
     export.env("VPN_INVENTORY_DATABASE", &read_only);
     let exported = env.run_cmd(export).await.json();
     assert_eq!(exported.as_array().map(Vec::len), Some(12));
+    // No lock file: readers neither migrate nor lock.
+    let names: Vec<String> = std::fs::read_dir(copy.path())
+        .expect("directory")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains(".lock-")), "{names:?}");
 }
 
 async fn an_older_schema_is_read_only_after_migrate(backend: Backend) {
