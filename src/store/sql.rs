@@ -108,6 +108,8 @@ impl From<Option<DateTime<Utc>>> for Cell {
 pub struct Sql {
     text: Cow<'static, str>,
     binds: Vec<Cell>,
+    /// Fixed text (only `new` and `arg`): worth preparing once and caching.
+    fixed: bool,
 }
 
 impl Sql {
@@ -117,6 +119,7 @@ impl Sql {
         Self {
             text: Cow::Borrowed(text),
             binds: Vec::new(),
+            fixed: true,
         }
     }
 
@@ -128,6 +131,7 @@ impl Sql {
 
     /// Appends text to a statement being built.
     pub fn push(&mut self, text: &str) -> &mut Self {
+        self.fixed = false;
         self.text.to_mut().push_str(text);
         self
     }
@@ -170,10 +174,53 @@ impl Sql {
         self
     }
 
+    /// The statement as SQLite should get it. `$n` means "parameter n" there too, but SQLite
+    /// keeps parameter names in a list it scans linearly, when preparing and again for each
+    /// bind (sqlx asks each parameter's name), so a statement of 30,000 `$n` took seconds.
+    /// Placeholders numbered 1, 2, 3, ... in order (everything `bind` builds) become bare `?`,
+    /// which has no name; any other order (fixed statements reusing `$1`) becomes `?n`.
+    fn for_sqlite(mut self) -> Self {
+        let text = self.text.as_ref();
+        if !text.contains('$') {
+            return self;
+        }
+        let numbers = placeholders(text);
+        let in_order = numbers.iter().enumerate().all(|(i, (_, n))| *n == i + 1);
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        for (at, n) in numbers {
+            out.push_str(&text[copied..at]);
+            out.push('?');
+            if !in_order {
+                out.push_str(&n.to_string());
+            }
+            copied = at + 1 + n.to_string().len();
+        }
+        out.push_str(&text[copied..]);
+        self.text = Cow::Owned(out);
+        self
+    }
+
     /// Built statements differ every time (list lengths): caching them would only fill the cache.
     fn persistent(&self) -> bool {
-        matches!(self.text, Cow::Borrowed(_))
+        self.fixed
     }
+}
+
+/// Each `$n` of `text`: its byte offset and `n`.
+fn placeholders(text: &str) -> Vec<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices('$') {
+        let digits = bytes[at + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if let Ok(n) = text[at + 1..at + 1 + digits].parse() {
+            out.push((at, n));
+        }
+    }
+    out
 }
 
 /// A statement ready for one backend's executor.
@@ -247,21 +294,27 @@ impl Tx {
     /// Runs a statement; returns the number of rows it affected.
     pub async fn execute(&mut self, sql: Sql) -> sqlx::Result<u64> {
         Ok(match self {
-            Tx::Sqlite(tx) => query(sql).execute(&mut **tx).await?.rows_affected(),
+            Tx::Sqlite(tx) => query(sql.for_sqlite())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
             Tx::Postgres(tx) => query(sql).execute(&mut **tx).await?.rows_affected(),
         })
     }
 
     pub async fn fetch_all(&mut self, sql: Sql) -> sqlx::Result<Vec<Row>> {
         Ok(match self {
-            Tx::Sqlite(tx) => rows(query(sql).fetch_all(&mut **tx).await?, Row::Sqlite),
+            Tx::Sqlite(tx) => rows(
+                query(sql.for_sqlite()).fetch_all(&mut **tx).await?,
+                Row::Sqlite,
+            ),
             Tx::Postgres(tx) => rows(query(sql).fetch_all(&mut **tx).await?, Row::Postgres),
         })
     }
 
     pub async fn fetch_one(&mut self, sql: Sql) -> sqlx::Result<Row> {
         Ok(match self {
-            Tx::Sqlite(tx) => Row::Sqlite(query(sql).fetch_one(&mut **tx).await?),
+            Tx::Sqlite(tx) => Row::Sqlite(query(sql.for_sqlite()).fetch_one(&mut **tx).await?),
             Tx::Postgres(tx) => Row::Postgres(query(sql).fetch_one(&mut **tx).await?),
         })
     }
@@ -282,28 +335,31 @@ impl Db {
     /// Runs a statement in its own transaction; returns the number of rows it affected.
     pub async fn execute(&self, sql: Sql) -> sqlx::Result<u64> {
         Ok(match self {
-            Db::Sqlite(pool) => query(sql).execute(pool).await?.rows_affected(),
+            Db::Sqlite(pool) => query(sql.for_sqlite()).execute(pool).await?.rows_affected(),
             Db::Postgres(pool) => query(sql).execute(pool).await?.rows_affected(),
         })
     }
 
     pub async fn fetch_all(&self, sql: Sql) -> sqlx::Result<Vec<Row>> {
         Ok(match self {
-            Db::Sqlite(pool) => rows(query(sql).fetch_all(pool).await?, Row::Sqlite),
+            Db::Sqlite(pool) => rows(query(sql.for_sqlite()).fetch_all(pool).await?, Row::Sqlite),
             Db::Postgres(pool) => rows(query(sql).fetch_all(pool).await?, Row::Postgres),
         })
     }
 
     pub async fn fetch_one(&self, sql: Sql) -> sqlx::Result<Row> {
         Ok(match self {
-            Db::Sqlite(pool) => Row::Sqlite(query(sql).fetch_one(pool).await?),
+            Db::Sqlite(pool) => Row::Sqlite(query(sql.for_sqlite()).fetch_one(pool).await?),
             Db::Postgres(pool) => Row::Postgres(query(sql).fetch_one(pool).await?),
         })
     }
 
     pub async fn fetch_optional(&self, sql: Sql) -> sqlx::Result<Option<Row>> {
         Ok(match self {
-            Db::Sqlite(pool) => query(sql).fetch_optional(pool).await?.map(Row::Sqlite),
+            Db::Sqlite(pool) => query(sql.for_sqlite())
+                .fetch_optional(pool)
+                .await?
+                .map(Row::Sqlite),
             Db::Postgres(pool) => query(sql).fetch_optional(pool).await?.map(Row::Postgres),
         })
     }
@@ -321,6 +377,19 @@ mod tests {
         assert_eq!(sql.binds.len(), 3);
         assert!(!sql.persistent());
         assert!(Sql::new("SELECT 1").persistent());
+
+        let reused = Sql::new("SELECT $2 WHERE a = $1 OR $1 IS NULL AND b = '$'").for_sqlite();
+        assert_eq!(
+            reused.text,
+            "SELECT ?2 WHERE a = ?1 OR ?1 IS NULL AND b = '$'"
+        );
+        assert!(reused.persistent(), "still a fixed statement");
+        let mut built = Sql::new("SELECT x FROM t WHERE a");
+        built.push_in_list(1..=12);
+        assert_eq!(
+            built.for_sqlite().text,
+            "SELECT x FROM t WHERE a IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        );
 
         let mut insert = Sql::new("INSERT INTO t (a, b) ");
         insert.push_values([

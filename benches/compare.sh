@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Before/after: one simulator (20,000 connections) serves both binaries; each syncs into fresh
+# SQLite and PostgreSQL databases, first sync then an unchanged re-sync, interleaved, twice.
+# Usage: OLD=path/to/old/vpn-inventory NEW=target/release/vpn-inventory benches/compare.sh
+set -u
+NEW=${NEW:?path of the new binary}; OLD=${OLD:?path of the old binary}
+D=/tmp/bench; rm -rf $D; mkdir -p $D; cd $D
+env -u VPN_INVENTORY_DATABASE $NEW simulate --listen 127.0.0.1:38500 --connections 20000 --seed 7 > sim.out 2>&1 &
+SIM=$!; sleep 3
+export HUAWEICLOUD_SDK_AK=DEMOACCESSKEY0000001 HUAWEICLOUD_SDK_SK=DemoSecretKeyForTheSimulatorOnly000001
+export HUAWEICLOUD_SDK_PROJECT_ID=0123456789abcdef0123456789abcdef VPN_INVENTORY_ENDPOINT=http://127.0.0.1:38500
+t() { local s=$(date +%s.%N); "$@" >/dev/null 2>>err.log; local rc=$?; echo "$(echo "$(date +%s.%N) - $s" | bc) rc=$rc"; }
+for rep in 1 2; do
+  for bin in OLD NEW; do
+    B=${!bin}
+    psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS bench_${bin,,}" -c "CREATE DATABASE bench_${bin,,}" 2>/dev/null
+    rm -f $D/$bin.db*
+    for db in sqlite://$D/$bin.db postgres://postgres@127.0.0.1:5432/bench_${bin,,}; do
+      kind=${db%%:*}
+      echo "rep$rep $bin $kind first     $(t $B --database $db sync)"
+      echo "rep$rep $bin $kind unchanged $(t $B --database $db sync)"
+    done
+  done
+done
+kill $SIM
