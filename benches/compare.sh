@@ -3,7 +3,7 @@
 # SQLite and PostgreSQL databases, first sync then an unchanged re-sync, interleaved, twice.
 # Usage: OLD=path/to/old/vpn-inventory NEW=target/release/vpn-inventory benches/compare.sh
 set -u
-NEW=${NEW:?path of the new binary}; OLD=${OLD:?path of the old binary}
+NEW=$(realpath "${NEW:?path of the new binary}"); OLD=$(realpath "${OLD:?path of the old binary}")
 D=/tmp/bench; rm -rf $D; mkdir -p $D; cd $D
 env -u VPN_INVENTORY_DATABASE $NEW simulate --listen 127.0.0.1:38500 --connections 20000 --seed 7 > sim.out 2>&1 &
 SIM=$!; sleep 3
