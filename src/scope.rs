@@ -1,7 +1,9 @@
-//! What one sync covers: a project at an endpoint, narrowed by the list API's filters.
+//! What one sync covers: a project, narrowed by the list API's filters, and how it is reached.
 //!
-//! Runs are only ever compared with earlier runs of the same scope, so the scope's identity
-//! (`key`) must not depend on flag order or duplicates.
+//! There is one inventory per project; a scope is the part of it one run observes. Its
+//! identity (`key`) is the project and the filters: not the endpoint or region, which only say
+//! how the API was reached (an alias or a private endpoint serves the same project), and not
+//! flag order or duplicates.
 
 pub use crate::api::filters::Filters;
 use serde::Serialize;
@@ -9,8 +11,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Scope {
     /// Base URL of the VPN service, without a trailing slash.
+    #[serde(skip)]
     pub endpoint: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip)]
     pub region: Option<String>,
     pub project_id: String,
     #[serde(flatten)]
@@ -27,7 +30,17 @@ impl Scope {
         }
     }
 
-    /// Stable identity of the scope: canonical JSON of everything that defines it.
+    /// The scope as `runs` shows it: its identity, and how the run reached the API.
+    pub fn shown(&self) -> serde_json::Value {
+        let mut shown = serde_json::to_value(self).expect("scope serializes");
+        shown["endpoint"] = self.endpoint.clone().into();
+        if let Some(region) = &self.region {
+            shown["region"] = region.clone().into();
+        }
+        shown
+    }
+
+    /// Stable identity of the scope: canonical JSON of the project and filters.
     pub fn key(&self) -> String {
         let value = serde_json::to_value(self).expect("scope serializes");
         crate::api::model::canonical_json(&value)
@@ -39,7 +52,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_ignores_filter_order_duplicates_and_trailing_slash() {
+    fn key_ignores_filter_order_duplicates_and_the_endpoint() {
         let a = Scope::new(
             "http://127.0.0.1:1/",
             None,
@@ -50,8 +63,8 @@ mod tests {
             },
         );
         let b = Scope::new(
-            "http://127.0.0.1:1",
-            None,
+            "http://localhost:2",
+            Some("eu-west-101".into()),
             "p",
             Filters {
                 enterprise_project_ids: vec!["a".into(), "b".into()],

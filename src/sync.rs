@@ -169,7 +169,7 @@ impl<'a> Run<'a> {
             );
         }
         let id = store
-            .start_run(scope_id, page_size)
+            .start_run(scope_id, scope, page_size)
             .await
             .context("cannot record the run")?;
         Ok(Self {
@@ -353,6 +353,13 @@ impl<'a> Run<'a> {
         let (counts, skip) = (applied.counts, applied.removals_skipped);
         if let Some(reason) = &skip {
             tracing::warn!(run_id = self.id, "no removals inferred: {reason}");
+        }
+        if applied.older_than_stored > 0 {
+            tracing::info!(
+                run_id = self.id,
+                "kept {} connections as stored: another run observed them after this one did",
+                applied.older_than_stored
+            );
         }
         Ok(SyncReport {
             run_id: self.id,

@@ -27,8 +27,18 @@ impl Filters {
         *self == Filters::default()
     }
 
-    /// Normalizes the repeatable filter so equal scopes compare equal.
+    /// Normalizes the filters so equal scopes compare equal: an empty value filters nothing,
+    /// and the repeatable filter is a sorted set.
     pub fn normalized(mut self) -> Self {
+        for value in [
+            &mut self.vgw_id,
+            &mut self.vgw_ip,
+            &mut self.vpn_id,
+            &mut self.eip_id,
+        ] {
+            value.take_if(|v| v.is_empty());
+        }
+        self.enterprise_project_ids.retain(|id| !id.is_empty());
         self.enterprise_project_ids.sort();
         self.enterprise_project_ids.dedup();
         self

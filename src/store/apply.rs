@@ -1,18 +1,20 @@
 //! Applying a completed sweep: the one transaction in which a run changes the inventory.
 //!
-//! For each staged connection, two comparisons by content hash decide the work:
-//! - against the *scope's* previous snapshot (`scope_connections`): what this scope records;
-//!   the verdict (added, modified field by field, unchanged) is `drift::judge`'s;
-//! - against the *current* inventory row: whether the normalized rows and a new entry in
-//!   `connection_versions` must be written. An unchanged connection is not touched at all.
+//! There is one inventory per project, and every run observes part of it. Each staged
+//! connection is compared with the inventory's *current* version, whichever run stored it:
+//! - not held: `added`; held with other content: `modified` field by field (`drift::judge`),
+//!   or no record when only what is never a change differs; the same content: nothing;
+//! - held with a *newer* observation (another run fetched it after this one did): nothing at
+//!   all, so an older sweep never overwrites a newer one.
 //!
-//! Then the scope's members that the sweep lacked are recorded as removed, and connections no
-//! scope holds any more leave the inventory (their last version is closed, so history keeps
-//! them). Everything is chunked by connection id so memory stays flat. Every lookup goes by
-//! explicit keys (`select_in`): PostgreSQL plans joins on statistics that a big apply makes
-//! stale, and a mis-planned join turned a 20,000-connection apply quadratic.
+//! Then the connections the run's scope selects (`removals`) that the sweep lacked are removed,
+//! unless the sweep is in doubt. Everything is chunked by connection id so memory stays flat,
+//! and every lookup goes by explicit keys (`select_in`): PostgreSQL plans joins on statistics
+//! that a big apply makes stale, and a mis-planned join turned a 20,000-connection apply
+//! quadratic.
 
 use super::error::{Result, StoreError, inconsistent};
+use super::removals::{Absent, absent, remove};
 use super::runs::{RunStatus, clear_staging, count};
 use super::sql::{Cell, MAX_PARAMS, Row, Sql};
 use super::tables::{CHANGE_RECORDS, NewRow};
@@ -32,43 +34,68 @@ pub struct Applied {
     pub counts: RunCounts,
     /// Why no removals were inferred; `None` when they were.
     pub removals_skipped: Option<String>,
+    /// Served connections left alone because another run had observed them later.
+    pub older_than_stored: i64,
 }
 
 /// How many staged connections are classified per query.
-const APPLY_CHUNK: i64 = 500;
+pub(super) const APPLY_CHUNK: i64 = 500;
 
-/// Everything a run's change records share.
-struct RecordContext<'a> {
-    run_id: i64,
-    scope: &'a Scope,
-    detected_at: DateTime<Utc>,
+/// Everything a run's change records and writes share.
+pub(super) struct RunContext<'a> {
+    pub run_id: i64,
+    pub scope_id: i64,
+    pub scope: &'a Scope,
+    pub seq: i64,
+    pub detected_at: DateTime<Utc>,
+    /// When the run started: a connection observed after it cannot be judged by its sweep.
+    pub started_at: DateTime<Utc>,
+    /// When each staged page was fetched: the observation time of its connections.
+    page_times: HashMap<i64, DateTime<Utc>>,
+    /// Another run of the project is sweeping: it may apply older observations after this
+    /// one, so even unchanged connections record that they were seen now.
+    concurrent: bool,
 }
 
-/// One staged connection, with what the scope and the inventory last had of it.
+/// One staged connection, with what the inventory holds of it.
 struct Classified {
     id: String,
     hash: String,
-    /// The served body: only when it differs from the scope's or the inventory's version.
+    observed_at: DateTime<Utc>,
+    /// The served body: only when its content is new to the inventory.
     body: Option<String>,
-    prev_version: Option<i64>,
-    prev_hash: Option<String>,
-    /// The scope's previous version: only when it differs from the served one.
-    prev_body: Option<String>,
-    current_hash: Option<String>,
+    current: Option<Current>,
+    /// The inventory's current version of it, as stored: only when the content differs.
+    current_body: Option<String>,
+    member: bool,
+}
+
+/// A connection as the inventory holds it.
+struct Current {
+    hash: String,
+    observed_at: DateTime<Utc>,
 }
 
 impl Classified {
-    /// Content the inventory does not hold yet: rows and a version must be written.
+    /// Another run observed this connection after this run did.
+    fn is_older_than_stored(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|c| self.observed_at < c.observed_at)
+    }
+
+    /// Content the inventory does not hold: rows and a version must be written.
     fn is_new_content(&self) -> bool {
-        self.current_hash.as_deref() != Some(self.hash.as_str())
+        !self.is_older_than_stored()
+            && self.current.as_ref().map(|c| c.hash.as_str()) != Some(self.hash.as_str())
     }
 }
 
 impl Store {
     /// Applies a completed sweep in `tx` (from [`Store::begin_apply`]) and marks the run
-    /// complete. With
-    /// `doubt` (the reason), or when `guard` finds the removals implausible, the sweep is not
-    /// trusted to remove anything: what it saw is stored, connections it lacked stay.
+    /// complete. With `doubt` (the reason), or when `guard` finds the removals implausible,
+    /// the sweep is not trusted to remove anything: what it saw is stored, connections it
+    /// lacked stay.
     pub async fn complete_run(
         &self,
         mut tx: Tx,
@@ -81,45 +108,82 @@ impl Store {
         // Another process that took the scope's lock marks a run it finds `running` as
         // abandoned: then this process lost its lock (a killed session, say) and must not
         // apply. Checked first to save the work, and again by `finish`, atomically.
-        let sql = Sql::new("SELECT status FROM sync_runs WHERE id = $1").arg(run_id);
-        let status: String = tx.fetch_one(sql).await?.at(0)?;
+        let sql = Sql::new("SELECT status, started_at FROM sync_runs WHERE id = $1").arg(run_id);
+        let row = tx.fetch_one(sql).await?;
+        let status: String = row.at(0)?;
         if status != RunStatus::Running.as_str() {
             return Err(StoreError::NotRunning { run_id, status });
         }
         let next_seq = Sql::new("SELECT COALESCE(MAX(apply_seq), 0) + 1 FROM sync_runs");
-        let seq: i64 = tx.fetch_one(next_seq).await?.at(0)?;
-        let ctx = RecordContext {
+        let ctx = RunContext {
             run_id,
+            scope_id,
             scope,
+            seq: tx.fetch_one(next_seq).await?.at(0)?,
             detected_at: now_utc(),
+            started_at: row.at(1)?,
+            page_times: page_times(&mut tx, run_id).await?,
+            concurrent: others_running(&mut tx, run_id, scope).await?,
         };
-        let held_before = Sql::new("SELECT COUNT(*) FROM scope_connections WHERE scope_id = $1");
-        let held: i64 = tx.fetch_one(held_before.arg(scope_id)).await?.at(0)?;
-        let (mut counts, mut seen_held) = (RunCounts::default(), 0);
+        // What the scope selects is judged on the inventory as it was before this run.
+        let Absent { held, gone } = absent(&mut tx, &ctx).await?;
+
+        let (mut counts, mut older_than_stored) = (RunCounts::default(), 0);
         let mut after = String::new();
         loop {
-            let batch = classify(&mut tx, run_id, scope_id, scope, &after).await?;
+            let batch = classify(&mut tx, &ctx, &after).await?;
             let Some(last) = batch.last() else { break };
             after = last.id.clone();
-            seen_held += count(batch.iter().filter(|k| k.prev_version.is_some()).count());
-            apply_chunk(&mut tx, &ctx, scope_id, seq, batch, &mut counts).await?;
+            older_than_stored += count(batch.iter().filter(|k| k.is_older_than_stored()).count());
+            apply_chunk(&mut tx, &ctx, batch, &mut counts).await?;
         }
-        let removals_skipped = doubt.or_else(|| guard.doubt(held, held - seen_held));
+        let removable: Vec<_> = gone
+            .iter()
+            .filter(|g| g.observed_at < ctx.started_at)
+            .collect();
+        let removals_skipped = doubt.or_else(|| guard.doubt(held, count(removable.len())));
         if removals_skipped.is_none() {
-            counts.removed = record_removals(&mut tx, &ctx, scope_id, seq).await?;
+            counts.removed = remove(&mut tx, &ctx, &removable).await?;
+            // The scope's result is what it returned: the rest leaves its selection.
+            let ids: Vec<&str> = gone.iter().map(|g| g.id.as_str()).collect();
+            forget_members(&mut tx, scope_id, &ids).await?;
         }
-        finish(&mut tx, run_id, seq, &counts, removals_skipped.as_deref()).await?;
+        finish(&mut tx, &ctx, &counts, removals_skipped.as_deref()).await?;
         tx.commit().await?;
         Ok(Applied {
             counts,
             removals_skipped,
+            older_than_stored,
         })
     }
 }
 
+/// When each page of the run was fetched.
+async fn page_times(tx: &mut Tx, run_id: i64) -> Result<HashMap<i64, DateTime<Utc>>> {
+    let sql = Sql::new("SELECT page_no, fetched_at FROM staged_pages WHERE run_id = $1");
+    pairs(&tx.fetch_all(sql.arg(run_id)).await?)
+}
+
+/// Whether another run of the scope's project is sweeping now.
+async fn others_running(tx: &mut Tx, run_id: i64, scope: &Scope) -> Result<bool> {
+    let sql = Sql::new(
+        "SELECT COUNT(*) FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
+         WHERE s.project_id = $1 AND r.status = $2 AND r.id <> $3",
+    )
+    .arg(&scope.project_id)
+    .arg(RunStatus::Running.as_str())
+    .arg(run_id);
+    let running: i64 = tx.fetch_one(sql).await?.at(0)?;
+    Ok(running > 0)
+}
+
 /// Runs the statement `prefix` builds, completed with ` IN (...)` over chunks of `keys`, and
 /// returns every row.
-async fn select_in<K>(tx: &mut Tx, prefix: impl Fn() -> Sql, keys: &[K]) -> Result<Vec<Row>>
+pub(super) async fn select_in<K>(
+    tx: &mut Tx,
+    prefix: impl Fn() -> Sql,
+    keys: &[K],
+) -> Result<Vec<Row>>
 where
     K: Clone + Into<Cell>,
 {
@@ -133,7 +197,7 @@ where
 }
 
 /// The first two columns of `rows` as a map.
-fn pairs<K, V>(rows: &[Row]) -> Result<HashMap<K, V>>
+pub(super) fn pairs<K, V>(rows: &[Row]) -> Result<HashMap<K, V>>
 where
     K: super::sql::Decoded + std::hash::Hash + Eq,
     V: super::sql::Decoded,
@@ -143,97 +207,132 @@ where
         .collect()
 }
 
-/// `SELECT <columns> FROM <table> WHERE endpoint = $1 AND project_id = $2 AND <key>`: rows of
-/// the scope's project, to be completed with an ` IN (...)` list.
-fn of_project(scope: &Scope, select: &str) -> Sql {
+/// `<select> WHERE project_id = $1`: rows of the scope's project, to be completed with
+/// ` AND <key>` and an ` IN (...)` list.
+pub(super) fn of_project(scope: &Scope, select: &str) -> Sql {
     let mut sql = Sql::new("");
     sql.push(select)
-        .push(" WHERE endpoint = ")
-        .bind(&scope.endpoint)
-        .push(" AND project_id = ")
+        .push(" WHERE project_id = ")
         .bind(&scope.project_id);
     sql
 }
 
-async fn classify(
+/// The ids of `keys` that `prefix` (completed with ` IN (...)`) returns.
+pub(super) async fn existing(
     tx: &mut Tx,
-    run_id: i64,
-    scope_id: i64,
-    scope: &Scope,
-    after: &str,
-) -> Result<Vec<Classified>> {
+    prefix: impl Fn() -> Sql,
+    keys: &[&str],
+) -> Result<HashSet<String>> {
+    let rows = select_in(tx, prefix, keys).await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.at(0))
+        .collect::<sqlx::Result<_>>()?)
+}
+
+/// `SELECT connection_id FROM staged_connections WHERE run_id = ... AND connection_id`.
+pub(super) fn staged_ids(run_id: i64) -> impl Fn() -> Sql {
+    move || {
+        let mut sql = Sql::new("SELECT connection_id FROM staged_connections WHERE run_id = ");
+        sql.bind(run_id).push(" AND connection_id");
+        sql
+    }
+}
+
+/// `SELECT connection_id FROM scope_connections WHERE scope_id = ... AND connection_id`.
+pub(super) fn member_ids(scope_id: i64) -> impl Fn() -> Sql {
+    move || {
+        let mut sql = Sql::new("SELECT connection_id FROM scope_connections WHERE scope_id = ");
+        sql.bind(scope_id).push(" AND connection_id");
+        sql
+    }
+}
+
+async fn classify(tx: &mut Tx, ctx: &RunContext<'_>, after: &str) -> Result<Vec<Classified>> {
     let sql = Sql::new(
-        "SELECT connection_id, content_hash FROM staged_connections
+        "SELECT connection_id, content_hash, page_no FROM staged_connections
          WHERE run_id = $1 AND connection_id > $2 ORDER BY connection_id LIMIT $3",
     )
-    .arg(run_id)
+    .arg(ctx.run_id)
     .arg(after)
     .arg(APPLY_CHUNK);
-    let staged: Vec<(String, String)> = tx
-        .fetch_all(sql)
-        .await?
+    let staged = tx.fetch_all(sql).await?;
+    let ids: Vec<String> = staged
         .iter()
-        .map(|row| Ok((row.at(0)?, row.at(1)?)))
-        .collect::<Result<_>>()?;
-    let ids: Vec<&str> = staged.iter().map(|(id, _)| id.as_str()).collect();
+        .map(|row| row.at(0))
+        .collect::<sqlx::Result<_>>()?;
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
 
-    let members = || {
-        let mut sql = Sql::new("SELECT connection_id, version_id FROM scope_connections");
-        sql.push(" WHERE scope_id = ")
-            .bind(scope_id)
-            .push(" AND connection_id");
-        sql
-    };
-    let members: HashMap<String, i64> = pairs(&select_in(tx, members, &ids).await?)?;
-    let version_ids: Vec<i64> = members.values().copied().collect();
-    let versions = || Sql::new("SELECT id, content_hash FROM connection_versions WHERE id");
-    let prev_hashes: HashMap<i64, String> = pairs(&select_in(tx, versions, &version_ids).await?)?;
     let current = || {
-        let mut sql = of_project(scope, "SELECT id, content_hash FROM connections");
+        let mut sql = of_project(
+            ctx.scope,
+            "SELECT id, content_hash, observed_at FROM connections",
+        );
         sql.push(" AND id");
         sql
     };
-    let current: HashMap<String, String> = pairs(&select_in(tx, current, &ids).await?)?;
-
-    let mut classified: Vec<Classified> = staged
-        .into_iter()
-        .map(|(id, hash)| {
-            let prev_version = members.get(&id).copied();
-            Classified {
-                prev_hash: prev_version.and_then(|v| prev_hashes.get(&v).cloned()),
-                current_hash: current.get(&id).cloned(),
-                prev_version,
-                id,
-                hash,
-                body: None,
-                prev_body: None,
-            }
+    let mut current: HashMap<String, Current> = select_in(tx, current, &ids)
+        .await?
+        .iter()
+        .map(|row| {
+            let current = Current {
+                hash: row.at(1)?,
+                observed_at: row.at(2)?,
+            };
+            Ok((row.at(0)?, current))
         })
-        .collect();
-    // Bodies only where something differs: an unchanged connection is never parsed.
+        .collect::<Result<_>>()?;
+    let members = existing(tx, member_ids(ctx.scope_id), &ids).await?;
+
+    let mut classified = Vec::with_capacity(staged.len());
+    for row in &staged {
+        let (id, page_no): (String, i64) = (row.at(0)?, row.at(2)?);
+        let observed_at = *ctx
+            .page_times
+            .get(&page_no)
+            .ok_or_else(|| inconsistent(format!("staged page {page_no} is missing")))?;
+        classified.push(Classified {
+            hash: row.at(1)?,
+            observed_at,
+            body: None,
+            current: current.remove(&id),
+            current_body: None,
+            member: members.contains(&id),
+            id,
+        });
+    }
+    // Bodies only where the content is new: an unchanged connection is never parsed.
     let need_body: Vec<&str> = classified
         .iter()
-        .filter(|k| k.prev_hash.as_ref() != Some(&k.hash) || k.is_new_content())
+        .filter(|k| k.is_new_content())
         .map(|k| k.id.as_str())
-        .collect();
-    let need_prev: Vec<i64> = classified
-        .iter()
-        .filter(|k| k.prev_hash.is_some() && k.prev_hash.as_ref() != Some(&k.hash))
-        .filter_map(|k| k.prev_version)
         .collect();
     let bodies = || {
         let mut sql = Sql::new("SELECT connection_id, body FROM staged_connections");
         sql.push(" WHERE run_id = ")
-            .bind(run_id)
+            .bind(ctx.run_id)
             .push(" AND connection_id");
         sql
     };
     let mut bodies: HashMap<String, String> = pairs(&select_in(tx, bodies, &need_body).await?)?;
-    let prev = || Sql::new("SELECT id, body FROM connection_versions WHERE id");
-    let mut prev_bodies: HashMap<i64, String> = pairs(&select_in(tx, prev, &need_prev).await?)?;
+    let need_current: Vec<&str> = classified
+        .iter()
+        .filter(|k| k.is_new_content() && k.current.is_some())
+        .map(|k| k.id.as_str())
+        .collect();
+    let current_bodies = || {
+        let mut sql = of_project(
+            ctx.scope,
+            "SELECT connection_id, body FROM connection_versions",
+        );
+        sql.push(" AND to_seq IS NULL AND connection_id");
+        sql
+    };
+    let mut current_bodies: HashMap<String, String> =
+        pairs(&select_in(tx, current_bodies, &need_current).await?)?;
     for k in &mut classified {
         k.body = bodies.remove(&k.id);
-        k.prev_body = k.prev_version.and_then(|v| prev_bodies.remove(&v));
+        k.current_body = current_bodies.remove(&k.id);
     }
     Ok(classified)
 }
@@ -245,63 +344,75 @@ struct Served {
     stored: Value,
 }
 
-/// One classified chunk: writes what changed in one batch, then versions, snapshot and records.
+/// One classified chunk: writes what is new in one batch, then versions, records, the scope's
+/// result, and the observation times of what is unchanged.
 async fn apply_chunk(
     tx: &mut Tx,
-    ctx: &RecordContext<'_>,
-    scope_id: i64,
-    seq: i64,
+    ctx: &RunContext<'_>,
     batch: Vec<Classified>,
     counts: &mut RunCounts,
 ) -> Result<()> {
+    let new_members: Vec<&str> = batch
+        .iter()
+        .filter(|k| !k.member)
+        .map(|k| k.id.as_str())
+        .collect();
+    add_members(tx, ctx.scope_id, &new_members).await?;
+    let mut seen_again: Vec<(&str, DateTime<Utc>)> = Vec::new();
     let mut changed: Vec<Served> = Vec::new();
-    for item in batch {
-        let Some(body) = &item.body else {
+    for item in &batch {
+        if !item.is_new_content() {
             counts.unchanged += 1;
-            continue;
-        };
+            let newer = item
+                .current
+                .as_ref()
+                .is_some_and(|c| item.observed_at > c.observed_at);
+            if ctx.concurrent && newer {
+                seen_again.push((item.id.as_str(), item.observed_at));
+            }
+        }
+    }
+    touch_observed(tx, ctx, &seen_again).await?;
+    for item in batch.into_iter().filter(Classified::is_new_content) {
         let id = &item.id;
-        let conn = serde_json::from_str::<Value>(body)
-            .ok()
+        let conn = item
+            .body
+            .as_deref()
+            .and_then(|body| serde_json::from_str::<Value>(body).ok())
             .and_then(|served| VpnConnection::from_json(&served))
             .ok_or_else(|| inconsistent(format!("staged connection {id} is no JSON object")))?;
         let stored = conn.to_json();
         changed.push(Served { item, conn, stored });
     }
-    // Content another scope stored already needs no rewrite, only a place in this snapshot.
     let writes: Vec<ConnectionWrite> = changed
         .iter()
-        .filter(|s| s.item.is_new_content())
         .map(|s| ConnectionWrite {
             conn: &s.conn,
             hash: &s.item.hash,
-            stored_before: s.item.current_hash.is_some(),
+            observed_at: s.item.observed_at,
+            stored_before: s.item.current.is_some(),
         })
         .collect();
     write_connections(tx, ctx.scope, ctx.run_id, &writes).await?;
-    let version_of = versions(tx, ctx.scope, seq, &changed).await?;
+    open_versions(tx, ctx, &changed).await?;
 
-    let mut members = Vec::new();
     let mut records = Vec::new();
     for Served { item, conn, stored } in &changed {
         let id = item.id.as_str();
-        let version_id = version_of
-            .get(id)
-            .copied()
-            .ok_or_else(|| inconsistent(format!("no current version of connection {id}")))?;
-        if item.prev_version != Some(version_id) {
-            members.push((id, version_id));
-        }
-        let prev_body: Option<Value> = item
-            .prev_body
+        let current_body: Option<Value> = item
+            .current_body
             .as_deref()
             .map(serde_json::from_str)
             .transpose()
             .map_err(|e| inconsistent(format!("stored version of {id} is not JSON: {e}")))?;
-        let previous = match (item.prev_version, &prev_body) {
+        let previous = match (&item.current, &current_body) {
             (None, _) => Previous::Absent,
-            (Some(_), None) => Previous::Same,
             (Some(_), Some(body)) => Previous::Other(body),
+            (Some(_), None) => {
+                return Err(inconsistent(format!(
+                    "no current version of connection {id}"
+                )));
+            }
         };
         let name = conn.name.as_deref();
         match drift::judge(previous, stored) {
@@ -322,97 +433,107 @@ async fn apply_chunk(
             }
         }
     }
-    set_members(tx, scope_id, &members).await?;
     insert_records(tx, ctx.scope, &records).await?;
     Ok(())
 }
 
-/// Opens a version for each connection of `changed` whose content is new to the inventory
-/// (closing the one it replaces), and looks up the current version of the others; returns
-/// connection id -> version id for all.
-async fn versions(
+/// Records that these unchanged connections were observed again, at these times.
+async fn touch_observed(
     tx: &mut Tx,
-    scope: &Scope,
-    seq: i64,
-    changed: &[Served],
-) -> Result<HashMap<String, i64>> {
-    let (new, shared): (Vec<&Served>, Vec<&Served>) =
-        changed.iter().partition(|s| s.item.is_new_content());
-    let replaced: Vec<&str> = new
+    ctx: &RunContext<'_>,
+    seen: &[(&str, DateTime<Utc>)],
+) -> Result<()> {
+    // One statement per page fetch time; this happens only while runs overlap.
+    let mut by_time: HashMap<DateTime<Utc>, Vec<&str>> = HashMap::new();
+    for (id, time) in seen {
+        by_time.entry(*time).or_default().push(id);
+    }
+    for (time, ids) in by_time {
+        for chunk in ids.chunks(MAX_PARAMS / 2) {
+            let mut sql = Sql::new("UPDATE connections SET observed_at = ");
+            sql.bind(time)
+                .push(" WHERE project_id = ")
+                .bind(&ctx.scope.project_id)
+                .push(" AND id")
+                .push_in_list(chunk.iter().copied());
+            tx.execute(sql).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens a version for each connection of `changed` (closing the one it replaces).
+async fn open_versions(tx: &mut Tx, ctx: &RunContext<'_>, changed: &[Served]) -> Result<()> {
+    let replaced: Vec<&str> = changed
         .iter()
-        .filter(|s| s.item.current_hash.is_some())
+        .filter(|s| s.item.current.is_some())
         .map(|s| s.item.id.as_str())
         .collect();
     for chunk in replaced.chunks(MAX_PARAMS / 2) {
-        tx.execute(close_versions(scope, seq, chunk)).await?;
+        tx.execute(close_versions(ctx.scope, ctx.seq, chunk))
+            .await?;
     }
-    let mut version_of = HashMap::with_capacity(changed.len());
-    for chunk in new.chunks(MAX_PARAMS / 6) {
+    for chunk in changed.chunks(MAX_PARAMS / 6) {
         let mut sql = Sql::new(
-            "INSERT INTO connection_versions (endpoint, project_id, connection_id, content_hash,
-                 body, from_seq) ",
+            "INSERT INTO connection_versions (project_id, connection_id, content_hash, body,
+                 observed_at, from_seq) ",
         );
         sql.push_values(chunk.iter().map(|s| {
             vec![
-                Cell::from(&scope.endpoint),
-                Cell::from(&scope.project_id),
+                Cell::from(&ctx.scope.project_id),
                 Cell::from(&s.item.id),
                 Cell::from(&s.item.hash),
                 Cell::from(s.stored.to_string().as_str()),
-                Cell::from(seq),
+                Cell::from(s.item.observed_at),
+                Cell::from(ctx.seq),
             ]
         }));
-        sql.push(" RETURNING connection_id, id");
-        version_of.extend(pairs::<String, i64>(&tx.fetch_all(sql).await?)?);
+        tx.execute(sql).await?;
     }
-    let shared: Vec<&str> = shared.iter().map(|s| s.item.id.as_str()).collect();
-    let current = || {
-        let mut sql = of_project(scope, "SELECT connection_id, id FROM connection_versions");
-        sql.push(" AND to_seq IS NULL AND connection_id");
-        sql
-    };
-    version_of.extend(pairs::<String, i64>(
-        &select_in(tx, current, &shared).await?,
-    )?);
-    Ok(version_of)
+    Ok(())
 }
 
 /// Ends the current versions of the connections `ids` of the scope's project at apply `seq`.
-fn close_versions<K: Clone + Into<Cell>>(scope: &Scope, seq: i64, ids: &[K]) -> Sql {
+pub(super) fn close_versions<K: Clone + Into<Cell>>(scope: &Scope, seq: i64, ids: &[K]) -> Sql {
     let mut sql = Sql::new("UPDATE connection_versions SET to_seq = ");
     sql.bind(seq)
-        .push(" WHERE to_seq IS NULL AND endpoint = ")
-        .bind(&scope.endpoint)
-        .push(" AND project_id = ")
+        .push(" WHERE to_seq IS NULL AND project_id = ")
         .bind(&scope.project_id)
         .push(" AND connection_id")
         .push_in_list(ids.iter().cloned());
     sql
 }
 
-/// Points the scope's snapshot at these versions.
-async fn set_members(tx: &mut Tx, scope_id: i64, members: &[(&str, i64)]) -> Result<()> {
-    for chunk in members.chunks(MAX_PARAMS / 3) {
-        let mut sql =
-            Sql::new("INSERT INTO scope_connections (scope_id, connection_id, version_id) ");
-        sql.push_values(chunk.iter().map(|(id, version_id)| {
-            vec![
-                Cell::from(scope_id),
-                Cell::from(*id),
-                Cell::from(*version_id),
-            ]
-        }));
-        sql.push(
-            " ON CONFLICT (scope_id, connection_id) DO UPDATE SET version_id = excluded.version_id",
+/// Adds these connections to what the scope returned.
+async fn add_members(tx: &mut Tx, scope_id: i64, ids: &[&str]) -> Result<()> {
+    for chunk in ids.chunks(MAX_PARAMS / 2) {
+        let mut sql = Sql::new("INSERT INTO scope_connections (scope_id, connection_id) ");
+        sql.push_values(
+            chunk
+                .iter()
+                .map(|id| vec![Cell::from(scope_id), Cell::from(*id)]),
         );
+        sql.push(" ON CONFLICT (scope_id, connection_id) DO NOTHING");
         tx.execute(sql).await?;
     }
     Ok(())
 }
 
-impl RecordContext<'_> {
+/// Drops these connections from what the scope returned.
+async fn forget_members(tx: &mut Tx, scope_id: i64, ids: &[&str]) -> Result<()> {
+    for chunk in ids.chunks(MAX_PARAMS / 2) {
+        let mut sql = Sql::new("DELETE FROM scope_connections WHERE scope_id = ");
+        sql.bind(scope_id)
+            .push(" AND connection_id")
+            .push_in_list(chunk.iter().copied());
+        tx.execute(sql).await?;
+    }
+    Ok(())
+}
+
+impl RunContext<'_> {
     /// A change record of this run; `field` only for a modification.
-    fn record(
+    pub(super) fn record(
         &self,
         id: &str,
         name: Option<&str>,
@@ -437,113 +558,14 @@ impl RecordContext<'_> {
     }
 }
 
-async fn insert_records(tx: &mut Tx, scope: &Scope, records: &[ChangeRecord]) -> Result<()> {
-    let context = || vec![Cell::from(&scope.endpoint), Cell::from(&scope.project_id)];
-    let rows: Vec<NewRow<ChangeRecord>> = records.iter().map(|r| (context(), r)).collect();
-    for sql in CHANGE_RECORDS.inserts(&rows) {
-        tx.execute(sql).await?;
-    }
-    Ok(())
-}
-
-async fn record_removals(
-    tx: &mut Tx,
-    ctx: &RecordContext<'_>,
-    scope_id: i64,
-    seq: i64,
-) -> Result<i64> {
-    let scope = ctx.scope;
-    let mut removed = 0;
-    let mut after = String::new();
-    loop {
-        let sql = Sql::new(
-            "SELECT connection_id FROM scope_connections
-             WHERE scope_id = $1 AND connection_id > $2 ORDER BY connection_id LIMIT $3",
-        )
-        .arg(scope_id)
-        .arg(after.as_str())
-        .arg(APPLY_CHUNK);
-        let members: Vec<String> = tx
-            .fetch_all(sql)
-            .await?
-            .iter()
-            .map(|row| row.at(0))
-            .collect::<sqlx::Result<_>>()?;
-        let Some(last) = members.last() else { break };
-        after = last.clone();
-        let staged = || {
-            let mut sql = Sql::new("SELECT connection_id FROM staged_connections WHERE run_id = ");
-            sql.bind(ctx.run_id).push(" AND connection_id");
-            sql
-        };
-        let seen: HashSet<String> = select_in(tx, staged, &members)
-            .await?
-            .iter()
-            .map(|row| row.at(0))
-            .collect::<sqlx::Result<_>>()?;
-        let gone: Vec<String> = members
-            .into_iter()
-            .filter(|id| !seen.contains(id))
-            .collect();
-        if gone.is_empty() {
-            continue;
-        }
-        let names = || {
-            let mut sql = of_project(scope, "SELECT id, name FROM connections");
-            sql.push(" AND id");
-            sql
-        };
-        let names: HashMap<String, Option<String>> = pairs(&select_in(tx, names, &gone).await?)?;
-        let records: Vec<ChangeRecord> = gone
-            .iter()
-            .map(|id| {
-                let name = names.get(id).and_then(|n| n.as_deref());
-                ctx.record(id, name, ChangeKind::Removed, None)
-            })
-            .collect();
-        insert_records(tx, scope, &records).await?;
-        removed += count(records.len());
-        leave_snapshot(tx, scope, scope_id, seq, &gone).await?;
-    }
-    Ok(removed)
-}
-
-/// Drops `gone` from the scope's snapshot; those no scope of the project holds any more leave
-/// the inventory (their current version is closed, so history keeps them).
-async fn leave_snapshot(
+pub(super) async fn insert_records(
     tx: &mut Tx,
     scope: &Scope,
-    scope_id: i64,
-    seq: i64,
-    gone: &[String],
+    records: &[ChangeRecord],
 ) -> Result<()> {
-    // "No scope of this project holds it any more", completed with the key column.
-    let unheld = |sql: &mut Sql, key: &str| {
-        sql.push(
-            " AND NOT EXISTS (SELECT 1 FROM scope_connections m
-                 JOIN scopes sc ON sc.id = m.scope_id WHERE m.connection_id = ",
-        )
-        .push(key)
-        .push(" AND sc.endpoint = ")
-        .bind(&scope.endpoint)
-        .push(" AND sc.project_id = ")
-        .bind(&scope.project_id)
-        .push(")");
-    };
-    for chunk in gone.chunks(MAX_PARAMS / 2) {
-        let mut sql = Sql::new("DELETE FROM scope_connections WHERE scope_id = ");
-        sql.bind(scope_id)
-            .push(" AND connection_id")
-            .push_in_list(chunk);
-        tx.execute(sql).await?;
-
-        let mut sql = close_versions(scope, seq, chunk);
-        unheld(&mut sql, "connection_versions.connection_id");
-        tx.execute(sql).await?;
-
-        let mut sql = of_project(scope, "DELETE FROM connections");
-        sql.push(" AND id").push_in_list(chunk);
-        unheld(&mut sql, "connections.id");
+    let context = || vec![Cell::from(&scope.project_id)];
+    let rows: Vec<NewRow<ChangeRecord>> = records.iter().map(|r| (context(), r)).collect();
+    for sql in CHANGE_RECORDS.inserts(&rows) {
         tx.execute(sql).await?;
     }
     Ok(())
@@ -552,20 +574,19 @@ async fn leave_snapshot(
 /// Clears the staging and marks the run complete.
 async fn finish(
     tx: &mut Tx,
-    run_id: i64,
-    seq: i64,
+    ctx: &RunContext<'_>,
     counts: &RunCounts,
     skip_removals: Option<&str>,
 ) -> Result<()> {
-    clear_staging(tx, run_id).await?;
+    clear_staging(tx, ctx.run_id).await?;
     let sql = Sql::new(
         "UPDATE sync_runs SET status = $8, finished_at = $2, apply_seq = $3,
              added = $4, removed = $5, modified = $6, unchanged = $7, removals_skipped = $9
          WHERE id = $1 AND status = $10",
     )
-    .arg(run_id)
+    .arg(ctx.run_id)
     .arg(now_utc())
-    .arg(seq)
+    .arg(ctx.seq)
     .arg(counts.added)
     .arg(counts.removed)
     .arg(counts.modified)
@@ -576,7 +597,10 @@ async fn finish(
     if tx.execute(sql).await? == 0 {
         // Abandoned meanwhile by another process: returning drops (rolls back) the apply.
         let status = RunStatus::Failed.as_str().to_owned();
-        return Err(StoreError::NotRunning { run_id, status });
+        return Err(StoreError::NotRunning {
+            run_id: ctx.run_id,
+            status,
+        });
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! crashed or killed cron job never leaves a stale lock behind, and whoever takes the lock next
 //! knows any run of the scope still marked `running` was abandoned.
 
-use super::runs::RunStatus;
+use super::runs::{RunStatus, stored_scope};
 use super::sql::Sql;
 use super::{Db, Store};
 use crate::scope::Scope;
@@ -64,10 +64,7 @@ impl Store {
         scope: &Scope,
         timeout: Duration,
     ) -> Result<ScopeLock, LockError> {
-        let holder = format!(
-            "another sync of this scope (project {} at {})",
-            scope.project_id, scope.endpoint
-        );
+        let holder = format!("another sync of this scope (project {})", scope.project_id);
         self.lock(lock_key(&scope.key()), timeout, holder, " (--lock-timeout)")
             .await
     }
@@ -77,14 +74,16 @@ impl Store {
     /// not show `running` for ever when its scope is never synced again. Returns how many.
     pub async fn abandon_dead_runs(&self, except_scope_id: i64) -> anyhow::Result<u64> {
         let sql = Sql::new(
-            "SELECT DISTINCT s.id, s.scope_key FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
+            "SELECT DISTINCT s.id, s.project_id, s.vgw_id, s.vgw_ip, s.vpn_id, s.eip_id,
+                 s.enterprise_project_ids
+             FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
              WHERE r.status = $1 AND s.id <> $2",
         )
         .arg(RunStatus::Running.as_str())
         .arg(except_scope_id);
         let mut abandoned = 0;
         for row in self.db.fetch_all(sql).await? {
-            let (scope_id, key): (i64, String) = (row.at(0)?, row.at(1)?);
+            let (scope_id, key): (i64, String) = (row.at(0)?, stored_scope(&row)?.key());
             let holder = String::new();
             match self.lock(lock_key(&key), Duration::ZERO, holder, "").await {
                 Ok(lock) => {

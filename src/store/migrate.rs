@@ -2,8 +2,12 @@
 //!
 //! refinery has no sqlx driver: `Migrator` implements refinery's async traits on a sqlx pool.
 //! Each batch refinery hands us runs in one transaction with `raw_sql` (PostgreSQL rejects
-//! multi-statement prepared queries).
+//! multi-statement prepared queries). On SQLite that transaction runs with foreign key
+//! enforcement off, as SQLite's own procedure for rebuilding a table requires (dropping a
+//! referenced table would otherwise cascade into its children), and the keys are checked
+//! before it commits.
 
+use super::error::{StoreError, inconsistent};
 use super::sql::Sql;
 use super::{Db, Tx};
 use anyhow::Context as _;
@@ -22,23 +26,76 @@ mod embedded {
 struct Migrator<'a>(&'a Db);
 
 impl AsyncTransaction for Migrator<'_> {
-    type Error = sqlx::Error;
+    type Error = StoreError;
 
     async fn execute<'a, T: Iterator<Item = &'a str> + Send + 'a>(
         &'a mut self,
         queries: T,
     ) -> Result<usize, Self::Error> {
-        let mut tx = match self.0 {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        let pool = match self.0 {
+            Db::Sqlite(pool) => pool,
+            Db::Postgres(pool) => {
+                let mut tx = Tx::Postgres(pool.begin().await?);
+                let mut count = 0;
+                for query in queries {
+                    tx.execute_script(query).await?;
+                    count += 1;
+                }
+                tx.commit().await?;
+                return Ok(count);
+            }
         };
-        let mut count = 0;
-        for query in queries {
-            tx.execute_script(query).await?;
-            count += 1;
+        let mut conn = pool.acquire().await?;
+        sqlx::raw_sql("PRAGMA foreign_keys = OFF")
+            .execute(&mut *conn)
+            .await?;
+        let applied = sqlite_batch(&mut conn, queries).await;
+        let restored = sqlx::raw_sql("PRAGMA foreign_keys = ON")
+            .execute(&mut *conn)
+            .await;
+        if restored.is_err() {
+            // Never hand a connection without foreign keys back to the pool.
+            drop(conn.detach());
         }
-        tx.commit().await?;
-        Ok(count)
+        applied
+    }
+}
+
+/// Runs `queries` in one transaction on `conn` (foreign keys off), and commits only when every
+/// foreign key still holds.
+async fn sqlite_batch<'a>(
+    conn: &mut sqlx::SqliteConnection,
+    queries: impl Iterator<Item = &'a str>,
+) -> Result<usize, StoreError> {
+    sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    let mut count = 0;
+    let mut outcome = Ok(());
+    for query in queries {
+        let script = sqlx::AssertSqlSafe(query.to_owned());
+        if let Err(e) = sqlx::raw_sql(script).execute(&mut *conn).await {
+            outcome = Err(e.into());
+            break;
+        }
+        count += 1;
+    }
+    if outcome.is_ok() {
+        let broken = sqlx::raw_sql("PRAGMA foreign_key_check")
+            .fetch_all(&mut *conn)
+            .await?;
+        if !broken.is_empty() {
+            let what = format!("the migration left {} broken foreign keys", broken.len());
+            outcome = Err(inconsistent(what));
+        }
+    }
+    match outcome {
+        Ok(()) => {
+            sqlx::raw_sql("COMMIT").execute(&mut *conn).await?;
+            Ok(count)
+        }
+        Err(e) => {
+            sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await?;
+            Err(e)
+        }
     }
 }
 
@@ -62,9 +119,7 @@ impl AsyncQuery<Vec<Migration>> for Migrator<'_> {
             .collect::<Result<Vec<(i32, String, String, String)>, sqlx::Error>>()?;
         rows.into_iter()
             .map(|(version, name, applied_on, checksum)| {
-                let decode = |what: &str| {
-                    sqlx::Error::Decode(format!("bad {what} in migration history").into())
-                };
+                let decode = |what: &str| inconsistent(format!("bad {what} in migration history"));
                 let applied_on = time::OffsetDateTime::parse(
                     &applied_on,
                     &time::format_description::well_known::Rfc3339,

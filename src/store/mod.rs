@@ -16,6 +16,7 @@ mod error;
 mod history;
 mod lock;
 mod migrate;
+mod removals;
 mod runs;
 mod sql;
 mod tables;

@@ -7,7 +7,7 @@
 use super::Store;
 use super::error::{Result, inconsistent};
 use super::sql::{Cell, MAX_PARAMS, Row, Sql};
-use crate::scope::Scope;
+use crate::scope::{Filters, Scope};
 use crate::time::now_utc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -104,39 +104,49 @@ pub struct RunRow {
 }
 
 impl Store {
-    /// The id of `scope`, creating it on first use.
+    /// The id of `scope` (its project and filters), creating it on first use.
     pub async fn ensure_scope(&self, scope: &Scope) -> Result<i64> {
-        let ids = &scope.filters.enterprise_project_ids;
+        let filters = &scope.filters;
+        let ids = &filters.enterprise_project_ids;
         let ids = (!ids.is_empty()).then(|| serde_json::json!(ids));
-        let sql = Sql::new(
-            "INSERT INTO scopes (scope_key, endpoint, region, project_id, vgw_id, vgw_ip,
-                 vpn_id, eip_id, enterprise_project_ids, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (scope_key) DO UPDATE SET scope_key = excluded.scope_key
-             RETURNING id",
-        )
-        .arg(scope.key().as_str())
-        .arg(&scope.endpoint)
-        .arg(&scope.region)
-        .arg(&scope.project_id)
-        .arg(&scope.filters.vgw_id)
-        .arg(&scope.filters.vgw_ip)
-        .arg(&scope.filters.vpn_id)
-        .arg(&scope.filters.eip_id)
-        .arg(ids)
-        .arg(now_utc());
-        Ok(self.db.fetch_one(sql).await?.at(0)?)
+        let bind = |sql: Sql| {
+            sql.arg(&scope.project_id)
+                .arg(&filters.vgw_id)
+                .arg(&filters.vgw_ip)
+                .arg(&filters.vpn_id)
+                .arg(&filters.eip_id)
+                .arg(ids.clone())
+        };
+        // Unique by the `scopes_identity` index: a concurrent first run of the scope inserts
+        // nothing here and finds the other's row below.
+        let insert = Sql::new(
+            "INSERT INTO scopes (project_id, vgw_id, vgw_ip, vpn_id, eip_id,
+                 enterprise_project_ids, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT DO NOTHING",
+        );
+        self.db.execute(bind(insert).arg(now_utc())).await?;
+        let find = Sql::new(
+            "SELECT id FROM scopes WHERE project_id = $1 AND vgw_id IS NOT DISTINCT FROM $2
+                 AND vgw_ip IS NOT DISTINCT FROM $3 AND vpn_id IS NOT DISTINCT FROM $4
+                 AND eip_id IS NOT DISTINCT FROM $5
+                 AND enterprise_project_ids IS NOT DISTINCT FROM $6",
+        );
+        Ok(self.db.fetch_one(bind(find)).await?.at(0)?)
     }
 
-    pub async fn start_run(&self, scope_id: i64, page_size: u32) -> Result<i64> {
+    /// Records a new run of the scope, and how it reaches the API.
+    pub async fn start_run(&self, scope_id: i64, scope: &Scope, page_size: u32) -> Result<i64> {
         let sql = Sql::new(
-            "INSERT INTO sync_runs (scope_id, status, started_at, page_size)
-             VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO sync_runs (scope_id, status, started_at, page_size, endpoint, region)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .arg(scope_id)
         .arg(RunStatus::Running.as_str())
         .arg(now_utc())
-        .arg(i64::from(page_size));
+        .arg(i64::from(page_size))
+        .arg(&scope.endpoint)
+        .arg(&scope.region);
         Ok(self.db.fetch_one(sql).await?.at(0)?)
     }
 
@@ -252,9 +262,10 @@ impl Store {
     /// Runs, newest first.
     pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>> {
         let sql = Sql::new(
-            "SELECT r.id, r.status, s.scope_key, r.started_at, r.finished_at, r.pages,
+            "SELECT r.id, r.status, r.started_at, r.finished_at, r.pages,
                  r.fetched, r.duplicates, r.added, r.removed, r.modified, r.unchanged,
-                 r.removals_skipped, r.error
+                 r.removals_skipped, r.error, r.endpoint, r.region, s.project_id, s.vgw_id,
+                 s.vgw_ip, s.vpn_id, s.eip_id, s.enterprise_project_ids
              FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
              ORDER BY r.id DESC LIMIT $1",
         )
@@ -284,12 +295,14 @@ pub(super) fn count(items: usize) -> i64 {
 fn run_row(row: &Row) -> Result<RunRow> {
     let started_at: DateTime<Utc> = row.get("started_at")?;
     let finished_at: Option<DateTime<Utc>> = row.get("finished_at")?;
-    let scope_key: String = row.get("scope_key")?;
+    let mut scope = stored_scope(row)?;
+    scope.endpoint = row.get::<Option<String>>("endpoint")?.unwrap_or_default();
+    scope.region = row.get("region")?;
     let duration = finished_at.map(|f| (f - started_at).to_std().unwrap_or_default());
     Ok(RunRow {
         run_id: row.get("id")?,
         status: RunStatus::parse(&row.get::<String>("status")?)?,
-        scope: serde_json::from_str(&scope_key).unwrap_or(scope_key.into()),
+        scope: scope.shown(),
         started_at,
         finished_at,
         duration_seconds: duration.map(|d| d.as_secs_f64()),
@@ -303,4 +316,26 @@ fn run_row(row: &Row) -> Result<RunRow> {
         removals_skipped: row.get("removals_skipped")?,
         error: row.get("error")?,
     })
+}
+
+/// The scope of a row holding the `scopes` columns (without an endpoint).
+pub(super) fn stored_scope(row: &Row) -> Result<Scope> {
+    let ids: Option<serde_json::Value> = row.get("enterprise_project_ids")?;
+    let ids = match ids {
+        None => Vec::new(),
+        // SQLite keeps JSON as text, PostgreSQL as jsonb.
+        Some(serde_json::Value::String(text)) => serde_json::from_str(&text)
+            .map_err(|e| inconsistent(format!("scope's enterprise_project_ids: {e}")))?,
+        Some(value) => serde_json::from_value(value)
+            .map_err(|e| inconsistent(format!("scope's enterprise_project_ids: {e}")))?,
+    };
+    let filters = Filters {
+        vgw_id: row.get("vgw_id")?,
+        vgw_ip: row.get("vgw_ip")?,
+        vpn_id: row.get("vpn_id")?,
+        eip_id: row.get("eip_id")?,
+        enterprise_project_ids: ids,
+    };
+    let project_id: String = row.get("project_id")?;
+    Ok(Scope::new("", None, &project_id, filters))
 }

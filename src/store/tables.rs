@@ -116,10 +116,10 @@ fn parsed_time(text: &Option<String>) -> Cell {
 pub const CONNECTIONS: Table<VpnConnection> = Table {
     name: "connections",
     context: &[
-        "endpoint",
         "region",
         "project_id",
         "content_hash",
+        "observed_at",
         "first_seen_run_id",
         "last_changed_run_id",
     ],
@@ -303,7 +303,7 @@ macro_rules! change_value {
 /// What each complete run found changed; not an API mirror, but written and read like one.
 pub const CHANGE_RECORDS: Table<ChangeRecord> = Table {
     name: "change_records",
-    context: &["endpoint", "project_id"],
+    context: &["project_id"],
     fields: &[
         field!(run_id),
         field!(connection_id),

@@ -14,17 +14,20 @@ use super::tables::{
 };
 use crate::api::model::{BgpPeer, IkePolicy, IpsecPolicy, PolicyRule, Tag, VpnConnection};
 use crate::scope::Scope;
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
-/// One connection to write: its content, content hash, and whether a row exists already.
+/// One connection to write: its content, content hash, when it was observed, and whether a row
+/// exists already.
 pub(super) struct ConnectionWrite<'a> {
     pub conn: &'a VpnConnection,
     pub hash: &'a str,
+    pub observed_at: DateTime<Utc>,
     pub stored_before: bool,
 }
 
-/// The key a connection row is unique by.
-const CONNECTION_KEY: &[&str] = &["endpoint", "project_id", "id"];
+/// The key a connection row is unique by: one inventory per project.
+const CONNECTION_KEY: &[&str] = &["project_id", "id"];
 
 /// Writes `batch` for `scope` as changed by `run_id`.
 pub(super) async fn write_connections(
@@ -74,10 +77,10 @@ async fn upsert_connections(
         .iter()
         .map(|w| {
             let context = vec![
-                Cell::from(&scope.endpoint),
                 Cell::from(&scope.region),
                 Cell::from(&scope.project_id),
                 Cell::from(w.hash),
+                Cell::from(w.observed_at),
                 Cell::from(run_id),
                 Cell::from(run_id),
             ];

@@ -9,7 +9,7 @@ backend_tests!(
     reordering_telemetry_and_updated_at_are_stored_but_not_changes,
     removal_and_return_show_in_history_and_failed_runs_remove_nothing,
     export_as_of_rebuilds_every_past_run,
-    scopes_judge_only_their_own_connections,
+    overlapping_scopes_record_each_change_once,
 );
 
 async fn drift(env: &TestEnv, args: &[&str]) -> Vec<Value> {
@@ -343,7 +343,7 @@ async fn export_as_of_rebuilds_every_past_run(backend: Backend) {
     assert!(since.as_array().unwrap().len() >= 40 + 3 + 3 + 3);
 }
 
-async fn scopes_judge_only_their_own_connections(backend: Backend) {
+async fn overlapping_scopes_record_each_change_once(backend: Backend) {
     let env = TestEnv::generated(backend, 120, 35).await;
     let served = env.sim.state.inventory();
     let gateway = served[0]["vgw_id"].as_str().unwrap().to_owned();
@@ -353,11 +353,13 @@ async fn scopes_judge_only_their_own_connections(backend: Backend) {
         .count();
     let filtered = env.sync(&["--vgw-id", &gateway]).await;
     assert_eq!(filtered["added"].as_u64(), Some(of_gateway as u64));
-    // The project-wide scope's first run adds everything, whatever the filtered scope saw.
+    // One inventory per project: the project-wide scope's first run adds only the rest.
     let all = env.sync(&[]).await;
-    assert_eq!(all["added"].as_u64(), Some(120));
+    assert_eq!(all["added"].as_u64(), Some(120 - of_gateway as u64));
+    assert_eq!(all["unchanged"].as_u64(), Some(of_gateway as u64));
 
-    // Drop one connection of the gateway and one of another: the filtered scope sees only its own.
+    // Drop one connection of the gateway and one of another: the filtered scope removes only its
+    // own.
     let other = served
         .iter()
         .find(|c| c["vgw_id"] != gateway.as_str())
@@ -400,11 +402,22 @@ async fn scopes_judge_only_their_own_connections(backend: Backend) {
             v
         }
     );
-    // The project-wide scope then finds both removals and the rename itself, judged against its
-    // own previous snapshot even though the filtered scope already stored the new name.
+    // The project-wide scope then finds the other removal; the filtered scope recorded its
+    // removal and the rename already, so they are not recorded again.
     let all = env.sync(&[]).await;
     assert_eq!(
         (all["removed"].as_u64(), all["modified"].as_u64()),
-        (Some(2), Some(1))
+        (Some(1), Some(0))
     );
+    let history = env
+        .run(&["history", mine.as_str().unwrap(), "--format", "json"])
+        .await
+        .json();
+    let changes: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(changes, ["added", "removed"]);
 }

@@ -1,9 +1,12 @@
 //! Schema upgrades keep data, and database URLs keep their secrets.
 
-use crate::support::{Backend, TestEnv, assert_same_connections, sorted_by_id};
+use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
 use serde_json::Value;
 
-backend_tests!(upgrading_a_database_written_by_the_last_release_keeps_its_data);
+backend_tests!(
+    upgrading_a_database_written_by_the_last_release_keeps_its_data,
+    upgrading_merges_the_inventories_one_project_had_per_endpoint,
+);
 
 /// What the tables hold, read with plain SQL so nothing migrates on the way.
 async fn table_fingerprint(env: &TestEnv) -> Vec<i64> {
@@ -84,8 +87,111 @@ async fn upgrading_a_database_written_by_the_last_release_keeps_its_data(backend
         40
     );
     db.close().await;
-    // And syncing goes on (the simulator is a new endpoint: a scope of its own).
+    // And syncing goes on (through another endpoint: the inventory is the project's).
     assert_eq!(env.sync(&[]).await["removals_skipped"], Value::Null);
+}
+
+/// Versions of one connection whose spans overlap: `export --as-of` would give it twice.
+const OVERLAPPING_VERSIONS: &str = "SELECT COUNT(*) FROM connection_versions a
+    JOIN connection_versions b ON a.project_id = b.project_id
+        AND a.connection_id = b.connection_id AND a.id < b.id
+    WHERE a.from_seq < COALESCE(b.to_seq, 1000000000)
+        AND b.from_seq < COALESCE(a.to_seq, 1000000000)";
+
+/// Connections whose current version is not the stored content.
+const WITHOUT_CURRENT_VERSION: &str = "SELECT COUNT(*) FROM connections c
+    WHERE NOT EXISTS (SELECT 1 FROM connection_versions v WHERE v.project_id = c.project_id
+        AND v.connection_id = c.id AND v.to_seq IS NULL AND v.content_hash = c.content_hash)";
+
+async fn upgrading_merges_the_inventories_one_project_had_per_endpoint(backend: Backend) {
+    // The simulator the fixture was written from (see its README).
+    let env = TestEnv::generated(backend, 30, 43).await;
+    env.run(&["migrate", "--target-version", "3"])
+        .await
+        .assert_ok();
+    let rows = match backend {
+        Backend::Sqlite => include_str!("../fixtures/schema-v3-two-endpoints/sqlite.sql"),
+        Backend::Postgres => include_str!("../fixtures/schema-v3-two-endpoints/postgres.sql"),
+    };
+    let db = env.db().await;
+    db.execute_script(rows).await;
+    let records = db.scalar("SELECT COUNT(*) FROM change_records").await;
+    let old_export: Vec<Value> = serde_json::from_str(include_str!(
+        "../fixtures/schema-v3-two-endpoints/export.json"
+    ))
+    .expect("fixture export");
+    assert_eq!(old_export.len(), 58, "two copies of most connections");
+    let mut ids: Vec<&str> = old_export
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 31);
+
+    let upgraded = env.run(&["migrate"]).await;
+    let stdout = &upgraded.assert_ok().stdout;
+    assert!(
+        stdout.contains("applied V4__one_inventory_per_project"),
+        "{stdout}"
+    );
+    // One copy of each connection, each one of the copies that were stored; history kept.
+    let merged = sorted_by_id(env.export().await);
+    let merged_ids: Vec<&str> = merged.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(merged_ids, ids);
+    for conn in &merged {
+        assert!(
+            old_export.contains(conn),
+            "{conn} is none of the stored copies"
+        );
+    }
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM change_records").await,
+        records
+    );
+    assert_eq!(db.scalar(OVERLAPPING_VERSIONS).await, 0);
+    assert_eq!(db.scalar(WITHOUT_CURRENT_VERSION).await, 0);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM scopes").await,
+        2,
+        "full and one gateway"
+    );
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    let endpoints: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["scope"]["endpoint"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        endpoints,
+        [
+            "http://127.0.0.1:38419",
+            "http://localhost:38419",
+            "http://127.0.0.1:38419",
+            "http://localhost:38419",
+            "http://127.0.0.1:38419",
+        ]
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+    );
+
+    // The project as it was served last: the next sync, through a third endpoint, finds only
+    // the four connections that the first endpoint's last sync removed and the other held.
+    env.sim.state.mutate(2, 5);
+    env.sim.state.mutate(2, 6);
+    let report = env.sync(&[]).await;
+    assert_eq!(
+        (&report["added"], &report["modified"], &report["removed"]),
+        (&Value::from(0), &Value::from(0), &Value::from(4)),
+        "{report}"
+    );
+    assert_same_connections(
+        &sorted_by_id(env.export().await),
+        &expected_export(&env.sim.state.inventory()),
+    );
+    db.close().await;
 }
 
 #[tokio::test]

@@ -1,0 +1,236 @@
+//! Which connections a complete sweep lacked, and removing them from the inventory.
+//!
+//! A run's scope selects part of the project's inventory: the connections whose *stored*
+//! fields match its filters, together with what the same scope returned last time
+//! (`scope_connections`). Where a filter cannot be evaluated on stored data (an `eip_id`, or a
+//! `vgw_ip` given as the gateway's private address while connections store its EIP id), only
+//! the previous result counts. A filtered run never removes a connection outside that
+//! selection, and no run removes one that another run observed after it started.
+
+use super::apply::{
+    APPLY_CHUNK, RunContext, close_versions, existing, insert_records, of_project, select_in,
+    staged_ids,
+};
+use super::error::Result;
+use super::runs::count;
+use super::sql::{MAX_PARAMS, Row, Sql};
+use super::{ChangeRecord, Tx};
+use crate::drift::ChangeKind;
+use crate::scope::Filters;
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+
+/// A connection of the scope's selection that the sweep did not return.
+pub(super) struct Gone {
+    pub id: String,
+    pub name: Option<String>,
+    pub observed_at: DateTime<Utc>,
+}
+
+/// What the scope selected before the run, and which of it the sweep lacked.
+pub(super) struct Absent {
+    pub held: i64,
+    pub gone: Vec<Gone>,
+}
+
+/// How a scope's filters select from stored connections.
+enum Selection<'a> {
+    /// No filter: the whole project.
+    All,
+    /// Every filter can be evaluated on stored fields.
+    Matching(&'a Filters),
+    /// Some filter cannot: only the scope's previous result counts.
+    Unknown,
+}
+
+/// How `filters` select; `vgw_ip_stored`: whether a stored connection has the filter's `vgw_ip`.
+fn selection(filters: &Filters, vgw_ip_stored: bool) -> Selection<'_> {
+    // Connections store the gateway's EIP id in `vgw_ip`, but the filter also takes the
+    // gateway's private address, which no stored field holds: an address counts only when
+    // stored connections carry it.
+    let vgw_ip_unknown = filters
+        .vgw_ip
+        .as_deref()
+        .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok() && !vgw_ip_stored);
+    if filters.is_empty() {
+        Selection::All
+    } else if filters.eip_id.is_some() || vgw_ip_unknown {
+        Selection::Unknown
+    } else {
+        Selection::Matching(filters)
+    }
+}
+
+/// Appends ` AND <column> = <value>` for each evaluable filter.
+fn push_matching(sql: &mut Sql, filters: &Filters) {
+    let single = [
+        ("vgw_id", &filters.vgw_id),
+        ("vgw_ip", &filters.vgw_ip),
+        ("id", &filters.vpn_id),
+    ];
+    for (column, value) in single {
+        if let Some(value) = value {
+            sql.push(" AND ").push(column).push(" = ").bind(value);
+        }
+    }
+    if !filters.enterprise_project_ids.is_empty() {
+        sql.push(" AND enterprise_project_id")
+            .push_in_list(filters.enterprise_project_ids.iter());
+    }
+}
+
+/// The connections the scope selects in the inventory as it is, and those the sweep lacked.
+pub(super) async fn absent(tx: &mut Tx, ctx: &RunContext<'_>) -> Result<Absent> {
+    let filters = &ctx.scope.filters;
+    let vgw_ip_stored = match &filters.vgw_ip {
+        None => false,
+        Some(vgw_ip) => {
+            let mut sql = of_project(ctx.scope, "SELECT COUNT(*) FROM connections");
+            sql.push(" AND vgw_ip = ").bind(vgw_ip);
+            tx.fetch_one(sql).await?.at::<i64>(0)? > 0
+        }
+    };
+    let selection = selection(filters, vgw_ip_stored);
+    let mut absent = Absent {
+        held: 0,
+        gone: Vec::new(),
+    };
+    let mut from_members = HashSet::new();
+    if !matches!(selection, Selection::All) {
+        let mut after = String::new();
+        loop {
+            let sql = Sql::new(
+                "SELECT connection_id FROM scope_connections
+                 WHERE scope_id = $1 AND connection_id > $2 ORDER BY connection_id LIMIT $3",
+            )
+            .arg(ctx.scope_id)
+            .arg(after.as_str())
+            .arg(APPLY_CHUNK);
+            let members: Vec<String> = tx
+                .fetch_all(sql)
+                .await?
+                .iter()
+                .map(|row| row.at(0))
+                .collect::<sqlx::Result<_>>()?;
+            let Some(last) = members.last() else { break };
+            after = last.clone();
+            let stored = || {
+                let mut sql =
+                    of_project(ctx.scope, "SELECT id, name, observed_at FROM connections");
+                sql.push(" AND id");
+                sql
+            };
+            let rows = select_in(tx, stored, &members).await?;
+            from_members.extend(members);
+            judge(tx, ctx, &rows, &HashSet::new(), &mut absent).await?;
+        }
+    }
+    if matches!(selection, Selection::Unknown) {
+        return Ok(absent);
+    }
+    let mut after = String::new();
+    loop {
+        let mut sql = of_project(ctx.scope, "SELECT id, name, observed_at FROM connections");
+        if let Selection::Matching(filters) = selection {
+            push_matching(&mut sql, filters);
+        }
+        sql.push(" AND id > ")
+            .bind(after.as_str())
+            .push(" ORDER BY id LIMIT ")
+            .bind(APPLY_CHUNK);
+        let rows = tx.fetch_all(sql).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.at(0)?;
+        judge(tx, ctx, &rows, &from_members, &mut absent).await?;
+    }
+    Ok(absent)
+}
+
+/// Counts the stored connections `rows` (id, name, observed_at) not in `skip` as held, and
+/// those the sweep did not return as gone.
+async fn judge(
+    tx: &mut Tx,
+    ctx: &RunContext<'_>,
+    rows: &[Row],
+    skip: &HashSet<String>,
+    absent: &mut Absent,
+) -> Result<()> {
+    let mut held = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: String = row.at(0)?;
+        if !skip.contains(&id) {
+            held.push(Gone {
+                id,
+                name: row.at(1)?,
+                observed_at: row.at(2)?,
+            });
+        }
+    }
+    let ids: Vec<&str> = held.iter().map(|g| g.id.as_str()).collect();
+    let served = existing(tx, staged_ids(ctx.run_id), &ids).await?;
+    absent.held += count(held.len());
+    absent
+        .gone
+        .extend(held.into_iter().filter(|g| !served.contains(&g.id)));
+    Ok(())
+}
+
+/// Records `gone` as removed and takes them out of the inventory (their current versions are
+/// closed, so history keeps them) and out of every scope's previous result.
+pub(super) async fn remove(tx: &mut Tx, ctx: &RunContext<'_>, gone: &[&Gone]) -> Result<i64> {
+    for chunk in gone.chunks(MAX_PARAMS / 2) {
+        let records: Vec<ChangeRecord> = chunk
+            .iter()
+            .map(|g| ctx.record(&g.id, g.name.as_deref(), ChangeKind::Removed, None))
+            .collect();
+        insert_records(tx, ctx.scope, &records).await?;
+        let ids: Vec<&str> = chunk.iter().map(|g| g.id.as_str()).collect();
+        tx.execute(close_versions(ctx.scope, ctx.seq, &ids)).await?;
+        let mut sql = of_project(ctx.scope, "DELETE FROM connections");
+        sql.push(" AND id").push_in_list(ids.iter().copied());
+        tx.execute(sql).await?;
+        let mut sql = Sql::new("DELETE FROM scope_connections WHERE scope_id IN (");
+        sql.push("SELECT id FROM scopes WHERE project_id = ")
+            .bind(&ctx.scope.project_id)
+            .push(") AND connection_id")
+            .push_in_list(ids.iter().copied());
+        tx.execute(sql).await?;
+    }
+    Ok(count(gone.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_stored_fields_cannot_answer_fall_back_to_the_previous_result() {
+        let by = |f: Filters| match selection(&f, false) {
+            Selection::All => "all",
+            Selection::Matching(_) => "matching",
+            Selection::Unknown => "unknown",
+        };
+        assert_eq!(by(Filters::default()), "all");
+        let gateway = Filters {
+            vgw_id: Some("g".into()),
+            ..Filters::default()
+        };
+        assert_eq!(by(gateway), "matching");
+        let eip = Filters {
+            vgw_ip: Some("3ea3b006-demo-a8df-va86-ae180ae07885".into()),
+            ..Filters::default()
+        };
+        assert_eq!(by(eip), "matching");
+        let address = Filters {
+            vgw_ip: Some("192.168.45.7".into()),
+            ..Filters::default()
+        };
+        assert_eq!(by(address.clone()), "unknown");
+        assert!(matches!(selection(&address, true), Selection::Matching(_)));
+        let eip_id = Filters {
+            eip_id: Some("e".into()),
+            ..Filters::default()
+        };
+        assert_eq!(by(eip_id), "unknown");
+    }
+}
