@@ -126,6 +126,15 @@ async fn demo_syncs_the_built_in_simulator_twice_and_finds_drift(backend: Backen
     assert!(!drift.as_array().unwrap().is_empty());
     let expected_len = 300 + changed[0] - changed[1];
     assert_eq!(i64::try_from(env.export().await.len()), Ok(expected_len));
+    // A second demo (a new simulator on another port) feeds the same project's inventory: the
+    // fresh simulator serves the 300 unchanged again, and no connection is held twice.
+    env.run(&["demo", "--connections", "300"]).await.assert_ok();
+    let exported = env.export().await;
+    let mut ids: Vec<&str> = exported.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), exported.len(), "a connection held twice");
+    assert_eq!(i64::try_from(ids.len()), Ok(expected_len));
 }
 
 async fn simulate_subcommand_serves_what_sync_stores(backend: Backend) {

@@ -11,6 +11,7 @@ mod drift_random;
 mod failures;
 mod hardening;
 mod layering;
+mod overlap;
 mod readers;
 mod removals;
 mod reports;

@@ -1,0 +1,202 @@
+//! One inventory per project: runs of overlapping scopes, through any endpoint, record each
+//! change once, and an older sweep never overwrites a newer one.
+
+use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use vpn_simulator::Faults;
+use vpn_simulator::mutate::AppliedChange;
+
+backend_tests!(
+    a_change_is_recorded_by_the_first_run_that_sees_it,
+    an_endpoint_alias_feeds_the_same_inventory,
+    an_older_sweep_never_overwrites_a_newer_one,
+    removals_stay_within_what_a_scope_selects,
+);
+
+/// (connection id, change, field) of change records or applied changes.
+type Seen = BTreeSet<(String, String, String)>;
+
+fn seen_records(records: &Value) -> Seen {
+    records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (
+                text(&r["connection_id"]),
+                text(&r["change"]),
+                text(&r["field"]),
+            )
+        })
+        .collect()
+}
+
+fn seen_changes<'a>(changes: impl IntoIterator<Item = &'a AppliedChange>) -> Seen {
+    changes
+        .into_iter()
+        .map(|c| {
+            let field = c.field.clone().unwrap_or_default();
+            (c.connection_id.clone(), c.change.to_owned(), field)
+        })
+        .collect()
+}
+
+async fn records_of(env: &TestEnv, report: &Value) -> Value {
+    let run = report["run_id"].to_string();
+    env.run(&["drift", "--run", &run, "--format", "json"])
+        .await
+        .assert_ok()
+        .json()
+}
+
+/// The change kinds `history` shows for a connection, oldest first.
+async fn history(env: &TestEnv, id: &str) -> Vec<String> {
+    let history = env.run(&["history", id, "--format", "json"]).await.json();
+    let kinds = history.as_array().unwrap().iter();
+    let kinds = kinds.map(|r| r["change"].as_str().unwrap().to_owned());
+    let mut kinds: Vec<String> = kinds.collect();
+    kinds.dedup(); // one record per field of a modification
+    kinds
+}
+
+/// The reproduction: a full sync, operators' changes, a sync of one gateway, a full sync.
+async fn a_change_is_recorded_by_the_first_run_that_sees_it(backend: Backend) {
+    let env = TestEnv::generated(backend, 300, 44).await;
+    env.sync(&[]).await;
+    let gateway_of = |inventory: &[Value], id: &str| {
+        let conn = inventory.iter().find(|c| c["id"] == id);
+        conn.map(|c| c["vgw_id"].as_str().unwrap().to_owned())
+    };
+    let before = env.sim.state.inventory();
+    let changes = env.sim.state.mutate(1, 3);
+    let after = env.sim.state.inventory();
+    let gateway_of_change = |c: &AppliedChange| {
+        gateway_of(&after, &c.connection_id)
+            .or_else(|| gateway_of(&before, &c.connection_id))
+            .unwrap()
+    };
+    let modified = changes
+        .iter()
+        .find(|c| c.change == "modified" && c.field.as_deref() != Some("status"))
+        .expect("a round modifies a connection");
+    let gateway = gateway_of_change(modified);
+    let (mine, rest): (Vec<&AppliedChange>, Vec<&AppliedChange>) = changes
+        .iter()
+        .partition(|c| gateway_of_change(c) == gateway);
+
+    // The gateway's run records its changes only: nothing it holds already is "added".
+    let filtered = env.sync(&["--vgw-id", &gateway]).await;
+    assert_eq!(
+        seen_records(&records_of(&env, &filtered).await),
+        seen_changes(mine.iter().copied()),
+        "{filtered}"
+    );
+    // The full run records the rest, and not the gateway's changes again.
+    let full = env.sync(&[]).await;
+    assert_eq!(
+        seen_records(&records_of(&env, &full).await),
+        seen_changes(rest.iter().copied())
+    );
+    let id = &modified.connection_id;
+    assert_eq!(history(&env, id).await, ["added", "modified"]);
+    assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&after));
+}
+
+async fn an_endpoint_alias_feeds_the_same_inventory(backend: Backend) {
+    let env = TestEnv::generated(backend, 40, 45).await;
+    env.sync(&[]).await;
+    let alias = env.sim.endpoint().replace("127.0.0.1", "localhost");
+    let mut served = env.sim.state.inventory();
+    served[0]["name"] = json!("renamed-behind-the-alias");
+    env.sim.state.set_inventory(served.clone());
+    let report = env.sync(&["--endpoint", &alias]).await;
+    assert_eq!(
+        (&report["added"], &report["modified"], &report["unchanged"]),
+        (&json!(0), &json!(1), &json!(39))
+    );
+    assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
+    let id = served[0]["id"].as_str().unwrap();
+    assert_eq!(history(&env, id).await, ["added", "modified"]);
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    assert_eq!(runs[0]["scope"]["endpoint"], alias.as_str());
+}
+
+/// A slow full sync fetches a connection, which is then renamed and stored by a filtered sync;
+/// when the slow one applies, the newer name stands and nothing is recorded for it.
+async fn an_older_sweep_never_overwrites_a_newer_one(backend: Backend) {
+    let env = TestEnv::generated(backend, 12, 46).await;
+    env.sync(&[]).await;
+    let mut served = env.sim.state.inventory();
+    // The first page (newest first) holds connection 0.
+    let id = served[0]["id"].as_str().unwrap().to_owned();
+    let gateway = served[0]["vgw_id"].as_str().unwrap().to_owned();
+    env.sim.state.set_faults(Faults {
+        hang_page: Some(2),
+        ..Faults::default()
+    });
+    let mut slow = env.command(&["sync", "--output", "json", "--page-size", "5"]);
+    slow.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let slow = slow.spawn().unwrap();
+    env.sim.state.hanging.notified().await;
+
+    served[0]["name"] = json!("renamed-meanwhile");
+    env.sim.state.set_inventory(served.clone());
+    env.sim.state.set_faults(Faults::default());
+    let filtered = env.sync(&["--vgw-id", &gateway]).await;
+    assert_eq!(filtered["modified"], 1);
+
+    env.sim.state.release();
+    let slow = crate::support::Run::from(slow.wait_with_output().await.unwrap());
+    let slow = slow.assert_ok().json();
+    assert_eq!((&slow["modified"], &slow["added"]), (&json!(0), &json!(0)));
+    let exported = env.export().await;
+    let stored = exported.iter().find(|c| c["id"] == id.as_str()).unwrap();
+    assert_eq!(stored["name"], "renamed-meanwhile");
+    assert_eq!(history(&env, &id).await, ["added", "modified"]);
+    assert_same_connections(&sorted_by_id(exported), &expected_export(&served));
+}
+
+async fn removals_stay_within_what_a_scope_selects(backend: Backend) {
+    let env = TestEnv::generated(backend, 60, 47).await;
+    let served = env.sim.state.inventory();
+    env.sync(&[]).await;
+    let gateway = served[0]["vgw_id"].as_str().unwrap().to_owned();
+    let vgw_ip = served[0]["vgw_ip"].as_str().unwrap().to_owned();
+    let of_gateway = |c: &&Value| c["vgw_id"] == gateway.as_str();
+    let mine: Vec<&Value> = served.iter().filter(of_gateway).collect();
+    let other = served.iter().find(|c| !of_gateway(c)).unwrap();
+    assert!(
+        mine.len() >= 2,
+        "the seed gives the gateway two connections"
+    );
+
+    // Gone: one of the gateway's connections and one elsewhere. The gateway's run removes
+    // only its own, although the inventory held both.
+    let mut next = served.clone();
+    next.retain(|c| c["id"] != mine[0]["id"] && c["id"] != other["id"]);
+    env.sim.state.set_inventory(next.clone());
+    let filtered = env.sync(&["--vgw-id", &gateway]).await;
+    assert_eq!(filtered["removed"], 1);
+    let records = records_of(&env, &filtered).await;
+    assert_eq!(records[0]["connection_id"], mine[0]["id"]);
+
+    // A filter stored fields cannot answer (the gateway's EIP id) judges only what the same
+    // scope returned before: its first run removes nothing, its second what it lost.
+    let first = env.sync(&["--eip-id", &vgw_ip]).await;
+    assert_eq!((&first["removed"], &first["added"]), (&json!(0), &json!(0)));
+    next.retain(|c| c["id"] != mine[1]["id"]);
+    env.sim.state.set_inventory(next.clone());
+    let second = env.sync(&["--eip-id", &vgw_ip]).await;
+    assert_eq!(second["removed"], 1);
+    // The full run finds the other removal, and nothing twice.
+    let full = env.sync(&[]).await;
+    assert_eq!((&full["removed"], &full["added"]), (&json!(1), &json!(0)));
+    assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&next));
+    for gone in [mine[0], mine[1], other] {
+        let id = gone["id"].as_str().unwrap();
+        assert_eq!(history(&env, id).await, ["added", "removed"]);
+    }
+}
