@@ -34,13 +34,10 @@ fn main() -> ExitCode {
         Err(error) => {
             if json_logs {
                 // Log collectors expect every stderr line to be one JSON object.
-                tracing::error!(error = format!("{error:#}"), "vpn-inventory failed");
+                tracing::error!(error = error.message(), "vpn-inventory failed");
             } else {
                 // Server text travels in errors: shown, never obeyed by the terminal.
-                eprintln!(
-                    "vpn-inventory: error: {}",
-                    commands::one_line(&format!("{error:#}"))
-                );
+                eprintln!("vpn-inventory: error: {}", error.message());
             }
             error.exit_code()
         }

@@ -29,6 +29,9 @@ use tracing::Instrument as _;
 /// would otherwise be followed for ever.
 const MAX_IDLE_PAGES: u32 = 3;
 
+/// How long a failed or interrupted run waits to record that it failed.
+const FAIL_WAIT: Duration = Duration::from_secs(2);
+
 /// The API's documented page size limit, and the largest some dedicated regions allow.
 pub const DEFAULT_PAGE_SIZE: u32 = 200;
 pub const MAX_PAGE_SIZE: u32 = 2000;
@@ -198,16 +201,24 @@ impl<'a> Run<'a> {
                 Err(interrupted.into())
             }
             Err(RunError::Failed(error)) => {
-                self.fail(&format!("{error:#}")).await;
+                self.fail(&crate::text::causes(error.as_ref())).await;
                 Err(error.context(RunFailed { run_id: self.id }).into())
             }
         }
     }
 
-    /// Marks the run failed; used for errors and interruptions.
+    /// Marks the run failed; used for errors and interruptions. Waits briefly: when another
+    /// run's apply holds the database, the run stays `running` until the next sync takes the
+    /// scope's lock and marks it abandoned, which is better than ignoring a signal.
     pub async fn fail(&self, reason: &str) {
-        if let Err(e) = self.store.fail_run(self.id, reason).await {
-            tracing::error!(run_id = self.id, "cannot mark run failed: {e}");
+        let marked = tokio::time::timeout(FAIL_WAIT, self.store.fail_run(self.id, reason));
+        match marked.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(run_id = self.id, "cannot mark run failed: {e}"),
+            Err(_) => tracing::warn!(
+                run_id = self.id,
+                "the database stayed busy; the next sync of this scope marks the run abandoned"
+            ),
         }
     }
 

@@ -15,9 +15,38 @@ pub fn one_line(text: &str) -> String {
     out
 }
 
+/// An error and its causes on one line, each cause once: libraries often repeat their
+/// source's text in their own message ("HTTP 429: ...: HTTP 429: ..."), so a cause whose text
+/// an earlier one already holds is left out.
+pub fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut shown: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !shown.iter().any(|s| s.contains(&text)) {
+            shown.push(text);
+        }
+        next = cause.source();
+    }
+    shown.join(": ")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use super::{causes, one_line};
+
+    #[test]
+    fn each_cause_is_shown_once() {
+        let inner = std::io::Error::other("(code: 5) database is locked");
+        let middle = anyhow::Error::new(inner)
+            .context("error returned from database: (code: 5) database is locked");
+        let outer = middle.context("database migration failed");
+        let error: &(dyn std::error::Error + 'static) = outer.as_ref();
+        assert_eq!(
+            causes(error),
+            "database migration failed: error returned from database: (code: 5) database is locked"
+        );
+    }
 
     #[test]
     fn control_characters_are_shown_not_obeyed() {

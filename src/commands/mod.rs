@@ -29,6 +29,14 @@ pub enum CommandError {
 }
 
 impl CommandError {
+    /// The error and its causes on one line, each once, safe for a terminal.
+    pub fn message(&self) -> String {
+        match self {
+            CommandError::Interrupted(interrupted) => one_line(&interrupted.to_string()),
+            CommandError::Failed(error) => one_line(&crate::text::causes(error.as_ref())),
+        }
+    }
+
     /// 130 for an interruption, as a shell reports SIGINT; 1 for any other failure.
     pub fn exit_code(&self) -> ExitCode {
         match self {

@@ -44,7 +44,7 @@ fn failure_record(error: &CommandError) -> serde_json::Value {
     serde_json::json!({
         "run_id": run_id,
         "status": status,
-        "error": one_line(&format!("{error:#}")),
+        "error": error.message(),
         "error_code": api.and_then(|e| e.code.as_deref()),
         "error_msg": api.and_then(|e| e.message.as_deref()),
         "request_id": api.and_then(|e| e.request_id.as_deref()),

@@ -19,7 +19,7 @@ use super::runs::{RunStatus, clear_staging, count};
 use super::sql::{Cell, MAX_PARAMS, Row, Sql};
 use super::tables::{CHANGE_RECORDS, NewRow};
 use super::write::{ConnectionWrite, write_connections};
-use super::{ChangeRecord, RunCounts, Store, Tx};
+use super::{ApplyTx, ChangeRecord, RunCounts, Store, Tx};
 use crate::api::model::{FieldValue, VpnConnection};
 use crate::drift::{self, Category, ChangeKind, FieldChange, Previous, RemovalGuard, Verdict};
 use crate::scope::Scope;
@@ -98,13 +98,18 @@ impl Store {
     /// lacked stay.
     pub async fn complete_run(
         &self,
-        mut tx: Tx,
+        apply: ApplyTx,
         run_id: i64,
         scope_id: i64,
         scope: &Scope,
         doubt: Option<String>,
         guard: RemovalGuard,
     ) -> Result<Applied> {
+        // Held until the apply ends: the lock serializing applies goes with it.
+        let ApplyTx {
+            mut tx,
+            _serialized,
+        } = apply;
         // Another process that took the scope's lock marks a run it finds `running` as
         // abandoned: then this process lost its lock (a killed session, say) and must not
         // apply. Checked first to save the work, and again by `finish`, atomically.

@@ -6,6 +6,8 @@
 pub enum StoreError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Lock(#[from] super::lock::LockError),
     #[error("the inventory database is inconsistent: {0}")]
     Inconsistent(String),
     #[error(

@@ -98,6 +98,14 @@ impl Store {
         Ok(abandoned)
     }
 
+    /// Serializes the applies of one SQLite database across processes (`begin_apply` takes
+    /// it); public so maintenance (and tests) can hold applies off without starting one.
+    pub async fn lock_applies(&self, timeout: Duration) -> Result<ScopeLock, LockError> {
+        let holder = "another run's apply".to_owned();
+        let key = lock_key("vpn-inventory applies");
+        self.lock(key, timeout, holder, " (--lock-timeout)").await
+    }
+
     /// Serializes schema migrations of one database across processes.
     pub(super) async fn lock_migrations(&self) -> Result<ScopeLock, LockError> {
         let holder = "another process's schema migration".to_owned();

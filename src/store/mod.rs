@@ -6,9 +6,11 @@
 //! Tables mirroring the API are declared once in `tables.rs`. Backend differences live in
 //! `migrations/<backend>/` and in this module (connecting and beginning transactions).
 //!
-//! Applies serialize in the dialect layer (`begin_apply`): SQLite takes its write lock up front
-//! (`BEGIN IMMEDIATE`), PostgreSQL a transaction-scoped advisory lock, so concurrent runs of
-//! different scopes never trip over each other's apply step, while their staging runs freely.
+//! Applies serialize in the dialect layer (`begin_apply`): SQLite takes a file lock beside the
+//! database and then its write lock (`BEGIN IMMEDIATE`), PostgreSQL a transaction-scoped
+//! advisory lock, so concurrent runs of different scopes never trip over each other's apply
+//! step, while their staging runs freely. Both waits are bounded by `--lock-timeout` and give
+//! way to a signal.
 
 mod apply;
 mod connections;
@@ -157,6 +159,12 @@ impl Store {
     /// Applies pending migrations up to `target` (all when `None`), one process at a time:
     /// cron jobs starting together on a new database must not both create it.
     pub async fn migrate_to(&self, target: Option<i32>) -> anyhow::Result<Vec<String>> {
+        // Up to date: nothing to lock or write (a SQLite write would wait for another
+        // process's apply just to find that out).
+        let latest = migrate::latest_version(&self.db);
+        if target.is_none() && matches!(self.schema_version().await, Ok(Some(v)) if v == latest) {
+            return Ok(Vec::new());
+        }
         let lock = self.lock_migrations().await?;
         let applied = migrate::run(&self.db, target).await;
         lock.release().await;
@@ -195,12 +203,40 @@ impl Store {
 
     /// A transaction that applies a run, serialized with every other apply of this database:
     /// they number themselves (`apply_seq`) and share the connection tables. Waits up to
-    /// `timeout` for another apply (SQLite: its busy timeout, 30 s at most).
-    pub async fn begin_apply(&self, timeout: Duration) -> Result<Tx, StoreError> {
+    /// `timeout` for another apply, saying so when it has to wait.
+    pub async fn begin_apply(&self, timeout: Duration) -> Result<ApplyTx, StoreError> {
+        let waiting = || tracing::info!("waiting up to {timeout:?} for another run's apply");
         Ok(match &self.db {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(pool) => {
+                let lock = match self.lock_applies(Duration::ZERO).await {
+                    Err(LockError::Busy { .. }) => {
+                        waiting();
+                        self.lock_applies(timeout).await
+                    }
+                    other => other,
+                };
+                let lock = match lock {
+                    Err(LockError::Busy { .. }) => {
+                        return Err(StoreError::ApplyBusy { waited: timeout });
+                    }
+                    other => other?,
+                };
+                ApplyTx {
+                    tx: Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+                    _serialized: Some(lock),
+                }
+            }
             Db::Postgres(pool) => {
                 let mut tx = Tx::Postgres(pool.begin().await?);
+                let try_lock = sql::Sql::new("SELECT pg_try_advisory_xact_lock($1)");
+                let locked: bool = tx.fetch_one(try_lock.arg(APPLY_LOCK_KEY)).await?.at(0)?;
+                if locked {
+                    return Ok(ApplyTx {
+                        tx,
+                        _serialized: None,
+                    });
+                }
+                waiting();
                 let millis = i64::try_from(timeout.as_millis())
                     .unwrap_or(i64::MAX)
                     .max(1);
@@ -215,7 +251,10 @@ impl Store {
                 };
                 let unbounded = sql::Sql::new("SELECT set_config('lock_timeout', '0', true)");
                 tx.execute(unbounded).await?;
-                tx
+                ApplyTx {
+                    tx,
+                    _serialized: None,
+                }
             }
         })
     }
@@ -226,6 +265,12 @@ impl Store {
             Db::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// An apply's transaction, holding (on SQLite) the lock that serializes applies until it ends.
+pub struct ApplyTx {
+    pub(crate) tx: Tx,
+    _serialized: Option<ScopeLock>,
 }
 
 /// Whether a command may change the database (and create it).
