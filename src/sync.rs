@@ -279,6 +279,20 @@ impl<'a> Run<'a> {
                 .into());
             }
             seen.extend(staged.iter().map(|c| c.id.clone()));
+            let claimed = page.total_count.and_then(|n| i64::try_from(n).ok());
+            if let Some(most) = total_count.max(claimed).map(most_plausible)
+                && count(seen.len()) > most
+            {
+                return Err(anyhow::anyhow!(
+                    "{} brought the sweep to {} distinct connections, more than the {} the \
+                     API's total_count allows (with a margin for connections created \
+                     meanwhile); stopping instead of listing without end",
+                    where_(),
+                    seen.len(),
+                    most
+                )
+                .into());
+            }
             let to_stage = PageToStage {
                 page_no,
                 marker: marker.as_deref(),
@@ -308,7 +322,6 @@ impl<'a> Run<'a> {
                 (outcome, Some(next))
             };
             let outcome = outcome.with_context(|| format!("cannot stage {}", where_()))?;
-            let claimed = page.total_count.and_then(|n| i64::try_from(n).ok());
             total_count = total_count.max(claimed);
             pages += 1;
             fetched += i64::try_from(staged.len()).unwrap_or(i64::MAX);
@@ -386,6 +399,17 @@ impl<'a> Run<'a> {
             removals_skipped: skip,
         })
     }
+}
+
+/// The most distinct connections a sweep may plausibly bring when the API counts `total`: the
+/// tenant's total (the count is never filtered), plus connections created during the sweep.
+fn most_plausible(total: i64) -> i64 {
+    total.saturating_add(total / 10).saturating_add(100)
+}
+
+/// A count of items.
+fn count(items: usize) -> i64 {
+    i64::try_from(items).unwrap_or(i64::MAX)
 }
 
 fn describe_page(page: i64, marker: Option<&str>) -> String {

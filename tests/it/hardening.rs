@@ -271,3 +271,26 @@ async fn pages_that_bring_nothing_new_while_the_marker_moves_end_the_run() {
     );
     assert!(env.export().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_sweep_bringing_far_more_than_the_total_count_ends_the_run() {
+    // A service claiming 50 connections that keeps serving new ones: it could list forever.
+    let env = TestEnv::generated(Backend::Sqlite, 400, 81).await;
+    env.sim.state.set_faults(Faults {
+        claimed_total: Some(50),
+        ..Faults::default()
+    });
+    let run = env.run(&["sync", "--page-size", "20"]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("more than the 155 the API's total_count allows"),
+        "{}",
+        run.stderr
+    );
+    // 155 is passed on the eighth page of 20 (and 400 would need 20): tie probes and the
+    // page prefetched while one is staged add a few requests.
+    let requests = env.sim.state.requests();
+    assert!((8..=12).contains(&requests), "{requests} requests");
+    assert!(env.export().await.is_empty());
+}

@@ -1,5 +1,5 @@
-//! Transient faults do not lose the run: throttling, server errors, stalls and bodies cut
-//! short are asked again and end in the same inventory as a fault-free run; other errors
+//! Transient faults do not lose the run: throttling, server errors, stalls, dropped
+//! connections and bodies cut short are asked again and end in the same inventory as a fault-free run; other errors
 //! are not retried, and the final error keeps the API's code and request id.
 
 use crate::support::{
@@ -107,6 +107,19 @@ async fn stalls_and_bodies_cut_short_are_asked_again() {
         env.sim.state.requests(),
         pages + 1,
         "the cut page was asked again"
+    );
+    assert!(run.stderr.contains("asking again"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn dropped_connections_are_asked_again() {
+    let env = flaky(25, 86, 2, 2, TransientAnswer::Reset).await;
+    let run = assert_complete_as_served(&env).await;
+    let pages = u64::try_from(strict_sweep_pages(25, 10)).expect("a page count");
+    assert_eq!(
+        env.sim.state.requests(),
+        pages + 2,
+        "the dropped page was asked twice more"
     );
     assert!(run.stderr.contains("asking again"), "{}", run.stderr);
 }

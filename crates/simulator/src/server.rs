@@ -87,6 +87,9 @@ pub struct Faults {
     /// than it shows: the markers it hands out then name whole seconds, and connections of
     /// one second look tied.
     pub whole_seconds: bool,
+    /// Answer with this `total_count` whatever the inventory holds, like a service that
+    /// counts wrong (or lists without end).
+    pub claimed_total: Option<u64>,
 }
 
 /// A transient fault: `answer` on `times` list requests from request `from` on.
@@ -109,6 +112,9 @@ pub enum TransientAnswer {
     Stall(std::time::Duration),
     /// The normal answer's headers, then half its body, then the connection closes.
     Truncated,
+    /// No answer at all: the connection is dropped once the request is read, as by a load
+    /// balancer restarting or a network resetting it.
+    Reset,
 }
 
 impl Transient {
@@ -358,6 +364,9 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
             return response;
         }
         Some(TransientAnswer::Stall(wait)) => tokio::time::sleep(*wait).await,
+        // Unwinding ends the connection's task, which closes its socket mid-exchange;
+        // `resume_unwind` skips the panic hook, so nothing is printed.
+        Some(TransientAnswer::Reset) => std::panic::resume_unwind(Box::new("connection reset")),
         Some(TransientAnswer::Truncated) | None => {}
     }
     if let Some(location) = &faults.redirect_to {
@@ -490,7 +499,7 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
         "page_info": page_info,
         "request_id": rid,
         // Documented as the tenant's total, not the filtered count: so it is here too.
-        "total_count": inventory.len(),
+        "total_count": faults.claimed_total.unwrap_or(inventory.len() as u64),
     });
     let body = body.to_string();
     let full_length = body.len();
