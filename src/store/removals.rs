@@ -1,11 +1,13 @@
 //! Which connections a complete sweep lacked, and removing them from the inventory.
 //!
 //! A run's scope selects part of the project's inventory: the connections whose *stored*
-//! fields match its filters, together with what the same scope returned last time
-//! (`scope_connections`). Where a filter cannot be evaluated on stored data (an `eip_id`, or a
-//! `vgw_ip` given as the gateway's private address while connections store its EIP id), only
-//! the previous result counts. A filtered run never removes a connection outside that
-//! selection, and no run removes one that another run observed after it started.
+//! fields match its filters. The stored fields are the latest any run observed, so a
+//! connection another scope saw move out (a new enterprise project) is no longer selected.
+//! Where a filter cannot be evaluated on stored data (an `eip_id`, or a `vgw_ip` given as the
+//! gateway's private address while connections store its EIP id), what the same scope
+//! returned last time (`scope_connections`) is the selection instead. A filtered run never
+//! removes a connection outside it, and no run removes one that another run observed after
+//! it started.
 
 use super::apply::{
     APPLY_CHUNK, RunContext, close_versions, existing, insert_records, of_project, select_in,
@@ -18,7 +20,6 @@ use super::{ChangeRecord, Tx};
 use crate::drift::ChangeKind;
 use crate::scope::Filters;
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
 
 /// A connection of the scope's selection that the sweep did not return.
 pub(super) struct Gone {
@@ -95,8 +96,7 @@ pub(super) async fn absent(tx: &mut Tx, ctx: &RunContext<'_>) -> Result<Absent> 
         held: 0,
         gone: Vec::new(),
     };
-    let mut from_members = HashSet::new();
-    if !matches!(selection, Selection::All) {
+    if let Selection::Unknown = selection {
         let mut after = String::new();
         loop {
             let sql = Sql::new(
@@ -121,11 +121,8 @@ pub(super) async fn absent(tx: &mut Tx, ctx: &RunContext<'_>) -> Result<Absent> 
                 sql
             };
             let rows = select_in(tx, stored, &members).await?;
-            from_members.extend(members);
-            judge(tx, ctx, &rows, &HashSet::new(), &mut absent).await?;
+            judge(tx, ctx, &rows, &mut absent).await?;
         }
-    }
-    if matches!(selection, Selection::Unknown) {
         return Ok(absent);
     }
     let mut after = String::new();
@@ -141,30 +138,21 @@ pub(super) async fn absent(tx: &mut Tx, ctx: &RunContext<'_>) -> Result<Absent> 
         let rows = tx.fetch_all(sql).await?;
         let Some(last) = rows.last() else { break };
         after = last.at(0)?;
-        judge(tx, ctx, &rows, &from_members, &mut absent).await?;
+        judge(tx, ctx, &rows, &mut absent).await?;
     }
     Ok(absent)
 }
 
-/// Counts the stored connections `rows` (id, name, observed_at) not in `skip` as held, and
-/// those the sweep did not return as gone.
-async fn judge(
-    tx: &mut Tx,
-    ctx: &RunContext<'_>,
-    rows: &[Row],
-    skip: &HashSet<String>,
-    absent: &mut Absent,
-) -> Result<()> {
+/// Counts the stored connections `rows` (id, name, observed_at) as held, and those the sweep
+/// did not return as gone.
+async fn judge(tx: &mut Tx, ctx: &RunContext<'_>, rows: &[Row], absent: &mut Absent) -> Result<()> {
     let mut held = Vec::with_capacity(rows.len());
     for row in rows {
-        let id: String = row.at(0)?;
-        if !skip.contains(&id) {
-            held.push(Gone {
-                id,
-                name: row.at(1)?,
-                observed_at: row.at(2)?,
-            });
-        }
+        held.push(Gone {
+            id: row.at(0)?,
+            name: row.at(1)?,
+            observed_at: row.at(2)?,
+        });
     }
     let ids: Vec<&str> = held.iter().map(|g| g.id.as_str()).collect();
     let served = existing(tx, staged_ids(ctx.run_id), &ids).await?;

@@ -13,6 +13,7 @@ backend_tests!(
     an_endpoint_alias_feeds_the_same_inventory,
     an_older_sweep_never_overwrites_a_newer_one,
     removals_stay_within_what_a_scope_selects,
+    a_connection_moved_out_of_a_scope_is_not_removed_by_it,
 );
 
 /// (connection id, change, field) of change records or applied changes.
@@ -199,4 +200,44 @@ async fn removals_stay_within_what_a_scope_selects(backend: Backend) {
         let id = gone["id"].as_str().unwrap();
         assert_eq!(history(&env, id).await, ["added", "removed"]);
     }
+}
+
+/// A connection moves to another enterprise project; the new project's run records the move,
+/// and the old project's run, judging by the stored fields, does not take it for removed.
+async fn a_connection_moved_out_of_a_scope_is_not_removed_by_it(backend: Backend) {
+    let env = TestEnv::generated(backend, 60, 48).await;
+    let mut served = env.sim.state.inventory();
+    let old = served[0]["enterprise_project_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let new = served
+        .iter()
+        .map(|c| c["enterprise_project_id"].as_str().unwrap().to_owned())
+        .find(|ep| *ep != old)
+        .expect("two enterprise projects");
+    env.sync(&["--enterprise-project-id", &old]).await;
+    env.sync(&["--enterprise-project-id", &new]).await;
+    served[0]["enterprise_project_id"] = json!(new);
+    env.sim.state.set_inventory(served.clone());
+
+    let moved_in = env.sync(&["--enterprise-project-id", &new]).await;
+    assert_eq!(
+        (&moved_in["modified"], &moved_in["added"]),
+        (&json!(1), &json!(0))
+    );
+    let left = env.sync(&["--enterprise-project-id", &old]).await;
+    assert_eq!(left["removed"], 0, "{left}");
+    // The full run adds only the other enterprise projects' connections.
+    let elsewhere = served
+        .iter()
+        .filter(|c| c["enterprise_project_id"] != old.as_str())
+        .filter(|c| c["enterprise_project_id"] != new.as_str())
+        .count();
+    let full = env.sync(&[]).await;
+    let changed = ["added", "removed", "modified"].map(|k| full[k].as_u64().unwrap());
+    assert_eq!(changed, [elsewhere as u64, 0, 0]);
+    let id = served[0]["id"].as_str().unwrap();
+    assert_eq!(history(&env, id).await, ["added", "modified"]);
+    assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
 }
