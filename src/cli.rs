@@ -67,6 +67,8 @@ pub enum Command {
     Export(ExportArgs),
     /// List sync runs, newest first.
     Runs(RunsArgs),
+    /// The database, its schema and size, and each scope's latest complete and failed runs.
+    Status(StatusArgs),
     /// Show what changed: the change records of a run (default: the latest complete one).
     Drift(DriftArgs),
     /// Every change record of one connection, oldest first.
@@ -242,6 +244,12 @@ pub struct ExportArgs {
 pub enum TableFormat {
     Table,
     Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
 }
 
 #[derive(Debug, Clone, Args)]

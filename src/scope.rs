@@ -32,12 +32,17 @@ impl Scope {
 
     /// The scope as `runs` shows it: its identity, and how the run reached the API.
     pub fn shown(&self) -> serde_json::Value {
-        let mut shown = serde_json::to_value(self).expect("scope serializes");
+        let mut shown = self.shown_without_endpoint();
         shown["endpoint"] = self.endpoint.clone().into();
         if let Some(region) = &self.region {
             shown["region"] = region.clone().into();
         }
         shown
+    }
+
+    /// The scope's identity as JSON: the project and filters.
+    pub fn shown_without_endpoint(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("scope serializes")
     }
 
     /// Stable identity of the scope: canonical JSON of the project and filters.

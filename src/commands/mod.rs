@@ -10,6 +10,7 @@ pub mod migrate;
 pub mod runs;
 #[cfg(feature = "simulator")]
 pub mod simulate;
+pub mod status;
 pub mod sync;
 
 use crate::cli::{Cli, Command};
@@ -63,6 +64,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Demo(args) => demo::run(database, args).await,
         Command::Export(args) => Ok(export::run(database, args).await?),
         Command::Runs(args) => Ok(runs::run(database, args).await?),
+        Command::Status(args) => Ok(status::run(database, args).await?),
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),

@@ -62,8 +62,9 @@ fn note(run: &RunRow) -> String {
     }
 }
 
-/// `project@endpoint` plus any filters, e.g. `0123...@https://vpn.cn-north-4... vgw_id=...`.
-fn scope_summary(scope: &serde_json::Value) -> String {
+/// `project@endpoint` (or the project alone) plus any filters, e.g.
+/// `0123...@https://vpn.cn-north-4... vgw_id=...`.
+pub(super) fn scope_summary(scope: &serde_json::Value) -> String {
     let Some(obj) = scope.as_object() else {
         return scope.to_string();
     };
@@ -73,7 +74,10 @@ fn scope_summary(scope: &serde_json::Value) -> String {
             .unwrap_or("?")
             .to_owned()
     };
-    let mut out = format!("{}@{}", text("project_id"), text("endpoint"));
+    let mut out = text("project_id");
+    if obj.contains_key("endpoint") {
+        out = format!("{out}@{}", text("endpoint"));
+    }
     for (k, v) in obj {
         if !matches!(k.as_str(), "project_id" | "endpoint" | "region") {
             out.push_str(&format!(

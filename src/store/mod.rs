@@ -21,6 +21,7 @@ mod migrate;
 mod removals;
 mod runs;
 mod sql;
+mod status;
 mod tables;
 mod url;
 mod write;
@@ -31,6 +32,7 @@ pub use error::StoreError;
 pub use history::{AsOf, ChangeRecord, RecordFilter, VersionCursor};
 pub use lock::{LockError, ScopeLock};
 pub use runs::{PageToStage, RunCounts, RunRow, RunStatus, StageOutcome, StagedConnection};
+pub use status::{RunBrief, ScopeStatus, Status};
 pub use url::DatabaseUrl;
 // Moved to `crate::time`; re-exported while store code is being rewritten.
 

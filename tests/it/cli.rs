@@ -8,6 +8,7 @@ backend_tests!(
     runs_lists_counts_and_migrate_is_idempotent,
     demo_syncs_the_built_in_simulator_twice_and_finds_drift,
     simulate_subcommand_serves_what_sync_stores,
+    status_shows_each_scopes_latest_runs,
 );
 
 #[tokio::test]
@@ -349,5 +350,42 @@ async fn detailed_exitcode_config_ignores_a_state_flap() {
         exit(&["sync", "--detailed-exitcode=config"]).await,
         Some(2),
         "a rename"
+    );
+}
+
+async fn status_shows_each_scopes_latest_runs(backend: Backend) {
+    let env = TestEnv::generated(backend, 10, 3).await;
+    env.sync(&[]).await;
+    env.sim.state.set_faults(vpn_simulator::Faults {
+        error_page: Some((
+            1,
+            403,
+            serde_json::json!({"code": "VPN.0003", "message": "no"}),
+        )),
+        ..vpn_simulator::Faults::default()
+    });
+    assert_eq!(env.run(&["sync"]).await.code, Some(1));
+    let status = env.run(&["status", "--format", "json"]).await.json();
+    assert_eq!(status["schema_version"], 4);
+    assert_eq!(status["connections"], 10);
+    assert!(status["size_bytes"].as_u64().unwrap() > 0, "{status}");
+    let scope = &status["scopes"][0];
+    assert_eq!(scope["scope"]["project_id"], env.config.project_id.as_str());
+    assert_eq!(scope["last_complete"]["run_id"], 1);
+    assert_eq!(scope["last_failed"]["run_id"], 2);
+    assert!(
+        scope["last_failed"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("VPN.0003"),
+        "{status}"
+    );
+    assert_eq!(scope["running"], serde_json::json!([]));
+    let table = env.run(&["status"]).await;
+    let table = &table.assert_ok().stdout;
+    assert!(table.contains("schema version 4"), "{table}");
+    assert!(
+        table.contains("run 1, ") && table.contains("run 2, "),
+        "{table}"
     );
 }

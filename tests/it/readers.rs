@@ -1,4 +1,4 @@
-//! Readers never write: `runs`, `drift`, `history` and `export` create, migrate and lock
+//! Readers never write: `runs`, `status`, `drift`, `history` and `export` create, migrate and lock
 //! nothing, so they work on a read-only database, and say what to do when there is no
 //! inventory or an older one.
 
@@ -6,8 +6,9 @@ use crate::support::{Backend, TestEnv};
 
 backend_tests!(an_older_schema_is_read_only_after_migrate);
 
-const READERS: [&[&str]; 4] = [
+const READERS: [&[&str]; 5] = [
     &["runs"],
+    &["status"],
     &["drift", "--since", "2000-01-01T00:00:00Z"],
     &["history", "some-connection", "--format", "json"],
     &["export"],
