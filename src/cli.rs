@@ -69,6 +69,9 @@ pub enum Command {
     Runs(RunsArgs),
     /// The database, its schema and size, and each scope's latest complete and failed runs.
     Status(StatusArgs),
+    /// Delete failed runs' leftovers, and optionally history older than a retention period;
+    /// never the current inventory.
+    Prune(PruneArgs),
     /// Show what changed: the change records of a run (default: the latest complete one).
     Drift(DriftArgs),
     /// Every change record of one connection, oldest first.
@@ -244,6 +247,16 @@ pub struct ExportArgs {
 pub enum TableFormat {
     Table,
     Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    /// Also delete change records, connection versions and failed runs older than this, e.g.
+    /// 400d or 8760h: `drift`, `history` and `export --as-of` then reach back this far.
+    #[arg(long)]
+    pub older_than: Option<Wait>,
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -7,6 +7,7 @@ pub mod docs;
 pub mod drift;
 pub mod export;
 pub mod migrate;
+pub mod prune;
 pub mod runs;
 #[cfg(feature = "simulator")]
 pub mod simulate;
@@ -65,6 +66,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Export(args) => Ok(export::run(database, args).await?),
         Command::Runs(args) => Ok(runs::run(database, args).await?),
         Command::Status(args) => Ok(status::run(database, args).await?),
+        Command::Prune(args) => Ok(prune::run(database, args).await?),
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),

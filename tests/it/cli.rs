@@ -9,6 +9,7 @@ backend_tests!(
     demo_syncs_the_built_in_simulator_twice_and_finds_drift,
     simulate_subcommand_serves_what_sync_stores,
     status_shows_each_scopes_latest_runs,
+    prune_drops_leftovers_and_old_history_but_never_the_inventory,
 );
 
 #[tokio::test]
@@ -387,5 +388,64 @@ async fn status_shows_each_scopes_latest_runs(backend: Backend) {
     assert!(
         table.contains("run 1, ") && table.contains("run 2, "),
         "{table}"
+    );
+}
+
+async fn prune_drops_leftovers_and_old_history_but_never_the_inventory(backend: Backend) {
+    use crate::support::{assert_same_connections, expected_export, sorted_by_id};
+    let env = TestEnv::generated(backend, 30, 4).await;
+    env.sync(&[]).await;
+    env.sim.state.mutate(2, 9);
+    env.sync(&[]).await;
+    // A run killed mid-sweep leaves its staged pages behind.
+    env.sim.state.set_faults(vpn_simulator::Faults {
+        hang_page: Some(3),
+        ..vpn_simulator::Faults::default()
+    });
+    let mut killed = env.command(&["sync", "--page-size", "5"]);
+    killed
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut killed = killed.spawn().unwrap();
+    env.sim.state.hanging.notified().await;
+    killed.kill().await.unwrap();
+    killed.wait().await.unwrap();
+    env.sim.state.set_faults(vpn_simulator::Faults::default());
+    let db = env.db().await;
+    assert!(db.scalar("SELECT COUNT(*) FROM staged_connections").await > 0);
+
+    let pruned = env.run(&["prune", "--format", "json"]).await.json();
+    // Marking the dead run abandoned drops its staging (or prune does, if it was kept).
+    assert_eq!(pruned["runs_abandoned"], 1, "{pruned}");
+    assert_eq!(
+        pruned["change_records"], 0,
+        "no retention period, no history pruned"
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM staged_connections").await,
+        0
+    );
+
+    let all = env
+        .run(&["prune", "--older-than", "0s", "--format", "json"])
+        .await
+        .json();
+    assert!(all["change_records"].as_u64().unwrap() > 30, "{all}");
+    assert!(all["versions"].as_u64().unwrap() > 0, "{all}");
+    assert_eq!(all["failed_runs"], 1, "{all}");
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM change_records").await, 0);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM connection_versions WHERE to_seq IS NOT NULL")
+            .await,
+        0
+    );
+    db.close().await;
+    let served = env.sim.state.inventory();
+    assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
+    // History now starts with the next run: nothing is added again.
+    let next = env.sync(&[]).await;
+    assert_eq!(
+        (&next["added"], &next["modified"]),
+        (&Value::from(0), &Value::from(0))
     );
 }

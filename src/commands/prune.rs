@@ -1,0 +1,36 @@
+//! `vpn-inventory prune`: drop failed runs' leftovers and, optionally, old history.
+
+use super::print_stdout;
+use crate::cli::{PruneArgs, TableFormat};
+use crate::store::{DatabaseUrl, Store};
+use crate::time::now_utc;
+use std::process::ExitCode;
+
+pub async fn run(database: &DatabaseUrl, args: PruneArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open(database).await?;
+    let cutoff = match args.older_than {
+        None => None,
+        Some(period) => {
+            let period = chrono::Duration::from_std(period.0)
+                .ok()
+                .filter(|p| *p < chrono::Duration::days(365 * 100))
+                .ok_or_else(|| anyhow::anyhow!("--older-than must be under 100 years"))?;
+            Some(now_utc() - period)
+        }
+    };
+    let pruned = store.prune(cutoff).await?;
+    let text = match args.format {
+        TableFormat::Json => serde_json::to_string_pretty(&pruned)? + "\n",
+        TableFormat::Table => format!(
+            "pruned: {} abandoned runs marked failed, {} staged rows, {} change records, \
+             {} connection versions, {} failed runs\n",
+            pruned.runs_abandoned,
+            pruned.staged_rows,
+            pruned.change_records,
+            pruned.versions,
+            pruned.failed_runs
+        ),
+    };
+    print_stdout(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
