@@ -19,17 +19,24 @@ pub const VERSION: &str = concat!(
 #[derive(Debug, Parser)]
 #[command(name = "vpn-inventory", version = VERSION, about, max_term_width = 100)]
 pub struct Cli {
-    /// Inventory database: sqlite://FILE (created if missing).
+    /// Inventory database: sqlite://FILE (created if missing) or postgres://... [default: the
+    /// configuration's `database`, else sqlite://<data dir>/vpn-inventory/inventory.db, e.g.
+    /// ~/.local/share/vpn-inventory/inventory.db; `status` shows which]
     #[arg(
         long,
         global = true,
         env = "VPN_INVENTORY_DATABASE",
-        default_value = "sqlite://vpn-inventory.db",
         hide_env_values = true
     )]
     // Parsed by the command, not here: clap's own error would repeat the value, password
     // and all; `DatabaseUrl::parse` names it with the password hidden.
-    pub database: String,
+    pub database: Option<String>,
+
+    /// Configuration file (TOML: the database, and targets for `sync --all`) [default:
+    /// <config dir>/vpn-inventory/config.toml, e.g. ~/.config/vpn-inventory/config.toml, if
+    /// it exists]
+    #[arg(long, global = true, env = "VPN_INVENTORY_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
 
     /// Log line format (logs go to stderr; stdout carries only data).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -67,6 +74,9 @@ pub enum Command {
     Export(ExportArgs),
     /// List sync runs, newest first.
     Runs(RunsArgs),
+    /// Check the configuration file and show the targets it resolves to (secrets masked).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// The database, its schema and size, and each scope's latest complete and failed runs.
     Status(StatusArgs),
     /// Delete failed runs' leftovers, and optionally history older than a retention period;
@@ -247,6 +257,16 @@ pub struct ExportArgs {
 pub enum TableFormat {
     Table,
     Json,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration: every target's endpoint and credentials; exit 1 if any is
+    /// wrong.
+    Check {
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

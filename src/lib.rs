@@ -9,6 +9,7 @@
 pub mod api;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod drift;
 pub mod scope;
 pub mod shutdown;

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each prints data to stdout and returns the exit code; errors
 //! bubble up to `main`, which prints them to stderr.
 
+pub mod config;
 #[cfg(feature = "simulator")]
 pub mod demo;
 pub mod docs;
@@ -14,10 +15,12 @@ pub mod simulate;
 pub mod status;
 pub mod sync;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::config::Config;
 use crate::shutdown::Interrupted;
 use crate::store::DatabaseUrl;
 use crate::sync::RunError;
+use anyhow::Context as _;
 use std::process::ExitCode;
 
 /// How a command ended when it did not succeed; `main` prints it and exits with `exit_code`.
@@ -58,7 +61,16 @@ impl From<RunError> for CommandError {
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
-    let database = &DatabaseUrl::parse(&cli.database)?;
+    let (config, config_path) = Config::load(cli.config.as_deref())?;
+    if let Command::Config(ConfigCommand::Check { format }) = cli.command {
+        return Ok(config::check(
+            &config,
+            config_path.as_deref(),
+            cli.database,
+            format,
+        )?);
+    }
+    let database = &database_url(cli.database, &config)?;
     match cli.command {
         Command::Sync(args) => sync::run(database, args).await,
         #[cfg(feature = "simulator")]
@@ -66,6 +78,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Export(args) => Ok(export::run(database, args).await?),
         Command::Runs(args) => Ok(runs::run(database, args).await?),
         Command::Status(args) => Ok(status::run(database, args).await?),
+        Command::Config(_) => unreachable!("handled above"),
         Command::Prune(args) => Ok(prune::run(database, args).await?),
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
@@ -109,4 +122,27 @@ pub fn print_stdout(text: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
+}
+
+/// The database to use: `--database` (or `VPN_INVENTORY_DATABASE`), else the configuration's,
+/// else the default in the user's data directory, whose directory is created (owner only).
+pub fn database_url(flag: Option<String>, config: &Config) -> anyhow::Result<DatabaseUrl> {
+    if let Some(url) = flag.or_else(|| config.database.clone()) {
+        return DatabaseUrl::parse(&url);
+    }
+    let url = crate::config::default_database();
+    if let Some(dir) = url
+        .strip_prefix("sqlite://")
+        .and_then(|file| std::path::Path::new(file).parent())
+        .filter(|dir| !dir.as_os_str().is_empty())
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    }
+    DatabaseUrl::parse(&url)
 }

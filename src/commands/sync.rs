@@ -119,14 +119,7 @@ const MAX_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 
 /// The endpoint named by `--endpoint`, or the default one of `--region`.
 fn endpoint(target: &TargetArgs) -> anyhow::Result<String> {
     if let Some(region) = &target.region {
-        let valid = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
-        if region.is_empty() || !region.bytes().all(valid) {
-            anyhow::bail!(
-                "invalid region {:?} (--region, HUAWEICLOUD_SDK_REGION): expected lower-case \
-                 letters, digits and '-', e.g. cn-north-4",
-                region.escape_debug().to_string()
-            );
-        }
+        check_region(region).context("--region, HUAWEICLOUD_SDK_REGION")?;
     }
     Ok(match (&target.endpoint, &target.region) {
         (Some(endpoint), _) => endpoint.clone(),
@@ -136,6 +129,18 @@ fn endpoint(target: &TargetArgs) -> anyhow::Result<String> {
              (or set VPN_INVENTORY_ENDPOINT)"
         ),
     })
+}
+
+/// A region is lower-case letters, digits and '-': it becomes part of a host name.
+pub fn check_region(region: &str) -> anyhow::Result<()> {
+    let valid = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+    if region.is_empty() || !region.bytes().all(valid) {
+        anyhow::bail!(
+            "invalid region {:?}: expected lower-case letters, digits and '-', e.g. cn-north-4",
+            region.escape_debug().to_string()
+        );
+    }
+    Ok(())
 }
 
 pub fn filters(args: FilterArgs) -> Filters {

@@ -13,6 +13,61 @@ backend_tests!(
 );
 
 #[tokio::test]
+async fn config_check_resolves_targets_and_names_what_is_wrong() {
+    let env = TestEnv::generated(Backend::Sqlite, 1, 5).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let text = format!(
+        r#"
+        [[targets]]
+        name = "sim"
+        project_id = "{project}"
+        endpoint = "{endpoint}"
+        vgw_id = "gw-1"
+        credentials = {{ ak_env = "SIM_AK", sk_env = "SIM_SK" }}
+
+        [[targets]]
+        name = "broken"
+        project_id = "p"
+        endpoint = "http://user:pw@127.0.0.1:1"
+        credentials = {{ ak_env = "MISSING_AK", sk_env = "MISSING_SK" }}
+        "#,
+        project = env.config.project_id,
+        endpoint = env.sim.endpoint(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let config = config.to_str().unwrap();
+    let mut cmd = env.command(&["--config", config, "config", "check", "--format", "json"]);
+    cmd.env("SIM_AK", &env.config.access_key)
+        .env("SIM_SK", &env.config.secret_key);
+    let run = env.run_cmd(cmd).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        !run.stdout.contains(&env.config.secret_key),
+        "{}",
+        run.stdout
+    );
+    let checked = run.json();
+    assert_eq!(checked["ok"], false);
+    let sim = &checked["targets"][0];
+    assert_eq!(sim["resolved_credentials"], "AK/SK");
+    assert_eq!(sim["problems"], serde_json::json!([]));
+    let broken = checked["targets"][1]["problems"].to_string();
+    assert!(broken.contains("user name or password"), "{broken}");
+    assert!(broken.contains("MISSING_AK"), "{broken}");
+
+    let missing = env
+        .run(&["--config", "/nonexistent/config.toml", "status"])
+        .await;
+    assert_eq!(missing.code, Some(1));
+    assert!(
+        missing.stderr.contains("cannot read configuration"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[tokio::test]
 async fn missing_settings_name_the_flag_and_variable() {
     let env = TestEnv::generated(Backend::Sqlite, 1, 1).await;
     let mut cmd = env.command(&["sync"]);

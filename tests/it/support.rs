@@ -244,7 +244,10 @@ impl TestEnv {
                 cmd.env_remove(name);
             }
         }
-        cmd.env("VPN_INVENTORY_DATABASE", self.database_url())
+        // No configuration file or data directory of the developer's own.
+        cmd.env("XDG_CONFIG_HOME", "/nonexistent/vpn-inventory-tests")
+            .env("XDG_DATA_HOME", "/nonexistent/vpn-inventory-tests")
+            .env("VPN_INVENTORY_DATABASE", self.database_url())
             .env("VPN_INVENTORY_ENDPOINT", self.sim.endpoint())
             .env("HUAWEICLOUD_SDK_PROJECT_ID", &self.config.project_id)
             .env("HUAWEICLOUD_SDK_AK", &self.config.access_key)

@@ -1,0 +1,370 @@
+//! The configuration file: the database and the targets (projects, regions, filters) that
+//! `sync --all` or `sync TARGET...` syncs, each with where its credentials come from.
+//!
+//! It is TOML, found at `--config`, `VPN_INVENTORY_CONFIG`, or `config.toml` in the user's
+//! configuration directory (`~/.config/vpn-inventory/` on Linux); a missing default file is no
+//! error. It never holds a secret itself: credentials come from environment variables it names,
+//! or from a file only its owner may read.
+//!
+//! ```toml
+//! database = "sqlite:///var/lib/vpn-inventory/inventory.db"
+//!
+//! [[targets]]
+//! name = "prod-north"
+//! project_id = "0123456789abcdef0123456789abcdef"
+//! region = "cn-north-4"              # or endpoint = "https://vpn.example.internal"
+//! vgw_id = "..."                     # filters: vgw_id, vgw_ip, vpn_id, eip_id,
+//! enterprise_project_ids = ["0"]     #   enterprise_project_ids
+//! credentials = { ak_env = "PROD_AK", sk_env = "PROD_SK" }
+//!
+//! [[targets]]
+//! name = "lab"
+//! project_id = "..."
+//! endpoint = "https://vpn.lab.example"
+//! credentials = { file = "/etc/vpn-inventory/lab.credentials" }  # ak = "...", sk = "..."
+//! ```
+
+use crate::api::credentials::{Credentials, ENV_AK, ENV_AUTH_TOKEN, ENV_SECURITY_TOKEN, ENV_SK};
+use crate::scope::Filters;
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// The environment variable naming the configuration file.
+pub const ENV_CONFIG: &str = "VPN_INVENTORY_CONFIG";
+
+/// The configuration file's content.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The inventory database (`--database` and `VPN_INVENTORY_DATABASE` override it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub targets: Vec<Target>,
+}
+
+/// One project (narrowed by filters, if any) to sync, and how to reach it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub name: String,
+    pub project_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vgw_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vgw_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpn_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eip_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enterprise_project_ids: Vec<String>,
+    /// Where the credentials come from; the SDK's environment variables when absent.
+    #[serde(default)]
+    pub credentials: CredentialSource,
+}
+
+/// Where a target's credentials come from. Names, never values.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ak_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sk_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_token_env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token_env: Option<String>,
+    /// A TOML file with `ak`, `sk` (and `security_token`), or `auth_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+}
+
+/// A credentials file's content.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialFile {
+    ak: Option<String>,
+    sk: Option<String>,
+    security_token: Option<String>,
+    auth_token: Option<String>,
+}
+
+/// The default configuration file, if the platform has a configuration directory.
+pub fn default_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|dir| dir.join("vpn-inventory").join("config.toml"))
+}
+
+/// The default database when neither a flag, the environment nor the configuration names one:
+/// in the user's data directory, so it does not depend on where cron starts the job.
+pub fn default_database() -> String {
+    match dirs::data_dir() {
+        Some(dir) => format!(
+            "sqlite://{}",
+            dir.join("vpn-inventory").join("inventory.db").display()
+        ),
+        None => "sqlite://vpn-inventory.db".to_owned(),
+    }
+}
+
+impl Config {
+    /// Reads the configuration: `explicit` (from `--config` or `VPN_INVENTORY_CONFIG`) must
+    /// exist; the default file may be missing (then the configuration is empty).
+    pub fn load(explicit: Option<&Path>) -> anyhow::Result<(Self, Option<PathBuf>)> {
+        let (path, required) = match explicit {
+            Some(path) => (path.to_owned(), true),
+            None => match default_path() {
+                Some(path) => (path, false),
+                None => return Ok((Self::default(), None)),
+            },
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Self::default(), None));
+            }
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot read configuration {}", path.display()));
+            }
+        };
+        let config = Self::parse(&text)
+            .with_context(|| format!("invalid configuration {}", path.display()))?;
+        Ok((config, Some(path)))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let config: Self = toml::from_str(text)?;
+        let mut names = std::collections::HashSet::new();
+        for target in &config.targets {
+            let name = &target.name;
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                anyhow::bail!(
+                    "target name {:?}: use letters, digits, '-', '_' and '.'",
+                    name.escape_debug().to_string()
+                );
+            }
+            if !names.insert(name) {
+                anyhow::bail!("target {name} is named twice");
+            }
+            if target.project_id.trim().is_empty() {
+                anyhow::bail!("target {name}: project_id is empty");
+            }
+            if target.region.is_none() && target.endpoint.is_none() {
+                anyhow::bail!("target {name}: give region or endpoint");
+            }
+        }
+        Ok(config)
+    }
+
+    /// The targets named, in order, or all of them for `None`; an unknown name is an error
+    /// listing the known ones.
+    pub fn targets(&self, names: Option<&[String]>) -> anyhow::Result<Vec<&Target>> {
+        let Some(names) = names else {
+            if self.targets.is_empty() {
+                anyhow::bail!("the configuration names no targets");
+            }
+            return Ok(self.targets.iter().collect());
+        };
+        names
+            .iter()
+            .map(|name| {
+                self.targets
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .ok_or_else(|| {
+                        let known: Vec<&str> =
+                            self.targets.iter().map(|t| t.name.as_str()).collect();
+                        anyhow::anyhow!(
+                            "no target named {name:?} in the configuration (known: {})",
+                            if known.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                known.join(", ")
+                            }
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
+impl Target {
+    pub fn filters(&self) -> Filters {
+        Filters {
+            vgw_id: self.vgw_id.clone(),
+            vgw_ip: self.vgw_ip.clone(),
+            vpn_id: self.vpn_id.clone(),
+            eip_id: self.eip_id.clone(),
+            enterprise_project_ids: self.enterprise_project_ids.clone(),
+        }
+        .normalized()
+    }
+
+    /// Reads and checks the target's credentials.
+    pub fn credentials(&self) -> anyhow::Result<Credentials> {
+        let name = &self.name;
+        let source = &self.credentials;
+        if let Some(file) = &source.file {
+            let values = read_credential_file(file)
+                .with_context(|| format!("target {name}: credentials file {}", file.display()))?;
+            return Credentials::from_lookup(|key| values.get(key).cloned())
+                .with_context(|| format!("target {name}: credentials file {}", file.display()));
+        }
+        // Each standard variable, or the one the target names instead.
+        let renamed = [
+            (ENV_AK, &source.ak_env),
+            (ENV_SK, &source.sk_env),
+            (ENV_SECURITY_TOKEN, &source.security_token_env),
+            (ENV_AUTH_TOKEN, &source.auth_token_env),
+        ];
+        let variable = |standard: &str| -> String {
+            renamed
+                .iter()
+                .find(|(s, _)| *s == standard)
+                .and_then(|(_, own)| (*own).clone())
+                .unwrap_or_else(|| standard.to_owned())
+        };
+        for (standard, _) in renamed {
+            let var = variable(standard);
+            if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(&var) {
+                anyhow::bail!("target {name}: {var} is not valid UTF-8");
+            }
+        }
+        let names: Vec<String> = renamed.iter().map(|(s, _)| variable(s)).collect();
+        Credentials::from_lookup(|key| std::env::var(variable(key)).ok().filter(|v| !v.is_empty()))
+            .with_context(|| format!("target {name}: credentials from {}", names.join(", ")))
+    }
+}
+
+/// A credentials file's values under the standard variable names; refused when others may read
+/// it.
+fn read_credential_file(path: &Path) -> anyhow::Result<HashMap<&'static str, String>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "is readable by others (mode {:o}): chmod 600 it",
+                mode & 0o777
+            );
+        }
+    }
+    let text = std::fs::read_to_string(path)?;
+    // toml's errors quote the offending line: never show a line of a secrets file.
+    let file: CredentialFile = toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "is not TOML with ak, sk, security_token or auth_token ({})",
+            e.message()
+        )
+    })?;
+    let pairs = [
+        (ENV_AK, file.ak),
+        (ENV_SK, file.sk),
+        (ENV_SECURITY_TOKEN, file.security_token),
+        (ENV_AUTH_TOKEN, file.auth_token),
+    ];
+    Ok(pairs
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_and_bad_ones_are_named() {
+        let config = Config::parse(
+            r#"
+            database = "sqlite:///tmp/x.db"
+            [[targets]]
+            name = "a"
+            project_id = "p"
+            region = "cn-north-4"
+            enterprise_project_ids = ["b", "a", "b"]
+            credentials = { ak_env = "A_AK", sk_env = "A_SK" }
+            [[targets]]
+            name = "b"
+            project_id = "q"
+            endpoint = "http://127.0.0.1:1"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.targets.len(), 2);
+        assert_eq!(
+            config.targets[0].filters().enterprise_project_ids,
+            ["a", "b"]
+        );
+        let b = config.targets(Some(&["b".to_owned()])).unwrap();
+        assert_eq!(b[0].project_id, "q");
+        let unknown = config.targets(Some(&["c".to_owned()])).unwrap_err();
+        assert!(unknown.to_string().contains("known: a, b"), "{unknown}");
+
+        for (bad, says) in [
+            (
+                "[[targets]]\nname = \"a\"\nproject_id = \"p\"\n",
+                "region or endpoint",
+            ),
+            (
+                "[[targets]]\nname = \"a b\"\nproject_id = \"p\"\nregion = \"r\"\n",
+                "a b",
+            ),
+            (
+                "[[targets]]\nname = \"a\"\nproject_id = \"p\"\nregon = \"r\"\n",
+                "regon",
+            ),
+            (
+                "[[targets]]\nname = \"a\"\nproject_id = \"p\"\nregion = \"r\"\n\
+                 [[targets]]\nname = \"a\"\nproject_id = \"q\"\nregion = \"r\"\n",
+                "named twice",
+            ),
+        ] {
+            let error = format!("{:#}", Config::parse(bad).unwrap_err());
+            assert!(error.contains(says), "{bad}: {error}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_credentials_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("creds");
+        std::fs::write(&file, "ak = \"AKVALUE\"\nsk = \"sk-secret-value\"\n").unwrap();
+        let target = Target {
+            name: "t".into(),
+            project_id: "p".into(),
+            region: Some("r".into()),
+            credentials: CredentialSource {
+                file: Some(file.clone()),
+                ..CredentialSource::default()
+            },
+            ..Target::default()
+        };
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = format!("{:#}", target.credentials().unwrap_err());
+        assert!(error.contains("chmod 600"), "{error}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(matches!(
+            target.credentials().unwrap(),
+            Credentials::AkSk { .. }
+        ));
+        std::fs::write(&file, "ak = \"AKVALUE\"\nsk = sk-secret-value\n").unwrap();
+        let error = format!("{:#}", target.credentials().unwrap_err());
+        assert!(!error.contains("sk-secret-value"), "{error}");
+    }
+}
