@@ -91,6 +91,9 @@ pub struct VpnClient {
     host: String,
     project_id: String,
     credentials: Credentials,
+    /// Requests asked again after a transient failure, over this client's life (and its
+    /// clones').
+    retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl VpnClient {
@@ -133,6 +136,7 @@ impl VpnClient {
             host,
             project_id: project_id.to_owned(),
             credentials,
+            retries: Default::default(),
         })
     }
 
@@ -155,6 +159,8 @@ impl VpnClient {
                 return Err(error);
             };
             retry += 1;
+            self.retries
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let (code, request_id) = match &error {
                 FetchError::Api(api) => (api.code.as_deref(), api.request_id.as_deref()),
                 _ => (None, None),
@@ -169,6 +175,11 @@ impl VpnClient {
             );
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// Requests asked again so far after a transient failure.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn list_page_once(

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod docs;
 pub mod drift;
 pub mod export;
+pub mod metrics;
 pub mod migrate;
 pub mod prune;
 pub mod runs;

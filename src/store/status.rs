@@ -11,8 +11,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct RunBrief {
     pub run_id: i64,
+    pub started_at: DateTime<Utc>,
     /// When it finished, or (still running) when it started.
     pub at: DateTime<Utc>,
+    /// Distinct connections its sweep received.
+    pub connections: i64,
     pub endpoint: Option<String>,
     pub error: Option<String>,
 }
@@ -50,7 +53,8 @@ impl Store {
             let scope_id: i64 = row.get("id")?;
             let latest = |status: RunStatus| {
                 Sql::new(
-                    "SELECT id, COALESCE(finished_at, started_at) AS at, endpoint, error
+                    "SELECT id, started_at, COALESCE(finished_at, started_at) AS at,
+                         fetched - duplicates AS connections, endpoint, error
                      FROM sync_runs WHERE scope_id = $1 AND status = $2
                      ORDER BY id DESC LIMIT $3",
                 )
@@ -79,6 +83,19 @@ impl Store {
         })
     }
 
+    /// How many change records a run wrote, by change and category.
+    pub async fn change_counts(&self, run_id: i64) -> Result<Vec<(String, String, i64)>> {
+        let sql = Sql::new(
+            "SELECT change, category, COUNT(*) FROM change_records WHERE run_id = $1
+             GROUP BY change, category ORDER BY change, category",
+        )
+        .arg(run_id);
+        let rows = self.db.fetch_all(sql).await?;
+        rows.iter()
+            .map(|row| Ok((row.at(0)?, row.at(1)?, row.at(2)?)))
+            .collect()
+    }
+
     /// The database's size on disk, when it can be known.
     async fn size_bytes(&self) -> Result<Option<u64>> {
         match &self.db {
@@ -103,7 +120,9 @@ impl Store {
 fn brief(row: &Row) -> Result<RunBrief> {
     Ok(RunBrief {
         run_id: row.get("id")?,
+        started_at: row.get("started_at")?,
         at: row.get("at")?,
+        connections: row.get("connections")?,
         endpoint: row.get("endpoint")?,
         error: row.get("error")?,
     })
