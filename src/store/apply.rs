@@ -15,7 +15,7 @@
 
 use super::error::{Result, StoreError, inconsistent};
 use super::removals::{Absent, absent, remove};
-use super::runs::{RunStatus, clear_staging, count};
+use super::runs::{RunStatus, clear_staging, count, prune_staging};
 use super::sql::{Cell, MAX_PARAMS, Row, Sql};
 use super::tables::{CHANGE_RECORDS, NewRow};
 use super::write::{ConnectionWrite, write_connections};
@@ -571,7 +571,8 @@ pub(super) async fn insert_records(
     Ok(())
 }
 
-/// Clears the staging and marks the run complete.
+/// Clears the staging (the run's, and what the scope kept of failed runs) and marks the run
+/// complete.
 async fn finish(
     tx: &mut Tx,
     ctx: &RunContext<'_>,
@@ -579,6 +580,7 @@ async fn finish(
     skip_removals: Option<&str>,
 ) -> Result<()> {
     clear_staging(tx, ctx.run_id).await?;
+    prune_staging(tx, ctx.scope_id).await?;
     let sql = Sql::new(
         "UPDATE sync_runs SET status = $8, finished_at = $2, apply_seq = $3,
              added = $4, removed = $5, modified = $6, unchanged = $7, removals_skipped = $9

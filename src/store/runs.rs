@@ -3,6 +3,12 @@
 //! A run stages each page in its own transaction as it arrives (durable, resumable later); only
 //! `complete_run` (in `apply`) touches the inventory. A failed run changes nothing but its own
 //! row and staging.
+//!
+//! What is staged stays while it may be needed: a scope keeps the staging of its running runs
+//! and of its latest run when that failed, for a later run to continue. Everything else a scope
+//! staged is deleted when one of its runs fails, is found abandoned or completes
+//! (`prune_staging`), so staging never holds more than about one sweep per scope beyond the
+//! runs in progress.
 
 use super::Store;
 use super::error::{Result, inconsistent};
@@ -205,9 +211,10 @@ impl Store {
     }
 
     /// Marks the scope's runs still `running` as failed: called under the scope lock, when no
-    /// live process can be running them. Their staging, and any left by the scope's earlier
-    /// failed runs, is deleted. Returns how many runs were abandoned.
+    /// live process can be running them. The latest keeps its staging; staging the scope no
+    /// longer needs is deleted (`prune_staging`). Returns how many runs were abandoned.
     pub async fn abandon_running(&self, scope_id: i64) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
         let sql = Sql::new(
             "UPDATE sync_runs SET status = $3, finished_at = $2,
                  error = 'abandoned: the process running it stopped before finishing'
@@ -217,32 +224,30 @@ impl Store {
         .arg(now_utc())
         .arg(RunStatus::Failed.as_str())
         .arg(RunStatus::Running.as_str());
-        let abandoned = self.db.execute(sql).await?;
-        for table in STAGING {
-            let mut sql = Sql::new("DELETE FROM ");
-            sql.push(table)
-                .push(" WHERE run_id IN (SELECT id FROM sync_runs WHERE scope_id = ")
-                .bind(scope_id)
-                .push(" AND status = ")
-                .bind(RunStatus::Failed.as_str())
-                .push(")");
-            self.db.execute(sql).await?;
-        }
+        let abandoned = tx.execute(sql).await?;
+        prune_staging(&mut tx, scope_id).await?;
+        tx.commit().await?;
         Ok(abandoned)
     }
 
-    /// Marks a run failed and deletes its staging; the inventory is untouched.
+    /// Marks a run failed; the inventory is untouched. Its staging stays while it is its
+    /// scope's latest run; staging the scope no longer needs is deleted. A run another process
+    /// already marked (abandoned) keeps that record.
     pub async fn fail_run(&self, run_id: i64, error: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let sql = Sql::new(
-            "UPDATE sync_runs SET status = $4, finished_at = $2, error = $3 WHERE id = $1",
+            "UPDATE sync_runs SET status = $4, finished_at = $2, error = $3
+             WHERE id = $1 AND status = $5",
         )
         .arg(run_id)
         .arg(now_utc())
         .arg(error)
-        .arg(RunStatus::Failed.as_str());
+        .arg(RunStatus::Failed.as_str())
+        .arg(RunStatus::Running.as_str());
         tx.execute(sql).await?;
-        clear_staging(&mut tx, run_id).await?;
+        let scope = Sql::new("SELECT scope_id FROM sync_runs WHERE id = $1").arg(run_id);
+        let scope_id: i64 = tx.fetch_one(scope).await?.at(0)?;
+        prune_staging(&mut tx, scope_id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -276,6 +281,24 @@ impl Store {
 
 /// The tables a run stages its pages in until it applies or fails.
 const STAGING: [&str; 2] = ["staged_connections", "staged_pages"];
+
+/// Deletes the staging the scope no longer needs: a scope keeps the staging of its running
+/// runs, and of its latest run when that failed.
+pub(super) async fn prune_staging(tx: &mut super::Tx, scope_id: i64) -> Result<()> {
+    for table in STAGING {
+        let mut sql = Sql::new("DELETE FROM ");
+        sql.push(table)
+            .push(" WHERE run_id IN (SELECT id FROM sync_runs WHERE scope_id = ")
+            .bind(scope_id)
+            .push(" AND status <> ")
+            .bind(RunStatus::Running.as_str())
+            .push(" AND id < (SELECT MAX(id) FROM sync_runs WHERE scope_id = ")
+            .bind(scope_id)
+            .push("))");
+        tx.execute(sql).await?;
+    }
+    Ok(())
+}
 
 /// Deletes what `run_id` staged: its pages are applied, or never will be.
 pub(super) async fn clear_staging(tx: &mut super::Tx, run_id: i64) -> Result<()> {
