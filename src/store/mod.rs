@@ -28,7 +28,10 @@ pub use connections::ExportCursor;
 pub use error::StoreError;
 pub use history::{AsOf, ChangeRecord, RecordFilter, VersionCursor};
 pub use lock::{LockError, ScopeLock};
-pub use runs::{PageToStage, RunCounts, RunRow, RunStatus, StageOutcome, StagedConnection};
+pub use runs::{
+    PageToStage, Resumable, RunCounts, RunRow, RunStatus, StageOutcome, StagedConnection,
+    StagedPage, SweepOrigin,
+};
 pub use url::DatabaseUrl;
 // Moved to `crate::time`; re-exported while store code is being rewritten.
 

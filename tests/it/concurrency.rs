@@ -208,7 +208,7 @@ async fn a_killed_run_is_marked_abandoned_by_the_next_sync_of_any_scope(backend:
         dead["error"].as_str().unwrap().starts_with("abandoned"),
         "{dead}"
     );
-    // What it staged stays for a later run of its scope to continue, until one of them ends.
+    // What it staged stays for `sync --resume` of its scope, until a run of that scope ends.
     let db = env.db().await;
     let staged = "SELECT COUNT(*) FROM staged_connections WHERE run_id = 1";
     assert!(db.scalar(staged).await >= 5);

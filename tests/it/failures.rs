@@ -56,7 +56,7 @@ async fn failing_resync(env: &TestEnv, faults: Faults, args: &[&str]) -> (Run, u
     assert_eq!(runs[0]["removed"], serde_json::Value::Null);
     assert!(runs[0]["error"].as_str().is_some_and(|e| !e.is_empty()));
     // The complete run left nothing staged; the failed one keeps what it staged, and only
-    // that, for a later run to continue.
+    // that, for `sync --resume`.
     let db = env.db().await;
     for sql in [
         "SELECT COUNT(*) FROM staged_connections WHERE run_id <> 2",
