@@ -168,6 +168,12 @@ pub struct SyncArgs {
     /// Trust this sweep's removals however many there are (after a real mass deletion).
     #[arg(long)]
     pub accept_mass_removal: bool,
+    /// Continue the sweep of this scope's latest run if it failed or was interrupted after
+    /// staging pages, instead of starting again: a new run takes its pages over, asks again
+    /// from the last of them, and is judged as one complete sweep. With nothing to continue,
+    /// sweeps from the first page (safe in a crontab).
+    #[arg(long)]
+    pub resume: bool,
     /// How long to wait for another sync of the same scope to finish (and, on PostgreSQL, for
     /// another sync's apply step), e.g. 500ms, 30s, 5m,
     /// 1h or 1h30m; a bare number is seconds.

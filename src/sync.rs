@@ -6,21 +6,28 @@
 //! run costs little more than the download itself, and memory holds at most two pages (and
 //! the ids seen). Ids a recovery marker asked for again (see `api::paging`) are dropped before
 //! staging, so only repeats nobody asked for count as duplicates.
+//!
+//! A run started with `resume` takes over the staged pages of its scope's latest run when that
+//! failed, and continues its sweep (`Progress::staged`): the ids seen are the staged ids, the
+//! pager resumes from the staged markers, and what a stopped pager knew but staging does not
+//! show is rebuilt on the safe side. The sweep is then judged and applied as one.
 
 use crate::api::client::{ListPage, VpnClient};
 use crate::api::filters::Filters;
 use crate::api::model::VpnConnection;
-use crate::api::paging::{PageMeta, Pager};
+use crate::api::paging::{PageMeta, Pager, StagedMarkers};
 use crate::drift::RemovalGuard;
 use crate::scope::Scope;
 use crate::shutdown::{Interrupted, Shutdown};
-use crate::store::{PageToStage, RunStatus, ScopeLock, StagedConnection, Store};
+use crate::store::{
+    PageToStage, Resumable, RunStatus, ScopeLock, StagedConnection, StagedPage, Store,
+};
 use crate::time::parse_api_time;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 use tracing::Instrument as _;
 
@@ -53,6 +60,12 @@ pub struct SyncReport {
     pub duplicates: i64,
     /// Why the run stored what it saw but inferred no removals; `None` when it did.
     pub removals_skipped: Option<String>,
+    /// The failed run whose staged pages this run took over and continued (`resume`); its
+    /// pages and connections count in `pages`, `fetched` and `duplicates`.
+    pub resumed_from: Option<i64>,
+    /// Why a run asked to resume found nothing to continue and swept from the first page.
+    #[serde(skip)]
+    pub nothing_to_resume: Option<String>,
 }
 
 /// Why a sweep's evidence cannot be trusted to remove connections; empty when it can. A
@@ -117,6 +130,9 @@ pub struct RunOptions {
     /// The longest wait for the scope's lock, and for another run's apply to finish.
     pub lock_timeout: Duration,
     pub guard: RemovalGuard,
+    /// Continue the sweep of the scope's latest run if it failed after staging pages; start
+    /// from the first page when there is none.
+    pub resume: bool,
 }
 
 impl Default for RunOptions {
@@ -125,6 +141,7 @@ impl Default for RunOptions {
             page_size: DEFAULT_PAGE_SIZE,
             lock_timeout: Duration::from_secs(300),
             guard: RemovalGuard::default(),
+            resume: false,
         }
     }
 }
@@ -138,10 +155,16 @@ pub struct Run<'a> {
     page_size: u32,
     lock_timeout: Duration,
     guard: RemovalGuard,
+    /// The failed run whose staged pages this one took over.
+    resumed_from: Option<i64>,
+    /// Why `resume` found nothing to continue.
+    nothing_to_resume: Option<String>,
 }
 
 impl<'a> Run<'a> {
-    /// Records a new run of `scope`, whose lock the caller holds.
+    /// Records a new run of `scope`, whose lock the caller holds: one that takes over the
+    /// staged pages of the scope's latest run, when `resume` asks and that run failed after
+    /// staging some.
     pub async fn start(
         store: &'a Store,
         scope: &'a Scope,
@@ -152,6 +175,7 @@ impl<'a> Run<'a> {
             page_size,
             lock_timeout,
             guard,
+            resume,
         } = options;
         let scope_id = store
             .ensure_scope(scope)
@@ -171,10 +195,35 @@ impl<'a> Run<'a> {
                 "runs of other scopes whose process is gone; marked failed"
             );
         }
-        let id = store
-            .start_run(scope_id, scope, page_size)
-            .await
-            .context("cannot record the run")?;
+        // Runs found abandoned above are failed runs now: the latest may be continued.
+        let resumable = match resume {
+            true => Some(store.resumable(scope_id).await?),
+            false => None,
+        };
+        let (id, resumed_from, nothing_to_resume) = match resumable {
+            Some(Resumable::Run(from)) => {
+                let id = store
+                    .resume_run(from, scope_id, scope, page_size)
+                    .await
+                    .with_context(|| format!("cannot record a run resuming run {from}"))?;
+                tracing::info!(run_id = id, "continuing the sweep of failed run {from}");
+                (id, Some(from), None)
+            }
+            other => {
+                let why = match other {
+                    Some(Resumable::Nothing(why)) => Some(why),
+                    _ => None,
+                };
+                if let Some(why) = &why {
+                    tracing::info!("nothing to resume ({why}); sweeping from the first page");
+                }
+                let id = store
+                    .start_run(scope_id, scope, page_size)
+                    .await
+                    .context("cannot record the run")?;
+                (id, None, why)
+            }
+        };
         Ok(Self {
             id,
             scope_id,
@@ -183,6 +232,8 @@ impl<'a> Run<'a> {
             page_size,
             lock_timeout,
             guard,
+            resumed_from,
+            nothing_to_resume,
         })
     }
 
@@ -229,15 +280,22 @@ impl<'a> Run<'a> {
         shutdown: &Shutdown,
     ) -> Result<SyncReport, RunError> {
         let filters = &self.scope.filters;
-        let mut pager = Pager::new(self.page_size);
-        let (mut fetched, mut duplicates, mut pages) = (0i64, 0i64, 0i64);
+        let Progress {
+            mut pager,
+            mut seen,
+            mut idle,
+            mut pages,
+            mut fetched,
+            mut duplicates,
+            crowded,
+        } = match self.resumed_from {
+            None => Progress::new(self.page_size),
+            Some(from) => self.staged_progress(from).await?,
+        };
         // The most connections any page's total_count claimed (the API counts the whole
-        // project, so it means something only for an unfiltered sweep).
+        // project, so it means something only for an unfiltered sweep). Pages staged before a
+        // resume do not keep it: the pages after it, which ask again, claim it afresh.
         let mut total_count: Option<i64> = None;
-        // Ids staged so far, to tell the overlap a recovery marker asks for from duplicates.
-        let mut seen: HashSet<String> = HashSet::new();
-        // Full pages in a row that brought no id not seen before: no progress.
-        let mut idle = 0;
         // Network waits give way to a signal; database transactions never do.
         let mut page = tokio::select! {
             page = fetch(client, filters, self.page_size, &pager) => page?,
@@ -255,6 +313,7 @@ impl<'a> Run<'a> {
                 .collect();
             // What this page's request asked for again: known before the pager moves on.
             let asked_before = pager.asked_before();
+            let reasked = pager.reasks();
             pager
                 .advance(PageMeta {
                     current_count: page.current_count,
@@ -264,10 +323,11 @@ impl<'a> Run<'a> {
                 .with_context(where_)?;
             let overlap = drop_overlap(&mut staged, &created_at, asked_before, &seen);
             let new = staged.iter().filter(|c| !seen.contains(&c.id)).count();
-            idle = if new == 0 && !pager.is_done() {
-                idle + 1
-            } else {
-                0
+            idle = match (reasked, new == 0 && !pager.is_done()) {
+                // Asked again on purpose: neither progress nor the lack of it.
+                (true, _) => idle,
+                (false, true) => idle + 1,
+                (false, false) => 0,
             };
             if idle > MAX_IDLE_PAGES {
                 return Err(anyhow::anyhow!(
@@ -350,10 +410,10 @@ impl<'a> Run<'a> {
             ));
         }
         // Instants no page could show in full are settled only by a complete count.
-        if let Some(reason) = pager.unproven()
-            && counted.is_none_or(|t| t > distinct)
-        {
-            doubts.add(reason);
+        if counted.is_none_or(|t| t > distinct) {
+            for reason in [crowded, pager.unproven()].into_iter().flatten() {
+                doubts.add(reason);
+            }
         }
         // Waiting for another run's apply gives way to a signal; the apply itself does not.
         let tx = tokio::select! {
@@ -397,8 +457,133 @@ impl<'a> Run<'a> {
             pages,
             duplicates,
             removals_skipped: skip,
+            resumed_from: self.resumed_from,
+            nothing_to_resume: self.nothing_to_resume.clone(),
         })
     }
+
+    /// Where the sweep of failed run `from` stood, from the pages this run took over from it.
+    async fn staged_progress(&self, from: i64) -> anyhow::Result<Progress> {
+        let store = self.store;
+        let staged = store.staged_pages(self.id).await?;
+        if let Some((i, page)) = staged
+            .iter()
+            .enumerate()
+            .find(|(i, p)| usize::try_from(p.page_no).ok() != Some(i + 1))
+        {
+            anyhow::bail!(
+                "run {from} staged page {} where page {} was due: its sweep cannot be continued",
+                page.page_no,
+                i + 1
+            );
+        }
+        let created = store.staged_created_at(self.id).await?;
+        let origin = store.sweep_origin(from).await?;
+        let progress = Progress::staged(self.page_size, &staged, &created, origin);
+        tracing::info!(
+            run_id = self.id,
+            "run {from} staged {} pages and {} connections; asking again from page {}",
+            staged.len(),
+            created.len(),
+            staged.len()
+        );
+        Ok(progress)
+    }
+}
+
+/// Where a sweep stands before its next page: at the start, or where a stopped run left it.
+struct Progress {
+    pager: Pager,
+    /// Ids staged so far, to tell the overlap a recovery marker asks for from duplicates.
+    seen: HashSet<String>,
+    /// Full pages in a row that brought no id not seen before: no progress.
+    idle: u32,
+    pages: i64,
+    fetched: i64,
+    duplicates: i64,
+    /// Why pages staged before a resume cannot show every connection of some instants.
+    crowded: Option<String>,
+}
+
+impl Progress {
+    fn new(page_size: u32) -> Self {
+        Self {
+            pager: Pager::new(page_size),
+            seen: HashSet::new(),
+            idle: 0,
+            pages: 0,
+            fetched: 0,
+            duplicates: 0,
+            crowded: None,
+        }
+    }
+
+    /// The progress of a stopped sweep from what it staged: its pages in order, each staged
+    /// connection's id and `created_at`, and the runs it went through.
+    ///
+    /// The pager resumes from the staged markers (`Pager::resume`). Whether a staged page held
+    /// only one instant is not staged, but an instant with as many staged connections as the
+    /// smallest page the sweep asked for is one such a page may have held (and one that did
+    /// has that many): it is doubted, as the stopped pager would have.
+    fn staged(
+        page_size: u32,
+        staged: &[StagedPage],
+        created: &[(String, Option<String>)],
+        origin: crate::store::SweepOrigin,
+    ) -> Self {
+        let markers: Vec<StagedMarkers<'_>> = staged
+            .iter()
+            .map(|p| StagedMarkers {
+                marker: p.marker.as_deref(),
+                next_marker: p.next_marker.as_deref(),
+            })
+            .collect();
+        let idle = staged
+            .iter()
+            .rev()
+            .take_while(|p| p.first_seen == 0)
+            .count();
+        let fetched: i64 = staged.iter().map(|p| p.item_count).sum();
+        let distinct = i64::try_from(created.len()).unwrap_or(i64::MAX);
+        Self {
+            pager: Pager::resume(page_size, &markers),
+            seen: created.iter().map(|(id, _)| id.clone()).collect(),
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            pages: i64::try_from(staged.len()).unwrap_or(i64::MAX),
+            fetched,
+            duplicates: fetched - distinct,
+            crowded: crowded_instants(
+                created.iter().filter_map(|(_, at)| at.as_deref()),
+                origin.smallest_page_size,
+            ),
+        }
+    }
+}
+
+/// Why instants that `limit` or more of `created_at` share (as many as a page of the smallest
+/// size a sweep used holds) may hold connections no page listed; `None` when none do.
+fn crowded_instants<'a>(
+    created_at: impl IntoIterator<Item = &'a str>,
+    limit: i64,
+) -> Option<String> {
+    let mut counts: BTreeMap<DateTime<Utc>, (i64, &str)> = BTreeMap::new();
+    for text in created_at {
+        if let Some(at) = parse_api_time(text) {
+            counts.entry(at).or_insert((0, text)).0 += 1;
+        }
+    }
+    let crowded: Vec<&str> = counts
+        .values()
+        .rev()
+        .filter(|(n, _)| *n >= limit)
+        .map(|(_, text)| *text)
+        .collect();
+    let first = crowded.first()?;
+    Some(format!(
+        "before the sweep was resumed, {} instant(s) (first: {first}) had as many connections as \
+         a page of {limit} holds, so more connections created then could not be listed",
+        crowded.len()
+    ))
 }
 
 /// The most distinct connections a sweep may plausibly bring when the API counts `total`: the
@@ -493,6 +678,31 @@ mod tests {
                 body: String::new(),
             })
             .collect()
+    }
+
+    #[test]
+    fn instants_as_crowded_as_the_smallest_page_are_doubted() {
+        let times = [
+            "2022-12-11T13:59:59.633Z",
+            "2022-12-11T13:59:59.633Z",
+            "2022-12-11T13:59:59.633Z",
+            // The same instant spelt otherwise counts with it.
+            "2022-12-11T13:59:59.633",
+            "2022-12-09T07:24:27.674Z",
+            "2022-12-09T07:24:27.674Z",
+            "2022-12-09T07:24:27.674Z",
+            "2022-12-01T00:00:00Z",
+            "not a time",
+        ];
+        assert_eq!(crowded_instants(times, 5), None);
+        let reason = crowded_instants(times, 3).expect("two crowded instants");
+        assert!(
+            reason.contains("2 instant(s) (first: 2022-12-11T13:59:59.633Z)")
+                && reason.contains("a page of 3"),
+            "{reason}"
+        );
+        let reason = crowded_instants(times, 4).expect("one crowded instant");
+        assert!(reason.contains("1 instant(s)"), "{reason}");
     }
 
     #[test]

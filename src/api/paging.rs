@@ -23,6 +23,12 @@
 //!
 //! It refuses a marker that does not move down: one that repeats, or goes back up other than
 //! once to recover the instant the previous answer skipped. So a sweep never loops.
+//!
+//! A sweep that stopped can be continued (`Pager::resume`) from the markers of the pages it
+//! staged. What the pager knew then (which boundary the next request was to recover, whether an
+//! answer had reached it) is not staged, so the resumed pager does not guess it: it asks again
+//! from one step after the last staged page's marker, which serves that page's instants again
+//! under either reading, and treats everything seen before that comes back as asked for.
 
 use crate::time::{parse_api_time, shift_api_time};
 use chrono::{DateTime, Utc};
@@ -100,6 +106,17 @@ pub struct Pager {
     /// Boundaries whose text is in no time format we know, so no marker can recover them.
     unrecoverable: Vec<String>,
     done: bool,
+    /// The pending request asks again for pages a stopped sweep staged (`resume`).
+    reask: bool,
+}
+
+/// The markers of one page a stopped sweep staged.
+#[derive(Debug, Clone, Copy)]
+pub struct StagedMarkers<'a> {
+    /// The marker the page was requested with (`None`: the first page).
+    pub marker: Option<&'a str>,
+    /// The `next_marker` it was served with.
+    pub next_marker: Option<&'a str>,
 }
 
 impl Pager {
@@ -113,7 +130,53 @@ impl Pager {
             unproven: Vec::new(),
             unrecoverable: Vec::new(),
             done: false,
+            reask: false,
         }
+    }
+
+    /// Continues a sweep that staged `staged` (its pages in order) and stopped; with nothing
+    /// staged, starts one.
+    ///
+    /// The next request asks from one step after the last staged page's marker (from the start
+    /// when that was the first page): whatever the stopped pager was about to ask, recovering a
+    /// boundary's ties included, lies in what that request serves under either reading, at the
+    /// cost of one page asked again. A service shown to be strict (a staged marker above the
+    /// previous page's `next_marker`: a recovery) is taken as strict. Staged markers in no time
+    /// format are reported by `unproven` as they were by the stopped pager.
+    pub fn resume(limit: u32, staged: &[StagedMarkers<'_>]) -> Self {
+        let mut pager = Self::new(limit);
+        let Some(last) = staged.last() else {
+            return pager;
+        };
+        pager.page = i64::try_from(staged.len()).unwrap_or(i64::MAX - 1) + 1;
+        pager.marker = last
+            .marker
+            .map(|m| shift_api_time(m, 1).unwrap_or_else(|| m.to_owned()));
+        pager.reask = true;
+        let recovered = staged.windows(2).any(|pair| {
+            let above = pair[1].marker.and_then(parse_api_time);
+            let served = pair[0].next_marker.and_then(parse_api_time);
+            above
+                .zip(served)
+                .is_some_and(|(above, served)| above > served)
+        });
+        if recovered {
+            pager.reading = Reading::Strict;
+        }
+        pager.unrecoverable = staged
+            .iter()
+            .filter_map(|p| p.marker)
+            .filter(|m| parse_api_time(m).is_none())
+            .map(str::to_owned)
+            .collect();
+        pager
+    }
+
+    /// Whether the pending request asks again for what a stopped sweep staged (see `resume`):
+    /// what it brings that the sweep has seen is no duplicate, and its lack of anything new
+    /// is no sign of a sweep that does not progress.
+    pub fn reasks(&self) -> bool {
+        self.reask
     }
 
     /// 1-based number of the page to fetch next.
@@ -136,6 +199,10 @@ impl Pager {
     /// one), not duplicates. A sweep going down never sees anything that old otherwise, so
     /// repeats an inclusive service adds at the marker, or any newer ones, stay duplicates.
     pub fn asked_before(&self) -> Option<DateTime<Utc>> {
+        if self.reask {
+            // A resumed sweep asks again for everything it staged from that page on.
+            return Some(DateTime::<Utc>::MAX_UTC);
+        }
         self.marker.as_deref().and_then(parse_api_time)
     }
 
@@ -169,6 +236,13 @@ impl Pager {
             .iter()
             .map(|t| t.and_then(parse_api_time))
             .collect();
+        if std::mem::take(&mut self.reask) {
+            // Only a service that reads markers inclusively serves the marker's own instant.
+            let at = self.marker.as_deref().and_then(parse_api_time);
+            if at.is_some_and(|at| instants.iter().flatten().any(|i| *i >= at)) {
+                self.reading = Reading::Inclusive;
+            }
+        }
         if let Some(next) = self.check_answer(&instants) {
             return self.ask_next(next);
         }
@@ -474,6 +548,143 @@ mod tests {
             reason.contains("2 marker(s)") && reason.contains("yesterday"),
             "{reason}"
         );
+    }
+
+    /// A service over `times` (newest first; an id is its index), reading markers strictly or
+    /// inclusively: the page it serves for `marker`, as ids and times.
+    fn serve<'a>(
+        times: &'a [&'a str],
+        inclusive: bool,
+        marker: Option<&str>,
+        limit: u32,
+    ) -> Vec<(usize, &'a str)> {
+        let before = marker.and_then(parse_api_time);
+        times
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                let t = parse_api_time(t).unwrap();
+                before.is_none_or(|m| if inclusive { t <= m } else { t < m })
+            })
+            .map(|(i, t)| (i, *t))
+            .take(limit as usize)
+            .collect()
+    }
+
+    /// One page a test sweep took in: its request marker, its last time, the ids it served.
+    struct Taken {
+        marker: Option<String>,
+        last: Option<String>,
+        ids: Vec<usize>,
+    }
+
+    /// Sweeps with `pager` until done; returns the pages taken in.
+    fn sweep(pager: &mut Pager, times: &[&str], inclusive: bool, limit: u32) -> Vec<Taken> {
+        let mut pages = Vec::new();
+        while !pager.is_done() {
+            assert!(pages.len() < 100, "the sweep does not end");
+            let marker = pager.marker().map(str::to_owned);
+            let page = serve(times, inclusive, marker.as_deref(), limit);
+            let created: Vec<Option<&str>> = page.iter().map(|(_, t)| Some(*t)).collect();
+            if let Err(e) = pager.advance(super::tests::page(&created)) {
+                panic!("inclusive {inclusive}, limit {limit}, marker {marker:?}: {e}");
+            }
+            pages.push(Taken {
+                marker,
+                last: created.last().copied().flatten().map(str::to_owned),
+                ids: page.iter().map(|(i, _)| *i).collect(),
+            });
+        }
+        pages
+    }
+
+    #[test]
+    fn a_resumed_sweep_sees_everything_and_asks_one_page_again() {
+        // Pairs and triples of ties, so boundaries fall inside ties at every page size.
+        let times: Vec<String> = (0..10)
+            .flat_map(|g| {
+                let time = format!("2022-12-11T13:59:{:02}.500Z", 59 - g);
+                std::iter::repeat_n(time, 2 + g % 2)
+            })
+            .collect();
+        let times: Vec<&str> = times.iter().map(String::as_str).collect();
+        for inclusive in [false, true] {
+            for limit in [3, 4, 5] {
+                let full = sweep(&mut Pager::new(limit), &times, inclusive, limit);
+                let case = format!("inclusive {inclusive}, limit {limit}");
+                for stop in 1..full.len() {
+                    let staged: Vec<StagedMarkers<'_>> = full[..stop]
+                        .iter()
+                        .map(|p| StagedMarkers {
+                            marker: p.marker.as_deref(),
+                            next_marker: p.last.as_deref(),
+                        })
+                        .collect();
+                    let mut pager = Pager::resume(limit, &staged);
+                    assert_eq!(pager.page(), stop as i64 + 1, "{case}");
+                    assert!(pager.reasks());
+                    let rest = sweep(&mut pager, &times, inclusive, limit);
+                    assert!(!pager.reasks());
+                    let mut seen: Vec<usize> = full[..stop]
+                        .iter()
+                        .chain(&rest)
+                        .flat_map(|p| p.ids.iter().copied())
+                        .collect();
+                    seen.sort_unstable();
+                    seen.dedup();
+                    assert_eq!(seen.len(), times.len(), "{case}, stopped after {stop}");
+                    // The page asked again; past an instant that fills a page, perhaps one
+                    // more answer to learn how the service reads markers.
+                    let asked = stop + rest.len();
+                    let again = if limit > 3 { 1 } else { 2 };
+                    assert!(asked <= full.len() + again, "{case}: {asked} requests");
+                    // Groups of 3 fill pages of 3: only then is an instant unproven.
+                    if limit > 3 {
+                        assert_eq!(pager.unproven(), None, "{case}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_resumed_pager_asks_from_one_step_after_the_last_marker() {
+        let staged = [
+            StagedMarkers {
+                marker: None,
+                next_marker: Some(T1),
+            },
+            // Asked again from one step after T1: a strict service.
+            StagedMarkers {
+                marker: Some("2022-12-11T13:59:59.634Z"),
+                next_marker: Some(T2),
+            },
+        ];
+        let p = Pager::resume(2, &staged);
+        assert_eq!(
+            (p.page(), p.marker()),
+            (3, Some("2022-12-11T13:59:59.635Z"))
+        );
+        assert_eq!(p.asked_before(), Some(DateTime::<Utc>::MAX_UTC));
+        assert_eq!(p.reading, Reading::Strict);
+        // Only the first page staged: the sweep starts over, and nothing seen is a duplicate.
+        let p = Pager::resume(2, &staged[..1]);
+        assert_eq!(
+            (p.page(), p.marker(), p.reading),
+            (2, None, Reading::Unknown)
+        );
+        assert!(p.reasks());
+        // A marker in no known format is asked with as it is, and still reported.
+        let odd = [
+            staged[0],
+            StagedMarkers {
+                marker: Some("yesterday"),
+                next_marker: None,
+            },
+        ];
+        let p = Pager::resume(2, &odd);
+        assert_eq!(p.marker(), Some("yesterday"));
+        assert!(p.unproven().unwrap().contains("yesterday"));
     }
 
     #[test]

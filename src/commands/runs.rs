@@ -53,13 +53,24 @@ fn table(runs: &[RunRow]) -> String {
     table_text(&table)
 }
 
-/// A failed run's error, or why a complete one inferred no removals.
+/// A failed run's error, or why a complete one inferred no removals; and which run continued
+/// whose sweep (`sync --resume`).
 fn note(run: &RunRow) -> String {
-    match (&run.error, &run.removals_skipped) {
-        (Some(error), _) => error.clone(),
-        (None, Some(reason)) => format!("no removals inferred: {reason}"),
-        (None, None) => String::new(),
-    }
+    let outcome = match (&run.error, &run.removals_skipped) {
+        (Some(error), _) => Some(error.clone()),
+        (None, Some(reason)) => Some(format!("no removals inferred: {reason}")),
+        (None, None) => None,
+    };
+    let resumed = [
+        run.resumed_from.map(|id| format!("resumed run {id}")),
+        run.resumed_by.map(|id| format!("resumed by run {id}")),
+    ];
+    resumed
+        .into_iter()
+        .chain([outcome])
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// `project@endpoint` (or the project alone) plus any filters, e.g.

@@ -88,6 +88,7 @@ async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Comman
             max_percent: args.max_removal_percent,
             accept: args.accept_mass_removal,
         },
+        resume: args.resume,
     };
     let report = sync_scope(&store, &client, &scope, options, &shutdown).await?;
     print_report(&report, args.format)?;
@@ -169,6 +170,17 @@ pub fn print_report(report: &SyncReport, format: ReportFormat) -> anyhow::Result
                 report.modified,
                 report.unchanged
             );
+            if let Some(from) = report.resumed_from {
+                text.push_str(&format!(
+                    "note: continued the sweep of failed run {from}; its pages are counted here\n"
+                ));
+            }
+            if let Some(why) = &report.nothing_to_resume {
+                text.push_str(&format!(
+                    "note: nothing to resume ({}); swept from the first page\n",
+                    one_line(why)
+                ));
+            }
             if report.duplicates > 0 {
                 text.push_str(&format!(
                     "note: {} repeated connection ids across pages were ignored\n",

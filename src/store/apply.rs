@@ -15,7 +15,7 @@
 
 use super::error::{Result, StoreError, inconsistent};
 use super::removals::{Absent, absent, remove};
-use super::runs::{RunStatus, clear_staging, count};
+use super::runs::{RunStatus, clear_staging, count, origin, prune_staging, sweep_chain};
 use super::sql::{Cell, MAX_PARAMS, Row, Sql};
 use super::tables::{CHANGE_RECORDS, NewRow};
 use super::write::{ConnectionWrite, write_connections};
@@ -48,7 +48,8 @@ pub(super) struct RunContext<'a> {
     pub scope: &'a Scope,
     pub seq: i64,
     pub detected_at: DateTime<Utc>,
-    /// When the run started: a connection observed after it cannot be judged by its sweep.
+    /// When the run's sweep started (a resumed run's: when the run it resumed started): a
+    /// connection observed after it cannot be judged by its sweep.
     pub started_at: DateTime<Utc>,
     /// When each staged page was fetched: the observation time of its connections.
     page_times: HashMap<i64, DateTime<Utc>>,
@@ -113,12 +114,13 @@ impl Store {
         // Another process that took the scope's lock marks a run it finds `running` as
         // abandoned: then this process lost its lock (a killed session, say) and must not
         // apply. Checked first to save the work, and again by `finish`, atomically.
-        let sql = Sql::new("SELECT status, started_at FROM sync_runs WHERE id = $1").arg(run_id);
-        let row = tx.fetch_one(sql).await?;
-        let status: String = row.at(0)?;
+        let sql = Sql::new("SELECT status FROM sync_runs WHERE id = $1").arg(run_id);
+        let status: String = tx.fetch_one(sql).await?.at(0)?;
         if status != RunStatus::Running.as_str() {
             return Err(StoreError::NotRunning { run_id, status });
         }
+        // A resumed run's sweep started with the run it resumed.
+        let origin = origin(&tx.fetch_all(sweep_chain(run_id)).await?)?;
         let next_seq = Sql::new("SELECT COALESCE(MAX(apply_seq), 0) + 1 FROM sync_runs");
         let ctx = RunContext {
             run_id,
@@ -126,7 +128,7 @@ impl Store {
             scope,
             seq: tx.fetch_one(next_seq).await?.at(0)?,
             detected_at: now_utc(),
-            started_at: row.at(1)?,
+            started_at: origin.started_at,
             page_times: page_times(&mut tx, run_id).await?,
             concurrent: others_running(&mut tx, run_id, scope).await?,
         };
@@ -576,7 +578,8 @@ pub(super) async fn insert_records(
     Ok(())
 }
 
-/// Clears the staging and marks the run complete.
+/// Clears the staging (the run's, and what the scope kept of failed runs) and marks the run
+/// complete.
 async fn finish(
     tx: &mut Tx,
     ctx: &RunContext<'_>,
@@ -584,6 +587,7 @@ async fn finish(
     skip_removals: Option<&str>,
 ) -> Result<()> {
     clear_staging(tx, ctx.run_id).await?;
+    prune_staging(tx, ctx.scope_id).await?;
     let sql = Sql::new(
         "UPDATE sync_runs SET status = $8, finished_at = $2, apply_seq = $3,
              added = $4, removed = $5, modified = $6, unchanged = $7, removals_skipped = $9

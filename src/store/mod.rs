@@ -33,7 +33,10 @@ pub use error::StoreError;
 pub use history::{AsOf, ChangeRecord, RecordFilter, VersionCursor};
 pub use lock::{LockError, ScopeLock};
 pub use prune::Pruned;
-pub use runs::{PageToStage, RunCounts, RunRow, RunStatus, StageOutcome, StagedConnection};
+pub use runs::{
+    PageToStage, Resumable, RunCounts, RunRow, RunStatus, StageOutcome, StagedConnection,
+    StagedPage, SweepOrigin,
+};
 pub use status::{RunBrief, ScopeStatus, Status};
 pub use url::DatabaseUrl;
 // Moved to `crate::time`; re-exported while store code is being rewritten.

@@ -3,6 +3,12 @@
 //! A run stages each page in its own transaction as it arrives (durable, resumable later); only
 //! `complete_run` (in `apply`) touches the inventory. A failed run changes nothing but its own
 //! row and staging.
+//!
+//! What is staged stays while it may be needed: a scope keeps the staging of its running runs
+//! and of its latest run when that failed, which `sync --resume` continues (`resume_run`: a new
+//! run takes the failed run's staged pages over). Everything else a scope staged is deleted
+//! when one of its runs fails, is found abandoned or completes (`prune_staging`), so staging
+//! never holds more than about one sweep per scope beyond the runs in progress.
 
 use super::Store;
 use super::error::{Result, inconsistent};
@@ -82,6 +88,36 @@ impl std::fmt::Display for RunStatus {
     }
 }
 
+/// What `sync --resume` finds to continue in a scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resumable {
+    /// The scope's latest run, which failed after staging pages.
+    Run(i64),
+    /// Nothing to continue, and why.
+    Nothing(String),
+}
+
+/// One page a run staged, as far as continuing its sweep needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedPage {
+    pub page_no: i64,
+    pub marker: Option<String>,
+    pub next_marker: Option<String>,
+    /// Connections received, duplicates included (as counted in `fetched`).
+    pub item_count: i64,
+    /// Connections first received on this page.
+    pub first_seen: i64,
+}
+
+/// The runs one sweep went through (a run and those it resumed), as far as judging it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepOrigin {
+    /// When the first of them started: the sweep's start.
+    pub started_at: DateTime<Utc>,
+    /// The smallest page size any of them asked with.
+    pub smallest_page_size: i64,
+}
+
 /// A run as `vpn-inventory runs` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRow {
@@ -101,6 +137,10 @@ pub struct RunRow {
     /// Why a complete run inferred no removals; `None` when it did (or is not complete).
     pub removals_skipped: Option<String>,
     pub error: Option<String>,
+    /// The failed run whose staged pages this run took over and continued (`sync --resume`).
+    pub resumed_from: Option<i64>,
+    /// The run that took this failed run's staged pages over and continued its sweep.
+    pub resumed_by: Option<i64>,
 }
 
 impl Store {
@@ -205,9 +245,11 @@ impl Store {
     }
 
     /// Marks the scope's runs still `running` as failed: called under the scope lock, when no
-    /// live process can be running them. Their staging, and any left by the scope's earlier
-    /// failed runs, is deleted. Returns how many runs were abandoned.
+    /// live process can be running them. The latest keeps its staging for `sync --resume`;
+    /// staging the scope no longer needs is deleted (`prune_staging`). Returns how many runs
+    /// were abandoned.
     pub async fn abandon_running(&self, scope_id: i64) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
         let sql = Sql::new(
             "UPDATE sync_runs SET status = $3, finished_at = $2,
                  error = 'abandoned: the process running it stopped before finishing'
@@ -217,34 +259,175 @@ impl Store {
         .arg(now_utc())
         .arg(RunStatus::Failed.as_str())
         .arg(RunStatus::Running.as_str());
-        let abandoned = self.db.execute(sql).await?;
-        for table in STAGING {
-            let mut sql = Sql::new("DELETE FROM ");
-            sql.push(table)
-                .push(" WHERE run_id IN (SELECT id FROM sync_runs WHERE scope_id = ")
-                .bind(scope_id)
-                .push(" AND status = ")
-                .bind(RunStatus::Failed.as_str())
-                .push(")");
-            self.db.execute(sql).await?;
-        }
+        let abandoned = tx.execute(sql).await?;
+        prune_staging(&mut tx, scope_id).await?;
+        tx.commit().await?;
         Ok(abandoned)
     }
 
-    /// Marks a run failed and deletes its staging; the inventory is untouched.
+    /// Marks a run failed; the inventory is untouched. Its staging stays for `sync --resume`
+    /// while it is its scope's latest run; staging the scope no longer needs is deleted. A run
+    /// another process already marked (abandoned, then perhaps resumed) keeps that record.
     pub async fn fail_run(&self, run_id: i64, error: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let sql = Sql::new(
-            "UPDATE sync_runs SET status = $4, finished_at = $2, error = $3 WHERE id = $1",
+            "UPDATE sync_runs SET status = $4, finished_at = $2, error = $3
+             WHERE id = $1 AND status = $5",
         )
         .arg(run_id)
         .arg(now_utc())
         .arg(error)
-        .arg(RunStatus::Failed.as_str());
+        .arg(RunStatus::Failed.as_str())
+        .arg(RunStatus::Running.as_str());
         tx.execute(sql).await?;
-        clear_staging(&mut tx, run_id).await?;
+        let scope = Sql::new("SELECT scope_id FROM sync_runs WHERE id = $1").arg(run_id);
+        let scope_id: i64 = tx.fetch_one(scope).await?.at(0)?;
+        prune_staging(&mut tx, scope_id).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Whether the scope's latest run failed after staging pages, which a new run can continue.
+    pub async fn resumable(&self, scope_id: i64) -> Result<Resumable> {
+        let sql = Sql::new(
+            "SELECT r.id, r.status, (SELECT COUNT(*) FROM staged_pages p WHERE p.run_id = r.id)
+             FROM sync_runs r WHERE r.scope_id = $1 ORDER BY r.id DESC LIMIT 1",
+        )
+        .arg(scope_id);
+        let Some(row) = self.db.fetch_optional(sql).await? else {
+            return Ok(Resumable::Nothing(
+                "this scope has no earlier run".to_owned(),
+            ));
+        };
+        let (id, pages): (i64, i64) = (row.at(0)?, row.at(2)?);
+        let latest = format!("run {id}, this scope's latest,");
+        Ok(match RunStatus::parse(&row.at::<String>(1)?)? {
+            RunStatus::Failed if pages > 0 => Resumable::Run(id),
+            RunStatus::Failed => {
+                Resumable::Nothing(format!("{latest} failed before staging a page"))
+            }
+            RunStatus::Complete => Resumable::Nothing(format!("{latest} completed")),
+            RunStatus::Running => Resumable::Nothing(format!("{latest} is still running")),
+        })
+    }
+
+    /// Records a run of the scope that continues the sweep of its failed run `from`: in one
+    /// transaction it takes `from`'s staged pages over and counts them as its own. `from` stays
+    /// failed; the new run names it (`resumed_from`). Called under the scope's lock.
+    pub async fn resume_run(
+        &self,
+        from: i64,
+        scope_id: i64,
+        scope: &Scope,
+        page_size: u32,
+    ) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        // Locks the failed run's row (SQLite's write lock holds it all anyway): a process that
+        // lost this run's lock and still stages pages updates that row in the same transaction
+        // as the page, so each of its pages is taken over whole or left behind whole.
+        let sql = Sql::new(
+            "UPDATE sync_runs SET status = status WHERE id = $1 AND scope_id = $2 AND status = $3",
+        )
+        .arg(from)
+        .arg(scope_id)
+        .arg(RunStatus::Failed.as_str());
+        if tx.execute(sql).await? != 1 {
+            return Err(inconsistent(format!(
+                "run {from} is no failed run of this scope: it cannot be resumed"
+            )));
+        }
+        let sql = Sql::new(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(item_count), 0) AS BIGINT),
+                 (SELECT COUNT(*) FROM staged_connections WHERE run_id = $1)
+             FROM staged_pages WHERE run_id = $1",
+        )
+        .arg(from);
+        let row = tx.fetch_one(sql).await?;
+        let (pages, fetched, distinct): (i64, i64, i64) = (row.at(0)?, row.at(1)?, row.at(2)?);
+        let sql = Sql::new(
+            "INSERT INTO sync_runs (scope_id, status, started_at, page_size, endpoint, region,
+                 resumed_from, pages, fetched, duplicates)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .arg(scope_id)
+        .arg(RunStatus::Running.as_str())
+        .arg(now_utc())
+        .arg(i64::from(page_size))
+        .arg(&scope.endpoint)
+        .arg(&scope.region)
+        .arg(from)
+        .arg(pages)
+        .arg(fetched)
+        .arg(fetched - distinct);
+        let id: i64 = tx.fetch_one(sql).await?.at(0)?;
+        for table in STAGING {
+            let mut sql = Sql::new("UPDATE ");
+            sql.push(table)
+                .push(" SET run_id = ")
+                .bind(id)
+                .push(" WHERE run_id = ")
+                .bind(from);
+            tx.execute(sql).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The pages `run_id` staged, in order.
+    pub async fn staged_pages(&self, run_id: i64) -> Result<Vec<StagedPage>> {
+        let sql = Sql::new(
+            "SELECT p.page_no, p.marker, p.next_marker, p.item_count,
+                 (SELECT COUNT(*) FROM staged_connections c
+                  WHERE c.run_id = p.run_id AND c.page_no = p.page_no)
+             FROM staged_pages p WHERE p.run_id = $1 ORDER BY p.page_no",
+        )
+        .arg(run_id);
+        self.db
+            .fetch_all(sql)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(StagedPage {
+                    page_no: row.at(0)?,
+                    marker: row.at(1)?,
+                    next_marker: row.at(2)?,
+                    item_count: row.at(3)?,
+                    first_seen: row.at(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Each connection `run_id` staged: its id and the `created_at` it was served with.
+    pub async fn staged_created_at(&self, run_id: i64) -> Result<Vec<(String, Option<String>)>> {
+        let mut out = Vec::new();
+        let mut after = String::new();
+        loop {
+            let sql = Sql::new(
+                "SELECT connection_id, body FROM staged_connections
+                 WHERE run_id = $1 AND connection_id > $2 ORDER BY connection_id LIMIT $3",
+            )
+            .arg(run_id)
+            .arg(after.as_str())
+            .arg(STAGED_CHUNK);
+            let rows = self.db.fetch_all(sql).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.at(0)?;
+            for row in &rows {
+                let (id, body): (String, String) = (row.at(0)?, row.at(1)?);
+                let served: Created = serde_json::from_str(&body)
+                    .map_err(|e| inconsistent(format!("staged connection {id}: {e}")))?;
+                let created_at = served.created_at.as_ref().and_then(|v| v.as_str());
+                out.push((id, created_at.map(str::to_owned)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the sweep of `run_id` started and the smallest page size it used, following the
+    /// runs it resumed back to the one that fetched its first page.
+    pub async fn sweep_origin(&self, run_id: i64) -> Result<SweepOrigin> {
+        origin(&self.db.fetch_all(sweep_chain(run_id)).await?)
     }
 
     /// A run's status and error, or `None` when there is no such run.
@@ -265,7 +448,8 @@ impl Store {
             "SELECT r.id, r.status, r.started_at, r.finished_at, r.pages,
                  r.fetched, r.duplicates, r.added, r.removed, r.modified, r.unchanged,
                  r.removals_skipped, r.error, r.endpoint, r.region, s.project_id, s.vgw_id,
-                 s.vgw_ip, s.vpn_id, s.eip_id, s.enterprise_project_ids
+                 s.vgw_ip, s.vpn_id, s.eip_id, s.enterprise_project_ids, r.resumed_from,
+                 (SELECT MIN(n.id) FROM sync_runs n WHERE n.resumed_from = r.id) AS resumed_by
              FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
              ORDER BY r.id DESC LIMIT $1",
         )
@@ -276,6 +460,65 @@ impl Store {
 
 /// The tables a run stages its pages in until it applies or fails.
 const STAGING: [&str; 2] = ["staged_connections", "staged_pages"];
+
+/// How many staged connections are read per query.
+const STAGED_CHUNK: i64 = 500;
+
+/// The one field of a staged body that continuing a sweep reads.
+#[derive(serde::Deserialize)]
+struct Created {
+    created_at: Option<serde_json::Value>,
+}
+
+/// The started_at and page_size of `run_id` and of every run it resumed, transitively.
+pub(super) fn sweep_chain(run_id: i64) -> Sql {
+    Sql::new(
+        "WITH RECURSIVE chain (id, resumed_from, started_at, page_size) AS (
+             SELECT id, resumed_from, started_at, page_size FROM sync_runs WHERE id = $1
+             UNION ALL
+             SELECT r.id, r.resumed_from, r.started_at, r.page_size
+             FROM sync_runs r JOIN chain c ON r.id = c.resumed_from)
+         SELECT started_at, page_size FROM chain",
+    )
+    .arg(run_id)
+}
+
+/// The sweep's origin from the rows of `sweep_chain`.
+pub(super) fn origin(rows: &[Row]) -> Result<SweepOrigin> {
+    let mut origin: Option<SweepOrigin> = None;
+    for row in rows {
+        let (started_at, page_size): (DateTime<Utc>, i64) = (row.at(0)?, row.at(1)?);
+        origin = Some(match origin {
+            None => SweepOrigin {
+                started_at,
+                smallest_page_size: page_size,
+            },
+            Some(o) => SweepOrigin {
+                started_at: o.started_at.min(started_at),
+                smallest_page_size: o.smallest_page_size.min(page_size),
+            },
+        });
+    }
+    origin.ok_or_else(|| inconsistent("a run to judge is missing"))
+}
+
+/// Deletes the staging the scope no longer needs: a scope keeps the staging of its running
+/// runs, and of its latest run when that failed (`sync --resume` continues it).
+pub(super) async fn prune_staging(tx: &mut super::Tx, scope_id: i64) -> Result<()> {
+    for table in STAGING {
+        let mut sql = Sql::new("DELETE FROM ");
+        sql.push(table)
+            .push(" WHERE run_id IN (SELECT id FROM sync_runs WHERE scope_id = ")
+            .bind(scope_id)
+            .push(" AND status <> ")
+            .bind(RunStatus::Running.as_str())
+            .push(" AND id < (SELECT MAX(id) FROM sync_runs WHERE scope_id = ")
+            .bind(scope_id)
+            .push("))");
+        tx.execute(sql).await?;
+    }
+    Ok(())
+}
 
 /// Deletes what `run_id` staged: its pages are applied, or never will be.
 pub(super) async fn clear_staging(tx: &mut super::Tx, run_id: i64) -> Result<()> {
@@ -315,6 +558,8 @@ fn run_row(row: &Row) -> Result<RunRow> {
         unchanged: row.get("unchanged")?,
         removals_skipped: row.get("removals_skipped")?,
         error: row.get("error")?,
+        resumed_from: row.get("resumed_from")?,
+        resumed_by: row.get("resumed_by")?,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The command line itself: required settings, tokens, runs, migrate, demo.
 
-use crate::support::{Backend, TestEnv};
+use crate::support::{Backend, TestEnv, latest_schema_version};
 use serde_json::Value;
 
 backend_tests!(
@@ -140,7 +140,11 @@ async fn runs_lists_counts_and_migrate_is_idempotent(backend: Backend) {
     );
     let run = env.run(&["migrate"]).await;
     let stdout = &run.assert_ok().stdout;
-    assert!(stdout.contains("schema version 4, up to date"), "{stdout}");
+    let latest = latest_schema_version();
+    assert!(
+        stdout.contains(&format!("schema version {latest}, up to date")),
+        "{stdout}"
+    );
     env.sync(&[]).await;
     env.sync(&[]).await;
     let runs = env.run(&["runs", "--format", "json"]).await.json();
@@ -309,7 +313,8 @@ async fn version_completions_and_manual_come_from_the_cli_definition() {
         version.starts_with("vpn-inventory 0.1.0 (commit "),
         "{version}"
     );
-    assert!(version.contains("schema version 4"), "{version}");
+    let latest = format!("schema version {}", latest_schema_version());
+    assert!(version.contains(&latest), "{version}");
     for shell in ["bash", "zsh", "fish", "powershell"] {
         let script = env.run(&["completions", shell]).await;
         let script = &script.assert_ok().stdout;
@@ -422,7 +427,7 @@ async fn status_shows_each_scopes_latest_runs(backend: Backend) {
     });
     assert_eq!(env.run(&["sync"]).await.code, Some(1));
     let status = env.run(&["status", "--format", "json"]).await.json();
-    assert_eq!(status["schema_version"], 4);
+    assert_eq!(status["schema_version"], latest_schema_version());
     assert_eq!(status["connections"], 10);
     assert!(status["size_bytes"].as_u64().unwrap() > 0, "{status}");
     let scope = &status["scopes"][0];
@@ -439,7 +444,8 @@ async fn status_shows_each_scopes_latest_runs(backend: Backend) {
     assert_eq!(scope["running"], serde_json::json!([]));
     let table = env.run(&["status"]).await;
     let table = &table.assert_ok().stdout;
-    assert!(table.contains("schema version 4"), "{table}");
+    let latest = format!("schema version {}", latest_schema_version());
+    assert!(table.contains(&latest), "{table}");
     assert!(
         table.contains("run 1, ") && table.contains("run 2, "),
         "{table}"

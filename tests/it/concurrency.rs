@@ -182,8 +182,9 @@ async fn a_run_marked_abandoned_by_another_process_applies_nothing(backend: Back
 
 async fn a_killed_run_is_marked_abandoned_by_the_next_sync_of_any_scope(backend: Backend) {
     let env = TestEnv::generated(backend, 12, 54).await;
+    // While page 3 is asked for, page 1 is staged.
     env.sim.state.set_faults(Faults {
-        hang_page: Some(2),
+        hang_page: Some(3),
         ..Faults::default()
     });
     let mut killed = env.command(&["sync", "--page-size", "5"]);
@@ -210,7 +211,11 @@ async fn a_killed_run_is_marked_abandoned_by_the_next_sync_of_any_scope(backend:
         dead["error"].as_str().unwrap().starts_with("abandoned"),
         "{dead}"
     );
+    // What it staged stays for `sync --resume` of its scope, until a run of that scope ends.
     let db = env.db().await;
+    let staged = "SELECT COUNT(*) FROM staged_connections WHERE run_id = 1";
+    assert!(db.scalar(staged).await >= 5);
+    env.sync(&[]).await;
     assert_eq!(
         db.scalar("SELECT COUNT(*) FROM staged_connections").await,
         0

@@ -12,7 +12,7 @@ backend_tests!(
     overlapping_scopes_record_each_change_once,
 );
 
-async fn drift(env: &TestEnv, args: &[&str]) -> Vec<Value> {
+pub async fn drift(env: &TestEnv, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["drift", "--format", "json"];
     all.extend_from_slice(args);
     env.run(&all)
@@ -25,7 +25,7 @@ async fn drift(env: &TestEnv, args: &[&str]) -> Vec<Value> {
 }
 
 /// (connection_id, change, category, field, old, new) of each record.
-fn summary(records: &[Value]) -> Vec<(String, String, String, Value, Value, Value)> {
+pub fn summary(records: &[Value]) -> Vec<(String, String, String, Value, Value, Value)> {
     let mut out: Vec<_> = records
         .iter()
         .map(|r| {

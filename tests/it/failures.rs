@@ -55,13 +55,19 @@ async fn failing_resync(env: &TestEnv, faults: Faults, args: &[&str]) -> (Run, u
     assert_eq!(runs[0]["status"], "failed");
     assert_eq!(runs[0]["removed"], serde_json::Value::Null);
     assert!(runs[0]["error"].as_str().is_some_and(|e| !e.is_empty()));
-    // Nothing staged is left behind: by the complete run nor by the failed one.
+    // The complete run left nothing staged; the failed one keeps what it staged, and only
+    // that, for `sync --resume`.
     let db = env.db().await;
+    for sql in [
+        "SELECT COUNT(*) FROM staged_connections WHERE run_id <> 2",
+        "SELECT COUNT(*) FROM staged_pages WHERE run_id <> 2",
+    ] {
+        assert_eq!(db.scalar(sql).await, 0, "{sql}");
+    }
     assert_eq!(
-        db.scalar("SELECT COUNT(*) FROM staged_connections").await,
-        0
+        db.scalar("SELECT COUNT(*) FROM staged_pages").await,
+        runs[0]["pages"].as_i64().unwrap()
     );
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM staged_pages").await, 0);
     db.close().await;
     (run, requests)
 }

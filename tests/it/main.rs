@@ -15,6 +15,7 @@ mod overlap;
 mod readers;
 mod removals;
 mod reports;
+mod resume;
 mod retries;
 mod round_trip;
 mod schema;

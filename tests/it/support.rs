@@ -364,3 +364,16 @@ pub fn strict_sweep_pages(connections: usize, page_size: usize) -> usize {
         }
     }
 }
+
+/// The schema version this build migrates to: the highest `V<n>__` in `migrations/sqlite`.
+pub fn latest_schema_version() -> i64 {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+    std::fs::read_dir(dir)
+        .expect("migrations directory")
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.strip_prefix('V')?.split_once("__")?.0.parse().ok()
+        })
+        .max()
+        .expect("a migration")
+}
