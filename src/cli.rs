@@ -69,7 +69,7 @@ pub enum ReportFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Page through the cloud's VPN connections and store them; prints the run's counts.
-    Sync(SyncArgs),
+    Sync(Box<SyncArgs>),
     /// Print the stored connections as a JSON array in the API's own shape.
     Export(ExportArgs),
     /// List sync runs, newest first.
@@ -141,6 +141,20 @@ pub struct FilterArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct SyncArgs {
+    /// Targets of the configuration file to sync (each its own run); without any, and without
+    /// --all, the one scope the flags and environment describe.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// Sync every target of the configuration file.
+    #[arg(long, conflicts_with = "targets")]
+    pub all: bool,
+    /// How many targets sync at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// After syncing, write Prometheus text-format metrics of every scope here (atomically),
+    /// e.g. for node_exporter's textfile collector.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]

@@ -15,6 +15,7 @@ pub mod runs;
 pub mod simulate;
 pub mod status;
 pub mod sync;
+pub mod targets;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::Config;
@@ -73,7 +74,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
     }
     let database = &database_url(cli.database, &config)?;
     match cli.command {
-        Command::Sync(args) => sync::run(database, args).await,
+        Command::Sync(args) => sync::run(database, &config, *args).await,
         #[cfg(feature = "simulator")]
         Command::Demo(args) => demo::run(database, args).await,
         Command::Export(args) => Ok(export::run(database, args).await?),

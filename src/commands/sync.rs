@@ -1,6 +1,7 @@
-//! `vpn-inventory sync`: one run of one scope.
+//! `vpn-inventory sync`: one run of one scope from flags and the environment, or one run per
+//! configured target (`targets`).
 
-use super::{CommandError, one_line, print_stdout};
+use super::{CommandError, metrics, one_line, print_stdout};
 use crate::api::client::FetchError;
 use crate::api::client::{VpnClient, default_endpoint};
 use crate::api::credentials::Credentials;
@@ -8,6 +9,7 @@ use crate::api::error::ApiError;
 use crate::api::filters::Filters;
 use crate::api::retry::RetryPolicy;
 use crate::cli::{ExitDetail, FilterArgs, ReportFormat, SyncArgs, TargetArgs};
+use crate::config::Config;
 use crate::drift::RemovalGuard;
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
@@ -15,8 +17,16 @@ use crate::store::{DatabaseUrl, Store};
 use crate::sync::{RunFailed, RunOptions, SyncReport, sync_scope};
 use anyhow::Context as _;
 use std::process::ExitCode;
+use tracing::Instrument as _;
 
-pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, CommandError> {
+pub async fn run(
+    database: &DatabaseUrl,
+    config: &Config,
+    args: SyncArgs,
+) -> Result<ExitCode, CommandError> {
+    if args.all || !args.targets.is_empty() {
+        return super::targets::run(database, config, args).await;
+    }
     let format = args.format;
     let result = sync(database, args).await;
     if let (Err(error), ReportFormat::Json) = (&result, format) {
@@ -27,7 +37,7 @@ pub async fn run(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Com
 }
 
 /// What `sync --format json` prints when the sync did not complete.
-fn failure_record(error: &CommandError) -> serde_json::Value {
+pub(super) fn failure_record(error: &CommandError) -> serde_json::Value {
     let (status, chain) = match error {
         CommandError::Interrupted(_) => ("interrupted", None),
         CommandError::Failed(error) => ("failed", Some(error)),
@@ -59,28 +69,46 @@ async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Comman
         .context("no project id: pass --project-id or set HUAWEICLOUD_SDK_PROJECT_ID")?;
     let endpoint = endpoint(&args.target)?;
     let credentials = Credentials::from_env()?;
-    if args.request_timeout.0.is_zero() {
-        return Err(anyhow::anyhow!("--request-timeout must be longer than 0").into());
-    }
-    // PostgreSQL's lock_timeout stops at about 596 hours; nobody means to wait a day.
-    if args.lock_timeout.0 > MAX_LOCK_TIMEOUT {
-        return Err(anyhow::anyhow!("--lock-timeout must be at most 24h").into());
-    }
-    let retry = RetryPolicy {
-        max_retries: args.max_retries,
-        request_timeout: args.request_timeout.0,
-        ..RetryPolicy::default()
-    };
+    let (options, retry) = run_options(&args)?;
     let client = VpnClient::with_retries(&endpoint, project_id, credentials, retry)?
         .with_max_response_size(args.max_response_size.0);
     let scope = Scope::new(
         &endpoint,
         args.target.region.clone(),
         project_id,
-        filters(args.filters),
+        filters(args.filters.clone()),
     );
     let store = Store::open(database).await?;
     let shutdown = Shutdown::listen();
+    let span = tracing::info_span!("sync", target = %scope_label(&scope));
+    let result = sync_scope(&store, &client, &scope, options, &shutdown)
+        .instrument(span)
+        .await;
+    if let Some(path) = &args.metrics_file {
+        let retries = [(scope_label(&scope), client.retries())];
+        metrics::write(&store, path, &retries).await?;
+    }
+    let report = result?;
+    print_report(&report, args.format)?;
+    store.close().await;
+    warn_skipped(&report, "");
+    Ok(ExitCode::from(exit_code(&report, args.detailed_exitcode)))
+}
+
+/// The run options and retry policy the flags give, checked.
+pub(super) fn run_options(args: &SyncArgs) -> anyhow::Result<(RunOptions, RetryPolicy)> {
+    if args.request_timeout.0.is_zero() {
+        anyhow::bail!("--request-timeout must be longer than 0");
+    }
+    // PostgreSQL's lock_timeout stops at about 596 hours; nobody means to wait a day.
+    if args.lock_timeout.0 > MAX_LOCK_TIMEOUT {
+        anyhow::bail!("--lock-timeout must be at most 24h");
+    }
+    let retry = RetryPolicy {
+        max_retries: args.max_retries,
+        request_timeout: args.request_timeout.0,
+        ..RetryPolicy::default()
+    };
     let options = RunOptions {
         page_size: args.page_size,
         lock_timeout: args.lock_timeout.0,
@@ -90,28 +118,41 @@ async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Comman
         },
         resume: args.resume,
     };
-    let report = sync_scope(&store, &client, &scope, options, &shutdown).await?;
-    print_report(&report, args.format)?;
-    store.close().await;
+    Ok((options, retry))
+}
+
+/// A scope as logs and metrics name it: the project and filters.
+pub(super) fn scope_label(scope: &Scope) -> String {
+    super::runs::scope_summary(&scope.shown_without_endpoint())
+}
+
+/// Says on stderr that a run inferred no removals, and why.
+pub(super) fn warn_skipped(report: &SyncReport, prefix: &str) {
     if let Some(reason) = &report.removals_skipped {
         eprintln!(
-            "vpn-inventory: warning: run {} stored what it saw but inferred no removals: {}",
+            "vpn-inventory: warning: {prefix}run {} stored what it saw but inferred no \
+             removals: {}",
             report.run_id,
             one_line(reason)
         );
     }
-    let modified = match args.detailed_exitcode {
+}
+
+/// The exit code of a complete run: 0, or with `--detailed-exitcode` 2 for changes (of the
+/// configuration only, with `=config`) and 3 for a run that inferred no removals.
+pub(super) fn exit_code(report: &SyncReport, detail: Option<ExitDetail>) -> u8 {
+    let modified = match detail {
         Some(ExitDetail::Config) => report.modified_config,
         _ => report.modified,
     };
     let changed = report.added + report.removed + modified > 0;
-    Ok(match args.detailed_exitcode {
-        None => ExitCode::SUCCESS,
+    match detail {
+        None => 0,
         // Not a clean success: someone should look at why (stderr says).
-        Some(_) if report.removals_skipped.is_some() => ExitCode::from(3),
-        Some(_) if changed => ExitCode::from(2),
-        Some(_) => ExitCode::SUCCESS,
-    })
+        Some(_) if report.removals_skipped.is_some() => 3,
+        Some(_) if changed => 2,
+        Some(_) => 0,
+    }
 }
 
 /// The longest `--lock-timeout`.

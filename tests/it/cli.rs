@@ -510,3 +510,91 @@ async fn prune_drops_leftovers_and_old_history_but_never_the_inventory(backend: 
         (&Value::from(0), &Value::from(0))
     );
 }
+
+#[tokio::test]
+async fn sync_all_runs_every_target_and_the_exit_code_is_the_worst() {
+    let env = TestEnv::generated(Backend::Sqlite, 20, 6).await;
+    let gateway = env.sim.state.inventory()[0]["vgw_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let metrics = dir.path().join("vpn.prom");
+    let text = format!(
+        r#"
+        database = "{database}"
+        [[targets]]
+        name = "whole"
+        project_id = "{project}"
+        endpoint = "{endpoint}"
+        credentials = {{ ak_env = "SIM_AK", sk_env = "SIM_SK" }}
+
+        [[targets]]
+        name = "gateway"
+        project_id = "{project}"
+        endpoint = "{endpoint}"
+        vgw_id = "{gateway}"
+        credentials = {{ ak_env = "SIM_AK", sk_env = "SIM_SK" }}
+
+        [[targets]]
+        name = "no-keys"
+        project_id = "{project}"
+        endpoint = "{endpoint}"
+        credentials = {{ ak_env = "MISSING_AK", sk_env = "MISSING_SK" }}
+        "#,
+        database = env.database_url(),
+        project = env.config.project_id,
+        endpoint = env.sim.endpoint(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let (config, metrics_path) = (config.to_str().unwrap(), metrics.to_str().unwrap());
+    let sync = |args: &[&str]| {
+        let mut all = vec!["--config", config, "sync", "--format", "json"];
+        all.extend_from_slice(args);
+        let mut cmd = env.command(&all);
+        // The configuration names the database.
+        cmd.env_remove("VPN_INVENTORY_DATABASE")
+            .env("SIM_AK", &env.config.access_key)
+            .env("SIM_SK", &env.config.secret_key);
+        env.run_cmd(cmd)
+    };
+    let run = sync(&["--all", "--metrics-file", metrics_path]).await;
+    assert_eq!(run.code, Some(1), "one target failed: {}", run.stderr);
+    assert!(run.stderr.contains("target no-keys") && run.stderr.contains("MISSING_AK"));
+    let outcomes = run.json();
+    let outcomes = outcomes.as_array().unwrap();
+    let by_name = |name: &str| outcomes.iter().find(|o| o["target"] == name).unwrap();
+    assert_eq!(by_name("whole")["status"], "complete");
+    assert_eq!(by_name("gateway")["status"], "complete");
+    assert_eq!(by_name("no-keys")["status"], "failed");
+    // One inventory: whichever of the overlapping targets applied first added each one.
+    let added = |name: &str| by_name(name)["added"].as_u64().unwrap();
+    assert_eq!(added("whole") + added("gateway"), 20);
+    assert_eq!(env.export().await.len(), 20);
+
+    let metrics = std::fs::read_to_string(&metrics).unwrap();
+    let project = &env.config.project_id;
+    assert!(
+        metrics.contains(&format!(
+            "vpn_inventory_last_success_connections{{scope=\"{project}\"}} 20"
+        )),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&format!("vgw_id={gateway}")), "{metrics}");
+    assert!(
+        metrics.contains("vpn_inventory_inventory_connections 20"),
+        "{metrics}"
+    );
+
+    // Named targets only; with nothing changed and --detailed-exitcode, 0.
+    let run = sync(&["whole", "gateway", "--detailed-exitcode"]).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let unknown = sync(&["nope"]).await;
+    assert_eq!(unknown.code, Some(1));
+    assert!(
+        unknown.stderr.contains("known: whole, gateway, no-keys"),
+        "{}",
+        unknown.stderr
+    );
+}

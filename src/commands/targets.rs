@@ -1,0 +1,157 @@
+//! `sync --all` and `sync TARGET...`: one run per configured target, several at a time.
+//!
+//! Each target is its own scope, run and drift; one target's failure does not stop the
+//! others. The summary lists every target's outcome, and the exit code is the worst of them:
+//! an interruption (130), a failure (1), then with `--detailed-exitcode` a run that inferred no
+//! removals (3), changes (2), nothing (0).
+
+use super::sync::{
+    exit_code, failure_record, print_report, run_options, scope_label, warn_skipped,
+};
+use super::{CommandError, metrics, one_line, print_stdout};
+use crate::api::client::VpnClient;
+use crate::cli::{ReportFormat, SyncArgs};
+use crate::config::{Config, Target};
+use crate::scope::Scope;
+use crate::shutdown::Shutdown;
+use crate::store::{DatabaseUrl, Store};
+use crate::sync::{SyncReport, sync_scope};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tracing::Instrument as _;
+
+/// How one target's sync ended.
+struct Outcome {
+    target: String,
+    result: Result<SyncReport, CommandError>,
+    /// The scope's label and the page retries its client made (for the metrics).
+    retries: Option<(String, u64)>,
+}
+
+pub async fn run(
+    database: &DatabaseUrl,
+    config: &Config,
+    args: SyncArgs,
+) -> Result<ExitCode, CommandError> {
+    let names = (!args.all).then_some(args.targets.as_slice());
+    let targets: Vec<Target> = config.targets(names)?.into_iter().cloned().collect();
+    let (options, retry) = run_options(&args)?;
+    let store = Store::open(database).await?;
+    let shutdown = Shutdown::listen();
+    let slots = Arc::new(tokio::sync::Semaphore::new(usize::from(args.concurrency)));
+    let mut running = tokio::task::JoinSet::new();
+    for (index, target) in targets.into_iter().enumerate() {
+        let (store, shutdown, slots) = (store.clone(), shutdown.clone(), slots.clone());
+        let max_response_size = args.max_response_size.0;
+        let span = tracing::info_span!("sync", target = %target.name);
+        running.spawn(
+            async move {
+                let _slot = slots
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore stays open");
+                let mut outcome = Outcome {
+                    target: target.name.clone(),
+                    result: Err(CommandError::Failed(anyhow::anyhow!("not started"))),
+                    retries: None,
+                };
+                let prepared = prepare(&target, retry, max_response_size);
+                outcome.result = match prepared {
+                    Err(e) => Err(e.into()),
+                    Ok((client, scope)) => {
+                        let result = sync_scope(&store, &client, &scope, options, &shutdown).await;
+                        outcome.retries = Some((scope_label(&scope), client.retries()));
+                        result.map_err(CommandError::from)
+                    }
+                };
+                (index, outcome)
+            }
+            .instrument(span),
+        );
+    }
+    let mut outcomes: Vec<(usize, Outcome)> = running.join_all().await.into_iter().collect();
+    outcomes.sort_by_key(|(index, _)| *index);
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, o)| o).collect();
+    if let Some(path) = &args.metrics_file {
+        let retries: Vec<(String, u64)> =
+            outcomes.iter().filter_map(|o| o.retries.clone()).collect();
+        metrics::write(&store, path, &retries).await?;
+    }
+    store.close().await;
+    summarize(&outcomes, args.format)?;
+    let worst = outcomes
+        .iter()
+        .map(|o| match &o.result {
+            Err(CommandError::Interrupted(_)) => (4, 130),
+            Err(CommandError::Failed(_)) => (3, 1),
+            Ok(report) => match exit_code(report, args.detailed_exitcode) {
+                3 => (2, 3),
+                2 => (1, 2),
+                _ => (0, 0),
+            },
+        })
+        .max()
+        .map_or(0, |(_, code)| code);
+    Ok(ExitCode::from(worst))
+}
+
+/// The client and scope of a target, from the configuration.
+fn prepare(
+    target: &Target,
+    retry: crate::api::retry::RetryPolicy,
+    max_response_size: u64,
+) -> anyhow::Result<(VpnClient, Scope)> {
+    let endpoint = super::config::target_endpoint(target)
+        .map_err(|e| e.context(format!("target {}", target.name)))?;
+    let credentials = target.credentials()?;
+    let client = VpnClient::with_retries(&endpoint, &target.project_id, credentials, retry)?
+        .with_max_response_size(max_response_size);
+    let scope = Scope::new(
+        &endpoint,
+        target.region.clone(),
+        &target.project_id,
+        target.filters(),
+    );
+    Ok((client, scope))
+}
+
+/// Prints each target's outcome: a line each (text), or one JSON array; failures also on
+/// stderr, where cron mail and wrappers look for them.
+fn summarize(outcomes: &[Outcome], format: ReportFormat) -> anyhow::Result<()> {
+    for o in outcomes {
+        if let Err(error) = &o.result {
+            let name = one_line(&o.target);
+            eprintln!("vpn-inventory: error: target {name}: {}", error.message());
+        }
+    }
+    match format {
+        ReportFormat::Json => {
+            let records: Vec<serde_json::Value> = outcomes
+                .iter()
+                .map(|o| {
+                    let mut record = match &o.result {
+                        Ok(report) => serde_json::to_value(report).expect("a report serializes"),
+                        Err(error) => failure_record(error),
+                    };
+                    record["target"] = o.target.clone().into();
+                    record
+                })
+                .collect();
+            print_stdout(&format!("{}\n", serde_json::to_string(&records)?))
+        }
+        ReportFormat::Text => {
+            for o in outcomes {
+                let name = one_line(&o.target);
+                match &o.result {
+                    Ok(report) => {
+                        print_stdout(&format!("target {name}: "))?;
+                        print_report(report, format)?;
+                        warn_skipped(report, &format!("target {name}: "));
+                    }
+                    Err(_) => print_stdout(&format!("target {name}: failed\n"))?,
+                }
+            }
+            Ok(())
+        }
+    }
+}
