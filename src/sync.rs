@@ -20,7 +20,7 @@ use crate::drift::RemovalGuard;
 use crate::scope::Scope;
 use crate::shutdown::{Interrupted, Shutdown};
 use crate::store::{
-    PageToStage, Resumable, RunStatus, ScopeLock, StagedConnection, StagedPage, Store,
+    PageToStage, Resumable, RunStatus, ScopeLock, StageOutcome, StagedConnection, StagedPage, Store,
 };
 use crate::time::parse_api_time;
 use anyhow::Context as _;
@@ -121,6 +121,73 @@ pub async fn sync_scope(
     };
     lock.release().await;
     result
+}
+
+/// What `sync --dry-run` found: the sweep, and what a run would change, by connection.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DryRunReport {
+    pub status: &'static str,
+    pub pages: i64,
+    pub fetched: i64,
+    pub duplicates: i64,
+    /// Served connections the inventory does not hold.
+    pub would_add: i64,
+    /// Served connections whose content differs from the stored version (field-level drift
+    /// may still find nothing to report, e.g. telemetry only).
+    pub would_change: i64,
+    pub unchanged: i64,
+    /// Stored connections of the project the sweep lacked (unfiltered sweeps only; `None`
+    /// for a filtered one), and why a run would infer none.
+    pub would_remove: Option<i64>,
+    pub removals_skipped: Option<String>,
+}
+
+/// Sweeps `scope` as a run would, with the same client and paging, and compares what it
+/// fetched with the inventory by content hash; writes nothing and takes no lock.
+pub async fn dry_run(
+    store: &Store,
+    client: &VpnClient,
+    scope: &Scope,
+    page_size: u32,
+    shutdown: &Shutdown,
+) -> Result<DryRunReport, RunError> {
+    let sink = MemorySink::default();
+    let filters = &scope.filters;
+    let progress = Progress::new(page_size);
+    let swept = sweep(client, filters, page_size, progress, &sink, shutdown).await?;
+    let hashes = sink.hashes.into_inner().expect("hashes lock");
+    let mut report = DryRunReport {
+        status: "dry-run",
+        pages: swept.pages,
+        fetched: swept.fetched,
+        duplicates: swept.duplicates,
+        would_add: 0,
+        would_change: 0,
+        unchanged: 0,
+        would_remove: None,
+        removals_skipped: swept.doubts(filters).reason(),
+    };
+    let ids: Vec<&str> = hashes.keys().map(String::as_str).collect();
+    let stored = store
+        .stored_hashes(&scope.project_id, &ids)
+        .await
+        .context("cannot read the inventory")?;
+    for (id, hash) in &hashes {
+        match stored.get(id) {
+            None => report.would_add += 1,
+            Some(stored) if stored == hash => report.unchanged += 1,
+            Some(_) => report.would_change += 1,
+        }
+    }
+    if filters.is_empty() {
+        let held = store
+            .stored_ids(&scope.project_id)
+            .await
+            .context("cannot read the inventory")?;
+        let gone = held.iter().filter(|id| !hashes.contains_key(*id)).count();
+        report.would_remove = Some(i64::try_from(gone).unwrap_or(i64::MAX));
+    }
+    Ok(report)
 }
 
 /// How a run sweeps, how long it waits for locks, and what it trusts its sweep to remove.
@@ -280,141 +347,22 @@ impl<'a> Run<'a> {
         shutdown: &Shutdown,
     ) -> Result<SyncReport, RunError> {
         let filters = &self.scope.filters;
-        let Progress {
-            mut pager,
-            mut seen,
-            mut idle,
-            mut pages,
-            mut fetched,
-            mut duplicates,
-            crowded,
-        } = match self.resumed_from {
+        let progress = match self.resumed_from {
             None => Progress::new(self.page_size),
             Some(from) => self.staged_progress(from).await?,
         };
-        // The most connections any page's total_count claimed (the API counts the whole
-        // project, so it means something only for an unfiltered sweep). Pages staged before a
-        // resume do not keep it: the pages after it, which ask again, claim it afresh.
-        let mut total_count: Option<i64> = None;
-        // Network waits give way to a signal; database transactions never do.
-        let mut page = tokio::select! {
-            page = fetch(client, filters, self.page_size, &pager) => page?,
-            interrupted = shutdown.requested() => return Err(interrupted.into()),
+        let sink = StagingSink {
+            store: self.store,
+            run_id: self.id,
         };
-        loop {
-            let page_no = pager.page();
-            let marker = pager.marker().map(str::to_owned);
-            let where_ = || describe_page(page_no, marker.as_deref());
-            let mut staged = prepare(&page).with_context(where_)?;
-            let created_at: Vec<Option<&str>> = page
-                .connections
-                .iter()
-                .map(|c| c.get("created_at").and_then(Value::as_str))
-                .collect();
-            // What this page's request asked for again: known before the pager moves on.
-            let asked_before = pager.asked_before();
-            let reasked = pager.reasks();
-            pager
-                .advance(PageMeta {
-                    current_count: page.current_count,
-                    next_marker: page.next_marker.as_deref(),
-                    created_at: &created_at,
-                })
-                .with_context(where_)?;
-            let overlap = drop_overlap(&mut staged, &created_at, asked_before, &seen);
-            let new = staged.iter().filter(|c| !seen.contains(&c.id)).count();
-            idle = match (reasked, new == 0 && !pager.is_done()) {
-                // Asked again on purpose: neither progress nor the lack of it.
-                (true, _) => idle,
-                (false, true) => idle + 1,
-                (false, false) => 0,
-            };
-            if idle > MAX_IDLE_PAGES {
-                return Err(anyhow::anyhow!(
-                    "{} pages up to {} brought no connection not received before while the \
-                     marker kept moving; stopping instead of looping",
-                    idle,
-                    where_()
-                )
-                .into());
-            }
-            seen.extend(staged.iter().map(|c| c.id.clone()));
-            let claimed = page.total_count.and_then(|n| i64::try_from(n).ok());
-            if let Some(most) = total_count.max(claimed).map(most_plausible)
-                && count(seen.len()) > most
-            {
-                return Err(anyhow::anyhow!(
-                    "{} brought the sweep to {} distinct connections, more than the {} the \
-                     API's total_count allows (with a margin for connections created \
-                     meanwhile); stopping instead of listing without end",
-                    where_(),
-                    seen.len(),
-                    most
-                )
-                .into());
-            }
-            let to_stage = PageToStage {
-                page_no,
-                marker: marker.as_deref(),
-                next_marker: page.next_marker.as_deref(),
-                request_id: page.request_id.as_deref(),
-                connections: &staged,
-            };
-            tracing::info!(
-                page = page_no,
-                connections = staged.len(),
-                overlap,
-                marker = marker.as_deref().unwrap_or(""),
-                "page received"
-            );
-            // Stage this page while the next one downloads.
-            let (outcome, next) = if pager.is_done() {
-                (self.store.stage_page(self.id, &to_stage).await, None)
-            } else {
-                let next_page = async {
-                    tokio::select! {
-                        page = fetch(client, filters, self.page_size, &pager) => Ok(page?),
-                        interrupted = shutdown.requested() => Err(RunError::from(interrupted)),
-                    }
-                };
-                let (outcome, next) =
-                    tokio::join!(self.store.stage_page(self.id, &to_stage), next_page);
-                (outcome, Some(next))
-            };
-            let outcome = outcome.with_context(|| format!("cannot stage {}", where_()))?;
-            total_count = total_count.max(claimed);
-            pages += 1;
-            fetched += i64::try_from(staged.len()).unwrap_or(i64::MAX);
-            duplicates += outcome.duplicates;
-            if outcome.duplicates > 0 {
-                tracing::warn!(
-                    page = page_no,
-                    duplicates = outcome.duplicates,
-                    "ids repeated across pages were ignored"
-                );
-            }
-            match next {
-                Some(next) => page = next?,
-                None => break,
-            }
-        }
-        if let Some(signal) = shutdown.received() {
-            return Err(Interrupted(signal).into());
-        }
-        let mut doubts = Doubts::default();
-        let distinct = fetched - duplicates;
-        let counted = total_count.filter(|_| filters.is_empty());
-        if let Some(total) = counted.filter(|&t| t > distinct) {
-            doubts.add(format!(
-                "the API counts {total} connections in the project but the sweep found {distinct}"
-            ));
-        }
-        // Instants no page could show in full are settled only by a complete count.
-        if counted.is_none_or(|t| t > distinct) {
-            for reason in [crowded, pager.unproven()].into_iter().flatten() {
-                doubts.add(reason);
-            }
-        }
+        let swept = sweep(client, filters, self.page_size, progress, &sink, shutdown).await?;
+        let doubts = swept.doubts(filters);
+        let Swept {
+            pages,
+            fetched,
+            duplicates,
+            ..
+        } = swept;
         // Waiting for another run's apply gives way to a signal; the apply itself does not.
         let tx = tokio::select! {
             tx = self.store.begin_apply(self.lock_timeout) => {
@@ -489,6 +437,215 @@ impl<'a> Run<'a> {
         );
         Ok(progress)
     }
+}
+
+/// Where a sweep's pages go: the run's staging, or (a dry run) memory.
+pub(crate) trait PageSink {
+    async fn stage(&self, page: &PageToStage<'_>) -> anyhow::Result<StageOutcome>;
+}
+
+/// A run's staging in the database.
+struct StagingSink<'a> {
+    store: &'a Store,
+    run_id: i64,
+}
+
+impl PageSink for StagingSink<'_> {
+    async fn stage(&self, page: &PageToStage<'_>) -> anyhow::Result<StageOutcome> {
+        Ok(self.store.stage_page(self.run_id, page).await?)
+    }
+}
+
+/// A dry run's pages: each distinct id and its content hash, nothing else.
+#[derive(Default)]
+struct MemorySink {
+    hashes: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl PageSink for MemorySink {
+    async fn stage(&self, page: &PageToStage<'_>) -> anyhow::Result<StageOutcome> {
+        let mut hashes = self.hashes.lock().expect("hashes lock");
+        let mut duplicates = 0;
+        for conn in page.connections {
+            if hashes
+                .insert(conn.id.clone(), conn.content_hash.clone())
+                .is_some()
+            {
+                duplicates += 1;
+            }
+        }
+        Ok(StageOutcome { duplicates })
+    }
+}
+
+/// What a whole sweep brought, before it is judged.
+struct Swept {
+    pages: i64,
+    fetched: i64,
+    duplicates: i64,
+    /// The most connections any page's `total_count` claimed.
+    total_count: Option<i64>,
+    /// Why instants may not have been listed in full (see `api::paging`).
+    unproven: Vec<String>,
+}
+
+impl Swept {
+    /// Why the sweep cannot be trusted to infer removals, if it cannot.
+    fn doubts(&self, filters: &Filters) -> Doubts {
+        let mut doubts = Doubts::default();
+        let distinct = self.fetched - self.duplicates;
+        // The API counts the whole project: it means something only for an unfiltered sweep.
+        let counted = self.total_count.filter(|_| filters.is_empty());
+        if let Some(total) = counted.filter(|&t| t > distinct) {
+            doubts.add(format!(
+                "the API counts {total} connections in the project but the sweep found {distinct}"
+            ));
+        }
+        // Instants no page could show in full are settled only by a complete count.
+        if counted.is_none_or(|t| t > distinct) {
+            for reason in &self.unproven {
+                doubts.add(reason.clone());
+            }
+        }
+        doubts
+    }
+}
+
+/// Fetches every page from where `progress` stands and hands each to `sink` while the next
+/// one downloads. Bounded: pages that bring nothing new, or far more than the API's count,
+/// end it with an error instead of a loop.
+async fn sweep<S: PageSink>(
+    client: &VpnClient,
+    filters: &Filters,
+    page_size: u32,
+    progress: Progress,
+    sink: &S,
+    shutdown: &Shutdown,
+) -> Result<Swept, RunError> {
+    let Progress {
+        mut pager,
+        mut seen,
+        mut idle,
+        mut pages,
+        mut fetched,
+        mut duplicates,
+        crowded,
+    } = progress;
+    // Pages staged before a resume do not keep the total count: the pages after it, which
+    // ask again, claim it afresh.
+    let mut total_count: Option<i64> = None;
+    // Network waits give way to a signal; database transactions never do.
+    let mut page = tokio::select! {
+        page = fetch(client, filters, page_size, &pager) => page?,
+        interrupted = shutdown.requested() => return Err(interrupted.into()),
+    };
+    loop {
+        let page_no = pager.page();
+        let marker = pager.marker().map(str::to_owned);
+        let where_ = || describe_page(page_no, marker.as_deref());
+        let mut staged = prepare(&page).with_context(where_)?;
+        let created_at: Vec<Option<&str>> = page
+            .connections
+            .iter()
+            .map(|c| c.get("created_at").and_then(Value::as_str))
+            .collect();
+        // What this page's request asked for again: known before the pager moves on.
+        let asked_before = pager.asked_before();
+        let reasked = pager.reasks();
+        pager
+            .advance(PageMeta {
+                current_count: page.current_count,
+                next_marker: page.next_marker.as_deref(),
+                created_at: &created_at,
+            })
+            .with_context(where_)?;
+        let overlap = drop_overlap(&mut staged, &created_at, asked_before, &seen);
+        let new = staged.iter().filter(|c| !seen.contains(&c.id)).count();
+        idle = match (reasked, new == 0 && !pager.is_done()) {
+            // Asked again on purpose: neither progress nor the lack of it.
+            (true, _) => idle,
+            (false, true) => idle + 1,
+            (false, false) => 0,
+        };
+        if idle > MAX_IDLE_PAGES {
+            return Err(anyhow::anyhow!(
+                "{} pages up to {} brought no connection not received before while the \
+                 marker kept moving; stopping instead of looping",
+                idle,
+                where_()
+            )
+            .into());
+        }
+        seen.extend(staged.iter().map(|c| c.id.clone()));
+        let claimed = page.total_count.and_then(|n| i64::try_from(n).ok());
+        if let Some(most) = total_count.max(claimed).map(most_plausible)
+            && count(seen.len()) > most
+        {
+            return Err(anyhow::anyhow!(
+                "{} brought the sweep to {} distinct connections, more than the {} the \
+                 API's total_count allows (with a margin for connections created \
+                 meanwhile); stopping instead of listing without end",
+                where_(),
+                seen.len(),
+                most
+            )
+            .into());
+        }
+        let to_stage = PageToStage {
+            page_no,
+            marker: marker.as_deref(),
+            next_marker: page.next_marker.as_deref(),
+            request_id: page.request_id.as_deref(),
+            connections: &staged,
+        };
+        tracing::info!(
+            page = page_no,
+            connections = staged.len(),
+            overlap,
+            marker = marker.as_deref().unwrap_or(""),
+            "page received"
+        );
+        // Stage this page while the next one downloads.
+        let (outcome, next) = if pager.is_done() {
+            (sink.stage(&to_stage).await, None)
+        } else {
+            let next_page = async {
+                tokio::select! {
+                    page = fetch(client, filters, page_size, &pager) => Ok(page?),
+                    interrupted = shutdown.requested() => Err(RunError::from(interrupted)),
+                }
+            };
+            let (outcome, next) = tokio::join!(sink.stage(&to_stage), next_page);
+            (outcome, Some(next))
+        };
+        let outcome = outcome.with_context(|| format!("cannot stage {}", where_()))?;
+        total_count = total_count.max(claimed);
+        pages += 1;
+        fetched += i64::try_from(staged.len()).unwrap_or(i64::MAX);
+        duplicates += outcome.duplicates;
+        if outcome.duplicates > 0 {
+            tracing::warn!(
+                page = page_no,
+                duplicates = outcome.duplicates,
+                "ids repeated across pages were ignored"
+            );
+        }
+        match next {
+            Some(next) => page = next?,
+            None => break,
+        }
+    }
+    if let Some(signal) = shutdown.received() {
+        return Err(Interrupted(signal).into());
+    }
+    let unproven = [crowded, pager.unproven()].into_iter().flatten().collect();
+    Ok(Swept {
+        pages,
+        fetched,
+        duplicates,
+        total_count,
+        unproven,
+    })
 }
 
 /// Where a sweep stands before its next page: at the start, or where a stopped run left it.

@@ -14,7 +14,7 @@ use crate::drift::RemovalGuard;
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
-use crate::sync::{RunFailed, RunOptions, SyncReport, sync_scope};
+use crate::sync::{RunFailed, RunOptions, SyncReport, dry_run, sync_scope};
 use anyhow::Context as _;
 use std::process::ExitCode;
 use tracing::Instrument as _;
@@ -78,8 +78,39 @@ async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Comman
         project_id,
         filters(args.filters.clone()),
     );
-    let store = Store::open(database).await?;
     let shutdown = Shutdown::listen();
+    if args.dry_run {
+        let store = Store::open_for_reading(database).await?;
+        let report = dry_run(&store, &client, &scope, args.page_size, &shutdown).await?;
+        store.close().await;
+        let text = match args.format {
+            ReportFormat::Json => {
+                serde_json::to_string(&report).map_err(anyhow::Error::from)? + "\n"
+            }
+            ReportFormat::Text => format!(
+                "dry run: {} connections fetched in {} pages; would add {}, change {}, \
+                 remove {}; {} unchanged{}\n",
+                report.fetched,
+                report.pages,
+                report.would_add,
+                report.would_change,
+                report
+                    .would_remove
+                    .map_or("? (filtered sweep)".to_owned(), |n| n.to_string()),
+                report.unchanged,
+                report
+                    .removals_skipped
+                    .as_deref()
+                    .map_or(String::new(), |why| format!(
+                        "; a run would infer no removals: {}",
+                        one_line(why)
+                    )),
+            ),
+        };
+        print_stdout(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = Store::open(database).await?;
     let span = tracing::info_span!("sync", target = %scope_label(&scope));
     let result = sync_scope(&store, &client, &scope, options, &shutdown)
         .instrument(span)

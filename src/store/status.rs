@@ -83,6 +83,35 @@ impl Store {
         })
     }
 
+    /// The stored content hashes of these connections of `project_id` (those it holds).
+    pub async fn stored_hashes(
+        &self,
+        project_id: &str,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let mut hashes = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(super::sql::MAX_PARAMS / 2) {
+            let mut sql = Sql::new("SELECT id, content_hash FROM connections WHERE project_id = ");
+            sql.bind(project_id)
+                .push(" AND id")
+                .push_in_list(chunk.iter().copied());
+            for row in self.db.fetch_all(sql).await? {
+                hashes.insert(row.at(0)?, row.at(1)?);
+            }
+        }
+        Ok(hashes)
+    }
+
+    /// The ids of every stored connection of `project_id`.
+    pub async fn stored_ids(&self, project_id: &str) -> Result<Vec<String>> {
+        let sql = Sql::new("SELECT id FROM connections WHERE project_id = $1").arg(project_id);
+        let rows = self.db.fetch_all(sql).await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.at(0))
+            .collect::<sqlx::Result<_>>()?)
+    }
+
     /// How many change records a run wrote, by change and category.
     pub async fn change_counts(&self, run_id: i64) -> Result<Vec<(String, String, i64)>> {
         let sql = Sql::new(

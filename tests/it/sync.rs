@@ -12,6 +12,7 @@ backend_tests!(
     first_sync_adds_all_and_unchanged_resync_rewrites_nothing,
     changed_and_removed_connections_are_applied,
     filters_reach_the_api_and_scopes_stay_apart,
+    a_dry_run_says_what_a_sync_would_change_and_writes_nothing,
 );
 
 async fn every_page_size_stores_the_same_inventory(backend: Backend) {
@@ -184,5 +185,50 @@ async fn filters_reach_the_api_and_scopes_stay_apart(backend: Backend) {
         env.sync(&["--vpn-id", one, "--eip-id", "no-such-eip"])
             .await["fetched"],
         0
+    );
+}
+
+async fn a_dry_run_says_what_a_sync_would_change_and_writes_nothing(backend: Backend) {
+    let env = TestEnv::generated(backend, 40, 12).await;
+    env.run(&["migrate"]).await.assert_ok();
+    let dry_run = ["sync", "--dry-run", "--format", "json", "--page-size", "7"];
+    let first = env.run(&dry_run).await.assert_ok().json();
+    assert_eq!(
+        (
+            &first["would_add"],
+            &first["unchanged"],
+            &first["would_remove"]
+        ),
+        (&Value::from(40), &Value::from(0), &Value::from(0)),
+        "{first}"
+    );
+    let pages = u64::try_from(strict_sweep_pages(40, 7)).unwrap();
+    assert_eq!(first["pages"].as_u64(), Some(pages));
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    assert_eq!(runs, serde_json::json!([]), "a dry run records no run");
+    assert!(env.export().await.is_empty());
+
+    env.sync(&[]).await;
+    let mut served = env.sim.state.inventory();
+    served.remove(5);
+    served.remove(9);
+    served[0]["name"] = Value::from("renamed");
+    env.sim.state.set_inventory(served);
+    let second = env.run(&dry_run).await.assert_ok().json();
+    let before = env.inventory_fingerprint().await;
+    assert_eq!(
+        (
+            &second["would_add"],
+            &second["would_change"],
+            &second["would_remove"]
+        ),
+        (&Value::from(0), &Value::from(1), &Value::from(2)),
+        "{second}"
+    );
+    assert_eq!(env.inventory_fingerprint().await, before);
+    let report = env.sync(&[]).await;
+    assert_eq!(
+        (&report["modified"], &report["removed"]),
+        (&Value::from(1), &Value::from(2))
     );
 }
