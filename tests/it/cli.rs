@@ -1,6 +1,6 @@
 //! The command line itself: required settings, tokens, runs, migrate, demo.
 
-use crate::support::{Backend, TestEnv};
+use crate::support::{Backend, TestEnv, latest_schema_version};
 use serde_json::Value;
 
 backend_tests!(
@@ -84,7 +84,8 @@ async fn runs_lists_counts_and_migrate_is_idempotent(backend: Backend) {
     );
     let run = env.run(&["migrate"]).await;
     let stdout = &run.assert_ok().stdout;
-    assert!(stdout.contains("schema version 4, up to date"), "{stdout}");
+    let up_to_date = format!("schema version {}, up to date", latest_schema_version());
+    assert!(stdout.contains(&up_to_date), "{stdout}");
     env.sync(&[]).await;
     env.sync(&[]).await;
     let runs = env.run(&["runs", "--format", "json"]).await.json();
@@ -253,7 +254,8 @@ async fn version_completions_and_manual_come_from_the_cli_definition() {
         version.starts_with("vpn-inventory 0.1.0 (commit "),
         "{version}"
     );
-    assert!(version.contains("schema version 4"), "{version}");
+    let schema = format!("schema version {}", latest_schema_version());
+    assert!(version.contains(&schema), "{version}");
     for shell in ["bash", "zsh", "fish", "powershell"] {
         let script = env.run(&["completions", shell]).await;
         let script = &script.assert_ok().stdout;
@@ -366,7 +368,7 @@ async fn status_shows_each_scopes_latest_runs(backend: Backend) {
     });
     assert_eq!(env.run(&["sync"]).await.code, Some(1));
     let status = env.run(&["status", "--format", "json"]).await.json();
-    assert_eq!(status["schema_version"], 4);
+    assert_eq!(status["schema_version"], latest_schema_version());
     assert_eq!(status["connections"], 10);
     assert!(status["size_bytes"].as_u64().unwrap() > 0, "{status}");
     let scope = &status["scopes"][0];
@@ -383,7 +385,8 @@ async fn status_shows_each_scopes_latest_runs(backend: Backend) {
     assert_eq!(scope["running"], serde_json::json!([]));
     let table = env.run(&["status"]).await;
     let table = &table.assert_ok().stdout;
-    assert!(table.contains("schema version 4"), "{table}");
+    let schema = format!("schema version {}", latest_schema_version());
+    assert!(table.contains(&schema), "{table}");
     assert!(
         table.contains("run 1, ") && table.contains("run 2, "),
         "{table}"

@@ -314,6 +314,20 @@ impl TestEnv {
     }
 }
 
+/// The schema version the migrations reach: the highest `V<n>__` in migrations/sqlite (as
+/// build.rs computes it for `--version`).
+pub fn latest_schema_version() -> u32 {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+    let names = std::fs::read_dir(dir).expect("migrations/sqlite").flatten();
+    names
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            name.strip_prefix('V')?.split_once("__")?.0.parse().ok()
+        })
+        .max()
+        .expect("at least one migration")
+}
+
 /// The export and every connection row's id, content hash and last changing run.
 pub type Fingerprint = (Vec<Value>, Vec<(String, String, i64)>);
 
