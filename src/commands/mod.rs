@@ -7,6 +7,7 @@ pub mod docs;
 pub mod drift;
 pub mod export;
 pub mod migrate;
+pub mod report;
 pub mod runs;
 #[cfg(feature = "simulator")]
 pub mod simulate;
@@ -67,6 +68,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Status(args) => Ok(status::run(database, args).await?),
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
+        Command::Report(args) => Ok(report::run(database, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),
         Command::Completions { shell } => Ok(docs::completions(shell)?),
         Command::Man => Ok(docs::man()?),
