@@ -30,14 +30,22 @@ impl Store {
 }
 
 async fn fetch(tx: &mut Tx, sql: Sql) -> Result<QueryTable> {
-    let rows = tx.fetch_all(sql.clone()).await?;
-    let columns = match rows.first() {
-        Some(row) => row.column_names(),
+    // Rows become cells as they arrive: a big report is held once, not twice.
+    let mut columns: Option<Vec<String>> = None;
+    let mut rows = Vec::new();
+    tx.for_each_row(sql.clone(), |row| {
+        let width = columns.get_or_insert_with(|| row.column_names()).len();
+        rows.push(
+            (0..width)
+                .map(|i| row.cell(i))
+                .collect::<sqlx::Result<_>>()?,
+        );
+        Ok(())
+    })
+    .await?;
+    let columns = match columns {
+        Some(columns) => columns,
         None => tx.column_names(sql).await?,
     };
-    let rows = rows
-        .iter()
-        .map(|row| (0..columns.len()).map(|i| row.cell(i)).collect())
-        .collect::<sqlx::Result<_>>()?;
     Ok(QueryTable { columns, rows })
 }

@@ -354,6 +354,24 @@ impl Tx {
         })
     }
 
+    /// Runs `sql`, handing each row to `each` as it arrives rather than holding them all.
+    pub async fn for_each_row(
+        &mut self,
+        sql: Sql,
+        mut each: impl FnMut(Row) -> sqlx::Result<()>,
+    ) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let rows = query(sql.for_sqlite()).fetch(&mut **tx);
+                drain(rows, |row| each(Row::Sqlite(row))).await
+            }
+            Tx::Postgres(tx) => {
+                let rows = query(sql).fetch(&mut **tx);
+                drain(rows, |row| each(Row::Postgres(row))).await
+            }
+        }
+    }
+
     /// The names of the columns `sql` returns, read from the prepared statement (a query that
     /// returns no rows still has them).
     pub async fn column_names(&mut self, sql: Sql) -> sqlx::Result<Vec<String>> {
@@ -362,6 +380,17 @@ impl Tx {
             Tx::Postgres(tx) => prepared_columns(&mut **tx, sql.text).await,
         }
     }
+}
+
+/// Hands each row of `rows` to `each`, stopping at the first error.
+async fn drain<R>(
+    mut rows: futures_core::stream::BoxStream<'_, sqlx::Result<R>>,
+    mut each: impl FnMut(R) -> sqlx::Result<()>,
+) -> sqlx::Result<()> {
+    while let Some(row) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+        each(row?)?;
+    }
+    Ok(())
 }
 
 /// The column names of `text` as `executor` prepares it.

@@ -311,6 +311,24 @@ async fn history_reports_follow_the_runs(backend: Backend) {
     assert!(state.iter().all(|r| r["category"] == "state"));
     let later = report(&env, "recent-changes", &["since=2999-01-01"]).await;
     assert!(later.is_empty());
+    // No rows still have columns.
+    let args = [
+        "report",
+        "recent-changes",
+        "--param",
+        "since=2999-01-01",
+        "--format",
+        "csv",
+    ];
+    let header = env.run(&args).await;
+    assert!(
+        header
+            .assert_ok()
+            .stdout
+            .starts_with("category,detected_at,run_id,"),
+        "{}",
+        header.stdout
+    );
 
     // inventory-at: as after run 1, by id and by a time after it; latest by default.
     let ids = |rows: &[Value]| {
