@@ -86,6 +86,11 @@ pub enum Command {
     Drift(DriftArgs),
     /// Every change record of one connection, oldest first.
     History(HistoryArgs),
+    /// Run a report, an SQL query answering an operator's question (`report --list`).
+    ///
+    /// `report weak-crypto` runs a built-in one, `report --file mine.sql` your own: one SQL
+    /// statement opening with a header like those `report NAME --show-sql` prints.
+    Report(ReportArgs),
     /// Create or upgrade the database schema (every command does this on its own too).
     Migrate(MigrateArgs),
     /// Serve a local fake of the VPN list API, for demos and tests.
@@ -368,6 +373,45 @@ pub struct HistoryArgs {
     pub connection_id: String,
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("report").required(true).args(["name", "list", "file"])))]
+pub struct ReportArgs {
+    /// The built-in report to run (`--list` shows them).
+    pub name: Option<String>,
+    /// List the built-in reports: name, title and parameters with their defaults.
+    #[arg(long)]
+    pub list: bool,
+    /// Run your own report: one SQL statement, `:name` parameters declared in a header like
+    /// those of the built-in ones (`--show-sql` prints one).
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<std::path::PathBuf>,
+    /// Set a parameter, e.g. `--param since=7d` (repeatable); the others take their defaults.
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = name_value)]
+    pub params: Vec<(String, String)>,
+    /// A table, JSON (an array of objects), CSV or Markdown.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Print the report's SQL, header included, instead of running it.
+    #[arg(long, conflicts_with = "list")]
+    pub show_sql: bool,
+}
+
+/// `name=value` (the value may hold `=` itself).
+fn name_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("{text:?} is not NAME=VALUE, e.g. since=7d")),
+    }
 }
 
 #[cfg(feature = "simulator")]

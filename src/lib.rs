@@ -3,14 +3,17 @@
 //! The binary (`main.rs`) is a thin shell over this library so that integration tests and the
 //! built-in simulator use the same code as users do. Concerns are kept apart: `api` talks to
 //! the cloud (signing, paging, model), `store` owns the database, `sync` sequences a run,
-//! `commands` are the subcommands. The fake cloud is the `vpn-simulator` crate, built in with
-//! the default `simulator` feature (the `simulate` and `demo` subcommands).
+//! `reports` runs the SQL reports of `queries/`, `commands` are the subcommands. The fake
+//! cloud is the `vpn-simulator` crate, built in with the default `simulator` feature (the
+//! `simulate` and `demo` subcommands).
 
 pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod drift;
+pub mod net;
+pub mod reports;
 pub mod scope;
 pub mod shutdown;
 pub mod store;

@@ -75,6 +75,13 @@ fn split_zone(text: &str) -> (&str, &str) {
     }
 }
 
+/// An instant as SQLite holds it: RFC 3339 with `+00:00` and as many fraction digits as it
+/// needs (0, 3, 6 or 9: how sqlx writes chrono times). A PostgreSQL timestamptz shown this way
+/// reads the same as the same instant read from SQLite.
+pub fn stored_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
 /// Current time, truncated to microseconds: what every backend can store exactly.
 pub fn now_utc() -> DateTime<Utc> {
     truncate_to_micros(Utc::now())

@@ -66,7 +66,7 @@ pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> Result<ExitCode, Com
         "next: vpn-inventory --database {database} drift     # what run {} found changed\n      \
          vpn-inventory --database {database} runs\n      \
          vpn-inventory --database {database} export | head\n      \
-         the SQL reports in queries/ (e.g. weak-crypto.sql) or any SQL of your own\n",
+         vpn-inventory --database {database} report --list   # then: report weak-crypto\n",
         report.run_id
     ))?;
     store.close().await;

@@ -10,6 +10,7 @@ pub mod export;
 pub mod metrics;
 pub mod migrate;
 pub mod prune;
+pub mod report;
 pub mod runs;
 #[cfg(feature = "simulator")]
 pub mod simulate;
@@ -84,6 +85,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Prune(args) => Ok(prune::run(database, args).await?),
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
+        Command::Report(args) => Ok(report::run(database, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),
         Command::Completions { shell } => Ok(docs::completions(shell)?),
         Command::Man => Ok(docs::man()?),

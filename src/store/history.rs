@@ -112,6 +112,28 @@ impl Store {
         }
     }
 
+    /// The id of a complete run: the latest (`None`), the given one (which must be complete),
+    /// or the latest applied by a time.
+    pub async fn complete_run_at(&self, at: Option<AsOf>) -> anyhow::Result<i64> {
+        let seq = match at {
+            None => {
+                return self.latest_complete_run().await?.ok_or_else(|| {
+                    anyhow::anyhow!("no complete run yet: run `vpn-inventory sync` first")
+                });
+            }
+            Some(AsOf::Run(run)) => {
+                self.resolve_as_of(AsOf::Run(run)).await?;
+                return Ok(run);
+            }
+            Some(AsOf::Time(time)) => match self.resolve_as_of(AsOf::Time(time)).await? {
+                0 => anyhow::bail!("no run had completed by {}", time.to_rfc3339()),
+                seq => seq,
+            },
+        };
+        let sql = Sql::new("SELECT id FROM sync_runs WHERE apply_seq = $1").arg(seq);
+        Ok(self.db.fetch_one(sql).await?.at(0)?)
+    }
+
     /// Reads the inventory as it was right after apply `seq`, a chunk at a time.
     pub async fn versions_at(&self, seq: i64) -> Result<VersionCursor> {
         Ok(VersionCursor {

@@ -13,12 +13,14 @@
 //! way to a signal.
 
 mod apply;
+mod cells;
 mod connections;
 mod error;
 mod history;
 mod lock;
 mod migrate;
 mod prune;
+mod query;
 mod removals;
 mod runs;
 mod sql;
@@ -33,10 +35,12 @@ pub use error::StoreError;
 pub use history::{AsOf, ChangeRecord, RecordFilter, VersionCursor};
 pub use lock::{LockError, ScopeLock};
 pub use prune::Pruned;
+pub use query::QueryTable;
 pub use runs::{
     PageToStage, Resumable, RunCounts, RunRow, RunStatus, StageOutcome, StagedConnection,
     StagedPage, SweepOrigin,
 };
+pub use sql::Cell;
 pub use status::{RunBrief, ScopeStatus, Status};
 pub use url::DatabaseUrl;
 // Moved to `crate::time`; re-exported while store code is being rewritten.
@@ -199,6 +203,20 @@ impl Store {
         })
     }
 
+    /// A read-only snapshot for SQL the store did not write (reports): PostgreSQL's READ ONLY
+    /// transaction; on SQLite, whose transactions cannot be made read-only, `query_only` on its
+    /// connection until [`Tx::end_query_only`] (or until the connection closes, should the
+    /// transaction be dropped instead).
+    pub async fn begin_query_only(&self) -> sqlx::Result<Tx> {
+        let mut tx = self.begin().await?;
+        if let Tx::Sqlite(conn) = &mut tx {
+            sqlx::query("PRAGMA query_only = ON")
+                .execute(&mut **conn)
+                .await?;
+        }
+        Ok(tx)
+    }
+
     /// A transaction that writes (staging a page). SQLite takes its write lock up front so a
     /// busy database makes it wait rather than fail half-way.
     pub async fn begin_write(&self) -> sqlx::Result<Tx> {
@@ -316,6 +334,19 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => tx.commit().await,
             Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    /// Ends a transaction of [`Store::begin_query_only`]: its connection may write again.
+    pub async fn end_query_only(self) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(mut tx) => {
+                sqlx::query("PRAGMA query_only = OFF")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.rollback().await
+            }
+            Tx::Postgres(tx) => tx.rollback().await,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! come back as [`Row`], read by column name into any type both drivers decode. Only this module
 //! and `store/mod.rs` (connecting, transactions) match on the backend, one line per backend.
 
-use super::{Db, Tx};
+use super::{Db, Tx, cells};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{AssertSqlSafe, Database, Decode, Encode, Postgres, Sqlite, Type};
@@ -20,6 +20,7 @@ pub const MAX_PARAMS: usize = 30_000;
 pub enum Cell {
     Text(Option<String>),
     Int(Option<i64>),
+    Float(Option<f64>),
     Bool(Option<bool>),
     /// jsonb in PostgreSQL, JSON text in SQLite.
     Json(Option<Value>),
@@ -70,6 +71,11 @@ impl From<Option<i64>> for Cell {
 impl From<&Option<i64>> for Cell {
     fn from(v: &Option<i64>) -> Self {
         Cell::Int(*v)
+    }
+}
+impl From<f64> for Cell {
+    fn from(v: f64) -> Self {
+        Cell::Float(Some(v))
     }
 }
 impl From<bool> for Cell {
@@ -207,17 +213,26 @@ impl Sql {
     }
 }
 
-/// Each `$n` of `text`: its byte offset and `n`.
+/// Each `$n` of `text` outside quotes (`'costs $5'` is text, not a parameter): its byte offset
+/// and `n`.
 fn placeholders(text: &str) -> Vec<(usize, usize)> {
     let bytes = text.as_bytes();
     let mut out = Vec::new();
-    for (at, _) in text.match_indices('$') {
-        let digits = bytes[at + 1..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-        if let Ok(n) = text[at + 1..at + 1 + digits].parse() {
-            out.push((at, n));
+    let mut quote = None;
+    for (at, &b) in bytes.iter().enumerate() {
+        match (quote, b) {
+            (None, b'\'' | b'"') => quote = Some(b),
+            (Some(q), _) if q == b => quote = None,
+            (None, b'$') => {
+                let digits = bytes[at + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                if let Ok(n) = text[at + 1..at + 1 + digits].parse() {
+                    out.push((at, n));
+                }
+            }
+            _ => {}
         }
     }
     out
@@ -232,6 +247,7 @@ where
     DB: Database + sqlx::database::HasStatementCache,
     Option<String>: for<'t> Encode<'t, DB> + Type<DB>,
     Option<i64>: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<f64>: for<'t> Encode<'t, DB> + Type<DB>,
     Option<bool>: for<'t> Encode<'t, DB> + Type<DB>,
     Option<Value>: for<'t> Encode<'t, DB> + Type<DB>,
     Option<DateTime<Utc>>: for<'t> Encode<'t, DB> + Type<DB>,
@@ -242,6 +258,7 @@ where
         query = match cell {
             Cell::Text(v) => query.bind(v),
             Cell::Int(v) => query.bind(v),
+            Cell::Float(v) => query.bind(v),
             Cell::Bool(v) => query.bind(v),
             Cell::Json(v) => query.bind(v),
             Cell::Time(v) => query.bind(v),
@@ -284,6 +301,24 @@ impl Row {
             Row::Postgres(row) => row.try_get(index),
         }
     }
+
+    /// The value at `index` whatever its type, for rows whose shape the code does not know
+    /// (reports).
+    pub fn cell(&self, index: usize) -> sqlx::Result<Cell> {
+        match self {
+            Row::Sqlite(row) => cells::sqlite(row, index),
+            Row::Postgres(row) => cells::postgres(row, index),
+        }
+    }
+
+    /// The names of the row's columns, in order.
+    pub fn column_names(&self) -> Vec<String> {
+        use sqlx::{Column as _, Row as _};
+        match self {
+            Row::Sqlite(row) => row.columns().iter().map(|c| c.name().to_owned()).collect(),
+            Row::Postgres(row) => row.columns().iter().map(|c| c.name().to_owned()).collect(),
+        }
+    }
 }
 
 fn rows<R>(rows: Vec<R>, wrap: fn(R) -> Row) -> Vec<Row> {
@@ -318,6 +353,60 @@ impl Tx {
             Tx::Postgres(tx) => Row::Postgres(query(sql).fetch_one(&mut **tx).await?),
         })
     }
+
+    /// Runs `sql`, handing each row to `each` as it arrives rather than holding them all.
+    pub async fn for_each_row(
+        &mut self,
+        sql: Sql,
+        mut each: impl FnMut(Row) -> sqlx::Result<()>,
+    ) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let rows = query(sql.for_sqlite()).fetch(&mut **tx);
+                drain(rows, |row| each(Row::Sqlite(row))).await
+            }
+            Tx::Postgres(tx) => {
+                let rows = query(sql).fetch(&mut **tx);
+                drain(rows, |row| each(Row::Postgres(row))).await
+            }
+        }
+    }
+
+    /// The names of the columns `sql` returns, read from the prepared statement (a query that
+    /// returns no rows still has them).
+    pub async fn column_names(&mut self, sql: Sql) -> sqlx::Result<Vec<String>> {
+        match self {
+            Tx::Sqlite(tx) => prepared_columns(&mut **tx, sql.for_sqlite().text).await,
+            Tx::Postgres(tx) => prepared_columns(&mut **tx, sql.text).await,
+        }
+    }
+}
+
+/// Hands each row of `rows` to `each`, stopping at the first error.
+async fn drain<R>(
+    mut rows: futures_core::stream::BoxStream<'_, sqlx::Result<R>>,
+    mut each: impl FnMut(R) -> sqlx::Result<()>,
+) -> sqlx::Result<()> {
+    while let Some(row) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+        each(row?)?;
+    }
+    Ok(())
+}
+
+/// The column names of `text` as `executor` prepares it.
+async fn prepared_columns<'c, E: sqlx::Executor<'c>>(
+    executor: E,
+    text: Cow<'static, str>,
+) -> sqlx::Result<Vec<String>> {
+    use sqlx::{Column as _, SqlSafeStr as _, Statement as _};
+    let statement = executor
+        .prepare(AssertSqlSafe(text.into_owned()).into_sql_str())
+        .await?;
+    Ok(statement
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect())
 }
 
 impl Tx {

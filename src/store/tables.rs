@@ -14,6 +14,7 @@ use super::error::{Result, inconsistent};
 use super::history::ChangeRecord;
 use super::sql::{Cell, MAX_PARAMS, Row, Sql};
 use crate::api::model::{BgpPeer, Dpd, IkePolicy, IpsecPolicy, PolicyRule, Tag, VpnConnection};
+use crate::net;
 use crate::time::parse_api_time;
 use serde_json::{Map, Value};
 
@@ -159,18 +160,35 @@ pub const CONNECTIONS: Table<VpnConnection> = Table {
     ],
 };
 
+/// One bound (`first` or `last`) of the network whose text `$text` takes from object `$o`, as
+/// comparable text for overlap queries (see `crate::net`); NULL when it is no network. Kept
+/// for queries only: the text itself is the stored value.
+macro_rules! bound {
+    ($column:literal, $side:ident, |$o:ident| $text:expr) => {
+        Field {
+            column: $column,
+            write: |$o| Cell::Text($text.and_then(net::bounds).map(|b| b.$side)),
+            read: None,
+        }
+    };
+}
+
 /// `peer_subnets` (ip_version 4) and `peer_subnets_v6` (ip_version 6), in the order sent.
 pub const PEER_SUBNETS: Table<String> = Table {
     name: "peer_subnets",
     context: &["connection_pk", "ip_version", "position"],
-    fields: &[Field {
-        column: "cidr",
-        write: |cidr| Cell::from(cidr),
-        read: Some(|cidr, row| {
-            *cidr = row.get("cidr")?;
-            Ok(())
-        }),
-    }],
+    fields: &[
+        Field {
+            column: "cidr",
+            write: |cidr| Cell::from(cidr),
+            read: Some(|cidr, row| {
+                *cidr = row.get("cidr")?;
+                Ok(())
+            }),
+        },
+        bound!("first_hex", first, |cidr| Some(cidr.as_str())),
+        bound!("last_hex", last, |cidr| Some(cidr.as_str())),
+    ],
 };
 
 /// `policy_rules` (ip_version 4) and `policy_rules_v6` (ip_version 6).
@@ -180,6 +198,8 @@ pub const POLICY_RULES: Table<PolicyRule> = Table {
     fields: &[
         field!(rule_index),
         field!(source),
+        bound!("source_first_hex", first, |rule| rule.source.as_deref()),
+        bound!("source_last_hex", last, |rule| rule.source.as_deref()),
         sent!("has_destination", destination),
         extra!(),
     ],

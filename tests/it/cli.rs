@@ -140,11 +140,8 @@ async fn runs_lists_counts_and_migrate_is_idempotent(backend: Backend) {
     );
     let run = env.run(&["migrate"]).await;
     let stdout = &run.assert_ok().stdout;
-    let latest = latest_schema_version();
-    assert!(
-        stdout.contains(&format!("schema version {latest}, up to date")),
-        "{stdout}"
-    );
+    let up_to_date = format!("schema version {}, up to date", latest_schema_version());
+    assert!(stdout.contains(&up_to_date), "{stdout}");
     env.sync(&[]).await;
     env.sync(&[]).await;
     let runs = env.run(&["runs", "--format", "json"]).await.json();
@@ -313,8 +310,8 @@ async fn version_completions_and_manual_come_from_the_cli_definition() {
         version.starts_with("vpn-inventory 0.1.0 (commit "),
         "{version}"
     );
-    let latest = format!("schema version {}", latest_schema_version());
-    assert!(version.contains(&latest), "{version}");
+    let schema = format!("schema version {}", latest_schema_version());
+    assert!(version.contains(&schema), "{version}");
     for shell in ["bash", "zsh", "fish", "powershell"] {
         let script = env.run(&["completions", shell]).await;
         let script = &script.assert_ok().stdout;
@@ -444,8 +441,8 @@ async fn status_shows_each_scopes_latest_runs(backend: Backend) {
     assert_eq!(scope["running"], serde_json::json!([]));
     let table = env.run(&["status"]).await;
     let table = &table.assert_ok().stdout;
-    let latest = format!("schema version {}", latest_schema_version());
-    assert!(table.contains(&latest), "{table}");
+    let schema = format!("schema version {}", latest_schema_version());
+    assert!(table.contains(&schema), "{table}");
     assert!(
         table.contains("run 1, ") && table.contains("run 2, "),
         "{table}"

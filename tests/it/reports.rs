@@ -1,34 +1,72 @@
-//! The SQL reports in queries/ run on the synced tables and agree with the served data.
+//! The reports: `vpn-inventory report` runs the built-in ones (queries/) and a user's own, the
+//! same on both backends, with their answers checked against what the simulator served.
 
 use crate::support::{Backend, TestEnv};
-use serde_json::Value;
-use sqlx::{AssertSqlSafe, Row};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use vpn_simulator::mutate::AppliedChange;
 
-backend_tests!(weak_crypto_and_status_reports_match_the_served_inventory);
+backend_tests!(
+    weak_crypto_and_status_reports_match_the_served_inventory,
+    subnet_overlap_finds_every_overlapping_pair,
+    history_reports_follow_the_runs,
+    reports_change_nothing_and_say_what_is_wrong,
+);
 
-fn report(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/queries/{name}.sql", env!("CARGO_MANIFEST_DIR"))).unwrap()
+/// `report NAME --format json` with `--param` for each of `params`; must succeed.
+async fn report(env: &TestEnv, name: &str, params: &[&str]) -> Vec<Value> {
+    let mut args = vec!["report", name, "--format", "json"];
+    for param in params {
+        args.extend(["--param", param]);
+    }
+    let run = env.run(&args).await;
+    match run.assert_ok().json() {
+        Value::Array(rows) => rows,
+        other => panic!("{name}: not an array: {other}"),
+    }
 }
 
-/// The weak settings of one served connection, as (policy, setting, value).
-fn weak_settings(conn: &Value) -> Vec<(String, String, String)> {
+fn text<'a>(row: &'a Value, column: &str) -> &'a str {
+    row[column]
+        .as_str()
+        .unwrap_or_else(|| panic!("{column} in {row}"))
+}
+
+/// The weak settings of one served connection, as (policy, setting, value, finding).
+fn weak_settings(conn: &Value) -> Vec<(String, String, String, String)> {
     let mut found = Vec::new();
-    for policy in ["ikepolicy", "ipsecpolicy"] {
-        let dh_key = if policy == "ikepolicy" {
-            "dh_group"
-        } else {
-            "pfs"
-        };
-        for (setting, weak) in [
-            ("encryption_algorithm", &["3des"][..]),
-            ("authentication_algorithm", &["md5", "sha1"][..]),
-            (dh_key, &["group1", "group2", "group5"][..]),
-        ] {
-            if let Some(value) = conn[policy][setting].as_str().filter(|v| weak.contains(v)) {
-                found.push((policy.to_owned(), setting.to_owned(), value.to_owned()));
-            }
+    let mut find = |policy: &str, setting: &str, weak: &[&str], finding: &str| {
+        if let Some(value) = conn[policy][setting].as_str().filter(|v| weak.contains(v)) {
+            let row = (policy.into(), setting.into(), value.into(), finding.into());
+            found.push(row);
         }
+    };
+    let dh = ["group1", "group2", "group5"];
+    for policy in ["ikepolicy", "ipsecpolicy"] {
+        find(
+            policy,
+            "encryption_algorithm",
+            &["3des", "des"],
+            "weak encryption",
+        );
+        find(
+            policy,
+            "authentication_algorithm",
+            &["md5", "sha1"],
+            "weak integrity",
+        );
     }
+    find("ikepolicy", "dh_group", &dh, "weak Diffie-Hellman group");
+    find("ipsecpolicy", "pfs", &dh, "weak Diffie-Hellman group");
+    find("ipsecpolicy", "pfs", &["disable"], "PFS disabled");
+    find("ikepolicy", "ike_version", &["v1"], "IKEv1");
+    find(
+        "ikepolicy",
+        "phase1_negotiation_mode",
+        &["aggressive"],
+        "IKEv1 aggressive mode",
+    );
     found
 }
 
@@ -36,52 +74,555 @@ async fn weak_crypto_and_status_reports_match_the_served_inventory(backend: Back
     let env = TestEnv::generated(backend, 400, 21).await;
     env.sync(&[]).await;
     let served = env.sim.state.inventory();
-    let db = env.db().await;
 
-    let mut actual: Vec<(String, String, String, String)> = on_test_db!(&db, pool => {
-        sqlx::query(AssertSqlSafe(report("weak-crypto")))
-            .fetch_all(pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get("id"), r.get("policy"), r.get("setting"), r.get("value")))
-            .collect()
-    });
-    let mut expected: Vec<(String, String, String, String)> = served
+    let mut actual: Vec<[String; 5]> = report(&env, "weak-crypto", &[])
+        .await
+        .iter()
+        .map(|r| ["id", "policy", "setting", "value", "finding"].map(|c| text(r, c).to_owned()))
+        .collect();
+    let mut expected: Vec<[String; 5]> = served
         .iter()
         .flat_map(|c| {
             let id = c["id"].as_str().unwrap().to_owned();
             weak_settings(c)
                 .into_iter()
-                .map(move |(p, s, v)| (id.clone(), p, s, v))
+                .map(move |(p, s, v, f)| [id.clone(), p, s, v, f])
         })
         .collect();
     actual.sort();
     expected.sort();
-    assert!(
-        !expected.is_empty(),
-        "the generated inventory should contain weak crypto"
+    let findings: std::collections::BTreeSet<&str> =
+        expected.iter().map(|r| r[4].as_str()).collect();
+    assert_eq!(
+        findings.len(),
+        6,
+        "every kind of finding occurs: {findings:?}"
     );
     assert_eq!(actual, expected);
 
-    let rows: Vec<(Option<String>, Option<String>, i64)> = on_test_db!(&db, pool => {
-        sqlx::query(AssertSqlSafe(report("status-by-style")))
-            .fetch_all(pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get("style"), r.get("status"), r.get("connections")))
-            .collect()
-    });
-    let total: i64 = rows.iter().map(|r| r.2).sum();
-    assert_eq!(usize::try_from(total), Ok(served.len()));
+    let rows = report(&env, "status-by-style", &[]).await;
+    let count = |r: &Value| usize::try_from(r["connections"].as_i64().unwrap()).unwrap();
+    assert_eq!(rows.iter().map(count).sum::<usize>(), served.len());
     let active_policy = served
         .iter()
         .filter(|c| c["status"] == "ACTIVE" && c["style"] == "POLICY")
         .count();
     let row = rows
         .iter()
-        .find(|r| r.0.as_deref() == Some("POLICY") && r.1.as_deref() == Some("ACTIVE"))
-        .map_or(0, |r| r.2);
-    assert_eq!(usize::try_from(row), Ok(active_policy));
+        .find(|r| r["style"] == "POLICY" && r["status"] == "ACTIVE")
+        .map_or(0, count);
+    assert_eq!(row, active_policy);
+
+    let summary = report(&env, "inventory-summary", &[]).await;
+    assert_eq!(
+        summary[0],
+        json!({"dimension": "total", "value": "all", "connections": 400})
+    );
+    for dimension in [
+        "status",
+        "style",
+        "gateway",
+        "enterprise_project",
+        "ha_role",
+    ] {
+        let total: usize = summary
+            .iter()
+            .filter(|r| r["dimension"] == dimension)
+            .map(count)
+            .sum();
+        assert_eq!(total, 400, "{dimension}");
+    }
+    let without_dpd = served
+        .iter()
+        .filter(|c| !c["ikepolicy"]["dpd"].is_object())
+        .count();
+    assert!(without_dpd > 0);
+    assert_eq!(report(&env, "dpd-off", &[]).await.len(), without_dpd);
+    let missing = report(&env, "missing-tags", &["keys=env"]).await;
+    let with_env = |c: &&Value| {
+        c["tags"].as_array().is_some_and(|tags| {
+            tags.iter()
+                .any(|t| t["key"] == "env" && t["value"].as_str().is_some_and(|v| !v.is_empty()))
+        })
+    };
+    assert_eq!(
+        missing.len(),
+        served.iter().filter(|c| !with_env(c)).count()
+    );
+}
+
+/// One network of a served connection: its connection, gateway, API path and text, whether
+/// it is local (a policy rule source), and its first and last address.
+struct Network {
+    connection: String,
+    gateway: String,
+    path: String,
+    cidr: String,
+    local: bool,
+    range: (u128, u128),
+}
+
+/// The range of a CIDR as the simulator writes them (`10.1.0.0/16`, `2001:db8::/64`), IPv4 in
+/// IPv6's mapped space.
+fn range(cidr: &str) -> (u128, u128) {
+    let (address, length) = cidr.split_once('/').unwrap();
+    let length: u32 = length.parse().unwrap();
+    let (bits, width) = match address.parse::<IpAddr>().unwrap() {
+        IpAddr::V4(v4) => (u128::from(v4.to_ipv6_mapped()), 32),
+        IpAddr::V6(v6) => (u128::from(v6), 128),
+    };
+    let host = if width - length == 128 {
+        u128::MAX
+    } else {
+        (1u128 << (width - length)) - 1
+    };
+    (bits & !host, bits | host)
+}
+
+fn networks(served: &[Value]) -> Vec<Network> {
+    let mut out = Vec::new();
+    for c in served {
+        let mut add = |path: String, cidr: &Value, local: bool| {
+            let cidr = cidr.as_str().unwrap().to_owned();
+            out.push(Network {
+                connection: c["id"].as_str().unwrap().into(),
+                gateway: c["vgw_id"].as_str().unwrap().into(),
+                path,
+                range: range(&cidr),
+                cidr,
+                local,
+            });
+        };
+        for list in ["peer_subnets", "peer_subnets_v6"] {
+            for cidr in c[list].as_array().into_iter().flatten() {
+                add(list.to_owned(), cidr, false);
+            }
+        }
+        for list in ["policy_rules", "policy_rules_v6"] {
+            for rule in c[list].as_array().into_iter().flatten() {
+                let at = format!("{list}[{}]", rule["rule_index"]);
+                add(format!("{at}.source"), &rule["source"], true);
+                for cidr in rule["destination"].as_array().into_iter().flatten() {
+                    add(format!("{at}.destination"), cidr, false);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A pair of networks, each as (connection, path, cidr), in sorted order, with its scope.
+type Pair = (String, [(String, String, String); 2]);
+
+async fn subnet_overlap_finds_every_overlapping_pair(backend: Backend) {
+    let env = TestEnv::generated(backend, 300, 23).await;
+    env.sync(&[]).await;
+    let nets = networks(&env.sim.state.inventory());
+    assert!(
+        nets.iter().any(|n| n.cidr.contains(':')),
+        "IPv6 networks too"
+    );
+    let mut expected: Vec<Pair> = Vec::new();
+    for (i, a) in nets.iter().enumerate() {
+        for b in &nets[i + 1..] {
+            let overlap = a.range.0 <= b.range.1 && b.range.0 <= a.range.1;
+            if overlap && !(a.local && b.local) {
+                let scope = if a.connection == b.connection {
+                    "connection"
+                } else if a.gateway == b.gateway {
+                    "gateway"
+                } else {
+                    "across"
+                };
+                let key = |n: &Network| (n.connection.clone(), n.path.clone(), n.cidr.clone());
+                let mut pair = [key(a), key(b)];
+                pair.sort();
+                expected.push((scope.to_owned(), pair));
+            }
+        }
+    }
+    let rows = report(&env, "subnet-overlap", &[]).await;
+    let mut actual: Vec<Pair> = rows
+        .iter()
+        .map(|r| {
+            let side = |prefix: &str| {
+                let column = |c: &str| text(r, &format!("{prefix}{c}")).to_owned();
+                (column("connection_id"), column("path"), column("network"))
+            };
+            let mut pair = [side(""), side("other_")];
+            pair.sort();
+            (text(r, "scope").to_owned(), pair)
+        })
+        .collect();
+    expected.sort();
+    actual.sort();
+    let scopes: std::collections::BTreeSet<&str> = expected.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(scopes.len(), 3, "pairs of every scope: {scopes:?}");
+    assert_eq!(actual.len(), expected.len());
+    assert_eq!(actual, expected);
+    // Each row names the wider network first.
+    for r in &rows {
+        let (wide, narrow) = (range(text(r, "network")), range(text(r, "other_network")));
+        assert!(wide.0 <= narrow.0 && narrow.1 <= wide.1, "{r}");
+        assert_eq!(r["relation"] == "same", wide == narrow, "{r}");
+    }
+    let gateway = report(&env, "subnet-overlap", &["scope=gateway,connection"]).await;
+    let near = expected.iter().filter(|p| p.0 != "across").count();
+    assert_eq!(gateway.len(), near);
+}
+
+/// Syncs, then applies `rounds` of simulated changes and syncs again; returns the changes.
+async fn sync_changes(env: &TestEnv, rounds: u32, seed: u64) -> Vec<AppliedChange> {
+    let changes = env.sim.state.mutate(rounds, seed);
+    env.sync(&[]).await;
+    changes
+}
+
+/// The ids the simulator serves, sorted.
+fn served_ids(env: &TestEnv) -> Vec<String> {
+    let mut ids: Vec<String> = env
+        .sim
+        .state
+        .inventory()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn history_reports_follow_the_runs(backend: Backend) {
+    let env = TestEnv::generated(backend, 80, 25).await;
+    env.sync(&[]).await;
+    let first = served_ids(&env);
+    let changes = sync_changes(&env, 2, 7).await;
+    assert!(changes.iter().any(|c| c.change == "modified"));
+
+    // recent-changes: everything of the last day, run 2's records as the simulator made them.
+    let recent = report(&env, "recent-changes", &[]).await;
+    let of_run_2: Vec<&Value> = recent.iter().filter(|r| r["run_id"] == 2).collect();
+    assert_eq!(of_run_2.len(), changes.len());
+    assert_eq!(recent.len(), 80 + changes.len());
+    let config_first = recent
+        .windows(2)
+        .all(|w| !(w[0]["category"] == "state" && w[1]["category"] == "config"));
+    assert!(config_first, "config changes come first");
+    let state = report(&env, "recent-changes", &["category=state"]).await;
+    assert!(state.iter().all(|r| r["category"] == "state"));
+    let later = report(&env, "recent-changes", &["since=2999-01-01"]).await;
+    assert!(later.is_empty());
+    // No rows still have columns.
+    let args = [
+        "report",
+        "recent-changes",
+        "--param",
+        "since=2999-01-01",
+        "--format",
+        "csv",
+    ];
+    let header = env.run(&args).await;
+    assert!(
+        header
+            .assert_ok()
+            .stdout
+            .starts_with("category,detected_at,run_id,"),
+        "{}",
+        header.stdout
+    );
+
+    // inventory-at: as after run 1, by id and by a time after it; latest by default.
+    let ids = |rows: &[Value]| {
+        let mut ids: Vec<String> = rows.iter().map(|r| text(r, "id").to_owned()).collect();
+        ids.sort();
+        ids
+    };
+    let mut first_ids = first.clone();
+    first_ids.sort();
+    assert_eq!(
+        ids(&report(&env, "inventory-at", &["at=1"]).await),
+        first_ids
+    );
+    let current = served_ids(&env);
+    assert_eq!(ids(&report(&env, "inventory-at", &[]).await), current);
+    assert_eq!(
+        ids(&report(&env, "inventory-at", &["at=now"]).await),
+        current
+    );
+
+    // connection-timeline: the first modified connection, by id and by its name.
+    let modified = changes.iter().find(|c| c.change == "modified").unwrap();
+    let id = modified.connection_id.as_str();
+    let timeline = report(&env, "connection-timeline", &[&format!("connection={id}")]).await;
+    let events: Vec<(i64, &str)> = timeline
+        .iter()
+        .map(|r| (r["apply_seq"].as_i64().unwrap(), text(r, "event")))
+        .collect();
+    assert_eq!(events[0], (1, "added"));
+    assert_eq!(events[1], (1, "version"));
+    assert_eq!(events.last().map(|e| e.1), Some("version"));
+    let modifications = changes
+        .iter()
+        .filter(|c| c.connection_id == id && c.change == "modified")
+        .count();
+    assert_eq!(
+        events.iter().filter(|e| e.1 == "modified").count(),
+        modifications
+    );
+    assert!(
+        events.windows(2).all(|w| w[0].0 <= w[1].0),
+        "oldest first: {events:?}"
+    );
+    let name = timeline.last().unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let by_name = report(
+        &env,
+        "connection-timeline",
+        &[&format!("connection={name}")],
+    )
+    .await;
+    assert!(by_name.iter().any(|r| r["connection_id"] == id));
+
+    // churn: the most changed first; runs and records counted per connection.
+    let churn = report(&env, "churn", &["limit=3"]).await;
+    assert_eq!(churn.len(), 3);
+    let runs: Vec<i64> = churn
+        .iter()
+        .map(|r| r["runs_with_changes"].as_i64().unwrap())
+        .collect();
+    assert!(runs.windows(2).all(|w| w[0] >= w[1]), "{runs:?}");
+    assert_eq!(runs[0], 2, "added in run 1, changed in run 2");
+    let per_row =
+        |r: &Value| r["config_changes"].as_i64().unwrap() + r["state_changes"].as_i64().unwrap();
+    assert!(
+        churn
+            .iter()
+            .all(|r| per_row(r) == r["changes"].as_i64().unwrap())
+    );
+}
+
+/// Every built-in report, run with its defaults (and a few other parameters) on SQLite and on
+/// PostgreSQL over the same synced history, returns the same rows. Normalized only where the
+/// two databases must differ: each sync stamps its own clock, so times become their rank
+/// among the report's times, and PostgreSQL's jsonb keeps object keys in an order of its own,
+/// so JSON objects compare as values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_report_gives_the_same_rows_on_both_backends() {
+    let mut results: Vec<BTreeMap<String, Vec<Value>>> = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let env = TestEnv::generated(backend, 300, 29).await;
+        env.sync(&[]).await;
+        let changes = sync_changes(&env, 4, 9).await;
+        sync_changes(&env, 4, 9).await;
+        // And a state change for sure: a tunnel goes down.
+        let mut served = env.sim.state.inventory();
+        let up = served.iter_mut().find(|c| c["status"] == "ACTIVE").unwrap();
+        up["status"] = "DOWN".into();
+        env.sim.state.set_inventory(served);
+        env.sync(&[]).await;
+        let modified = changes.iter().find(|c| c.change == "modified").unwrap();
+        let timeline = format!("connection={}", modified.connection_id);
+        let list = env.run(&["report", "--list", "--format", "json"]).await;
+        let mut cases: Vec<(String, Vec<String>)> = list
+            .assert_ok()
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| text(r, "name").to_owned())
+            .filter(|name| name != "connection-timeline")
+            .map(|name| (name, Vec::new()))
+            .collect();
+        assert!(cases.len() >= 12, "{cases:?}");
+        for (name, param) in [
+            ("connection-timeline", timeline.as_str()),
+            ("inventory-at", "at=2"),
+            ("recent-changes", "category=state"),
+            ("missing-tags", "keys=env,cost-center"),
+            ("churn", "limit=5"),
+            ("subnet-overlap", "scope=gateway"),
+            ("lifetimes", "ike_max=28800"),
+        ] {
+            cases.push((name.to_owned(), vec![param.to_owned()]));
+        }
+        let mut rows = BTreeMap::new();
+        for (name, params) in cases {
+            let params: Vec<&str> = params.iter().map(String::as_str).collect();
+            let label = format!("{name} {}", params.join(" "));
+            let got = report(&env, &name, &params).await;
+            assert!(
+                !got.is_empty(),
+                "{label} on {backend:?}: no rows to compare"
+            );
+            rows.insert(label, normalized(got));
+        }
+        results.push(rows);
+    }
+    let (sqlite, postgres) = (&results[0], &results[1]);
+    assert_eq!(
+        sqlite.keys().collect::<Vec<_>>(),
+        postgres.keys().collect::<Vec<_>>()
+    );
+    for (label, rows) in sqlite {
+        let other = &postgres[label];
+        if let Some(i) = (0..rows.len().max(other.len())).find(|&i| rows.get(i) != other.get(i)) {
+            panic!(
+                "{label}: row {i} differs ({} rows on SQLite, {} on PostgreSQL)\n\
+                 SQLite:     {:?}\nPostgreSQL: {:?}",
+                rows.len(),
+                other.len(),
+                rows.get(i),
+                other.get(i)
+            );
+        }
+    }
+}
+
+/// Times as their rank among the rows' times; JSON object text as the value it spells.
+fn normalized(rows: Vec<Value>) -> Vec<Value> {
+    let time = |v: &Value| {
+        v.as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+    };
+    let mut times: Vec<_> = rows
+        .iter()
+        .flat_map(|r| r.as_object().unwrap().values())
+        .filter_map(time)
+        .collect();
+    times.sort();
+    times.dedup();
+    rows.into_iter()
+        .map(|row| {
+            let object = row.as_object().unwrap().iter().map(|(column, value)| {
+                let value = if let Some(t) = time(value) {
+                    json!(format!("time #{}", times.binary_search(&t).unwrap()))
+                } else if let Some(object) = value
+                    .as_str()
+                    .filter(|s| s.starts_with('{'))
+                    .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                {
+                    object
+                } else {
+                    value.clone()
+                };
+                (column.clone(), value)
+            });
+            Value::Object(object.collect())
+        })
+        .collect()
+}
+
+async fn reports_change_nothing_and_say_what_is_wrong(backend: Backend) {
+    let env = TestEnv::generated(backend, 20, 27).await;
+    env.sync(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+
+    // A report of one's own: header, parameters (a list among them), any output format.
+    let mine = file(
+        "by-status.sql",
+        "-- title: Connections in some statuses\n\
+         -- param: statuses list = ACTIVE  Which statuses.\n\
+         -- param: least integer = 1  Smallest count shown.\n\
+         SELECT status, COUNT(*) AS n FROM connections WHERE status IN (:statuses)\n\
+         GROUP BY status HAVING COUNT(*) >= :least ORDER BY status;\n",
+    );
+    let run = env
+        .run(&[
+            "report",
+            "--file",
+            &mine,
+            "--param",
+            "statuses=ACTIVE,DOWN",
+            "--format",
+            "csv",
+        ])
+        .await;
+    let csv = &run.assert_ok().stdout;
+    assert!(csv.starts_with("status,n\nACTIVE,"), "{csv}");
+    let markdown = env
+        .run(&["report", "--file", &mine, "--format", "markdown"])
+        .await;
+    assert!(
+        markdown
+            .assert_ok()
+            .stdout
+            .starts_with("| status | n |\n| --- | ---: |\n| ACTIVE |")
+    );
+
+    // Nothing a report says can write, on either backend.
+    let before = env.export().await;
+    let delete = file("delete.sql", "DELETE FROM connections");
+    let run = env.run(&["report", "--file", &delete]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(run.stderr.contains("report delete:"), "{}", run.stderr);
+    assert!(run.stderr.contains("read"), "{}", run.stderr);
+    assert_eq!(env.export().await, before);
+    // And after refusing a write, the connection it used can write again.
+    assert_eq!(env.sync(&[]).await["status"], "complete");
+
+    let bad: [(&[&str], &str); 8] = [
+        (&["weak-crytpo"], "there is no report \"weak-crytpo\""),
+        (
+            &["missing-tags", "--param", "key=owner"],
+            "report missing-tags: there is no parameter key (its parameters: keys)",
+        ),
+        (
+            &["connection-timeline"],
+            "report connection-timeline: parameter connection is missing: give --param",
+        ),
+        (
+            &["recent-changes", "--param", "since=yesterday"],
+            "report recent-changes: parameter since=yesterday: \"yesterday\" is not a time",
+        ),
+        (
+            &["churn", "--param", "limit=many"],
+            "report churn: parameter limit=many: \"many\" is not an integer",
+        ),
+        (
+            &["inventory-at", "--param", "at=99"],
+            "report inventory-at: parameter at: there is no run 99",
+        ),
+        (
+            &["inventory-at", "--param", "at=2001-01-01"],
+            "report inventory-at: parameter at: no run had completed by 2001-01-01",
+        ),
+        (
+            &["bgp-down", "--param", "since=1d"],
+            "report bgp-down: there is no parameter since: it takes none",
+        ),
+    ];
+    for (args, error) in bad {
+        let mut all = vec!["report"];
+        all.extend_from_slice(args);
+        let run = env.run(&all).await;
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.stdout);
+        assert!(run.stderr.contains(error), "{args:?}: {}", run.stderr);
+    }
+    let two = file("two.sql", "SELECT 1; SELECT 2");
+    let bad_sql = file("bad.sql", "SELECT no_such_column FROM connections");
+    for (path, error) in [
+        (&two, "two.sql: it holds more than one statement"),
+        (&bad_sql, "report bad: "),
+    ] {
+        let run = env.run(&["report", "--file", path]).await;
+        assert_eq!(run.code, Some(1), "{path}: {}", run.stdout);
+        assert!(run.stderr.contains(error), "{path}: {}", run.stderr);
+    }
+    let usage = env.run(&["report", "--param", "since=1d"]).await;
+    assert_eq!(usage.code, Some(64), "{}", usage.stderr);
+
+    let sql = env.run(&["report", "weak-crypto", "--show-sql"]).await;
+    assert!(sql.assert_ok().stdout.starts_with("-- name: weak-crypto\n"));
+    let list = env.run(&["report", "--list"]).await;
+    let list = &list.assert_ok().stdout;
+    assert!(
+        list.contains("recent-changes") && list.contains("since=24h"),
+        "{list}"
+    );
 }

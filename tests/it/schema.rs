@@ -6,6 +6,7 @@ use serde_json::Value;
 backend_tests!(
     upgrading_a_database_written_by_the_last_release_keeps_its_data,
     upgrading_merges_the_inventories_one_project_had_per_endpoint,
+    upgrading_bounds_every_stored_network_as_the_store_would,
 );
 
 /// What the tables hold, read with plain SQL so nothing migrates on the way.
@@ -89,6 +90,77 @@ async fn upgrading_a_database_written_by_the_last_release_keeps_its_data(backend
     db.close().await;
     // And syncing goes on (through another endpoint: the inventory is the project's).
     assert_eq!(env.sync(&[]).await["removals_skipped"], Value::Null);
+}
+
+/// Network texts, valid and not, that the `V6__reports` migration must bound exactly as the
+/// store does when it writes (`vpn_inventory::net`).
+const ODD_NETWORKS: [&str; 16] = [
+    "10.1.2.3/16",
+    "10.1.2.3",
+    "0.0.0.0/0",
+    "::/0",
+    "::1",
+    "FD12:3456::/48",
+    "2001:0db8:0000:0000:0000:0000:0000:00ff/121",
+    "1:2:3:4:5:6:7::/127",
+    "010.0.0.0/8",
+    "10.0.0.0/33",
+    "10.0.0.0/08",
+    "12345::/16",
+    "2001:db8::1::/64",
+    "::ffff:10.0.0.1/128",
+    "fe80::1%eth0",
+    "any",
+];
+
+async fn upgrading_bounds_every_stored_network_as_the_store_would(backend: Backend) {
+    use sqlx::Row;
+    let env = TestEnv::generated(backend, 40, 41).await;
+    env.run(&["migrate", "--target-version", "2"])
+        .await
+        .assert_ok();
+    let db = env.db().await;
+    db.execute_script(match backend {
+        Backend::Sqlite => include_str!("../fixtures/release-0.1.0/sqlite.sql"),
+        Backend::Postgres => include_str!("../fixtures/release-0.1.0/postgres.sql"),
+    })
+    .await;
+    let keys = "SELECT connection_pk, ip_version, position FROM peer_subnets
+                ORDER BY connection_pk, ip_version, position";
+    let keys: Vec<(i64, i64, i64)> = on_test_db!(&db, pool => {
+        let rows = sqlx::query(keys).fetch_all(pool).await.unwrap();
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
+    });
+    assert!(keys.len() > ODD_NETWORKS.len());
+    for (text, (pk, version, position)) in ODD_NETWORKS.iter().zip(keys) {
+        db.execute_script(&format!(
+            "UPDATE peer_subnets SET cidr = '{text}' WHERE connection_pk = {pk} \
+             AND ip_version = {version} AND position = {position}"
+        ))
+        .await;
+    }
+    env.run(&["migrate"]).await.assert_ok();
+
+    let sql = "SELECT cidr, first_hex, last_hex FROM peer_subnets
+               UNION ALL SELECT cidr, first_hex, last_hex FROM policy_rule_destinations
+               UNION ALL SELECT source, source_first_hex, source_last_hex FROM policy_rules";
+    let stored: Vec<(String, Option<String>, Option<String>)> = on_test_db!(&db, pool => {
+        let rows = sqlx::query(sql).fetch_all(pool).await.unwrap();
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
+    });
+    assert!(stored.len() > 100, "{}", stored.len());
+    for text in ODD_NETWORKS {
+        assert!(stored.iter().any(|(t, _, _)| t == text), "{text} stored");
+    }
+    for (text, first, last) in stored {
+        let bounds = vpn_inventory::net::bounds(&text);
+        let expected = (
+            bounds.as_ref().map(|b| b.first.clone()),
+            bounds.map(|b| b.last),
+        );
+        assert_eq!((first, last), expected, "{text}");
+    }
+    db.close().await;
 }
 
 /// Versions of one connection whose spans overlap: `export --as-of` would give it twice.
