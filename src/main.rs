@@ -49,17 +49,19 @@ const USAGE_ERROR: u8 = 64;
 
 fn init_tracing(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
-    let level = match (cli.quiet, cli.verbose) {
-        (q, _) if q >= 2 => "off",
-        (1, _) => "error",
-        (_, 0) => "warn",
-        (_, 1) => "info",
-        (_, 2) => "debug",
-        _ => "trace",
+    // -v and -vv add this program's detail; the HTTP, TLS and database libraries' own debug
+    // output only comes with -vvv (sqlx logs every slow statement at info, PostgreSQL
+    // NOTICEs at warn).
+    let default = match (cli.quiet, cli.verbose) {
+        (q, _) if q >= 2 => "off".to_owned(),
+        (1, _) => "error".to_owned(),
+        (_, 0) => "warn,sqlx=error,refinery_core=warn".to_owned(),
+        (_, v @ (1 | 2)) => {
+            let ours = if v == 1 { "info" } else { "debug" };
+            format!("warn,sqlx=error,refinery_core=warn,vpn_inventory={ours},vpn_simulator={ours}")
+        }
+        _ => "trace".to_owned(),
     };
-    // Our own crate at the chosen level; libraries one notch quieter (sqlx logs every slow
-    // statement at info, PostgreSQL NOTICEs at warn).
-    let default = format!("{level},sqlx=error,refinery_core=warn");
     let filter =
         EnvFilter::try_from_env("VPN_INVENTORY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     // Colours only for a person at a terminal: cron mail and log files get plain text.
