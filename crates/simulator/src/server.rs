@@ -186,9 +186,9 @@ impl SimState {
     pub fn mutate(&self, rounds: u32, seed: u64) -> Vec<AppliedChange> {
         let mut inventory = self.inventory.write().expect("inventory lock");
         let mut mutator = self.mutator.lock().expect("mutator lock");
-        let mutator = mutator.get_or_insert_with(|| Mutator::new(seed, &inventory));
+        let mutator = mutator.get_or_insert_with(|| Mutator::new(seed, &*inventory));
         let changes = (0..rounds)
-            .flat_map(|_| mutator.round(&mut inventory))
+            .flat_map(|_| mutator.round(&mut *inventory))
             .collect();
         inventory.sort_by_key(|c| std::cmp::Reverse(created_at(c)));
         changes
