@@ -5,7 +5,7 @@ use crate::api::credentials::{ENV_AK, ENV_AUTH_TOKEN, ENV_SK};
 use crate::cli::SimulateArgs;
 use std::process::ExitCode;
 use vpn_simulator::Faults;
-use vpn_simulator::server::{SimConfig, generated_inventory_with_ties};
+use vpn_simulator::server::{SimConfig, generated_connections};
 
 pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
@@ -25,7 +25,8 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         }
         _ => false,
     };
-    let inventory = generated_inventory_with_ties(args.connections, args.seed, args.ties);
+    // Generated one connection at a time and held as text: 100,000 start in seconds.
+    let inventory = generated_connections(args.connections, args.seed, args.ties);
     let sim = vpn_simulator::spawn(args.listen, config.clone(), inventory).await?;
     sim.state.set_faults(Faults {
         whole_seconds: args.whole_seconds,
