@@ -12,6 +12,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let mut config = SimConfig {
         max_limit: args.max_page_size,
         auth_token: env(ENV_AUTH_TOKEN),
+        latency: std::time::Duration::from_millis(args.latency_ms),
         ..SimConfig::default()
     };
     if let Some(project_id) = args.project_id {
@@ -48,6 +49,9 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     if args.whole_seconds {
         shape.push_str(", times in whole seconds");
+    }
+    if args.latency_ms > 0 {
+        shape.push_str(&format!(", {} ms per page", args.latency_ms));
     }
     print_stdout(&format!(
         "simulating {} VPN connections (seed {}{shape}) at {endpoint}\n  project id: {}\n  \

@@ -5,7 +5,8 @@
 //! `X-Auth-Token`, and Huawei-style error bodies from both the VPN service and the API gateway.
 //! `Faults` make it misbehave the ways real APIs do, so tests can prove we cope.
 //! `POST /_simulator/mutate?rounds=N` (or `SimState::mutate`) changes the served inventory the
-//! way operators do, so two syncs have drift to find.
+//! way operators do, so two syncs have drift to find. `SimConfig::latency` delays every answer
+//! of the list API, like the round trip to a real region.
 //!
 //! The inventory is held as text (see [`crate::held`]): a page is the matching connections'
 //! texts joined, and only a fault that changes what is served (`whole_seconds`) makes a request
@@ -27,6 +28,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Fixed credentials the simulator uses when none are configured; printed at start.
@@ -46,6 +48,9 @@ pub struct SimConfig {
     pub auth_token: Option<String>,
     /// Largest `limit` accepted.
     pub max_limit: u32,
+    /// How long every list request waits before it is answered (any answer), like the round
+    /// trip to a real region and its own time to answer.
+    pub latency: Duration,
 }
 
 impl Default for SimConfig {
@@ -56,6 +61,7 @@ impl Default for SimConfig {
             secret_key: DEMO_SECRET_KEY.into(),
             auth_token: None,
             max_limit: 2000,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -370,6 +376,9 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
         return mutate(&state, request.uri().query());
     }
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    if !state.config.latency.is_zero() {
+        tokio::time::sleep(state.config.latency).await;
+    }
     let rid = request_id(n);
     let (parts, _body) = request.into_parts();
     let path = parts.uri.path().to_owned();
