@@ -438,6 +438,10 @@ pub struct SimulateArgs {
     /// Serve created_at and updated_at in whole seconds, ordering by the full instant.
     #[arg(long)]
     pub whole_seconds: bool,
+    /// Wait this many milliseconds before answering each list request (each page), like the
+    /// round trip to a real region.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub latency_ms: u64,
 }
 
 #[cfg(feature = "simulator")]

@@ -5,13 +5,14 @@ use crate::api::credentials::{ENV_AK, ENV_AUTH_TOKEN, ENV_SK};
 use crate::cli::SimulateArgs;
 use std::process::ExitCode;
 use vpn_simulator::Faults;
-use vpn_simulator::server::{SimConfig, generated_inventory_with_ties};
+use vpn_simulator::server::{SimConfig, generated_connections};
 
 pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut config = SimConfig {
         max_limit: args.max_page_size,
         auth_token: env(ENV_AUTH_TOKEN),
+        latency: std::time::Duration::from_millis(args.latency_ms),
         ..SimConfig::default()
     };
     if let Some(project_id) = args.project_id {
@@ -25,7 +26,8 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         }
         _ => false,
     };
-    let inventory = generated_inventory_with_ties(args.connections, args.seed, args.ties);
+    // Generated one connection at a time and held as text: 100,000 start in seconds.
+    let inventory = generated_connections(args.connections, args.seed, args.ties);
     let sim = vpn_simulator::spawn(args.listen, config.clone(), inventory).await?;
     sim.state.set_faults(Faults {
         whole_seconds: args.whole_seconds,
@@ -47,6 +49,9 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     if args.whole_seconds {
         shape.push_str(", times in whole seconds");
+    }
+    if args.latency_ms > 0 {
+        shape.push_str(&format!(", {} ms per page", args.latency_ms));
     }
     print_stdout(&format!(
         "simulating {} VPN connections (seed {}{shape}) at {endpoint}\n  project id: {}\n  \

@@ -302,6 +302,33 @@ async fn simulate_subcommand_serves_what_sync_stores(backend: Backend) {
 }
 
 #[tokio::test]
+async fn simulate_latency_delays_every_page() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let env = TestEnv::generated(Backend::Sqlite, 0, 1).await;
+    let mut cmd = env.command(&["simulate", "--connections", "25", "--latency-ms", "150"]);
+    cmd.stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = lines.next_line().await.unwrap().expect("banner line");
+    assert!(banner.contains(", 150 ms per page"), "{banner}");
+    let endpoint = banner.split(" at ").nth(1).expect("endpoint in banner");
+
+    let mut sync = env.command(&["sync", "--format", "json", "--page-size", "10"]);
+    sync.env("VPN_INVENTORY_ENDPOINT", endpoint);
+    let started = std::time::Instant::now();
+    let report = env.run_cmd(sync).await.assert_ok().json();
+    let took = started.elapsed();
+    assert_eq!(report["added"], 25);
+    let pages = u32::try_from(report["pages"].as_i64().unwrap()).unwrap();
+    assert!(pages >= 3, "{report}");
+    assert!(
+        took >= std::time::Duration::from_millis(150) * pages,
+        "{pages} pages in {took:?}"
+    );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
 async fn version_completions_and_manual_come_from_the_cli_definition() {
     let env = TestEnv::generated(Backend::Sqlite, 1, 2).await;
     let version = env.run(&["--version"]).await;

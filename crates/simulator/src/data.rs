@@ -40,6 +40,11 @@ const SPAN_MS: u64 = 3 * 365 * 86_400_000;
 /// unless `ties` groups them. Without `ties` the random draws are those of earlier versions, so
 /// a seed gives the same inventory byte for byte.
 pub fn generate(opts: &GenOptions) -> Vec<Value> {
+    generate_each(opts.clone()).collect()
+}
+
+/// The connections of [`generate`], built one at a time as the iterator is read.
+pub fn generate_each(opts: GenOptions) -> impl Iterator<Item = Value> {
     let mut rng = Rng::new(opts.seed);
     let mut ctx = Context::new(&mut rng, opts.count);
     let group = opts.ties.max(1);
@@ -47,8 +52,7 @@ pub fn generate(opts: &GenOptions) -> Vec<Value> {
     // unique.
     let avg_gap = (SPAN_MS / opts.count.div_ceil(group).max(1) as u64).max(1);
     let mut t = ctx.horizon_ms;
-    let mut out = Vec::with_capacity(opts.count);
-    for index in 0..opts.count {
+    (0..opts.count).map(move |index| {
         if index % group == 0 {
             t -= 1 + rng.below(2 * avg_gap - 1) as i64;
             // Flooring to whole seconds only moves the instant back, so it stays below the
@@ -57,9 +61,8 @@ pub fn generate(opts: &GenOptions) -> Vec<Value> {
             t = stamp.unix_ms();
             ctx.created_at = stamp;
         }
-        out.push(connection(&mut rng, index, &ctx));
-    }
-    out
+        connection(&mut rng, index, &ctx)
+    })
 }
 
 /// The three `created_at`/`updated_at` spellings the real API uses.

@@ -5,9 +5,15 @@
 //! `X-Auth-Token`, and Huawei-style error bodies from both the VPN service and the API gateway.
 //! `Faults` make it misbehave the ways real APIs do, so tests can prove we cope.
 //! `POST /_simulator/mutate?rounds=N` (or `SimState::mutate`) changes the served inventory the
-//! way operators do, so two syncs have drift to find.
+//! way operators do, so two syncs have drift to find. `SimConfig::latency` delays every answer
+//! of the list API, like the round trip to a real region.
+//!
+//! The inventory is held as text (see [`crate::held`]): a page is the matching connections'
+//! texts joined, and only a fault that changes what is served (`whole_seconds`) makes a request
+//! parse and rewrite the connections it serves.
 
-use crate::data::{GenOptions, generate};
+use crate::data::{GenOptions, generate, generate_each};
+use crate::held::{Held, hold, sort_newest_first};
 use crate::mutate::{AppliedChange, Mutator};
 use crate::wire::{in_whole_seconds, parse_api_time};
 use axum::Router;
@@ -15,12 +21,14 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use hwcloud_signer::{self as signer, SigningInput};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Fixed credentials the simulator uses when none are configured; printed at start.
@@ -40,6 +48,9 @@ pub struct SimConfig {
     pub auth_token: Option<String>,
     /// Largest `limit` accepted.
     pub max_limit: u32,
+    /// How long every list request waits before it is answered (any answer), like the round
+    /// trip to a real region and its own time to answer.
+    pub latency: Duration,
 }
 
 impl Default for SimConfig {
@@ -50,6 +61,7 @@ impl Default for SimConfig {
             secret_key: DEMO_SECRET_KEY.into(),
             auth_token: None,
             max_limit: 2000,
+            latency: Duration::ZERO,
         }
     }
 }
@@ -127,7 +139,7 @@ impl Transient {
 pub struct SimState {
     config: SimConfig,
     /// Connections as served, newest first.
-    inventory: RwLock<Vec<Value>>,
+    inventory: RwLock<Vec<Held>>,
     faults: Mutex<Faults>,
     requests: AtomicU64,
     /// Notified when a request starts hanging because of `Faults::hang_page`.
@@ -139,18 +151,18 @@ pub struct SimState {
 }
 
 impl SimState {
-    pub fn new(config: SimConfig, inventory: Vec<Value>) -> Self {
-        let state = Self {
+    /// A simulator state serving `inventory` (taken one connection at a time, so a generator
+    /// never needs the whole inventory as `Value`s).
+    pub fn new(config: SimConfig, inventory: impl IntoIterator<Item = Value>) -> Self {
+        Self {
             config,
-            inventory: RwLock::new(Vec::new()),
+            inventory: RwLock::new(hold(inventory)),
             faults: Mutex::new(Faults::default()),
             requests: AtomicU64::new(0),
             hanging: tokio::sync::Notify::new(),
             released: tokio::sync::Notify::new(),
             mutator: Mutex::new(None),
-        };
-        state.set_inventory(inventory);
-        state
+        }
     }
 
     pub fn config(&self) -> &SimConfig {
@@ -158,21 +170,24 @@ impl SimState {
     }
 
     /// Replaces what is served (sorted newest first, as the API pages it).
-    pub fn set_inventory(&self, mut inventory: Vec<Value>) {
-        inventory.sort_by_key(|c| std::cmp::Reverse(created_at(c)));
-        *self.inventory.write().expect("inventory lock") = inventory;
+    pub fn set_inventory(&self, inventory: Vec<Value>) {
+        *self.inventory.write().expect("inventory lock") = hold(inventory);
     }
 
     /// A copy of what is served (as held: see `as_served` for what a client sees).
     pub fn inventory(&self) -> Vec<Value> {
-        self.inventory.read().expect("inventory lock").clone()
+        let inventory = self.inventory.read().expect("inventory lock");
+        inventory.iter().map(Held::value).collect()
     }
 
     /// The inventory as a client is served it under the current faults (`whole_seconds`).
     pub fn as_served(&self) -> Vec<Value> {
         let faults = self.faults.lock().expect("faults lock").clone();
         let inventory = self.inventory.read().expect("inventory lock");
-        inventory.iter().map(|c| served(c, &faults)).collect()
+        inventory
+            .iter()
+            .map(|c| served(c.value(), &faults))
+            .collect()
     }
 
     /// Sets faults and restarts the page count they refer to.
@@ -182,15 +197,16 @@ impl SimState {
     }
 
     /// Applies `rounds` rounds of random operator-like changes (deterministic for `seed`) to the
-    /// served inventory; returns the change records a sync must find.
+    /// served inventory; returns the change records a sync must find. Only the connections a
+    /// round reads are parsed (all of them once, when the first mutation creates the mutator).
     pub fn mutate(&self, rounds: u32, seed: u64) -> Vec<AppliedChange> {
         let mut inventory = self.inventory.write().expect("inventory lock");
         let mut mutator = self.mutator.lock().expect("mutator lock");
-        let mutator = mutator.get_or_insert_with(|| Mutator::new(seed, &inventory));
+        let mutator = mutator.get_or_insert_with(|| Mutator::new(seed, &*inventory));
         let changes = (0..rounds)
-            .flat_map(|_| mutator.round(&mut inventory))
+            .flat_map(|_| mutator.round(&mut *inventory))
             .collect();
-        inventory.sort_by_key(|c| std::cmp::Reverse(created_at(c)));
+        sort_newest_first(&mut inventory);
         changes
     }
 
@@ -205,9 +221,13 @@ impl SimState {
     }
 }
 
+/// Whether `faults` change the connections served (else their held text is served as it is).
+fn rewrites(faults: &Faults) -> bool {
+    faults.whole_seconds
+}
+
 /// One connection as `faults` make the simulator serve it.
-fn served(connection: &Value, faults: &Faults) -> Value {
-    let mut connection = connection.clone();
+fn served(mut connection: Value, faults: &Faults) -> Value {
     if faults.whole_seconds {
         for key in ["created_at", "updated_at"] {
             if let Some(Value::String(time)) = connection.get_mut(key) {
@@ -218,11 +238,40 @@ fn served(connection: &Value, faults: &Faults) -> Value {
     connection
 }
 
-fn created_at(connection: &Value) -> Option<DateTime<Utc>> {
-    connection
-        .get("created_at")?
-        .as_str()
-        .and_then(parse_api_time)
+/// The JSON text of `connection` as `faults` make the simulator serve it.
+fn served_text<'a>(connection: &'a Held, faults: &Faults) -> Cow<'a, str> {
+    if rewrites(faults) {
+        Cow::Owned(served(connection.value(), faults).to_string())
+    } else {
+        Cow::Borrowed(&connection.json)
+    }
+}
+
+/// The `created_at` text of `connection` as `faults` make the simulator serve it.
+fn served_created_at(connection: &Held, faults: &Faults) -> Option<String> {
+    let text = connection.created_at_text.as_deref()?;
+    Some(if faults.whole_seconds {
+        in_whole_seconds(text)
+    } else {
+        text.to_owned()
+    })
+}
+
+/// `{"vpn_connections":[...]` followed by `rest` (which closes the object): the texts joined,
+/// as `serde_json` would write the same values.
+fn page_body(texts: &[Cow<'_, str>], rest: &str) -> String {
+    let length = texts.iter().map(|t| t.len() + 1).sum::<usize>() + rest.len() + 32;
+    let mut body = String::with_capacity(length);
+    body.push_str("{\"vpn_connections\":[");
+    for (i, text) in texts.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(text);
+    }
+    body.push(']');
+    body.push_str(rest);
+    body
 }
 
 /// A simulator serving on a local port.
@@ -260,11 +309,25 @@ pub fn generated_inventory_with_ties(connections: usize, seed: u64, ties: usize)
     })
 }
 
+/// The same connections as [`generated_inventory_with_ties`], one at a time: what `spawn` takes
+/// to serve a large inventory without ever holding it all as `Value`s.
+pub fn generated_connections(
+    connections: usize,
+    seed: u64,
+    ties: usize,
+) -> impl Iterator<Item = Value> {
+    generate_each(GenOptions {
+        count: connections,
+        seed,
+        ties,
+    })
+}
+
 /// Binds `listen` and serves in a background task.
 pub async fn spawn(
     listen: SocketAddr,
     config: SimConfig,
-    inventory: Vec<Value>,
+    inventory: impl IntoIterator<Item = Value>,
 ) -> std::io::Result<RunningSimulator> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
@@ -313,6 +376,9 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
         return mutate(&state, request.uri().query());
     }
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    if !state.config.latency.is_zero() {
+        tokio::time::sleep(state.config.latency).await;
+    }
     let rid = request_id(n);
     let (parts, _body) = request.into_parts();
     let path = parts.uri.path().to_owned();
@@ -426,25 +492,25 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
         .filter(|(k, _)| k == "enterprise_project_id")
         .map(|(_, v)| v.as_str())
         .collect();
-    let field_is = |c: &Value, field: &str, want: Option<&str>| {
-        want.is_none_or(|w| c.get(field).and_then(Value::as_str) == Some(w))
+    let field_is = |field: &Option<Box<str>>, want: Option<&str>| {
+        want.is_none_or(|w| field.as_deref() == Some(w))
     };
 
     let replay = faults.replay_from_page.is_some_and(|from| n >= from);
     let inventory = state.inventory.read().expect("inventory lock");
-    let page: Vec<Value> = inventory
+    let page: Vec<&Held> = inventory
         .iter()
         .filter(|c| {
-            field_is(c, "vgw_id", get("vgw_id"))
-                && field_is(c, "vgw_ip", get("vgw_ip"))
-                && field_is(c, "id", get("vpn_id"))
-                && field_is(c, "vgw_ip", get("eip_id"))
+            field_is(&c.vgw_id, get("vgw_id"))
+                && field_is(&c.vgw_ip, get("vgw_ip"))
+                && field_is(&c.id, get("vpn_id"))
+                && field_is(&c.vgw_ip, get("eip_id"))
                 && (enterprise_projects.is_empty()
-                    || c.get("enterprise_project_id")
-                        .and_then(Value::as_str)
+                    || c.enterprise_project_id
+                        .as_deref()
                         .is_some_and(|e| enterprise_projects.contains(&e)))
         })
-        .filter(|c| match (&marker, created_at(c)) {
+        .filter(|c| match (&marker, c.created_at) {
             _ if replay => true,
             (None, _) => true,
             (Some((_, m)), Some(t)) if faults.inclusive_marker => t <= *m,
@@ -456,8 +522,8 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
         } else {
             limit as usize
         })
-        .map(|c| served(c, &faults))
         .collect();
+    let texts: Vec<Cow<'_, str>> = page.iter().map(|c| served_text(c, &faults)).collect();
 
     if faults.bare_empty_page == Some(n) {
         return (
@@ -468,12 +534,12 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
             .into_response();
     }
     if faults.malformed_page == Some(n) {
-        let text = json!({"vpn_connections": page}).to_string();
+        let text = page_body(&texts, "}");
         let cut = text.len() / 2;
         return (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
-            text[..cut].to_owned(),
+            text.into_bytes()[..cut].to_vec(),
         )
             .into_response();
     }
@@ -484,30 +550,28 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
             let earlier = *t - chrono::Duration::seconds(1);
             Some(earlier.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         }
-        _ => page
-            .last()
-            .and_then(|c| c.get("created_at"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        _ => page.last().and_then(|c| served_created_at(c, &faults)),
     };
     let mut page_info = json!({"current_count": page.len()});
     if let Some(m) = next_marker {
         page_info["next_marker"] = Value::String(m);
     }
-    let body = json!({
-        "vpn_connections": page,
-        "page_info": page_info,
-        "request_id": rid,
+    // The rest of the object after `vpn_connections`, in the order `json!` wrote it.
+    let rest = format!(
+        ",\"page_info\":{page_info},\"request_id\":{},\"total_count\":{}}}",
+        Value::from(rid.as_str()),
         // Documented as the tenant's total, not the filtered count: so it is here too.
-        "total_count": faults.claimed_total.unwrap_or(inventory.len() as u64),
-    });
-    let body = body.to_string();
+        faults.claimed_total.unwrap_or(inventory.len() as u64),
+    );
+    let mut body = page_body(&texts, &rest).into_bytes();
+    drop(texts);
+    drop(page);
+    drop(inventory);
     let full_length = body.len();
-    let body = match transient {
+    if let Some(TransientAnswer::Truncated) = transient {
         // Content-Length promises the whole body; hyper closes the connection when it ends early.
-        Some(TransientAnswer::Truncated) => body[..full_length / 2].to_owned(),
-        _ => body,
-    };
+        body.truncate(full_length / 2);
+    }
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
@@ -621,4 +685,42 @@ fn authenticate(
             "Incorrect IAM authentication information: verify aksk signature fail",
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_of_held_texts_is_what_serializing_the_values_gave() {
+        let inventory = generated_inventory(30, 5);
+        for faults in [
+            Faults::default(),
+            Faults {
+                whole_seconds: true,
+                ..Faults::default()
+            },
+        ] {
+            let held = hold(inventory.clone());
+            let texts: Vec<Cow<'_, str>> = held.iter().map(|c| served_text(c, &faults)).collect();
+            let values: Vec<Value> = held.iter().map(|c| served(c.value(), &faults)).collect();
+            let marker = served_created_at(&held[29], &faults);
+            assert_eq!(marker.as_deref(), values[29]["created_at"].as_str());
+            let page_info = json!({"current_count": 30, "next_marker": marker});
+            let expected = json!({
+                "vpn_connections": values,
+                "page_info": page_info,
+                "request_id": "r\"1",
+                "total_count": 30,
+            });
+            let rest = format!(
+                ",\"page_info\":{page_info},\"request_id\":\"r\\\"1\",\"total_count\":30}}"
+            );
+            assert_eq!(page_body(&texts, &rest), expected.to_string());
+            assert_eq!(
+                page_body(&[], "}"),
+                json!({"vpn_connections": []}).to_string()
+            );
+        }
+    }
 }

@@ -34,8 +34,60 @@ use crate::random::{Rng, Table, edit_cidr};
 use crate::wire::{canonical_json, parse_api_time, without_nulls};
 use serde_json::{Map, Value};
 use spot::{Claims, Spot};
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
+
+/// An inventory as the mutator edits it: one connection at a time, by position. A `Vec<Value>`
+/// is one; the simulator's, which holds each connection as JSON text, is another, so a round
+/// parses only the connections it looks into.
+pub trait Connections {
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `id` of the connection at `i` (empty when it has none).
+    fn id(&self, i: usize) -> &str;
+
+    /// The connection at `i`.
+    fn get(&self, i: usize) -> Cow<'_, Value>;
+
+    /// Replaces the connection at `i`.
+    fn set(&mut self, i: usize, connection: Value);
+
+    /// Removes the connection at `i`, moving the last one into its place.
+    fn swap_remove(&mut self, i: usize) -> Value;
+
+    fn push(&mut self, connection: Value);
+}
+
+impl Connections for Vec<Value> {
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn id(&self, i: usize) -> &str {
+        self[i]["id"].as_str().unwrap_or_default()
+    }
+
+    fn get(&self, i: usize) -> Cow<'_, Value> {
+        Cow::Borrowed(&self[i])
+    }
+
+    fn set(&mut self, i: usize, connection: Value) {
+        self[i] = connection;
+    }
+
+    fn swap_remove(&mut self, i: usize) -> Value {
+        Vec::swap_remove(self, i)
+    }
+
+    fn push(&mut self, connection: Value) {
+        Vec::push(self, connection);
+    }
+}
 
 /// Connections that rounds removed and later added back (same id), counted across rounds.
 #[derive(Debug, Default)]
@@ -165,30 +217,35 @@ pub struct Mutator {
 }
 
 impl Mutator {
-    pub fn new(seed: u64, inventory: &[Value]) -> Self {
+    /// A mutator for `inventory`, which it reads once, one connection at a time.
+    pub fn new(seed: u64, inventory: &impl Connections) -> Self {
         let mut rng = Rng::new(seed);
         let mut ctx = Context::new(&mut rng, inventory.len());
-        let gateways = gateways_of(inventory, &ctx.gateways);
-        if !gateways.is_empty() {
-            // New connections land on the gateways the project already has.
-            ctx.gateways = gateways;
+        let mut gateways = Gateways::default();
+        let mut clock_ms = None;
+        let mut ids = HashSet::new();
+        for i in 0..inventory.len() {
+            let c = inventory.get(i);
+            gateways.observe(&c, &ctx.gateways);
+            let times = [&c["created_at"], &c["updated_at"]]
+                .into_iter()
+                .filter_map(|t| Some(parse_api_time(t.as_str()?)?.timestamp_millis()));
+            clock_ms = clock_ms.max(times.max());
+            if let Some(id) = c["id"].as_str() {
+                ids.insert(id.to_owned());
+            }
         }
-        let clock_ms = inventory
-            .iter()
-            .flat_map(|c| [&c["created_at"], &c["updated_at"]])
-            .filter_map(|t| Some(parse_api_time(t.as_str()?)?.timestamp_millis()))
-            .max()
-            .unwrap_or(data::HORIZON_MS);
+        if !gateways.found.is_empty() {
+            // New connections land on the gateways the project already has.
+            ctx.gateways = gateways.found;
+        }
         Mutator {
             rng,
             ctx,
-            clock_ms,
+            clock_ms: clock_ms.unwrap_or(data::HORIZON_MS),
             next_index: inventory.len(),
             round: 0,
-            ids: inventory
-                .iter()
-                .filter_map(|c| c["id"].as_str().map(str::to_owned))
-                .collect(),
+            ids,
             removed: Vec::new(),
             deck: Vec::new(),
             counts: BTreeMap::new(),
@@ -197,7 +254,7 @@ impl Mutator {
 
     /// Applies one round of random mutations to `inventory` (in no particular order afterwards;
     /// the simulator sorts) and returns the net changes a drift detector must record, sorted.
-    pub fn round(&mut self, inventory: &mut Vec<Value>) -> Vec<AppliedChange> {
+    pub fn round(&mut self, inventory: &mut impl Connections) -> Vec<AppliedChange> {
         self.round += 1;
         let mut log = RoundLog::default();
         for _ in 0..self.rng.below(9) {
@@ -213,7 +270,7 @@ impl Mutator {
     }
 
     /// A new connection, created after everything so far.
-    fn add(&mut self, inventory: &mut Vec<Value>, log: &mut RoundLog) {
+    fn add(&mut self, inventory: &mut impl Connections, log: &mut RoundLog) {
         let style = TimeStyle::pick(&mut self.rng);
         self.ctx.created_at = self.tick(style);
         self.ctx.horizon_ms = self.clock_ms;
@@ -231,8 +288,8 @@ impl Mutator {
         self.count(Kind::Add);
     }
 
-    fn remove(&mut self, inventory: &mut Vec<Value>, log: &mut RoundLog) {
-        let Some(i) = self.pick_untouched(inventory, &log.touched) else {
+    fn remove(&mut self, inventory: &mut impl Connections, log: &mut RoundLog) {
+        let Some(i) = self.pick_untouched(&*inventory, &log.touched) else {
             return;
         };
         let connection = inventory.swap_remove(i);
@@ -242,7 +299,7 @@ impl Mutator {
     }
 
     /// Brings back a connection removed in an earlier round, same id, possibly edited meanwhile.
-    fn readd(&mut self, inventory: &mut Vec<Value>, log: &mut RoundLog) -> bool {
+    fn readd(&mut self, inventory: &mut impl Connections, log: &mut RoundLog) -> bool {
         let eligible: Vec<usize> = (0..self.removed.len())
             .filter(|&i| self.removed[i].0 < self.round)
             .collect();
@@ -264,7 +321,7 @@ impl Mutator {
 
     /// Edits one connection not yet changed this round. The leading kind comes first and then a
     /// connection it fits, so kinds that fit few connections happen as often as the others.
-    fn modify(&mut self, inventory: &mut [Value], log: &mut RoundLog, noise_only: bool) {
+    fn modify(&mut self, inventory: &mut impl Connections, log: &mut RoundLog, noise_only: bool) {
         let lead = if noise_only {
             *self.rng.pick(NOISE)
         } else {
@@ -273,15 +330,17 @@ impl Mutator {
         let start = self.rng.below(inventory.len() as u64) as usize;
         for offset in 0..inventory.len() {
             let i = (start + offset) % inventory.len();
-            if log.touched.contains(&id_of(&inventory[i])) {
+            if log.touched.contains(inventory.id(i)) {
                 continue;
             }
-            let mut connection = inventory[i].clone();
+            let original = inventory.get(i);
+            let mut connection = original.clone().into_owned();
             let Some(spots) = self.edit(&mut connection, lead, noise_only) else {
                 continue;
             };
             let id = id_of(&connection);
-            let (before, after) = (without_nulls(&inventory[i]), without_nulls(&connection));
+            let (before, after) = (without_nulls(&original), without_nulls(&connection));
+            drop(original);
             for spot in spots {
                 let (old, new) = (spot.lookup(&before), spot.lookup(&after));
                 let field = spot.field();
@@ -306,7 +365,7 @@ impl Mutator {
                     new,
                 });
             }
-            inventory[i] = connection;
+            inventory.set(i, connection);
             log.touched.insert(id);
             return;
         }
@@ -322,10 +381,14 @@ impl Mutator {
     }
 
     /// A random connection not yet changed this round.
-    fn pick_untouched(&mut self, inventory: &[Value], touched: &HashSet<String>) -> Option<usize> {
+    fn pick_untouched(
+        &mut self,
+        inventory: &impl Connections,
+        touched: &HashSet<String>,
+    ) -> Option<usize> {
         (0..20)
             .map(|_| self.rng.below(inventory.len() as u64) as usize)
-            .find(|&i| i < inventory.len() && !touched.contains(&id_of(&inventory[i])))
+            .find(|&i| i < inventory.len() && !touched.contains(inventory.id(i)))
     }
 
     /// `lead` and up to two more edits on non-overlapping paths; returns the spots that must be
@@ -570,34 +633,39 @@ impl Kind {
     }
 }
 
-/// Gateways the inventory's connections are on (local address from an unmasked IP local id,
-/// else borrowed from `fallback`).
-fn gateways_of(inventory: &[Value], fallback: &[Gateway]) -> Vec<Gateway> {
-    let mut out: Vec<Gateway> = Vec::new();
-    for c in inventory {
+/// Gateways the inventory's connections are on, in order of first appearance.
+#[derive(Default)]
+struct Gateways {
+    found: Vec<Gateway>,
+    ids: HashSet<String>,
+}
+
+impl Gateways {
+    /// Takes in `c`'s gateway if it is a new one (local address from an unmasked IP local id,
+    /// else borrowed from `fallback`).
+    fn observe(&mut self, c: &Value, fallback: &[Gateway]) {
         let (Some(vgw_id), Some(vgw_ip), Some(ep)) = (
             c["vgw_id"].as_str(),
             c["vgw_ip"].as_str(),
             c["enterprise_project_id"].as_str(),
         ) else {
-            continue;
+            return;
         };
-        if out.iter().any(|g| g.vgw_id == vgw_id) {
-            continue;
+        if !self.ids.insert(vgw_id.to_owned()) {
+            return;
         }
         let ike = &c["ikepolicy"];
         let local_ip = match ike["local_id"].as_str() {
             Some(ip) if ike["local_id_type"] == "ip" && !ip.contains('*') => ip.to_owned(),
-            _ => fallback[out.len() % fallback.len()].local_ip.clone(),
+            _ => fallback[self.found.len() % fallback.len()].local_ip.clone(),
         };
-        out.push(Gateway {
+        self.found.push(Gateway {
             vgw_id: vgw_id.to_owned(),
             vgw_ip: vgw_ip.to_owned(),
             local_ip,
             enterprise_project_id: ep.to_owned(),
         });
     }
-    out
 }
 
 fn id_of(connection: &Value) -> String {
@@ -763,7 +831,7 @@ mod tests {
 
     #[test]
     fn records_follow_the_detector_rules_for_known_cases() {
-        let mut m = Mutator::new(1, &[]);
+        let mut m = Mutator::new(1, &Vec::<Value>::new());
         let mut c = json!({
             "id": "c1", "name": "a", "status": "ACTIVE", "created_at": "2025-01-01T00:00:00Z",
             "tags": [

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# Issue #10's benchmark: a release binary against its own simulator (100,000 connections by
+# default), interleaved repetitions of
+#   floor      `sync --dry-run`: every page fetched and parsed by the same client, nothing written
+#   first      a sync into an empty database (SQLite, PostgreSQL)
+#   unchanged  a re-sync with nothing changed
+#   1% changed a re-sync after about 1% of the connections changed (the simulator's mutate control)
+# with each run's wall time and peak RSS (GNU time), the database size after the first sync and
+# after RESYNCS unchanged re-syncs, and a sweep against a second simulator that waits LATENCY_MS
+# per page. Writes a Markdown report to benches/results/<date>.md (OUT) and prints it.
+#
+# Usage: benches/bench.sh                                   (the full run, about 15 minutes)
+#        CONNECTIONS=20000 REPS=1 RESYNCS=2 benches/bench.sh   (a quick look)
+# Parameters (environment): BIN (target/release/vpn-inventory), CONNECTIONS (100000), REPS (3),
+# RESYNCS (10), PAGE_SIZE (200), SEED (7), CHANGE_PERCENT (1), LATENCY_MS (50),
+# LATENCY_CONNECTIONS (CONNECTIONS; 0 skips the sweep), PG (postgres://postgres@127.0.0.1:5432),
+# PORT (38600, and the next one), WORK (/tmp/vpn-bench), OUT.
+# Needs GNU time (/usr/bin/time; Debian: apt-get install -y time), curl and psql; nothing else.
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$(realpath "${BIN:-$ROOT/target/release/vpn-inventory}")
+CONNECTIONS=${CONNECTIONS:-100000}
+REPS=${REPS:-3}
+RESYNCS=${RESYNCS:-10}
+PAGE_SIZE=${PAGE_SIZE:-200}
+SEED=${SEED:-7}
+CHANGE_PERCENT=${CHANGE_PERCENT:-1}
+LATENCY_MS=${LATENCY_MS:-50}
+LATENCY_CONNECTIONS=${LATENCY_CONNECTIONS:-$CONNECTIONS}
+PG=${PG:-postgres://postgres@127.0.0.1:5432}
+PORT=${PORT:-38600}
+WORK=${WORK:-/tmp/vpn-bench}
+OUT=${OUT:-$ROOT/benches/results/$(date +%F).md}
+COMMAND="CONNECTIONS=$CONNECTIONS REPS=$REPS RESYNCS=$RESYNCS PAGE_SIZE=$PAGE_SIZE SEED=$SEED \
+CHANGE_PERCENT=$CHANGE_PERCENT LATENCY_MS=$LATENCY_MS LATENCY_CONNECTIONS=$LATENCY_CONNECTIONS \
+benches/bench.sh"
+
+die() { echo "bench.sh: $*" >&2; exit 1; }
+[ -x "$BIN" ] || die "no binary at $BIN: cargo build --release (or set BIN)"
+if ! /usr/bin/time -v true >/dev/null 2>&1; then
+  die "GNU time is missing (/usr/bin/time -v): install it with apt-get install -y time"
+fi
+command -v curl >/dev/null || die "curl is missing"
+command -v psql >/dev/null || die "psql is missing"
+PG_ADMIN="$PG/postgres"
+psql -q "$PG_ADMIN" -c 'select 1' >/dev/null || die "PostgreSQL at $PG does not answer"
+
+rm -rf "$WORK"; mkdir -p "$WORK" "$(dirname "$OUT")"
+SAMPLES=$WORK/samples.tsv   # name, seconds, peak RSS (KiB), exit code, pages
+NOTES=$WORK/notes.md
+: > "$SAMPLES"; : > "$NOTES"
+note() { echo "- $*" >> "$NOTES"; echo "note: $*" >&2; }
+
+export HUAWEICLOUD_SDK_AK=DEMOACCESSKEY0000001
+export HUAWEICLOUD_SDK_SK=DemoSecretKeyForTheSimulatorOnly000001
+export HUAWEICLOUD_SDK_PROJECT_ID=0123456789abcdef0123456789abcdef
+unset VPN_INVENTORY_DATABASE HUAWEICLOUD_SDK_REGION
+
+SIMS=()
+cleanup() { for pid in "${SIMS[@]}"; do kill "$pid" 2>/dev/null; done; }
+trap cleanup EXIT
+
+# start_sim NAME PORT CONNECTIONS [simulate flags...]: starts a simulator, waits for its banner,
+# and notes how long it took and its resident memory then.
+start_sim() {
+  local name=$1 port=$2 count=$3; shift 3
+  local start; start=$(date +%s.%N)
+  "$BIN" simulate --listen "127.0.0.1:$port" --connections "$count" --seed "$SEED" "$@" \
+    > "$WORK/$name.out" 2>&1 &
+  local pid=$!
+  SIMS+=("$pid")
+  SIM_PID=$pid
+  until grep -q '^simulating' "$WORK/$name.out" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || die "simulator $name did not start: $(cat "$WORK/$name.out")"
+    sleep 0.05
+  done
+  local took; took=$(echo "$(date +%s.%N) - $start" | bc)
+  local rss; rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+  note "simulator $name ($count connections$( [ $# -gt 0 ] && echo ", $*")): ready in \
+$(printf %.1f "$took") s, peak RSS $((rss / 1024)) MiB at start"
+}
+
+# measure NAME ENDPOINT DATABASE [sync flags...]: one sync under GNU time; appends a sample.
+measure() {
+  local name=$1 endpoint=$2 database=$3; shift 3
+  local start; start=$(date +%s.%N)
+  /usr/bin/time -v -o "$WORK/time.txt" "$BIN" --database "$database" sync --endpoint "$endpoint" \
+    --page-size "$PAGE_SIZE" --format json "$@" > "$WORK/last.json" 2> "$WORK/last.err"
+  local rc=$?
+  local secs; secs=$(echo "$(date +%s.%N) - $start" | bc)
+  local rss; rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+  local pages; pages=$(grep -o '"pages":[0-9]*' "$WORK/last.json" | head -1 | cut -d: -f2)
+  printf '%s\t%.2f\t%s\t%s\t%s\n' "$name" "$secs" "${rss:-0}" "$rc" "${pages:--}" >> "$SAMPLES"
+  printf '  %-28s %7.2f s  %6d MiB  rc=%s  %s\n' "$name" "$secs" "$(( ${rss:-0} / 1024 ))" \
+    "$rc" "$(head -c 200 "$WORK/last.json")" >&2
+  if [ "$rc" != 0 ]; then
+    note "$name exited $rc: $(tail -3 "$WORK/last.err" | tr '\n' ' ')"
+  fi
+  return "$rc"
+}
+
+sqlite_size() { stat -c %s "$1" "$1-wal" 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
+pg_size() { psql -tA "$PG_ADMIN" -c "select pg_database_size('$1')"; }
+mib() { printf %.1f "$(echo "scale=3; ${1:-0} / 1048576" | bc)"; }
+fresh_pg() {
+  PGOPTIONS='-c client_min_messages=warning' psql -q "$PG_ADMIN" \
+    -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+}
+
+# Whether this binary has `sync --dry-run` (another change adds it): without it, no floor rows.
+DRY_RUN=yes
+if ! "$BIN" sync --help 2>/dev/null | grep -q -- '--dry-run'; then
+  DRY_RUN=
+  note "this binary has no \`sync --dry-run\` (a usage error): the floor rows are skipped, \
+and ratios are to the SQLite first sync instead"
+fi
+
+# The mutator changes about 4 connections a round (0 to 8 edits, each on another connection).
+ROUNDS=$(( CONNECTIONS * CHANGE_PERCENT / 100 / 4 ))
+[ "$ROUNDS" -ge 1 ] || ROUNDS=1
+
+echo "benchmark: $COMMAND" >&2
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+START=$(date +%s)
+EP=http://127.0.0.1:$PORT
+start_sim main "$PORT" "$CONNECTIONS"
+MAIN_SIM=$SIM_PID
+LITE=$WORK/bench.db
+PGDB=bench_issue10
+for rep in $(seq 1 "$REPS"); do
+  echo "repetition $rep of $REPS" >&2
+  if [ -n "$DRY_RUN" ]; then
+    measure floor "$EP" "sqlite://$WORK/floor.db" --dry-run
+  fi
+  rm -f "$LITE" "$LITE-wal" "$LITE-shm"
+  measure "SQLite first" "$EP" "sqlite://$LITE"
+  [ "$rep" = 1 ] && SIZE_LITE_FIRST=$(sqlite_size "$LITE")
+  measure "SQLite unchanged" "$EP" "sqlite://$LITE"
+  fresh_pg "$PGDB"
+  measure "PostgreSQL first" "$EP" "$PG/$PGDB"
+  [ "$rep" = 1 ] && SIZE_PG_FIRST=$(pg_size "$PGDB")
+  measure "PostgreSQL unchanged" "$EP" "$PG/$PGDB"
+  if [ "$rep" = 1 ]; then
+    # Database growth: RESYNCS unchanged re-syncs in all (one was measured above).
+    for i in $(seq 2 "$RESYNCS"); do
+      measure "SQLite unchanged #$i" "$EP" "sqlite://$LITE"
+      measure "PostgreSQL unchanged #$i" "$EP" "$PG/$PGDB"
+    done
+    SIZE_LITE_RESYNCS=$(sqlite_size "$LITE")
+    SIZE_PG_RESYNCS=$(pg_size "$PGDB")
+  fi
+  # The control takes at most 1000 rounds a request.
+  changed=$(for ((left = ROUNDS; left > 0; left -= 1000)); do
+      curl -sf -X POST "$EP/_simulator/mutate?rounds=$((left < 1000 ? left : 1000))&seed=$SEED" \
+        || echo "mutate failed" >&2
+    done | grep -o '"connection_id":"[^"]*"' | sort -u | wc -l)
+  note "repetition $rep: $ROUNDS mutation rounds changed $changed connections with recorded \
+changes (and some only in ways a sync must not report)"
+  measure "SQLite ${CHANGE_PERCENT}% changed" "$EP" "sqlite://$LITE"
+  measure "PostgreSQL ${CHANGE_PERCENT}% changed" "$EP" "$PG/$PGDB"
+done
+
+note "simulator main: peak RSS $(( $(awk '/VmHWM/ {print $2}' "/proc/$MAIN_SIM/status") / 1024 )) \
+MiB after serving every run and the mutations"
+
+if [ "$LATENCY_CONNECTIONS" -gt 0 ]; then
+  LEP=http://127.0.0.1:$((PORT + 1))
+  start_sim latency $((PORT + 1)) "$LATENCY_CONNECTIONS" --latency-ms "$LATENCY_MS"
+  for rep in $(seq 1 "$REPS"); do
+    echo "latency sweep, repetition $rep of $REPS" >&2
+    if [ -n "$DRY_RUN" ]; then
+      measure "floor, ${LATENCY_MS} ms/page" "$LEP" "sqlite://$WORK/floor.db" --dry-run
+    fi
+    rm -f "$LITE" "$LITE-wal" "$LITE-shm"
+    measure "SQLite first, ${LATENCY_MS} ms/page" "$LEP" "sqlite://$LITE"
+  done
+fi
+ELAPSED=$(( $(date +%s) - START ))
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# The report. Medians over the repetitions; the ratio is to the floor of the same simulator.
+median() { sort -n | awk '{v[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) \
+  print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+col() { awk -F'\t' -v n="$1" -v c="$2" '$1 == n {print $c}' "$SAMPLES"; }
+row() {
+  local name=$1 base=$2
+  [ -n "$(col "$name" 2)" ] || return 0
+  local med runs rss pages ratio=-
+  med=$(col "$name" 2 | median)
+  runs=$(col "$name" 2 | paste -sd' ' | sed 's/ /, /g')
+  rss=$(( $(col "$name" 3 | median | cut -d. -f1) / 1024 ))
+  pages=$(col "$name" 5 | sort -u | paste -sd/)
+  if [ -n "$base" ] && [ -n "$(col "$base" 2)" ]; then
+    ratio=$(printf %.2f "$(echo "scale=3; $med / $(col "$base" 2 | median)" | bc)")
+  fi
+  echo "| $name | $med | $runs | $ratio | $rss | $pages |"
+}
+failed=$(awk -F'\t' '$4 != 0' "$SAMPLES" | wc -l)
+{
+  echo "# Benchmark $(date -u +'%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "- command: \`$COMMAND\`"
+  echo "- binary: \`$("$BIN" --version)\` at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)\
+$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (uncommitted changes)')"
+  echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' \
+/proc/meminfo), $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo); $(uname -sr)"
+  echo "- load average before/after: $LOAD_START / $LOAD_END (the simulator, PostgreSQL and \
+anything else running share the cores); total $((ELAPSED / 60)) min $((ELAPSED % 60)) s"
+  echo "- $CONNECTIONS connections, page size $PAGE_SIZE, $REPS repetitions, interleaved; \
+seconds are wall time, RSS the client's peak (GNU time), both medians"
+  [ "$failed" -gt 0 ] && echo "- **$failed runs failed** (exit code not 0): see the notes"
+  cat "$NOTES"
+  echo
+  base=floor; [ -n "$DRY_RUN" ] || base="SQLite first"
+  echo "| run | median s | runs s | x $base | peak RSS MiB | pages |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  row floor ""
+  for kind in first unchanged "${CHANGE_PERCENT}% changed"; do
+    for db in SQLite PostgreSQL; do row "$db $kind" "$base"; done
+  done
+  echo
+  echo "Database size, MiB (SQLite: the file and its -wal; PostgreSQL: pg_database_size):"
+  echo
+  echo "| backend | after the first sync | after $RESYNCS unchanged re-syncs |"
+  echo "| --- | --- | --- |"
+  echo "| SQLite | $(mib "$SIZE_LITE_FIRST") | $(mib "$SIZE_LITE_RESYNCS") |"
+  echo "| PostgreSQL | $(mib "$SIZE_PG_FIRST") | $(mib "$SIZE_PG_RESYNCS") |"
+  if [ "$RESYNCS" -gt 1 ]; then
+    echo
+    echo "Unchanged re-syncs 2 to $RESYNCS (s): SQLite $(for i in $(seq 2 "$RESYNCS"); do \
+col "SQLite unchanged #$i" 2; done | paste -sd' ' | sed 's/ /, /g'); PostgreSQL \
+$(for i in $(seq 2 "$RESYNCS"); do col "PostgreSQL unchanged #$i" 2; done | paste -sd' ' \
+| sed 's/ /, /g')."
+  fi
+  if [ "$LATENCY_CONNECTIONS" -gt 0 ]; then
+    pages=$(col "SQLite first, ${LATENCY_MS} ms/page" 5 | sort -n | tail -1)
+    wait_s=$(printf %.2f "$(echo "scale=3; ${pages:-0} * $LATENCY_MS / 1000" | bc)")
+    echo
+    echo "Against a simulator of $LATENCY_CONNECTIONS connections that waits $LATENCY_MS ms \
+before each page: $pages pages x $LATENCY_MS ms = $wait_s s of waiting. \"added\" is the \
+median here less the median of the same run without latency (the first table, when it had \
+as many connections): near $wait_s s when nothing overlaps the waits, near 0 when all does."
+    echo
+    echo "| run | median s | runs s | without latency s | added s | peak RSS MiB | pages |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    for run in floor "SQLite first"; do
+      name="$run, ${LATENCY_MS} ms/page"
+      [ -n "$(col "$name" 2)" ] || continue
+      med=$(col "$name" 2 | median)
+      without=- added=-
+      if [ "$LATENCY_CONNECTIONS" = "$CONNECTIONS" ] && [ -n "$(col "$run" 2)" ]; then
+        without=$(col "$run" 2 | median)
+        added=$(printf %.2f "$(echo "$med - $without" | bc)")
+      fi
+      echo "| $name | $med | $(col "$name" 2 | paste -sd' ' | sed 's/ /, /g') | $without \
+| $added | $(( $(col "$name" 3 | median | cut -d. -f1) / 1024 )) | $(col "$name" 5 | sort -u \
+| paste -sd/) |"
+    done
+  fi
+} > "$OUT"
+cat "$OUT"
+echo "written to $OUT" >&2
