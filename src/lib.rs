@@ -10,6 +10,7 @@ pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod drift;
+pub mod json;
 pub mod scope;
 pub mod shutdown;
 pub mod store;

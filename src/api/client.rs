@@ -309,7 +309,8 @@ pub fn parse_list_page(
             "the body is gzip data the server did not declare as such".into(),
         ));
     }
-    let mut value: Value = serde_json::from_slice(body).map_err(FetchError::Json)?;
+    // Every value exactly as sent: numbers by their text, strings with any escape.
+    let mut value: Value = crate::json::parse_slice(body).map_err(FetchError::Json)?;
     let obj = value
         .as_object_mut()
         .ok_or_else(|| FetchError::Malformed("the body is not a JSON object".into()))?;
