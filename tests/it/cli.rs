@@ -83,7 +83,7 @@ async fn runs_lists_counts_and_migrate_is_idempotent(backend: Backend) {
     );
     let run = env.run(&["migrate"]).await;
     let stdout = &run.assert_ok().stdout;
-    assert!(stdout.contains("schema version 4, up to date"), "{stdout}");
+    assert!(stdout.contains("schema version 5, up to date"), "{stdout}");
     env.sync(&[]).await;
     env.sync(&[]).await;
     let runs = env.run(&["runs", "--format", "json"]).await.json();
@@ -252,7 +252,7 @@ async fn version_completions_and_manual_come_from_the_cli_definition() {
         version.starts_with("vpn-inventory 0.1.0 (commit "),
         "{version}"
     );
-    assert!(version.contains("schema version 4"), "{version}");
+    assert!(version.contains("schema version 5"), "{version}");
     for shell in ["bash", "zsh", "fish", "powershell"] {
         let script = env.run(&["completions", shell]).await;
         let script = &script.assert_ok().stdout;
