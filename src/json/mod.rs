@@ -21,10 +21,14 @@
 //!   held as sent, `1e5` as `1e+05`.
 //!
 //! Both directions are a pass over the text around serde_json's own parser and writer, which
-//! finds nothing to do in ordinary JSON: no copy is made then.
+//! finds nothing to do in ordinary JSON: no copy is made then. Nesting is read up to
+//! [`MAX_DEPTH`] levels; [`too_deep`] and [`item_at`] say where text goes past that.
 
 #[cfg(test)]
 pub mod arbitrary;
+mod locate;
+
+pub use locate::{Item, MAX_DEPTH, item_at, too_deep};
 
 use serde::Serialize;
 use serde_json::{Result, Value};
