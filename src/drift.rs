@@ -280,7 +280,7 @@ fn same_set(a: &[Value], b: &[Value]) -> bool {
 }
 
 /// Whether two values mean the same: JSON equality, but numbers by their exact value.
-pub fn same(a: &Value, b: &Value) -> bool {
+fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
             x == y || decimal(x.as_str()).is_some_and(|d| decimal(y.as_str()) == Some(d))

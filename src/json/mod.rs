@@ -3,13 +3,13 @@
 //! serde_json (built with `arbitrary_precision`) keeps a number as its text, so `1e400`, 2^64
 //! and a 30-digit integer survive, but it spells every exponent `e+`/`e-`; and its strings are
 //! Rust strings, which cannot hold a lone UTF-16 surrogate (`"\ud800"`, refused outright),
-//! while PostgreSQL text cannot hold a NUL. [`parse`] rewrites those into forms a `Value`, and
-//! every text column, holds, and the writers ([`to_string`], [`to_string_pretty`]) rewrite them
-//! back, so JSON text -> `Value` -> JSON text keeps every string and every number's text. Only
-//! insignificant spelling goes: whitespace, and escapes of characters that need none (`\u0041`
-//! is written `A`, `\/` is written `/`).
+//! while PostgreSQL text cannot hold a NUL. [`parse`] rewrites those into *held forms*, which a
+//! `Value` (and, for strings, any text column) holds, and the writers ([`to_string`],
+//! [`to_string_pretty`]) rewrite them back, so JSON text -> `Value` -> JSON text keeps every
+//! string and every number's text. Only insignificant spelling goes: whitespace, and escapes of
+//! characters that need none (`\u0041` is written `A`, `\/` is written `/`).
 //!
-//! The held forms, which are what the database holds:
+//! The held forms (JSON text the writers write has none: it is as sent):
 //! - In a string, U+FDD0 (a Unicode noncharacter, reserved for a program's internal use)
 //!   followed by four lowercase hex digits is the UTF-16 code unit a string cannot hold: a NUL
 //!   (`\u0000`: U+FDD0 `0000`) or a lone surrogate (`\ud800`: U+FDD0 `d800`). A U+FDD0 that
