@@ -10,6 +10,9 @@
 //!   record, not a rewrite of the whole list. When the data does not allow that matching
 //!   (duplicate or missing keys), the whole list is compared instead.
 //! - `status` and `bgp_peer.state` are `state`; everything else is `config`.
+//! - Numbers compare by their value, exactly: `1.50` is `1.5` and `1e2` is `100`, but 2^64 is
+//!   not 2^64 + 1. Values are stored as sent (`crate::json`), so a number the API only spells
+//!   differently is stored anew but is no change.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -240,7 +243,7 @@ fn diff_objects(
 }
 
 fn diff_value(path: String, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<FieldChange>) {
-    if NOT_A_CHANGE.contains(&path.as_str()) || old == new {
+    if NOT_A_CHANGE.contains(&path.as_str()) || same_opt(old, new) {
         return;
     }
     let (Some(o), Some(n)) = (old, new) else {
@@ -270,11 +273,60 @@ fn diff_value(path: String, old: Option<&Value>, new: Option<&Value>, out: &mut 
     }
 }
 
-/// Equal as sets: order and repeats do not matter.
+/// Equal as sets: order and repeats do not matter. (Quadratic: these lists are short.)
 fn same_set(a: &[Value], b: &[Value]) -> bool {
-    let set =
-        |items: &[Value]| -> BTreeSet<String> { items.iter().map(Value::to_string).collect() };
-    set(a) == set(b)
+    let within = |x: &[Value], y: &[Value]| x.iter().all(|v| y.iter().any(|w| same(v, w)));
+    within(a, b) && within(b, a)
+}
+
+/// Whether two values mean the same: JSON equality, but numbers by their exact value.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            x == y || decimal(x.as_str()).is_some_and(|d| decimal(y.as_str()) == Some(d))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same(v, w))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn same_opt(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    }
+}
+
+/// A JSON number's text as its exact value: sign, significant digits, exponent; zero is
+/// `(false, "", 0)` whatever its sign. `None` for an exponent past i64 (compared as text).
+fn decimal(text: &str) -> Option<(bool, String, i128)> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], unsigned[at + 1..].parse::<i64>().ok()?),
+        None => (unsigned, 0),
+    };
+    let (int, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{int}{fraction}");
+    let leading = digits.trim_start_matches('0');
+    let significant = leading.trim_end_matches('0');
+    if significant.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    let scale = i128::try_from(fraction.len()).ok()?;
+    let trailing = i128::try_from(leading.len() - significant.len()).ok()?;
+    Some((
+        negative,
+        significant.to_owned(),
+        i128::from(exponent) - scale + trailing,
+    ))
 }
 
 /// Rules keyed by `rule_index`, or `None` when an index is missing or repeated.
@@ -348,7 +400,7 @@ fn diff_tags(old: &[(&str, &Value)], new: &[(&str, &Value)], out: &mut Vec<Field
     let keys: BTreeSet<&str> = old.iter().chain(new).map(|(k, _)| *k).collect();
     for key in keys {
         let (o, n) = (find_by(old, key), find_by(new, key));
-        if o != n {
+        if !same_opt(o, n) {
             record(out, format!("tags.{key}"), o, n);
         }
     }
@@ -455,6 +507,38 @@ mod tests {
         );
         assert_eq!(changes[0].new, None);
         assert_eq!(changes[3].new, Some(json!({"pfs": "group14"})));
+    }
+
+    #[test]
+    fn numbers_compare_by_their_exact_value() {
+        let number = |text: &str| crate::json::parse(text).unwrap();
+        for (a, b) in [
+            ("1.50", "1.5"),
+            ("1e2", "100"),
+            ("1E+2", "100.0"),
+            ("-0", "0"),
+            ("0e5", "0.000"),
+            ("12.5e-1", "1.25"),
+            ("1e400", "10e399"),
+        ] {
+            assert!(same(&number(a), &number(b)), "{a} = {b}");
+            assert_eq!(
+                diff(&json!({"x": number(a)}), &json!({"x": number(b)})),
+                vec![]
+            );
+        }
+        for (a, b) in [
+            ("18446744073709551616", "18446744073709551617"),
+            ("1e400", "1e401"),
+            ("-1", "1"),
+            ("0.1", "0.10000000000000001"),
+            ("1", "\"1\""),
+        ] {
+            assert!(!same(&number(a), &number(b)), "{a} != {b}");
+        }
+        let subnets = |items: &str| json!({"peer_subnets": number(items)});
+        assert_eq!(diff(&subnets("[1, 2.0]"), &subnets("[2, 1.00]")), vec![]);
+        assert_eq!(diff(&subnets("[1]"), &subnets("[1.1]")).len(), 1);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod drift;
+pub mod json;
 pub mod net;
 pub mod reports;
 pub mod scope;

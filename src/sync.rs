@@ -817,7 +817,7 @@ fn prepare(page: &ListPage) -> anyhow::Result<Vec<StagedConnection>> {
             Ok(StagedConnection {
                 id,
                 content_hash: conn.content_hash(),
-                body: value.to_string(),
+                body: crate::json::to_string(value),
             })
         })
         .collect()

@@ -320,7 +320,9 @@ pub fn parse_list_page(
             "the body is gzip data the server did not declare as such".into(),
         ));
     }
-    let mut value: Value = serde_json::from_slice(body).map_err(FetchError::Json)?;
+    // Every value exactly as sent: numbers by their text, strings with any escape.
+    let mut value: Value = crate::json::parse_slice(body)
+        .map_err(|e| too_deep(body).unwrap_or(FetchError::Json(e)))?;
     let obj = value
         .as_object_mut()
         .ok_or_else(|| FetchError::Malformed("the body is not a JSON object".into()))?;
@@ -359,6 +361,33 @@ pub fn parse_list_page(
             .map(str::to_owned)
             .or(header_request_id),
     })
+}
+
+/// The error for a page nesting deeper than the parser reads, naming the connection and field
+/// where it does; `None` when the page does not.
+fn too_deep(body: &[u8]) -> Option<FetchError> {
+    let at = crate::json::too_deep(body)?;
+    let limit = crate::json::MAX_DEPTH;
+    let what = match crate::json::item_at(body, "vpn_connections", at) {
+        Some(item) => {
+            let shown = |s: Option<String>| {
+                s.map_or("(none)".to_owned(), |s| {
+                    format!("{:?}", crate::json::lossy(&s))
+                })
+            };
+            format!(
+                "vpn_connections[{}] (id {}) nests its field {} deeper than {limit} levels \
+                 (arrays and objects, the page itself counting as 1)",
+                item.index,
+                shown(item.id),
+                shown(item.key)
+            )
+        }
+        None => format!("the page nests deeper than {limit} levels"),
+    };
+    Some(FetchError::Malformed(format!(
+        "{what}, more than the JSON parser reads; nothing of the page is stored"
+    )))
 }
 
 #[cfg(test)]
@@ -428,6 +457,26 @@ mod tests {
         assert!(err.to_string().contains("HTML page"), "{err}");
         let err = parse_list_page(&[0x1f, 0x8b, 8, 0], None).unwrap_err();
         assert!(err.to_string().contains("gzip"), "{err}");
+    }
+
+    #[test]
+    fn a_page_too_deep_names_the_connection_and_field() {
+        let deep = format!("{}0{}", "[".repeat(125), "]".repeat(125));
+        let body = format!(r#"{{"vpn_connections": [{{"id": "c-1", "future": {deep}}}]}}"#);
+        let err = chain(parse_list_page(body.as_bytes(), None).unwrap_err());
+        assert!(
+            err.contains(r#"vpn_connections[0] (id "c-1") nests its field "future" deeper"#),
+            "{err}"
+        );
+        let deepest = format!("{}0{}", "[".repeat(124), "]".repeat(124));
+        let body = format!(r#"{{"vpn_connections": [{{"id": "c-1", "future": {deepest}}}]}}"#);
+        assert_eq!(
+            parse_list_page(body.as_bytes(), None)
+                .unwrap()
+                .connections
+                .len(),
+            1
+        );
     }
 
     #[test]

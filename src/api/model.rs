@@ -27,8 +27,11 @@ impl FieldValue for String {
 
 impl FieldValue for i64 {
     fn from_json(value: &Value) -> Option<Self> {
-        // Only integers: a float or a number past i64 stays in `extra`, exactly as sent.
-        value.as_i64().filter(|_| !value.is_f64())
+        // Only an integer spelled as it is written back: a fraction, an exponent, `-0` or a
+        // number past i64 stays in `extra`, as sent.
+        let number = value.as_number()?;
+        let int = number.as_i64()?;
+        (number.as_str() == int.to_string()).then_some(int)
     }
     fn to_json(&self) -> Value {
         Value::from(*self)
@@ -211,11 +214,12 @@ impl VpnConnection {
 }
 
 /// JSON text with object keys sorted at every level, so equal values give equal text.
-/// (Compact, as serde_json writes it: stored content hashes depend on this exact text.)
+/// (Compact, as serde_json writes it, every value as sent: stored content hashes depend on
+/// this exact text.)
 pub fn canonical_json(value: &Value) -> String {
     let mut sorted = value.clone();
     sorted.sort_all_objects();
-    sorted.to_string()
+    crate::json::to_string(&sorted)
 }
 
 #[cfg(test)]
@@ -282,5 +286,57 @@ mod tests {
             canonical_json(&a),
             r#"{"a":{"x":"é","y":[2,{"c":2,"d":1}]},"b":1}"#
         );
+    }
+
+    #[test]
+    fn integers_only_when_written_back_the_same() {
+        for (text, typed) in [
+            ("4294967295", Some(4_294_967_295)),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("9223372036854775808", None),
+            ("18446744073709551616", None),
+            ("-0", None),
+            ("1e2", None),
+            ("1.0", None),
+        ] {
+            let served = crate::json::parse(&format!(r#"{{"bgp_peer":{{"peer_asn":{text}}}}}"#));
+            let conn = VpnConnection::from_json(&served.unwrap()).unwrap();
+            let bgp = conn.bgp_peer.as_ref().unwrap();
+            assert_eq!(bgp.peer_asn, typed, "{text}");
+            assert_eq!(
+                bgp.extra.contains_key("peer_asn"),
+                typed.is_none(),
+                "{text}"
+            );
+            let back = crate::json::to_string(&conn.to_json());
+            assert_eq!(back, format!(r#"{{"bgp_peer":{{"peer_asn":{text}}}}}"#));
+        }
+    }
+
+    mod properties {
+        use super::super::{VpnConnection, canonical_json};
+        use crate::api::model::FieldValue;
+        use crate::json::arbitrary::connection;
+        use crate::json::parse;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(128))]
+
+            /// API JSON -> model -> JSON gives back every value as sent (key order aside: typed
+            /// fields come first).
+            #[test]
+            fn a_connection_comes_back_as_sent(sent in connection(0)) {
+                let served = parse(&sent.sent()).unwrap();
+                let conn = VpnConnection::from_json(&served).unwrap();
+                let back = conn.to_json();
+                prop_assert_eq!(canonical_json(&back), canonical_json(&served));
+                let expected = parse(&sent.expected()).unwrap();
+                prop_assert_eq!(canonical_json(&back), canonical_json(&expected));
+                let written = parse(&crate::json::to_string(&back)).unwrap();
+                let again = VpnConnection::from_json(&written).unwrap();
+                prop_assert_eq!(again.content_hash(), conn.content_hash());
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 use super::{one_line, plain_table, print_stdout, table_text};
 use crate::cli::{DriftArgs, HistoryArgs, RecordFormat};
 use crate::drift::ChangeKind;
+use crate::json::lossy;
 use crate::store::{ChangeRecord, DatabaseUrl, RecordFilter, RunStatus, Store};
 use serde_json::Value;
 use std::process::ExitCode;
@@ -57,7 +58,7 @@ pub async fn history(database: &DatabaseUrl, args: HistoryArgs) -> anyhow::Resul
 
 fn render(records: &[ChangeRecord], format: RecordFormat) -> anyhow::Result<String> {
     Ok(match format {
-        RecordFormat::Json => serde_json::to_string_pretty(records)? + "\n",
+        RecordFormat::Json => crate::json::to_string_pretty(records) + "\n",
         RecordFormat::Csv => csv(records)?,
         RecordFormat::Table => table(records),
     })
@@ -67,8 +68,17 @@ fn render(records: &[ChangeRecord], format: RecordFormat) -> anyhow::Result<Stri
 fn cell(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => lossy(s).into_owned(),
+        other => json_text(other),
+    }
+}
+
+/// JSON text of a value, as sent; absent as empty.
+fn json_text(value: &Value) -> String {
+    if value.is_null() {
+        String::new()
+    } else {
+        crate::json::to_string(value)
     }
 }
 
@@ -87,22 +97,14 @@ const COLUMNS: [&str; 9] = [
 fn row(r: &ChangeRecord) -> [String; 9] {
     [
         r.run_id.to_string(),
-        r.connection_id.clone(),
-        r.connection_name.clone().unwrap_or_default(),
+        lossy(&r.connection_id).into_owned(),
+        lossy(r.connection_name.as_deref().unwrap_or_default()).into_owned(),
         r.change.to_string(),
         r.category.to_string(),
-        r.field.clone().unwrap_or_default(),
+        lossy(r.field.as_deref().unwrap_or_default()).into_owned(),
         // CSV keeps JSON text so a reader can tell "" from absent and 1 from "1".
-        if r.old.is_null() {
-            String::new()
-        } else {
-            r.old.to_string()
-        },
-        if r.new.is_null() {
-            String::new()
-        } else {
-            r.new.to_string()
-        },
+        json_text(&r.old),
+        json_text(&r.new),
         r.detected_at.to_rfc3339(),
     ]
 }

@@ -27,7 +27,7 @@ pub async fn run(database: &DatabaseUrl, args: ExportArgs) -> anyhow::Result<Exi
             for conn in chunk {
                 out.write_all(if first { b"\n" } else { b",\n" })?;
                 first = false;
-                serde_json::to_writer(&mut out, &conn)?;
+                out.write_all(crate::json::to_string(&conn).as_bytes())?;
             }
         }
         out.write_all(if first { b"]\n" } else { b"\n]\n" })?;

@@ -9,7 +9,7 @@ pub async fn run(database: &DatabaseUrl, args: RunsArgs) -> anyhow::Result<ExitC
     let store = Store::open_for_reading(database).await?;
     let runs = store.runs(args.limit).await?;
     let text = match args.format {
-        TableFormat::Json => serde_json::to_string_pretty(&runs)? + "\n",
+        TableFormat::Json => crate::json::to_string_pretty(&runs) + "\n",
         TableFormat::Table => table(&runs),
     };
     print_stdout(&text)?;

@@ -385,7 +385,7 @@ async fn apply_chunk(
         let conn = item
             .body
             .as_deref()
-            .and_then(|body| serde_json::from_str::<Value>(body).ok())
+            .and_then(|body| crate::json::parse(body).ok())
             .and_then(|served| VpnConnection::from_json(&served))
             .ok_or_else(|| inconsistent(format!("staged connection {id} is no JSON object")))?;
         let stored = conn.to_json();
@@ -409,7 +409,7 @@ async fn apply_chunk(
         let current_body: Option<Value> = item
             .current_body
             .as_deref()
-            .map(serde_json::from_str)
+            .map(crate::json::parse)
             .transpose()
             .map_err(|e| inconsistent(format!("stored version of {id} is not JSON: {e}")))?;
         let previous = match (&item.current, &current_body) {
@@ -490,7 +490,7 @@ async fn open_versions(tx: &mut Tx, ctx: &RunContext<'_>, changed: &[Served]) ->
                 Cell::from(&ctx.scope.project_id),
                 Cell::from(&s.item.id),
                 Cell::from(&s.item.hash),
-                Cell::from(s.stored.to_string().as_str()),
+                Cell::from(crate::json::to_string(&s.stored)),
                 Cell::from(s.item.observed_at),
                 Cell::from(ctx.seq),
             ]

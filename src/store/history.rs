@@ -165,7 +165,7 @@ impl VersionCursor {
         let mut versions = Vec::with_capacity(rows.len());
         for row in rows {
             let (id, body): (i64, String) = (row.at(0)?, row.at(1)?);
-            let version = serde_json::from_str(&body)
+            let version = crate::json::parse(&body)
                 .map_err(|e| inconsistent(format!("connection version {id} is not JSON: {e}")))?;
             versions.push(version);
             self.after = id;

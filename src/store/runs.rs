@@ -415,9 +415,10 @@ impl Store {
             after = last.at(0)?;
             for row in &rows {
                 let (id, body): (String, String) = (row.at(0)?, row.at(1)?);
-                let served: Created = serde_json::from_str(&body)
+                // Read as the sweep read it (strings in held form: see `crate::json`).
+                let served = crate::json::parse(&body)
                     .map_err(|e| inconsistent(format!("staged connection {id}: {e}")))?;
-                let created_at = served.created_at.as_ref().and_then(|v| v.as_str());
+                let created_at = served.get("created_at").and_then(|v| v.as_str());
                 out.push((id, created_at.map(str::to_owned)));
             }
         }
@@ -463,12 +464,6 @@ const STAGING: [&str; 2] = ["staged_connections", "staged_pages"];
 
 /// How many staged connections are read per query.
 const STAGED_CHUNK: i64 = 500;
-
-/// The one field of a staged body that continuing a sweep reads.
-#[derive(serde::Deserialize)]
-struct Created {
-    created_at: Option<serde_json::Value>,
-}
 
 /// The started_at and page_size of `run_id` and of every run it resumed, transitively.
 pub(super) fn sweep_chain(run_id: i64) -> Sql {

@@ -22,7 +22,8 @@ pub enum Cell {
     Int(Option<i64>),
     Float(Option<f64>),
     Bool(Option<bool>),
-    /// jsonb in PostgreSQL, JSON text in SQLite.
+    /// jsonb in PostgreSQL, JSON text in SQLite: for values of our own (a scope's filters).
+    /// What the API sent is stored as text, written by `crate::json`, which keeps it exact.
     Json(Option<Value>),
     /// timestamptz in PostgreSQL, RFC 3339 text in SQLite.
     Time(Option<DateTime<Utc>>),
@@ -46,6 +47,11 @@ impl From<&String> for Cell {
 impl From<Option<&str>> for Cell {
     fn from(v: Option<&str>) -> Self {
         Cell::Text(v.map(str::to_owned))
+    }
+}
+impl From<Option<String>> for Cell {
+    fn from(v: Option<String>) -> Self {
+        Cell::Text(v)
     }
 }
 impl From<&Option<String>> for Cell {

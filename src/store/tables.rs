@@ -8,12 +8,16 @@
 //!
 //! Lists keep their order in `position` columns and whether they were sent at all in `has_*`
 //! columns, and every object keeps its unmodelled fields in `extra`, so tables -> model -> JSON
-//! gives back exactly what was served.
+//! gives back exactly what was served. Text columns hold strings as `crate::json` holds them (a
+//! NUL or a lone surrogate as U+FDD0 and four hex digits, which any text column takes); JSON
+//! columns hold JSON text as `crate::json` writes it, every number and string as sent (text on
+//! both backends: PostgreSQL's jsonb rewrites numbers and refuses `\u0000`).
 
 use super::error::{Result, inconsistent};
 use super::history::ChangeRecord;
 use super::sql::{Cell, MAX_PARAMS, Row, Sql};
 use crate::api::model::{BgpPeer, Dpd, IkePolicy, IpsecPolicy, PolicyRule, Tag, VpnConnection};
+use crate::json;
 use crate::net;
 use crate::time::parse_api_time;
 use serde_json::{Map, Value};
@@ -69,9 +73,9 @@ macro_rules! extra {
     () => {
         Field {
             column: "extra",
-            write: |o| Cell::from(extra_json(&o.extra)),
+            write: |o| Cell::from(extra_text(&o.extra)),
             read: Some(|o, row| {
-                o.extra = extra_map(row.get("extra")?)?;
+                o.extra = extra_map("extra", row.get("extra")?)?;
                 Ok(())
             }),
         }
@@ -95,19 +99,31 @@ macro_rules! dpd_field {
     };
 }
 
-/// `extra` as stored: NULL when empty, else a JSON object (text in SQLite, jsonb in PostgreSQL).
-pub fn extra_json(extra: &Map<String, Value>) -> Option<Value> {
-    (!extra.is_empty()).then(|| Value::Object(extra.clone()))
+/// `extra` as stored: NULL when empty, else the JSON text of an object.
+pub fn extra_text(extra: &Map<String, Value>) -> Option<String> {
+    (!extra.is_empty()).then(|| json::to_string(&Value::Object(extra.clone())))
 }
 
-fn extra_map(stored: Option<Value>) -> Result<Map<String, Value>> {
-    match stored {
-        None => Ok(Map::new()),
-        Some(Value::Object(map)) => Ok(map),
-        Some(other) => Err(inconsistent(format!(
-            "column extra holds no JSON object: {other}"
+fn extra_map(column: &str, stored: Option<String>) -> Result<Map<String, Value>> {
+    match stored.as_deref().map(json::parse).transpose() {
+        Ok(None) => Ok(Map::new()),
+        Ok(Some(Value::Object(map))) => Ok(map),
+        Ok(Some(other)) => Err(inconsistent(format!(
+            "column {column} holds no JSON object: {}",
+            json::to_string(&other)
         ))),
+        Err(e) => Err(inconsistent(format!("column {column} holds no JSON: {e}"))),
     }
+}
+
+/// A JSON column's value: NULL, or the JSON text of a value.
+fn json_value(column: &str, stored: Option<String>) -> Result<Value> {
+    stored
+        .as_deref()
+        .map(json::parse)
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|e| inconsistent(format!("column {column} holds no JSON: {e}")))
 }
 
 fn parsed_time(text: &Option<String>) -> Cell {
@@ -249,9 +265,9 @@ pub const IKE_POLICIES: Table<IkePolicy> = Table {
         dpd_field!(msg),
         Field {
             column: "dpd_extra",
-            write: |o| Cell::from(o.dpd.as_ref().and_then(|d| extra_json(&d.extra))),
+            write: |o| Cell::from(o.dpd.as_ref().and_then(|d| extra_text(&d.extra))),
             read: Some(|o, row| {
-                let extra = extra_map(row.get("dpd_extra")?)?;
+                let extra = extra_map("dpd_extra", row.get("dpd_extra")?)?;
                 if let Some(dpd) = &mut o.dpd {
                     dpd.extra = extra;
                 }
@@ -306,14 +322,14 @@ macro_rules! named {
     };
 }
 
-/// `old_value`/`new_value`: a changed field's value as JSON, NULL where it was absent.
+/// `old_value`/`new_value`: a changed field's value as JSON text, NULL where it was absent.
 macro_rules! change_value {
     ($column:literal, $name:ident) => {
         Field {
             column: $column,
-            write: |o| Cell::from((!o.$name.is_null()).then(|| o.$name.clone())),
+            write: |o| Cell::from((!o.$name.is_null()).then(|| json::to_string(&o.$name))),
             read: Some(|o, row| {
-                o.$name = row.get::<Option<Value>>($column)?.unwrap_or_default();
+                o.$name = json_value($column, row.get($column)?)?;
                 Ok(())
             }),
         }

@@ -8,6 +8,7 @@ mod cli;
 mod concurrency;
 mod drift;
 mod drift_random;
+mod exact_values;
 mod failures;
 mod hardening;
 mod layering;

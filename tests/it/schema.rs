@@ -7,6 +7,7 @@ backend_tests!(
     upgrading_a_database_written_by_the_last_release_keeps_its_data,
     upgrading_merges_the_inventories_one_project_had_per_endpoint,
     upgrading_bounds_every_stored_network_as_the_store_would,
+    upgrading_holds_the_strings_stored_before_as_they_were_sent,
 );
 
 /// What the tables hold, read with plain SQL so nothing migrates on the way.
@@ -263,6 +264,58 @@ async fn upgrading_merges_the_inventories_one_project_had_per_endpoint(backend: 
         &sorted_by_id(env.export().await),
         &expected_export(&env.sim.state.inventory()),
     );
+    db.close().await;
+}
+
+/// A connection stored by schema V4, with a U+FDD0 in its id, where the backend could hold one
+/// (SQLite) a NUL in its name, and a number in `extra` (jsonb in PostgreSQL then); `$MARK`,
+/// `$NUL` and `$NO` are the backend's SQL for a U+FDD0, a NUL and false.
+const V4_CONNECTION: &str = "
+    INSERT INTO scopes (project_id, created_at) VALUES ('p', '2024-01-01T00:00:00Z');
+    INSERT INTO sync_runs (scope_id, status, started_at, page_size)
+        VALUES (1, 'complete', '2024-01-01T00:00:00Z', 200);
+    INSERT INTO connections (region, project_id, id, name, has_peer_subnets,
+        has_peer_subnets_v6, has_policy_rules, has_policy_rules_v6, has_tags, extra,
+        content_hash, observed_at, first_seen_run_id, last_changed_run_id)
+    VALUES (NULL, 'p', 'c-' || $MARK || '0000', 'a' || $NUL || 'b', $NO, $NO, $NO, $NO, $NO,
+        '{\"n\": 1.50}', 'h', '2024-01-01T00:00:00Z', 1, 1);";
+
+async fn upgrading_holds_the_strings_stored_before_as_they_were_sent(backend: Backend) {
+    let env = TestEnv::generated(backend, 0, 1).await;
+    env.run(&["migrate", "--target-version", "4"])
+        .await
+        .assert_ok();
+    let (mark, nul, no) = match backend {
+        Backend::Sqlite => ("char(64976)", "char(0)", "0"),
+        Backend::Postgres => ("chr(64976)", "''", "false"),
+    };
+    let rows = V4_CONNECTION
+        .replace("$MARK", mark)
+        .replace("$NUL", nul)
+        .replace("$NO", no);
+    let db = env.db().await;
+    db.execute_script(&rows).await;
+    db.close().await;
+    env.run(&["migrate"]).await.assert_ok();
+    let name = match backend {
+        Backend::Sqlite => "a\u{0}b",
+        Backend::Postgres => "ab",
+    };
+    let expected = serde_json::json!({"id": "c-\u{fdd0}0000", "name": name,
+        "n": vpn_inventory::json::parse("1.50").unwrap()});
+    assert_eq!(env.export().await, [expected]);
+    // The database holds them as a sync writes them now.
+    let held = match backend {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM connections WHERE name = 'a' || char(64976) || '0000b'
+                 AND id = 'c-' || char(64976, 64976) || '0000'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM connections WHERE id = 'c-' || repeat(chr(64976), 2) || '0000'"
+        }
+    };
+    let db = env.db().await;
+    assert_eq!(db.scalar(held).await, 1);
     db.close().await;
 }
 

@@ -227,6 +227,14 @@ impl TestEnv {
         }
     }
 
+    /// A simulator serving these JSON texts as they are (`SimState::set_verbatim_inventory`)
+    /// and a fresh, empty database of `backend`.
+    pub async fn with_verbatim_inventory(backend: Backend, connections: Vec<String>) -> Self {
+        let env = Self::with_inventory(backend, Vec::new()).await;
+        env.sim.state.set_verbatim_inventory(connections);
+        env
+    }
+
     pub async fn generated(backend: Backend, connections: usize, seed: u64) -> Self {
         Self::with_inventory(backend, generated_inventory(connections, seed)).await
     }
@@ -270,6 +278,18 @@ impl TestEnv {
         let mut args = vec!["sync", "--output", "json"];
         args.extend_from_slice(extra);
         self.run(&args).await.assert_ok().json()
+    }
+
+    /// `export` with `args`, each connection read as `vpn_inventory::json` reads it (serde_json
+    /// refuses a lone surrogate and respells exponents).
+    pub async fn export_exact(&self, args: &[&str]) -> Vec<Value> {
+        let mut all = vec!["export"];
+        all.extend_from_slice(args);
+        let run = self.run(&all).await;
+        match vpn_inventory::json::parse(&run.assert_ok().stdout) {
+            Ok(Value::Array(items)) => items,
+            other => panic!("export is not a JSON array: {other:?}\n{}", run.stdout),
+        }
     }
 
     pub async fn export(&self) -> Vec<Value> {

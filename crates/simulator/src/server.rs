@@ -148,6 +148,9 @@ pub struct SimState {
     released: tokio::sync::Notify,
     /// Created on the first mutation, from the inventory served then.
     mutator: Mutex<Option<Mutator>>,
+    /// Connections served as JSON text (see `set_verbatim_inventory`), each standing in the
+    /// inventory as a string naming it.
+    verbatim: RwLock<Vec<String>>,
 }
 
 impl SimState {
@@ -162,6 +165,7 @@ impl SimState {
             hanging: tokio::sync::Notify::new(),
             released: tokio::sync::Notify::new(),
             mutator: Mutex::new(None),
+            verbatim: RwLock::new(Vec::new()),
         }
     }
 
@@ -172,6 +176,16 @@ impl SimState {
     /// Replaces what is served (sorted newest first, as the API pages it).
     pub fn set_inventory(&self, inventory: Vec<Value>) {
         *self.inventory.write().expect("inventory lock") = hold(inventory);
+    }
+
+    /// Serves these JSON texts as the connections, verbatim: values a `Value` cannot hold as
+    /// sent (`1e400` as written, a lone surrogate escape `"\ud800"`). The simulator never reads
+    /// them, so no filter selects them, they have no `created_at` to page by (they come last,
+    /// in the order given) and `mutate` is not for them.
+    pub fn set_verbatim_inventory(&self, connections: Vec<String>) {
+        let stand_ins = (0..connections.len()).map(verbatim_stand_in).collect();
+        *self.verbatim.write().expect("verbatim lock") = connections;
+        self.set_inventory(stand_ins);
     }
 
     /// A copy of what is served (as held: see `as_served` for what a client sees).
@@ -271,6 +285,21 @@ fn page_body(texts: &[Cow<'_, str>], rest: &str) -> String {
     }
     body.push(']');
     body.push_str(rest);
+    body
+}
+
+/// What stands in the inventory for verbatim connection `index`: a string no API sends.
+fn verbatim_stand_in(index: usize) -> Value {
+    Value::String(format!("\u{E000}verbatim {index}"))
+}
+
+/// `body` with the verbatim connections' text in place of their stand-ins.
+fn with_verbatim(mut body: String, verbatim: &[String]) -> String {
+    for (index, text) in verbatim.iter().enumerate() {
+        // serde_json writes the private-use character as it is.
+        let stand_in = verbatim_stand_in(index).to_string();
+        body = body.replace(&stand_in, text);
+    }
     body
 }
 
@@ -563,10 +592,11 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
         // Documented as the tenant's total, not the filtered count: so it is here too.
         faults.claimed_total.unwrap_or(inventory.len() as u64),
     );
-    let mut body = page_body(&texts, &rest).into_bytes();
+    let body = page_body(&texts, &rest);
     drop(texts);
     drop(page);
     drop(inventory);
+    let mut body = with_verbatim(body, &state.verbatim.read().expect("verbatim lock")).into_bytes();
     let full_length = body.len();
     if let Some(TransientAnswer::Truncated) = transient {
         // Content-Length promises the whole body; hyper closes the connection when it ends early.
@@ -722,5 +752,15 @@ mod tests {
                 json!({"vpn_connections": []}).to_string()
             );
         }
+    }
+
+    #[test]
+    fn verbatim_connections_are_served_as_their_text() {
+        let text = r#"{"id":"\ud800","n":1E400}"#;
+        let body = json!({"vpn_connections": [verbatim_stand_in(0)], "x": "verbatim 0"});
+        assert_eq!(
+            with_verbatim(body.to_string(), &[text.to_owned()]),
+            format!(r#"{{"vpn_connections":[{text}],"x":"verbatim 0"}}"#)
+        );
     }
 }
