@@ -15,7 +15,8 @@
 # Parameters (environment): BIN (target/release/vpn-inventory), CONNECTIONS (100000), REPS (3),
 # RESYNCS (10), PAGE_SIZE (200), SEED (7), CHANGE_PERCENT (1), LATENCY_MS (50),
 # LATENCY_CONNECTIONS (CONNECTIONS; 0 skips the sweep), PG (postgres://postgres@127.0.0.1:5432),
-# PORT (38600, and the next one), WORK (/tmp/vpn-bench), OUT.
+# PORT (38600, and the next one), WORK (/tmp/vpn-bench), PGDB (bench_issue10), OUT: give two runs
+# at once their own PORT, WORK and PGDB.
 # Needs GNU time (/usr/bin/time; Debian: apt-get install -y time), curl and psql; nothing else.
 set -u -o pipefail
 
@@ -32,6 +33,7 @@ LATENCY_CONNECTIONS=${LATENCY_CONNECTIONS:-$CONNECTIONS}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 PORT=${PORT:-38600}
 WORK=${WORK:-/tmp/vpn-bench}
+PGDB=${PGDB:-bench_issue10}
 OUT=${OUT:-$ROOT/benches/results/$(date +%F).md}
 COMMAND="CONNECTIONS=$CONNECTIONS REPS=$REPS RESYNCS=$RESYNCS PAGE_SIZE=$PAGE_SIZE SEED=$SEED \
 CHANGE_PERCENT=$CHANGE_PERCENT LATENCY_MS=$LATENCY_MS LATENCY_CONNECTIONS=$LATENCY_CONNECTIONS \
@@ -134,7 +136,6 @@ EP=http://127.0.0.1:$PORT
 start_sim main "$PORT" "$CONNECTIONS"
 MAIN_SIM=$SIM_PID
 LITE=$WORK/bench.db
-PGDB=bench_issue10
 for rep in $(seq 1 "$REPS"); do
   echo "repetition $rep of $REPS" >&2
   if [ -n "$DRY_RUN" ]; then
