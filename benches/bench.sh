@@ -9,12 +9,14 @@
 # after RESYNCS unchanged re-syncs, and a sweep against a second simulator that waits LATENCY_MS
 # per page. Writes a Markdown report to benches/results/<date>.md (OUT) and prints it.
 #
-# Usage: benches/bench.sh                                   (the full run, about 15 minutes)
-#        CONNECTIONS=20000 REPS=1 RESYNCS=2 benches/bench.sh   (a quick look)
+# Usage: benches/bench.sh           (the full run: 26 minutes on the 2-core development machine
+#                                    with other builds running, half of it PostgreSQL re-syncs)
+#        CONNECTIONS=20000 REPS=1 RESYNCS=2 benches/bench.sh   (a quick look, under a minute)
 # Parameters (environment): BIN (target/release/vpn-inventory), CONNECTIONS (100000), REPS (3),
 # RESYNCS (10), PAGE_SIZE (200), SEED (7), CHANGE_PERCENT (1), LATENCY_MS (50),
 # LATENCY_CONNECTIONS (CONNECTIONS; 0 skips the sweep), PG (postgres://postgres@127.0.0.1:5432),
-# PORT (38600, and the next one), WORK (/tmp/vpn-bench), OUT.
+# PORT (38600, and the next one), WORK (/tmp/vpn-bench), PGDB (bench_issue10), OUT: give two runs
+# at once their own PORT, WORK and PGDB.
 # Needs GNU time (/usr/bin/time; Debian: apt-get install -y time), curl and psql; nothing else.
 set -u -o pipefail
 
@@ -31,6 +33,7 @@ LATENCY_CONNECTIONS=${LATENCY_CONNECTIONS:-$CONNECTIONS}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 PORT=${PORT:-38600}
 WORK=${WORK:-/tmp/vpn-bench}
+PGDB=${PGDB:-bench_issue10}
 OUT=${OUT:-$ROOT/benches/results/$(date +%F).md}
 COMMAND="CONNECTIONS=$CONNECTIONS REPS=$REPS RESYNCS=$RESYNCS PAGE_SIZE=$PAGE_SIZE SEED=$SEED \
 CHANGE_PERCENT=$CHANGE_PERCENT LATENCY_MS=$LATENCY_MS LATENCY_CONNECTIONS=$LATENCY_CONNECTIONS \
@@ -58,7 +61,13 @@ export HUAWEICLOUD_SDK_PROJECT_ID=0123456789abcdef0123456789abcdef
 unset VPN_INVENTORY_DATABASE HUAWEICLOUD_SDK_REGION
 
 SIMS=()
-cleanup() { for pid in "${SIMS[@]}"; do kill "$pid" 2>/dev/null; done; }
+# The simulators stop, the databases go (samples and notes stay in WORK).
+cleanup() {
+  for pid in "${SIMS[@]}"; do kill "$pid" 2>/dev/null; done
+  rm -f "$WORK"/*.db "$WORK"/*.db[-.]*
+  [ -z "${PGDB:-}" ] || PGOPTIONS='-c client_min_messages=warning' psql -q "$PG_ADMIN" \
+    -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null
+}
 trap cleanup EXIT
 
 # start_sim NAME PORT CONNECTIONS [simulate flags...]: starts a simulator, waits for its banner,
@@ -127,7 +136,6 @@ EP=http://127.0.0.1:$PORT
 start_sim main "$PORT" "$CONNECTIONS"
 MAIN_SIM=$SIM_PID
 LITE=$WORK/bench.db
-PGDB=bench_issue10
 for rep in $(seq 1 "$REPS"); do
   echo "repetition $rep of $REPS" >&2
   if [ -n "$DRY_RUN" ]; then
@@ -197,6 +205,16 @@ row() {
   echo "| $name | $med | $runs | $ratio | $rss | $pages |"
 }
 failed=$(awk -F'\t' '$4 != 0' "$SAMPLES" | wc -l)
+# Text lines wrapped at 100 columns (list items indented), table rows as they are.
+wrap() {
+  awk '/^\|/ || length <= 100 {print; next}
+    { indent = /^- / ? "  " : ""; line = ""; n = split($0, words, " ")
+      for (i = 1; i <= n; i++) {
+        if (line != "" && length(line) + 1 + length(words[i]) > 100) { print line; line = indent }
+        line = (line == "" || line == indent) ? line words[i] : line " " words[i]
+      }
+      print line }'
+}
 {
   echo "# Benchmark $(date -u +'%Y-%m-%d %H:%M UTC')"
   echo
@@ -258,6 +276,6 @@ as many connections): near $wait_s s when nothing overlaps the waits, near 0 whe
 | paste -sd/) |"
     done
   fi
-} > "$OUT"
+} | wrap > "$OUT"
 cat "$OUT"
 echo "written to $OUT" >&2
