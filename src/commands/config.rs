@@ -1,7 +1,7 @@
 //! `vpn-inventory config check`: the configuration as it resolves, secrets masked.
 
 use super::{one_line, plain_table, print_stdout, table_text};
-use crate::api::client::{default_endpoint, parse_endpoint};
+use crate::api::client::parse_endpoint;
 use crate::api::credentials::Credentials;
 use crate::cli::TableFormat;
 use crate::config::{Config, Target};
@@ -115,14 +115,8 @@ fn resolve(target: &Target) -> Resolved<'_> {
 
 /// The endpoint a target's requests go to, checked as `sync` checks `--endpoint`.
 pub fn target_endpoint(target: &Target) -> anyhow::Result<String> {
-    let endpoint = match (&target.endpoint, &target.region) {
-        (Some(endpoint), _) => endpoint.clone(),
-        (None, Some(region)) => {
-            super::sync::check_region(region)?;
-            default_endpoint(region)
-        }
-        (None, None) => anyhow::bail!("no region or endpoint"),
-    };
+    let endpoint = super::sync::endpoint_of(target.endpoint.as_deref(), target.region.as_deref())?
+        .ok_or_else(|| anyhow::anyhow!("no region or endpoint"))?;
     parse_endpoint(&endpoint).map_err(anyhow::Error::msg)?;
     Ok(endpoint)
 }

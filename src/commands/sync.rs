@@ -191,17 +191,22 @@ const MAX_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 
 
 /// The endpoint named by `--endpoint`, or the default one of `--region`.
 fn endpoint(target: &TargetArgs) -> anyhow::Result<String> {
-    if let Some(region) = &target.region {
-        check_region(region).context("--region, HUAWEICLOUD_SDK_REGION")?;
+    let endpoint = endpoint_of(target.endpoint.as_deref(), target.region.as_deref())
+        .context("--region, HUAWEICLOUD_SDK_REGION")?;
+    endpoint.context(
+        "no endpoint: pass --region (or set HUAWEICLOUD_SDK_REGION), or --endpoint (or set \
+         VPN_INVENTORY_ENDPOINT)",
+    )
+}
+
+/// The endpoint given, else the default one of a (checked) region; `None` without either.
+pub fn endpoint_of(endpoint: Option<&str>, region: Option<&str>) -> anyhow::Result<Option<String>> {
+    if let Some(region) = region {
+        check_region(region)?;
     }
-    Ok(match (&target.endpoint, &target.region) {
-        (Some(endpoint), _) => endpoint.clone(),
-        (None, Some(region)) => default_endpoint(region),
-        (None, None) => anyhow::bail!(
-            "no endpoint: pass --region (or set HUAWEICLOUD_SDK_REGION), or --endpoint \
-             (or set VPN_INVENTORY_ENDPOINT)"
-        ),
-    })
+    Ok(endpoint
+        .map(str::to_owned)
+        .or_else(|| region.map(default_endpoint)))
 }
 
 /// A region is lower-case letters, digits and '-': it becomes part of a host name.

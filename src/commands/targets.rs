@@ -50,21 +50,23 @@ pub async fn run(
                     .acquire_owned()
                     .await
                     .expect("the semaphore stays open");
-                let mut outcome = Outcome {
-                    target: target.name.clone(),
-                    result: Err(CommandError::Failed(anyhow::anyhow!("not started"))),
-                    retries: None,
-                };
-                let prepared = prepare(&target, retry, max_response_size);
-                outcome.result = match prepared {
-                    Err(e) => Err(e.into()),
+                let (result, retries) = match prepare(&target, retry, max_response_size) {
+                    Err(e) => (Err(e.into()), None),
                     Ok((client, scope)) => {
                         let result = sync_scope(&store, &client, &scope, options, &shutdown).await;
-                        outcome.retries = Some((scope_label(&scope), client.retries()));
-                        result.map_err(CommandError::from)
+                        let retries = (scope_label(&scope), client.retries());
+                        (result.map_err(CommandError::from), Some(retries))
                     }
                 };
-                (index, outcome)
+                let target = target.name;
+                (
+                    index,
+                    Outcome {
+                        target,
+                        result,
+                        retries,
+                    },
+                )
             }
             .instrument(span),
         );

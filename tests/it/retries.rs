@@ -1,6 +1,7 @@
 //! Transient faults do not lose the run: throttling, server errors, stalls, dropped
-//! connections and bodies cut short are asked again and end in the same inventory as a fault-free run; other errors
-//! are not retried, and the final error keeps the API's code and request id.
+//! connections and bodies cut short are asked again and end in the same inventory as a
+//! fault-free run; other errors are not retried, and the final error keeps the API's code
+//! and request id.
 
 use crate::support::{
     Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id, strict_sweep_pages,
