@@ -143,9 +143,10 @@ pub struct DryRunReport {
 }
 
 /// Sweeps `scope` as a run would, with the same client and paging, and compares what it
-/// fetched with the inventory by content hash; writes nothing and takes no lock.
+/// fetched with the inventory by content hash (`None`: no inventory yet, so everything is
+/// new); writes nothing and takes no lock.
 pub async fn dry_run(
-    store: &Store,
+    store: Option<&Store>,
     client: &VpnClient,
     scope: &Scope,
     page_size: u32,
@@ -166,6 +167,11 @@ pub async fn dry_run(
         unchanged: 0,
         would_remove: None,
         removals_skipped: swept.doubts(filters).reason(),
+    };
+    let Some(store) = store else {
+        report.would_add = i64::try_from(hashes.len()).unwrap_or(i64::MAX);
+        report.would_remove = filters.is_empty().then_some(0);
+        return Ok(report);
     };
     let ids: Vec<&str> = hashes.keys().map(String::as_str).collect();
     let stored = store

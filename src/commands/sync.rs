@@ -80,9 +80,11 @@ async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Comman
     );
     let shutdown = Shutdown::listen();
     if args.dry_run {
-        let store = Store::open_for_reading(database).await?;
-        let report = dry_run(&store, &client, &scope, args.page_size, &shutdown).await?;
-        store.close().await;
+        let store = Store::open_if_exists(database).await?;
+        let report = dry_run(store.as_ref(), &client, &scope, args.page_size, &shutdown).await?;
+        if let Some(store) = store {
+            store.close().await;
+        }
         let text = match args.format {
             ReportFormat::Json => {
                 serde_json::to_string(&report).map_err(anyhow::Error::from)? + "\n"

@@ -83,6 +83,20 @@ impl Store {
     /// Connects for reading only: creates, migrates and locks nothing, so it works on a
     /// read-only file or `?mode=ro`. A missing database or an older schema is an error that
     /// says which command to run.
+    /// [`Store::open_for_reading`], or `None` when the SQLite file does not exist yet: for
+    /// a dry run, which compares with an empty inventory then.
+    pub async fn open_if_exists(url: &DatabaseUrl) -> anyhow::Result<Option<Self>> {
+        if url.backend() == url::Backend::Sqlite {
+            let options = SqliteConnectOptions::from_str(url.expose())
+                .with_context(|| format!("invalid SQLite database URL {url}"))?;
+            let file = options.get_filename();
+            if is_file(file) && !file.exists() {
+                return Ok(None);
+            }
+        }
+        Self::open_for_reading(url).await.map(Some)
+    }
+
     pub async fn open_for_reading(url: &DatabaseUrl) -> anyhow::Result<Self> {
         let store = Self::connect_as(url, Access::Read).await?;
         let (found, needed) = (

@@ -190,8 +190,18 @@ async fn filters_reach_the_api_and_scopes_stay_apart(backend: Backend) {
 
 async fn a_dry_run_says_what_a_sync_would_change_and_writes_nothing(backend: Backend) {
     let env = TestEnv::generated(backend, 40, 12).await;
-    env.run(&["migrate"]).await.assert_ok();
     let dry_run = ["sync", "--dry-run", "--format", "json", "--page-size", "7"];
+    if backend == Backend::Sqlite {
+        // Before any inventory exists: everything would be added, and no file appears.
+        let before = env.run(&dry_run).await.assert_ok().json();
+        assert_eq!(before["would_add"], 40, "{before}");
+        let file = env.database_url().replace("sqlite://", "");
+        assert!(
+            !std::path::Path::new(&file).exists(),
+            "a dry run created {file}"
+        );
+    }
+    env.run(&["migrate"]).await.assert_ok();
     let first = env.run(&dry_run).await.assert_ok().json();
     assert_eq!(
         (
