@@ -50,7 +50,7 @@ PG_ADMIN="$PG/postgres"
 psql -q "$PG_ADMIN" -c 'select 1' >/dev/null || die "PostgreSQL at $PG does not answer"
 
 rm -rf "$WORK"; mkdir -p "$WORK" "$(dirname "$OUT")"
-SAMPLES=$WORK/samples.tsv   # name, seconds, peak RSS (KiB), exit code, pages
+SAMPLES=$WORK/samples.tsv   # name, seconds, peak RSS (KiB), exit code, pages, sweep ms, apply ms
 NOTES=$WORK/notes.md
 : > "$SAMPLES"; : > "$NOTES"
 note() { echo "- $*" >> "$NOTES"; echo "note: $*" >&2; }
@@ -100,7 +100,12 @@ measure() {
   local secs; secs=$(echo "$(date +%s.%N) - $start" | bc)
   local rss; rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
   local pages; pages=$(grep -o '"pages":[0-9]*' "$WORK/last.json" | head -1 | cut -d: -f2)
-  printf '%s\t%.2f\t%s\t%s\t%s\n' "$name" "$secs" "${rss:-0}" "$rc" "${pages:--}" >> "$SAMPLES"
+  # A sync reports how long its sweep and its apply took (a dry run has no apply).
+  local sweep apply
+  sweep=$(grep -o '"sweep_ms":[0-9]*' "$WORK/last.json" | head -1 | cut -d: -f2)
+  apply=$(grep -o '"apply_ms":[0-9]*' "$WORK/last.json" | head -1 | cut -d: -f2)
+  printf '%s\t%.2f\t%s\t%s\t%s\t%s\t%s\n' "$name" "$secs" "${rss:-0}" "$rc" "${pages:--}" \
+    "${sweep:--}" "${apply:--}" >> "$SAMPLES"
   printf '  %-28s %7.2f s  %6d MiB  rc=%s  %s\n' "$name" "$secs" "$(( ${rss:-0} / 1024 ))" \
     "$rc" "$(head -c 200 "$WORK/last.json")" >&2
   if [ "$rc" != 0 ]; then
@@ -182,6 +187,7 @@ if [ "$LATENCY_CONNECTIONS" -gt 0 ]; then
     fi
     rm -f "$LITE" "$LITE-wal" "$LITE-shm"
     measure "SQLite first, ${LATENCY_MS} ms/page" "$LEP" "sqlite://$LITE"
+    measure "SQLite unchanged, ${LATENCY_MS} ms/page" "$LEP" "sqlite://$LITE"
   done
 fi
 ELAPSED=$(( $(date +%s) - START ))
@@ -202,7 +208,14 @@ row() {
   if [ -n "$base" ] && [ -n "$(col "$base" 2)" ]; then
     ratio=$(printf %.2f "$(echo "scale=3; $med / $(col "$base" 2 | median)" | bc)")
   fi
-  echo "| $name | $med | $runs | $ratio | $rss | $pages |"
+  echo "| $name | $med | $runs | $ratio | $(seconds "$name" 6) | $(seconds "$name" 7) | $rss \
+| $pages |"
+}
+# seconds NAME COLUMN: the median of a column of milliseconds, in seconds ("-" when none).
+seconds() {
+  local ms; ms=$(col "$1" "$2" | grep -v -- - | median)
+  [ "$ms" = - ] && { echo -; return; }
+  printf %.2f "$(echo "scale=3; $ms / 1000" | bc)"
 }
 failed=$(awk -F'\t' '$4 != 0' "$SAMPLES" | wc -l)
 # Text lines wrapped at 100 columns (list items indented), table rows as they are.
@@ -231,8 +244,8 @@ seconds are wall time, RSS the client's peak (GNU time), both medians"
   cat "$NOTES"
   echo
   base=floor; [ -n "$DRY_RUN" ] || base="SQLite first"
-  echo "| run | median s | runs s | x $base | peak RSS MiB | pages |"
-  echo "| --- | --- | --- | --- | --- | --- |"
+  echo "| run | median s | runs s | x $base | sweep s | apply s | peak RSS MiB | pages |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
   row floor ""
   for kind in first unchanged "${CHANGE_PERCENT}% changed"; do
     for db in SQLite PostgreSQL; do row "$db $kind" "$base"; done
@@ -260,9 +273,10 @@ before each page: $pages pages x $LATENCY_MS ms = $wait_s s of waiting. \"added\
 median here less the median of the same run without latency (the first table, when it had \
 as many connections): near $wait_s s when nothing overlaps the waits, near 0 when all does."
     echo
-    echo "| run | median s | runs s | without latency s | added s | peak RSS MiB | pages |"
-    echo "| --- | --- | --- | --- | --- | --- | --- |"
-    for run in floor "SQLite first"; do
+    echo "| run | median s | runs s | without latency s | added s | sweep s | sweep / waiting \
+| peak RSS MiB | pages |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    for run in floor "SQLite first" "SQLite unchanged"; do
       name="$run, ${LATENCY_MS} ms/page"
       [ -n "$(col "$name" 2)" ] || continue
       med=$(col "$name" 2 | median)
@@ -271,8 +285,11 @@ as many connections): near $wait_s s when nothing overlaps the waits, near 0 whe
         without=$(col "$run" 2 | median)
         added=$(printf %.2f "$(echo "$med - $without" | bc)")
       fi
+      # A dry run is all sweep: its wall time stands for it.
+      sweep=$(seconds "$name" 6); [ "$sweep" = - ] && sweep=$med
       echo "| $name | $med | $(col "$name" 2 | paste -sd' ' | sed 's/ /, /g') | $without \
-| $added | $(( $(col "$name" 3 | median | cut -d. -f1) / 1024 )) | $(col "$name" 5 | sort -u \
+| $added | $sweep | $(printf %.2f "$(echo "scale=3; $sweep / $wait_s" | bc)") \
+| $(( $(col "$name" 3 | median | cut -d. -f1) / 1024 )) | $(col "$name" 5 | sort -u \
 | paste -sd/) |"
     done
   fi

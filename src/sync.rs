@@ -66,6 +66,9 @@ pub struct SyncReport {
     /// Why a run asked to resume found nothing to continue and swept from the first page.
     #[serde(skip)]
     pub nothing_to_resume: Option<String>,
+    /// Milliseconds the sweep took (fetching and staging every page), and the apply.
+    pub sweep_ms: u64,
+    pub apply_ms: u64,
 }
 
 /// Why a sweep's evidence cannot be trusted to remove connections; empty when it can. A
@@ -360,8 +363,11 @@ impl<'a> Run<'a> {
         let sink = StagingSink {
             store: self.store,
             run_id: self.id,
+            project_id: &self.scope.project_id,
         };
+        let started = std::time::Instant::now();
         let swept = sweep(client, filters, self.page_size, progress, &sink, shutdown).await?;
+        let sweep_ms = millis(started.elapsed());
         let doubts = swept.doubts(filters);
         let Swept {
             pages,
@@ -388,6 +394,7 @@ impl<'a> Run<'a> {
             )
             .await
             .context("cannot apply the completed sweep")?;
+        let apply_ms = millis(started.elapsed()).saturating_sub(sweep_ms);
         let (counts, skip) = (applied.counts, applied.removals_skipped);
         if let Some(reason) = &skip {
             tracing::warn!(run_id = self.id, "no removals inferred: {reason}");
@@ -413,6 +420,8 @@ impl<'a> Run<'a> {
             removals_skipped: skip,
             resumed_from: self.resumed_from,
             nothing_to_resume: self.nothing_to_resume.clone(),
+            sweep_ms,
+            apply_ms,
         })
     }
 
@@ -454,11 +463,15 @@ pub(crate) trait PageSink {
 struct StagingSink<'a> {
     store: &'a Store,
     run_id: i64,
+    project_id: &'a str,
 }
 
 impl PageSink for StagingSink<'_> {
     async fn stage(&self, page: &PageToStage<'_>) -> anyhow::Result<StageOutcome> {
-        Ok(self.store.stage_page(self.run_id, page).await?)
+        Ok(self
+            .store
+            .stage_page(self.run_id, self.project_id, page)
+            .await?)
     }
 }
 
@@ -549,7 +562,6 @@ async fn sweep<S: PageSink>(
         let page_no = pager.page();
         let marker = pager.marker().map(str::to_owned);
         let where_ = || describe_page(page_no, marker.as_deref());
-        let mut staged = prepare(&page).with_context(where_)?;
         let created_at: Vec<Option<&str>> = page
             .connections
             .iter()
@@ -565,69 +577,73 @@ async fn sweep<S: PageSink>(
                 created_at: &created_at,
             })
             .with_context(where_)?;
-        let overlap = drop_overlap(&mut staged, &created_at, asked_before, &seen);
-        let new = staged.iter().filter(|c| !seen.contains(&c.id)).count();
-        idle = match (reasked, new == 0 && !pager.is_done()) {
-            // Asked again on purpose: neither progress nor the lack of it.
-            (true, _) => idle,
-            (false, true) => idle + 1,
-            (false, false) => 0,
+        // The next page is asked for first; this one is checked and staged while it comes.
+        let next_page = async {
+            if pager.is_done() {
+                return None;
+            }
+            Some(tokio::select! {
+                page = fetch(client, filters, page_size, &pager) => page.map_err(RunError::from),
+                interrupted = shutdown.requested() => Err(RunError::from(interrupted)),
+            })
         };
-        if idle > MAX_IDLE_PAGES {
-            return Err(anyhow::anyhow!(
-                "{} pages up to {} brought no connection not received before while the \
-                 marker kept moving; stopping instead of looping",
-                idle,
-                where_()
-            )
-            .into());
-        }
-        seen.extend(staged.iter().map(|c| c.id.clone()));
-        let claimed = page.total_count.and_then(|n| i64::try_from(n).ok());
-        if let Some(most) = total_count.max(claimed).map(most_plausible)
-            && count(seen.len()) > most
-        {
-            return Err(anyhow::anyhow!(
-                "{} brought the sweep to {} distinct connections, more than the {} the \
-                 API's total_count allows (with a margin for connections created \
-                 meanwhile); stopping instead of listing without end",
-                where_(),
-                seen.len(),
-                most
-            )
-            .into());
-        }
-        let to_stage = PageToStage {
-            page_no,
-            marker: marker.as_deref(),
-            next_marker: page.next_marker.as_deref(),
-            request_id: page.request_id.as_deref(),
-            connections: &staged,
-        };
-        tracing::info!(
-            page = page_no,
-            connections = staged.len(),
-            overlap,
-            marker = marker.as_deref().unwrap_or(""),
-            "page received"
-        );
-        // Stage this page while the next one downloads.
-        let (outcome, next) = if pager.is_done() {
-            (sink.stage(&to_stage).await, None)
-        } else {
-            let next_page = async {
-                tokio::select! {
-                    page = fetch(client, filters, page_size, &pager) => Ok(page?),
-                    interrupted = shutdown.requested() => Err(RunError::from(interrupted)),
-                }
+        let this_page = async {
+            let mut staged = prepare(&page).with_context(where_)?;
+            let overlap = drop_overlap(&mut staged, &created_at, asked_before, &seen);
+            let new = staged.iter().filter(|c| !seen.contains(&c.id)).count();
+            idle = match (reasked, new == 0 && !pager.is_done()) {
+                // Asked again on purpose: neither progress nor the lack of it.
+                (true, _) => idle,
+                (false, true) => idle + 1,
+                (false, false) => 0,
             };
-            let (outcome, next) = tokio::join!(sink.stage(&to_stage), next_page);
-            (outcome, Some(next))
+            if idle > MAX_IDLE_PAGES {
+                anyhow::bail!(
+                    "{} pages up to {} brought no connection not received before while the \
+                     marker kept moving; stopping instead of looping",
+                    idle,
+                    where_()
+                );
+            }
+            seen.extend(staged.iter().map(|c| c.id.clone()));
+            let claimed = page.total_count.and_then(|n| i64::try_from(n).ok());
+            total_count = total_count.max(claimed);
+            if let Some(most) = total_count.map(most_plausible)
+                && count(seen.len()) > most
+            {
+                anyhow::bail!(
+                    "{} brought the sweep to {} distinct connections, more than the {} the \
+                     API's total_count allows (with a margin for connections created \
+                     meanwhile); stopping instead of listing without end",
+                    where_(),
+                    seen.len(),
+                    most
+                );
+            }
+            let to_stage = PageToStage {
+                page_no,
+                marker: marker.as_deref(),
+                next_marker: page.next_marker.as_deref(),
+                request_id: page.request_id.as_deref(),
+                connections: &staged,
+            };
+            tracing::info!(
+                page = page_no,
+                connections = staged.len(),
+                overlap,
+                marker = marker.as_deref().unwrap_or(""),
+                "page received"
+            );
+            let outcome = sink
+                .stage(&to_stage)
+                .await
+                .with_context(|| format!("cannot stage {}", where_()))?;
+            Ok((count(staged.len()), outcome))
         };
-        let outcome = outcome.with_context(|| format!("cannot stage {}", where_()))?;
-        total_count = total_count.max(claimed);
+        let (next, staged) = tokio::join!(next_page, this_page);
+        let (items, outcome) = staged?;
         pages += 1;
-        fetched += i64::try_from(staged.len()).unwrap_or(i64::MAX);
+        fetched += items;
         duplicates += outcome.duplicates;
         if outcome.duplicates > 0 {
             tracing::warn!(
@@ -755,6 +771,10 @@ fn most_plausible(total: i64) -> i64 {
     total.saturating_add(total / 10).saturating_add(100)
 }
 
+fn millis(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// A count of items.
 fn count(items: usize) -> i64 {
     i64::try_from(items).unwrap_or(i64::MAX)
@@ -820,9 +840,11 @@ fn prepare(page: &ListPage) -> anyhow::Result<Vec<StagedConnection>> {
             let Some(id) = conn.id.clone().filter(|id| !id.is_empty()) else {
                 anyhow::bail!("vpn_connections[{index}] has no string id; cannot store it");
             };
+            let created_at = value.get("created_at").and_then(Value::as_str);
             Ok(StagedConnection {
                 id,
                 content_hash: conn.content_hash(),
+                created_at: created_at.map(str::to_owned),
                 body: crate::json::to_string(value),
             })
         })
@@ -838,6 +860,7 @@ mod tests {
             .map(|id| StagedConnection {
                 id: (*id).to_owned(),
                 content_hash: String::new(),
+                created_at: None,
                 body: String::new(),
             })
             .collect()

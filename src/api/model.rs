@@ -209,7 +209,7 @@ api_object! {
 impl VpnConnection {
     /// SHA-256 of the canonical JSON: equal hashes mean equal stored content.
     pub fn content_hash(&self) -> String {
-        hex::encode(Sha256::digest(canonical_json(&self.to_json()).as_bytes()))
+        hex::encode(Sha256::digest(canonical_text(self.to_json()).as_bytes()))
     }
 }
 
@@ -217,9 +217,13 @@ impl VpnConnection {
 /// (Compact, as serde_json writes it, every value as sent: stored content hashes depend on
 /// this exact text.)
 pub fn canonical_json(value: &Value) -> String {
-    let mut sorted = value.clone();
-    sorted.sort_all_objects();
-    crate::json::to_string(&sorted)
+    canonical_text(value.clone())
+}
+
+/// [`canonical_json`] of a value the caller no longer needs: sorted in place, not copied.
+fn canonical_text(mut value: Value) -> String {
+    value.sort_all_objects();
+    crate::json::to_string(&value)
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub(super) struct RunContext<'a> {
     pub scope_id: i64,
     pub scope: &'a Scope,
     pub seq: i64,
-    pub detected_at: DateTime<Utc>,
+    pub stamp: RecordStamp,
     /// When the run's sweep started (a resumed run's: when the run it resumed started): a
     /// connection observed after it cannot be judged by its sweep.
     pub started_at: DateTime<Utc>,
@@ -127,7 +127,10 @@ impl Store {
             scope_id,
             scope,
             seq: tx.fetch_one(next_seq).await?.at(0)?,
-            detected_at: now_utc(),
+            stamp: RecordStamp {
+                run_id,
+                detected_at: now_utc(),
+            },
             started_at: origin.started_at,
             page_times: page_times(&mut tx, run_id).await?,
             concurrent: others_running(&mut tx, run_id, scope).await?,
@@ -136,13 +139,35 @@ impl Store {
         let Absent { held, gone } = absent(&mut tx, &ctx).await?;
 
         let (mut counts, mut older_than_stored) = (RunCounts::default(), 0);
+        // A chunk is read and judged while the chunk before it is written: two cores busy
+        // instead of one. Chunks hold distinct ids, so writing one cannot change how the next
+        // was classified.
         let mut after = String::new();
+        let mut ready: Option<Prepared> = None;
         loop {
             let batch = classify(&mut tx, &ctx, &after).await?;
-            let Some(last) = batch.last() else { break };
-            after = last.id.clone();
+            if let Some(last) = batch.last() {
+                after = last.id.clone();
+            }
             older_than_stored += count(batch.iter().filter(|k| k.is_older_than_stored()).count());
-            apply_chunk(&mut tx, &ctx, batch, &mut counts).await?;
+            let preparing = async {
+                match batch.is_empty() {
+                    true => Ok(None),
+                    false => prepare_apart(batch, ctx.stamp).await.map(Some),
+                }
+            };
+            let writing = async {
+                match ready.take() {
+                    Some(prepared) => write_chunk(&mut tx, &ctx, prepared, &mut counts).await,
+                    None => Ok(()),
+                }
+            };
+            let (prepared, written) = tokio::join!(preparing, writing);
+            written?;
+            match prepared? {
+                Some(prepared) => ready = Some(prepared),
+                None => break,
+            }
         }
         let removable: Vec<_> = gone
             .iter()
@@ -157,6 +182,12 @@ impl Store {
         }
         finish(&mut tx, &ctx, &counts, removals_skipped.as_deref()).await?;
         tx.commit().await?;
+        if let Err(e) = self.reclaim_staging().await {
+            tracing::warn!(
+                run_id,
+                "cannot reclaim the space of the applied staging: {e}"
+            );
+        }
         Ok(Applied {
             counts,
             removals_skipped,
@@ -321,7 +352,8 @@ async fn classify(tx: &mut Tx, ctx: &RunContext<'_>, after: &str) -> Result<Vec<
             .push(" AND connection_id");
         sql
     };
-    let mut bodies: HashMap<String, String> = pairs(&select_in(tx, bodies, &need_body).await?)?;
+    let mut bodies: HashMap<String, Option<String>> =
+        pairs(&select_in(tx, bodies, &need_body).await?)?;
     let need_current: Vec<&str> = classified
         .iter()
         .filter(|k| k.is_new_content() && k.current.is_some())
@@ -338,10 +370,35 @@ async fn classify(tx: &mut Tx, ctx: &RunContext<'_>, after: &str) -> Result<Vec<
     let mut current_bodies: HashMap<String, String> =
         pairs(&select_in(tx, current_bodies, &need_current).await?)?;
     for k in &mut classified {
-        k.body = bodies.remove(&k.id);
+        k.body = match bodies.remove(&k.id) {
+            Some(Some(body)) => Some(body),
+            // Staged without its body, the inventory holding this content then: another run
+            // has changed it since, and the content is among its versions.
+            Some(None) => Some(held_body(tx, ctx.scope, &k.id, &k.hash).await?),
+            None => None,
+        };
         k.current_body = current_bodies.remove(&k.id);
     }
     Ok(classified)
+}
+
+/// The body of the version of connection `id` with content `hash`.
+async fn held_body(tx: &mut Tx, scope: &Scope, id: &str, hash: &str) -> Result<String> {
+    let sql = Sql::new(
+        "SELECT body FROM connection_versions
+         WHERE project_id = $1 AND connection_id = $2 AND content_hash = $3
+         ORDER BY from_seq DESC LIMIT 1",
+    )
+    .arg(&scope.project_id)
+    .arg(id)
+    .arg(hash);
+    match tx.fetch_all(sql).await?.first() {
+        Some(row) => Ok(row.at(0)?),
+        None => Err(inconsistent(format!(
+            "connection {id} was staged as the inventory held it, and that version is gone \
+             (pruned meanwhile?): sync again"
+        ))),
+    }
 }
 
 /// A staged connection whose served body was read: the model, and the JSON it is stored as.
@@ -351,36 +408,33 @@ struct Served {
     stored: Value,
 }
 
-/// One classified chunk: writes what is new in one batch, then versions, records, the scope's
-/// result, and the observation times of what is unchanged.
-async fn apply_chunk(
-    tx: &mut Tx,
-    ctx: &RunContext<'_>,
-    batch: Vec<Classified>,
-    counts: &mut RunCounts,
-) -> Result<()> {
-    let new_members: Vec<&str> = batch
-        .iter()
-        .filter(|k| !k.member)
-        .map(|k| k.id.as_str())
-        .collect();
-    add_members(tx, ctx.scope_id, &new_members).await?;
-    let mut seen_again: Vec<(&str, DateTime<Utc>)> = Vec::new();
-    let mut changed: Vec<Served> = Vec::new();
-    for item in &batch {
-        if !item.is_new_content() {
-            counts.unchanged += 1;
-            let newer = item
-                .current
-                .as_ref()
-                .is_some_and(|c| item.observed_at > c.observed_at);
-            if ctx.concurrent && newer {
-                seen_again.push((item.id.as_str(), item.observed_at));
-            }
-        }
-    }
-    touch_observed(tx, ctx, &seen_again).await?;
-    for item in batch.into_iter().filter(Classified::is_new_content) {
+/// A classified chunk made ready to write: the connections whose content is new, read and
+/// judged, with their change records. Computed without the database, so that it runs while
+/// the chunk before it is being written (`complete_run`).
+struct Prepared {
+    /// The chunk's connections whose content the inventory holds (or holds newer).
+    same: Vec<Classified>,
+    changed: Vec<Served>,
+    records: Vec<ChangeRecord>,
+    counts: RunCounts,
+}
+
+/// What stamps a run's change records.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RecordStamp {
+    run_id: i64,
+    detected_at: DateTime<Utc>,
+}
+
+/// Reads the served bodies of what is new in `batch` and judges each against the version it
+/// replaces, field by field.
+fn prepare_chunk(batch: Vec<Classified>, stamp: RecordStamp) -> Result<Prepared> {
+    let mut counts = RunCounts::default();
+    let (fresh, same): (Vec<Classified>, Vec<Classified>) =
+        batch.into_iter().partition(Classified::is_new_content);
+    counts.unchanged += count(same.len());
+    let mut changed = Vec::with_capacity(fresh.len());
+    for item in fresh {
         let id = &item.id;
         let conn = item
             .body
@@ -391,18 +445,6 @@ async fn apply_chunk(
         let stored = conn.to_json();
         changed.push(Served { item, conn, stored });
     }
-    let writes: Vec<ConnectionWrite> = changed
-        .iter()
-        .map(|s| ConnectionWrite {
-            conn: &s.conn,
-            hash: &s.item.hash,
-            observed_at: s.item.observed_at,
-            stored_before: s.item.current.is_some(),
-        })
-        .collect();
-    write_connections(tx, ctx.scope, ctx.run_id, &writes).await?;
-    open_versions(tx, ctx, &changed).await?;
-
     let mut records = Vec::new();
     for Served { item, conn, stored } in &changed {
         let id = item.id.as_str();
@@ -424,7 +466,7 @@ async fn apply_chunk(
         let name = conn.name.as_deref();
         match drift::judge(previous, stored) {
             Verdict::Added => {
-                records.push(ctx.record(id, name, ChangeKind::Added, None));
+                records.push(stamp.record(id, name, ChangeKind::Added, None));
                 counts.added += 1;
             }
             Verdict::Unchanged => counts.unchanged += 1,
@@ -435,12 +477,72 @@ async fn apply_chunk(
                 }
                 let modified = changes
                     .into_iter()
-                    .map(|c| ctx.record(id, name, ChangeKind::Modified, Some(c)));
+                    .map(|c| stamp.record(id, name, ChangeKind::Modified, Some(c)));
                 records.extend(modified);
             }
         }
     }
+    Ok(Prepared {
+        same,
+        changed,
+        records,
+        counts,
+    })
+}
+
+/// [`prepare_chunk`] on a thread of its own, so the caller's database work goes on meanwhile.
+async fn prepare_apart(batch: Vec<Classified>, stamp: RecordStamp) -> Result<Prepared> {
+    tokio::task::spawn_blocking(move || prepare_chunk(batch, stamp))
+        .await
+        .map_err(|e| inconsistent(format!("preparing a chunk of the apply failed: {e}")))?
+}
+
+/// Writes one prepared chunk: the scope's result, the observation times of what is unchanged,
+/// then what is new in one batch, its versions and its change records.
+async fn write_chunk(
+    tx: &mut Tx,
+    ctx: &RunContext<'_>,
+    prepared: Prepared,
+    counts: &mut RunCounts,
+) -> Result<()> {
+    let Prepared {
+        same,
+        changed,
+        records,
+        counts: chunk_counts,
+    } = prepared;
+    let new_members: Vec<&str> = same
+        .iter()
+        .chain(changed.iter().map(|s| &s.item))
+        .filter(|k| !k.member)
+        .map(|k| k.id.as_str())
+        .collect();
+    add_members(tx, ctx.scope_id, &new_members).await?;
+    let seen_again: Vec<(&str, DateTime<Utc>)> = same
+        .iter()
+        .filter(|item| {
+            let newer = item
+                .current
+                .as_ref()
+                .is_some_and(|c| item.observed_at > c.observed_at);
+            ctx.concurrent && newer
+        })
+        .map(|item| (item.id.as_str(), item.observed_at))
+        .collect();
+    touch_observed(tx, ctx, &seen_again).await?;
+    let writes: Vec<ConnectionWrite> = changed
+        .iter()
+        .map(|s| ConnectionWrite {
+            conn: &s.conn,
+            hash: &s.item.hash,
+            observed_at: s.item.observed_at,
+            stored_before: s.item.current.is_some(),
+        })
+        .collect();
+    write_connections(tx, ctx.scope, ctx.run_id, &writes).await?;
+    open_versions(tx, ctx, &changed).await?;
     insert_records(tx, ctx.scope, &records).await?;
+    counts.add(&chunk_counts);
     Ok(())
 }
 
@@ -538,7 +640,7 @@ async fn forget_members(tx: &mut Tx, scope_id: i64, ids: &[&str]) -> Result<()> 
     Ok(())
 }
 
-impl RunContext<'_> {
+impl RecordStamp {
     /// A change record of this run; `field` only for a modification.
     pub(super) fn record(
         &self,

@@ -48,7 +48,7 @@ pub use url::DatabaseUrl;
 use anyhow::Context as _;
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
@@ -131,6 +131,10 @@ impl Store {
                     .with_context(|| format!("invalid SQLite database URL {url}"))?
                     .create_if_missing(access == Access::Write)
                     .journal_mode(SqliteJournalMode::Wal)
+                    // In WAL mode a commit then writes the log without waiting for the disk:
+                    // a power loss may undo the last commits but never corrupts, and an undone
+                    // apply leaves its run for the next sync to mark abandoned and redo.
+                    .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(30));
                 let file = options.get_filename();
@@ -296,6 +300,19 @@ impl Store {
                 }
             }
         })
+    }
+
+    /// Makes the space of deleted staging rows reusable, after an apply deleted its run's.
+    /// SQLite reuses free pages by itself; PostgreSQL's autovacuum comes too late for runs
+    /// that follow each other, and every run would otherwise extend the staging tables.
+    pub async fn reclaim_staging(&self) -> sqlx::Result<()> {
+        if let Db::Postgres(pool) = &self.db {
+            // VACUUM cannot run in a transaction: one plain statement, as it is.
+            sqlx::raw_sql("VACUUM staged_connections, staged_pages")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
     }
 
     pub async fn close(&self) {

@@ -169,7 +169,10 @@ pub(super) async fn remove(tx: &mut Tx, ctx: &RunContext<'_>, gone: &[&Gone]) ->
     for chunk in gone.chunks(MAX_PARAMS / 2) {
         let records: Vec<ChangeRecord> = chunk
             .iter()
-            .map(|g| ctx.record(&g.id, g.name.as_deref(), ChangeKind::Removed, None))
+            .map(|g| {
+                ctx.stamp
+                    .record(&g.id, g.name.as_deref(), ChangeKind::Removed, None)
+            })
             .collect();
         insert_records(tx, ctx.scope, &records).await?;
         let ids: Vec<&str> = chunk.iter().map(|g| g.id.as_str()).collect();

@@ -11,18 +11,22 @@
 //! never holds more than about one sweep per scope beyond the runs in progress.
 
 use super::Store;
+use super::apply::{pairs, select_in};
 use super::error::{Result, inconsistent};
 use super::sql::{Cell, MAX_PARAMS, Row, Sql};
 use crate::scope::{Filters, Scope};
 use crate::time::now_utc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// One connection of a page, ready to stage.
 #[derive(Debug, Clone)]
 pub struct StagedConnection {
     pub id: String,
     pub content_hash: String,
+    /// Its `created_at` as served: where a resumed sweep's markers come from.
+    pub created_at: Option<String>,
     /// The object as served, JSON text.
     pub body: String,
 }
@@ -52,6 +56,17 @@ pub struct RunCounts {
     /// Of `modified`, those with a configuration change (not only status or BGP state).
     pub modified_config: i64,
     pub unchanged: i64,
+}
+
+impl RunCounts {
+    /// Adds the counts of a part of the run.
+    pub fn add(&mut self, part: &RunCounts) {
+        self.added += part.added;
+        self.removed += part.removed;
+        self.modified += part.modified;
+        self.modified_config += part.modified_config;
+        self.unchanged += part.unchanged;
+    }
 }
 
 /// Where a run stands; stored in `sync_runs.status`.
@@ -191,8 +206,16 @@ impl Store {
     }
 
     /// Stores one page durably in one transaction. Ids already staged in this run are counted
-    /// as duplicates and not stored again.
-    pub async fn stage_page(&self, run_id: i64, page: &PageToStage<'_>) -> Result<StageOutcome> {
+    /// as duplicates and not stored again. A connection whose content hash equals the one the
+    /// project's inventory holds is staged without its body: an unchanged re-sync then writes
+    /// ids and hashes only, and the apply, which needs a body only for content the inventory
+    /// lacks, finds it in `connection_versions` by hash should the inventory move meanwhile.
+    pub async fn stage_page(
+        &self,
+        run_id: i64,
+        project_id: &str,
+        page: &PageToStage<'_>,
+    ) -> Result<StageOutcome> {
         let mut tx = self.begin_write().await?;
         let items = count(page.connections.len());
         let sql = Sql::new(
@@ -208,21 +231,30 @@ impl Store {
         .arg(page.request_id)
         .arg(now_utc());
         tx.execute(sql).await?;
+        let ids: Vec<&str> = page.connections.iter().map(|c| c.id.as_str()).collect();
+        let held = || {
+            let mut sql = Sql::new("SELECT id, content_hash FROM connections WHERE project_id = ");
+            sql.bind(project_id).push(" AND id");
+            sql
+        };
+        let held: HashMap<String, String> = pairs(&select_in(&mut tx, held, &ids).await?)?;
         // Multi-row inserts; an id already staged (or repeated on this page) is skipped and
         // counted as a duplicate.
         let mut inserted = 0;
-        for chunk in page.connections.chunks(MAX_PARAMS / 5) {
+        for chunk in page.connections.chunks(MAX_PARAMS / 6) {
             let mut sql = Sql::new(
                 "INSERT INTO staged_connections (run_id, connection_id, page_no, content_hash,
-                     body) ",
+                     created_at, body) ",
             );
             sql.push_values(chunk.iter().map(|conn| {
+                let held = held.get(&conn.id) == Some(&conn.content_hash);
                 vec![
                     Cell::from(run_id),
                     Cell::from(&conn.id),
                     Cell::from(page.page_no),
                     Cell::from(&conn.content_hash),
-                    Cell::from(&conn.body),
+                    Cell::from(conn.created_at.as_deref()),
+                    Cell::from((!held).then_some(conn.body.as_str())),
                 ]
             }));
             sql.push(" ON CONFLICT (run_id, connection_id) DO NOTHING");
@@ -404,7 +436,7 @@ impl Store {
         let mut after = String::new();
         loop {
             let sql = Sql::new(
-                "SELECT connection_id, body FROM staged_connections
+                "SELECT connection_id, created_at, body FROM staged_connections
                  WHERE run_id = $1 AND connection_id > $2 ORDER BY connection_id LIMIT $3",
             )
             .arg(run_id)
@@ -414,12 +446,15 @@ impl Store {
             let Some(last) = rows.last() else { break };
             after = last.at(0)?;
             for row in &rows {
-                let (id, body): (String, String) = (row.at(0)?, row.at(1)?);
-                // Read as the sweep read it (strings in held form: see `crate::json`).
-                let served = crate::json::parse(&body)
-                    .map_err(|e| inconsistent(format!("staged connection {id}: {e}")))?;
-                let created_at = served.get("created_at").and_then(|v| v.as_str());
-                out.push((id, created_at.map(str::to_owned)));
+                let (id, created_at): (String, Option<String>) = (row.at(0)?, row.at(1)?);
+                let body: Option<String> = row.at(2)?;
+                // Staged before schema version 8, a page kept no `created_at` but every body.
+                let created_at = match (created_at, body) {
+                    (Some(at), _) => Some(at),
+                    (None, Some(body)) => served_created_at(&id, &body)?,
+                    (None, None) => None,
+                };
+                out.push((id, created_at));
             }
         }
         Ok(out)
@@ -523,6 +558,17 @@ pub(super) async fn clear_staging(tx: &mut super::Tx, run_id: i64) -> Result<()>
         tx.execute(sql).await?;
     }
     Ok(())
+}
+
+/// The `created_at` of a staged body, read as the sweep read it (strings in held form: see
+/// `crate::json`).
+fn served_created_at(id: &str, body: &str) -> Result<Option<String>> {
+    let served = crate::json::parse(body)
+        .map_err(|e| inconsistent(format!("staged connection {id}: {e}")))?;
+    Ok(served
+        .get("created_at")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned))
 }
 
 /// A count of items as stored.

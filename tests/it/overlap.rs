@@ -5,11 +5,18 @@ use crate::support::{Backend, TestEnv, assert_same_connections, expected_export,
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::process::Stdio;
+use std::time::Duration;
+use vpn_inventory::api::filters::Filters;
+use vpn_inventory::api::model::VpnConnection;
+use vpn_inventory::drift::RemovalGuard;
+use vpn_inventory::scope::Scope;
+use vpn_inventory::store::{DatabaseUrl, PageToStage, StageOutcome, StagedConnection, Store};
 use vpn_simulator::Faults;
 use vpn_simulator::mutate::AppliedChange;
 
 backend_tests!(
     a_change_is_recorded_by_the_first_run_that_sees_it,
+    a_body_staged_as_held_is_found_when_the_inventory_moved,
     an_endpoint_alias_feeds_the_same_inventory,
     an_older_sweep_never_overwrites_a_newer_one,
     removals_stay_within_what_a_scope_selects,
@@ -240,4 +247,91 @@ async fn a_connection_moved_out_of_a_scope_is_not_removed_by_it(backend: Backend
     let id = served[0]["id"].as_str().unwrap();
     assert_eq!(history(&env, id).await, ["added", "modified"]);
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
+}
+
+/// A page of one connection, staged as a sweep stages it.
+async fn stage_one(store: &Store, run_id: i64, project: &str, served: &Value) -> StageOutcome {
+    let conn = VpnConnection::from_map(served.as_object().unwrap().clone());
+    let staged = [StagedConnection {
+        id: conn.id.clone().unwrap(),
+        content_hash: conn.content_hash(),
+        created_at: served["created_at"].as_str().map(str::to_owned),
+        body: vpn_inventory::json::to_string(served),
+    }];
+    let page = PageToStage {
+        page_no: 1,
+        marker: None,
+        next_marker: None,
+        request_id: None,
+        connections: &staged,
+    };
+    store.stage_page(run_id, project, &page).await.unwrap()
+}
+
+/// An unchanged connection is staged without its body. When an older sweep then changes it in
+/// the inventory before this run applies, the apply finds the body among the versions: the
+/// newer observation stands, recorded as a modification.
+async fn a_body_staged_as_held_is_found_when_the_inventory_moved(backend: Backend) {
+    let original = json!({"id": "c1", "name": "original", "vgw_id": "vgw-1",
+        "created_at": "2024-01-01T00:00:00Z"});
+    let env = TestEnv::with_inventory(backend, vec![original.clone()]).await;
+    env.sync(&[]).await;
+    let store = Store::open(&DatabaseUrl::parse(&env.database_url()).unwrap())
+        .await
+        .unwrap();
+    let project = env.config.project_id.as_str();
+    let endpoint = env.sim.endpoint();
+    let full = Scope::new(&endpoint, None, project, Filters::default());
+    let gateway = Filters {
+        vgw_id: Some("vgw-1".into()),
+        ..Filters::default()
+    };
+    let gateway = Scope::new(&endpoint, None, project, gateway);
+    let mut renamed = original.clone();
+    renamed["name"] = json!("renamed");
+
+    // The older sweep fetches the rename; the newer one fetches the original content again,
+    // which the inventory holds: staged without its body.
+    let older_scope = store.ensure_scope(&full).await.unwrap();
+    let older = store.start_run(older_scope, &full, 200).await.unwrap();
+    stage_one(&store, older, project, &renamed).await;
+    let newer_scope = store.ensure_scope(&gateway).await.unwrap();
+    let newer = store.start_run(newer_scope, &gateway, 200).await.unwrap();
+    stage_one(&store, newer, project, &original).await;
+    let db = env.db().await;
+    let bodiless = "SELECT COUNT(*) FROM staged_connections WHERE body IS NULL";
+    assert_eq!(db.scalar(bodiless).await, 1);
+
+    for (run, scope_id, scope) in [(older, older_scope, &full), (newer, newer_scope, &gateway)] {
+        let tx = store.begin_apply(Duration::from_secs(5)).await.unwrap();
+        let applied = store
+            .complete_run(tx, run, scope_id, scope, None, RemovalGuard::default())
+            .await
+            .unwrap();
+        assert_eq!(applied.counts.modified, 1, "run {run}");
+    }
+    let exported = env.export().await;
+    assert_eq!(exported[0]["name"], "original");
+    let history = env.run(&["history", "c1", "--format", "json"]).await.json();
+    let names: Vec<(i64, &str, &Value)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["run_id"].as_i64().unwrap(),
+                r["change"].as_str().unwrap(),
+                &r["new"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (1, "added", &Value::Null),
+            (older, "modified", &json!("renamed")),
+            (newer, "modified", &json!("original")),
+        ]
+    );
+    db.close().await;
 }
