@@ -22,7 +22,7 @@ use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::Config;
 use crate::shutdown::Interrupted;
 use crate::store::DatabaseUrl;
-use crate::sync::RunError;
+use crate::sync::{RunError, RunFailed};
 use anyhow::Context as _;
 use std::process::ExitCode;
 
@@ -42,6 +42,14 @@ impl CommandError {
         match self {
             CommandError::Interrupted(interrupted) => one_line(&interrupted.to_string()),
             CommandError::Failed(error) => one_line(&crate::text::causes(error.as_ref())),
+        }
+    }
+
+    /// The run that failed, when the error names one.
+    pub fn run_id(&self) -> Option<i64> {
+        match self {
+            CommandError::Interrupted(_) => None,
+            CommandError::Failed(error) => error.downcast_ref::<RunFailed>().map(|f| f.run_id),
         }
     }
 

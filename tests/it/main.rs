@@ -12,6 +12,7 @@ mod exact_values;
 mod failures;
 mod hardening;
 mod layering;
+mod logs;
 mod overlap;
 mod readers;
 mod removals;
