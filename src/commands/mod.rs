@@ -7,6 +7,7 @@ pub mod demo;
 pub mod docs;
 pub mod drift;
 pub mod export;
+pub mod forget;
 pub mod metrics;
 pub mod migrate;
 pub mod prune;
@@ -91,6 +92,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Status(args) => Ok(status::run(database, args).await?),
         Command::Config(_) => unreachable!("handled above"),
         Command::Prune(args) => Ok(prune::run(database, args).await?),
+        Command::ForgetScope(args) => Ok(forget::run(database, args).await?),
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
         Command::Report(args) => Ok(report::run(database, args).await?),

@@ -10,6 +10,7 @@ mod drift;
 mod drift_random;
 mod exact_values;
 mod failures;
+mod forget;
 mod hardening;
 mod layering;
 mod logs;
