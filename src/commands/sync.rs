@@ -130,7 +130,7 @@ async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Comman
     let report = result?;
     print_report(&report, args.format)?;
     store.close().await;
-    warn_skipped(&report, "");
+    warn_skipped(&report, "", &scope_label(&scope));
     Ok(ExitCode::from(exit_code(&report, args.detailed_exitcode)))
 }
 
@@ -184,9 +184,21 @@ pub(super) fn log_summary(report: &SyncReport, took: std::time::Duration) {
     );
 }
 
-/// Says on stderr that a run inferred no removals, and why.
-pub(super) fn warn_skipped(report: &SyncReport, prefix: &str) {
-    if let Some(reason) = &report.removals_skipped {
+/// Says on stderr that a run inferred no removals, and why; `prefix` starts the text line,
+/// `target` names the target on a JSON one.
+pub(super) fn warn_skipped(report: &SyncReport, prefix: &str, target: &str) {
+    let Some(reason) = &report.removals_skipped else {
+        return;
+    };
+    if crate::logging::json_lines() {
+        // At error level: like the text line, it still shows under -q (someone should look).
+        tracing::error!(
+            target = target,
+            run_id = report.run_id,
+            reason = one_line(reason),
+            "the run stored what it saw but inferred no removals"
+        );
+    } else {
         eprintln!(
             "vpn-inventory: warning: {prefix}run {} stored what it saw but inferred no \
              removals: {}",

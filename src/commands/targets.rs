@@ -127,7 +127,16 @@ fn summarize(outcomes: &[Outcome], format: ReportFormat) -> anyhow::Result<()> {
     for o in outcomes {
         if let Err(error) = &o.result {
             let name = one_line(&o.target);
-            eprintln!("vpn-inventory: error: target {name}: {}", error.message());
+            if crate::logging::json_lines() {
+                tracing::error!(
+                    target = o.target,
+                    run_id = error.run_id(),
+                    error = error.message(),
+                    "the target's sync failed"
+                );
+            } else {
+                eprintln!("vpn-inventory: error: target {name}: {}", error.message());
+            }
         }
     }
     match format {
@@ -152,7 +161,7 @@ fn summarize(outcomes: &[Outcome], format: ReportFormat) -> anyhow::Result<()> {
                     Ok(report) => {
                         print_stdout(&format!("target {name}: "))?;
                         print_report(report, format)?;
-                        warn_skipped(report, &format!("target {name}: "));
+                        warn_skipped(report, &format!("target {name}: "), &o.target);
                     }
                     Err(_) => print_stdout(&format!("target {name}: failed\n"))?,
                 }

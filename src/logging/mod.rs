@@ -31,6 +31,14 @@ pub fn run_span(target: &str) -> tracing::Span {
     tracing::error_span!("run", target = %target)
 }
 
+/// Whether log lines are JSON objects (`init` sets it): what a command writes on stderr
+/// itself must then be one too.
+pub fn json_lines() -> bool {
+    JSON_LINES.get().copied().unwrap_or(false)
+}
+
+static JSON_LINES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 /// The run id of a `run` span, found in a span inside it.
 #[derive(Debug, Clone, Copy)]
 struct RunId(i64);
@@ -39,6 +47,7 @@ struct RunId(i64);
 pub fn init(cli: &Cli) {
     let filter = EnvFilter::try_from_env("VPN_INVENTORY_LOG")
         .unwrap_or_else(|_| EnvFilter::new(default_filter(cli.quiet, cli.verbose)));
+    let _ = JSON_LINES.set(cli.log_format == LogFormat::Json);
     let terminal = std::io::stderr().is_terminal();
     // Colours only for a person at a terminal: cron mail and log files get plain text.
     let colour = terminal && std::env::var_os("NO_COLOR").is_none();

@@ -101,7 +101,12 @@ async fn concurrent_targets_keep_their_own_run_and_target_on_each_line() {
             env.sim.endpoint()
         )
     };
-    let text = target("whole", "") + &target("gateway", &format!("vgw_id = \"{gateway}\""));
+    let text = target("whole", "")
+        + &target("gateway", &format!("vgw_id = \"{gateway}\""))
+        + &target(
+            "no-keys",
+            "credentials = { ak_env = \"MISSING_AK\", sk_env = \"MISSING_SK\" }",
+        );
     std::fs::write(&config, text).unwrap();
     let args = [
         "-v",
@@ -119,7 +124,8 @@ async fn concurrent_targets_keep_their_own_run_and_target_on_each_line() {
         "json",
     ];
     let run = env.run(&args).await;
-    let outcomes = run.assert_ok().json();
+    assert_eq!(run.code, Some(1), "one target fails: {}", run.stderr);
+    let outcomes = run.json();
     let run_of = |name: &str| {
         let outcomes = outcomes.as_array().unwrap();
         outcomes.iter().find(|o| o["target"] == name).unwrap()["run_id"].clone()
