@@ -82,6 +82,19 @@ async fn forgetting_a_scope_keeps_the_inventory_and_history(backend: Backend) {
     let drift = env.run(&["drift", "--run", "2", "--format", "json"]).await;
     assert!(!drift.assert_ok().json().as_array().unwrap().is_empty());
 
+    // Nor do the metrics, written after any sync.
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("vpn.prom");
+    let path = metrics.to_str().unwrap();
+    env.sync(&["--vgw-id", &gateway, "--metrics-file", path])
+        .await;
+    let metrics = std::fs::read_to_string(&metrics).unwrap();
+    assert!(metrics.contains(&format!("vgw_id={gateway}")), "{metrics}");
+    assert!(
+        !metrics.contains(&format!("scope=\"{project}\"")),
+        "{metrics}"
+    );
+
     let again = env.run(&["forget-scope", &project]).await;
     assert_eq!(again.code, Some(1));
     assert!(again.stderr.contains("no scope"), "{}", again.stderr);
