@@ -82,6 +82,10 @@ pub enum Command {
     /// Delete failed runs' leftovers, and optionally history older than a retention period;
     /// never the current inventory.
     Prune(PruneArgs),
+    /// Forget a scope nobody syncs any more: `status` and the metrics stop listing it, and its
+    /// runs' staging and its record of what it returned last time are deleted. The project's
+    /// inventory, its history and the runs it names stay.
+    ForgetScope(ForgetScopeArgs),
     /// Show what changed: the change records of a run (default: the latest complete one).
     Drift(DriftArgs),
     /// Every change record of one connection, oldest first.
@@ -304,6 +308,18 @@ pub struct PruneArgs {
     /// 400d or 8760h: `drift`, `history` and `export --as-of` then reach back this far.
     #[arg(long)]
     pub older_than: Option<Wait>,
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ForgetScopeArgs {
+    /// The scope as `status` shows it, e.g. "0123abcd vgw_id=b6a8d3c1" (the project id, then
+    /// each filter as name=value), or its JSON object from `status --format json`.
+    pub scope: String,
+    /// How long to wait for a running sync of the scope to end (default: refuse at once).
+    #[arg(long, default_value = "0s")]
+    pub lock_timeout: Wait,
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
 }

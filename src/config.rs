@@ -287,6 +287,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_example_configuration_parses() {
+        let config = Config::parse(include_str!("../config.example.toml")).unwrap();
+        let names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["prod-north", "lab-gateway", "staging"]);
+        assert!(config.database.is_some());
+    }
+
+    #[test]
     fn targets_parse_and_bad_ones_are_named() {
         let config = Config::parse(
             r#"

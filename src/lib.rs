@@ -3,7 +3,8 @@
 //! The binary (`main.rs`) is a thin shell over this library so that integration tests and the
 //! built-in simulator use the same code as users do. Concerns are kept apart: `api` talks to
 //! the cloud (signing, paging, model), `store` owns the database, `sync` sequences a run,
-//! `reports` runs the SQL reports of `queries/`, `commands` are the subcommands. The fake
+//! `reports` runs the SQL reports of `queries/`, `commands` are the subcommands, `logging`
+//! writes the log lines and progress bars of stderr. The fake
 //! cloud is the `vpn-simulator` crate, built in with the default `simulator` feature (the
 //! `simulate` and `demo` subcommands).
 
@@ -13,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod drift;
 pub mod json;
+pub mod logging;
 pub mod net;
 pub mod reports;
 pub mod scope;

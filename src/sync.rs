@@ -632,6 +632,7 @@ async fn sweep<S: PageSink>(
                 connections = staged.len(),
                 overlap,
                 marker = marker.as_deref().unwrap_or(""),
+                total_count = page.total_count,
                 "page received"
             );
             let outcome = sink

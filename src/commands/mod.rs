@@ -7,6 +7,7 @@ pub mod demo;
 pub mod docs;
 pub mod drift;
 pub mod export;
+pub mod forget;
 pub mod metrics;
 pub mod migrate;
 pub mod prune;
@@ -22,7 +23,7 @@ use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::Config;
 use crate::shutdown::Interrupted;
 use crate::store::DatabaseUrl;
-use crate::sync::RunError;
+use crate::sync::{RunError, RunFailed};
 use anyhow::Context as _;
 use std::process::ExitCode;
 
@@ -42,6 +43,14 @@ impl CommandError {
         match self {
             CommandError::Interrupted(interrupted) => one_line(&interrupted.to_string()),
             CommandError::Failed(error) => one_line(&crate::text::causes(error.as_ref())),
+        }
+    }
+
+    /// The run that failed, when the error names one.
+    pub fn run_id(&self) -> Option<i64> {
+        match self {
+            CommandError::Interrupted(_) => None,
+            CommandError::Failed(error) => error.downcast_ref::<RunFailed>().map(|f| f.run_id),
         }
     }
 
@@ -83,6 +92,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Status(args) => Ok(status::run(database, args).await?),
         Command::Config(_) => unreachable!("handled above"),
         Command::Prune(args) => Ok(prune::run(database, args).await?),
+        Command::ForgetScope(args) => Ok(forget::run(database, args).await?),
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
         Command::Report(args) => Ok(report::run(database, args).await?),

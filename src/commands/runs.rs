@@ -75,7 +75,7 @@ fn note(run: &RunRow) -> String {
 
 /// `project@endpoint` (or the project alone) plus any filters, e.g.
 /// `0123...@https://vpn.cn-north-4... vgw_id=...`.
-pub(super) fn scope_summary(scope: &serde_json::Value) -> String {
+pub fn scope_summary(scope: &serde_json::Value) -> String {
     let Some(obj) = scope.as_object() else {
         return scope.to_string();
     };

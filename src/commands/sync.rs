@@ -113,10 +113,16 @@ async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Comman
         return Ok(ExitCode::SUCCESS);
     }
     let store = Store::open(database).await?;
-    let span = tracing::info_span!("sync", target = %scope_label(&scope));
+    let span = crate::logging::run_span(&scope_label(&scope));
+    let started = std::time::Instant::now();
     let result = sync_scope(&store, &client, &scope, options, &shutdown)
-        .instrument(span)
+        .instrument(span.clone())
         .await;
+    if let Ok(report) = &result {
+        span.in_scope(|| log_summary(report, started.elapsed()));
+    }
+    // The run's span closes: its progress bar goes before anything else is printed.
+    drop(span);
     if let Some(path) = &args.metrics_file {
         let retries = [(scope_label(&scope), client.retries())];
         metrics::write(&store, path, &retries).await?;
@@ -124,7 +130,7 @@ async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Comman
     let report = result?;
     print_report(&report, args.format)?;
     store.close().await;
-    warn_skipped(&report, "");
+    warn_skipped(&report, "", &scope_label(&scope));
     Ok(ExitCode::from(exit_code(&report, args.detailed_exitcode)))
 }
 
@@ -159,9 +165,40 @@ pub(super) fn scope_label(scope: &Scope) -> String {
     super::runs::scope_summary(&scope.shown_without_endpoint())
 }
 
-/// Says on stderr that a run inferred no removals, and why.
-pub(super) fn warn_skipped(report: &SyncReport, prefix: &str) {
-    if let Some(reason) = &report.removals_skipped {
+/// The one line a run logs at the default level (inside its `run` span, which names the
+/// target and the run).
+pub(super) fn log_summary(report: &SyncReport, took: std::time::Duration) {
+    tracing::info!(
+        target: crate::logging::SUMMARY,
+        run_id = report.run_id,
+        fetched = report.fetched,
+        added = report.added,
+        removed = report.removed,
+        modified = report.modified,
+        unchanged = report.unchanged,
+        pages = report.pages,
+        duration_seconds = (took.as_secs_f64() * 1000.0).round() / 1000.0,
+        "run {} {}",
+        report.run_id,
+        report.status
+    );
+}
+
+/// Says on stderr that a run inferred no removals, and why; `prefix` starts the text line,
+/// `target` names the target on a JSON one.
+pub(super) fn warn_skipped(report: &SyncReport, prefix: &str, target: &str) {
+    let Some(reason) = &report.removals_skipped else {
+        return;
+    };
+    if crate::logging::json_lines() {
+        // At error level: like the text line, it still shows under -q (someone should look).
+        tracing::error!(
+            target = target,
+            run_id = report.run_id,
+            reason = one_line(reason),
+            "the run stored what it saw but inferred no removals"
+        );
+    } else {
         eprintln!(
             "vpn-inventory: warning: {prefix}run {} stored what it saw but inferred no \
              removals: {}",

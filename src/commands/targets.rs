@@ -6,7 +6,7 @@
 //! removals (3), changes (2), nothing (0).
 
 use super::sync::{
-    exit_code, failure_record, print_report, run_options, scope_label, warn_skipped,
+    exit_code, failure_record, log_summary, print_report, run_options, scope_label, warn_skipped,
 };
 use super::{CommandError, metrics, one_line, print_stdout};
 use crate::api::client::VpnClient;
@@ -43,7 +43,7 @@ pub async fn run(
     for (index, target) in targets.into_iter().enumerate() {
         let (store, shutdown, slots) = (store.clone(), shutdown.clone(), slots.clone());
         let max_response_size = args.max_response_size.0;
-        let span = tracing::info_span!("sync", target = %target.name);
+        let span = crate::logging::run_span(&target.name);
         running.spawn(
             async move {
                 let _slot = slots
@@ -53,7 +53,11 @@ pub async fn run(
                 let (result, retries) = match prepare(&target, retry, max_response_size) {
                     Err(e) => (Err(e.into()), None),
                     Ok((client, scope)) => {
+                        let started = std::time::Instant::now();
                         let result = sync_scope(&store, &client, &scope, options, &shutdown).await;
+                        if let Ok(report) = &result {
+                            log_summary(report, started.elapsed());
+                        }
                         let retries = (scope_label(&scope), client.retries());
                         (result.map_err(CommandError::from), Some(retries))
                     }
@@ -123,7 +127,16 @@ fn summarize(outcomes: &[Outcome], format: ReportFormat) -> anyhow::Result<()> {
     for o in outcomes {
         if let Err(error) = &o.result {
             let name = one_line(&o.target);
-            eprintln!("vpn-inventory: error: target {name}: {}", error.message());
+            if crate::logging::json_lines() {
+                tracing::error!(
+                    target = o.target,
+                    run_id = error.run_id(),
+                    error = error.message(),
+                    "the target's sync failed"
+                );
+            } else {
+                eprintln!("vpn-inventory: error: target {name}: {}", error.message());
+            }
         }
     }
     match format {
@@ -148,7 +161,7 @@ fn summarize(outcomes: &[Outcome], format: ReportFormat) -> anyhow::Result<()> {
                     Ok(report) => {
                         print_stdout(&format!("target {name}: "))?;
                         print_report(report, format)?;
-                        warn_skipped(report, &format!("target {name}: "));
+                        warn_skipped(report, &format!("target {name}: "), &o.target);
                     }
                     Err(_) => print_stdout(&format!("target {name}: failed\n"))?,
                 }

@@ -45,21 +45,28 @@ impl Store {
         let connections = Sql::new("SELECT COUNT(*) FROM connections");
         let connections = self.db.fetch_one(connections).await?.at(0)?;
         let sql = Sql::new(
-            "SELECT id, project_id, vgw_id, vgw_ip, vpn_id, eip_id, enterprise_project_ids
-             FROM scopes ORDER BY id",
+            "SELECT id, project_id, vgw_id, vgw_ip, vpn_id, eip_id, enterprise_project_ids,
+                 COALESCE(forgotten_through, 0) AS forgotten_through
+             FROM scopes WHERE forgotten_through IS NULL OR EXISTS (
+                 SELECT 1 FROM sync_runs r WHERE r.scope_id = scopes.id
+                     AND r.id > scopes.forgotten_through)
+             ORDER BY id",
         );
         let mut scopes = Vec::new();
         for row in self.db.fetch_all(sql).await? {
             let scope_id: i64 = row.get("id")?;
+            // A forgotten scope synced again counts only the runs since (`forget-scope`).
+            let after: i64 = row.get("forgotten_through")?;
             let latest = |status: RunStatus| {
                 Sql::new(
                     "SELECT id, started_at, COALESCE(finished_at, started_at) AS at,
                          fetched - duplicates AS connections, endpoint, error
-                     FROM sync_runs WHERE scope_id = $1 AND status = $2
-                     ORDER BY id DESC LIMIT $3",
+                     FROM sync_runs WHERE scope_id = $1 AND status = $2 AND id > $3
+                     ORDER BY id DESC LIMIT $4",
                 )
                 .arg(scope_id)
                 .arg(status.as_str())
+                .arg(after)
             };
             let one = |status| latest(status).arg(1i64);
             let last_complete = self.db.fetch_optional(one(RunStatus::Complete)).await?;

@@ -538,10 +538,7 @@ async fn prune_drops_leftovers_and_old_history_but_never_the_inventory(backend: 
 #[tokio::test]
 async fn sync_all_runs_every_target_and_the_exit_code_is_the_worst() {
     let env = TestEnv::generated(Backend::Sqlite, 20, 6).await;
-    let gateway = env.sim.state.inventory()[0]["vgw_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let gateway = env.first_gateway();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     let metrics = dir.path().join("vpn.prom");

@@ -239,6 +239,12 @@ impl TestEnv {
         Self::with_inventory(backend, generated_inventory(connections, seed)).await
     }
 
+    /// The gateway (`vgw_id`) of the first connection served, for a filtered scope.
+    pub fn first_gateway(&self) -> String {
+        let served = self.sim.state.inventory();
+        served[0]["vgw_id"].as_str().expect("a vgw_id").to_owned()
+    }
+
     pub fn database_url(&self) -> String {
         self.database.url()
     }
