@@ -4,6 +4,7 @@
 pub mod config;
 #[cfg(feature = "simulator")]
 pub mod demo;
+pub mod diff;
 pub mod docs;
 pub mod drift;
 pub mod export;
@@ -85,6 +86,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Prune(args) => Ok(prune::run(database, args).await?),
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
+        Command::Diff(args) => Ok(diff::run(database, args).await?),
         Command::Report(args) => Ok(report::run(database, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),
         Command::Completions { shell } => Ok(docs::completions(shell)?),

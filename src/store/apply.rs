@@ -558,8 +558,8 @@ impl RunContext<'_> {
             change,
             category,
             field,
-            old: old.unwrap_or_default(),
-            new: new.unwrap_or_default(),
+            old,
+            new,
             detected_at: self.detected_at,
         }
     }
