@@ -1,7 +1,7 @@
 //! Command-line interface. Flag and environment names are part of the contract with cron
 //! jobs and scripts: rename nothing without a deprecation path.
 
-use crate::drift::Category;
+use crate::drift::{Category, ChangeKind};
 use crate::store::AsOf;
 use crate::sync::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -90,6 +90,8 @@ pub enum Command {
     Drift(DriftArgs),
     /// Every change record of one connection, oldest first.
     History(HistoryArgs),
+    /// The net field-level difference between the inventories right after two complete runs.
+    Diff(DiffArgs),
     /// Run a report, an SQL query answering an operator's question (`report --list`).
     ///
     /// `report weak-crypto` runs a built-in one, `report --file mine.sql` your own: one SQL
@@ -356,16 +358,57 @@ pub enum RecordFormat {
 #[derive(Debug, Clone, Args)]
 pub struct DriftArgs {
     /// Change records of this run.
-    #[arg(long, conflicts_with = "since")]
+    #[arg(long, conflicts_with_all = ["since", "until"])]
     pub run: Option<i64>,
-    /// Change records detected at or after this RFC 3339 time.
-    #[arg(long)]
-    pub since: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Change records detected at or after this time: a time ago (24h, 7d, 30m), a date
+    /// (2026-11-20, midnight UTC) or an RFC 3339 time. Leaves out what baseline runs added.
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Change records detected before this time (same formats as --since). Leaves out what
+    /// baseline runs added.
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only this connection: its id, a unique start of its id, or its exact name.
+    #[arg(long, value_name = "CONNECTION")]
+    pub connection: Option<String>,
+    /// Only fields whose dotted path starts with this, e.g. `ikepolicy`, `tags.env`,
+    /// `policy_rules[` (added and removed connections have no field).
+    #[arg(long, value_name = "PREFIX")]
+    pub field: Option<String>,
+    /// Only added, removed or modified connections.
+    #[arg(long, value_enum)]
+    pub change: Option<ChangeArg>,
     /// Only `config` (what operators set) or `state` (status, BGP state) changes.
     #[arg(long, value_enum)]
     pub category: Option<CategoryArg>,
+    /// With --since or --until, keep what baseline runs added: a scope's first complete run
+    /// adds every connection it finds, which is no drift.
+    #[arg(long)]
+    pub include_baseline: bool,
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
+}
+
+/// A time a person gives on the command line, counted back from now when it is a time ago.
+fn time_arg(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    crate::time::parse_time(text, crate::time::now_utc())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChangeArg {
+    Added,
+    Removed,
+    Modified,
+}
+
+impl From<ChangeArg> for ChangeKind {
+    fn from(c: ChangeArg) -> Self {
+        match c {
+            ChangeArg::Added => ChangeKind::Added,
+            ChangeArg::Removed => ChangeKind::Removed,
+            ChangeArg::Modified => ChangeKind::Modified,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -385,10 +428,43 @@ impl From<CategoryArg> for Category {
 
 #[derive(Debug, Clone, Args)]
 pub struct HistoryArgs {
-    /// The connection's id, as the API gives it.
-    pub connection_id: String,
+    /// The connection: its id, a unique start of its id, or its exact name (current or
+    /// earlier).
+    #[arg(value_name = "CONNECTION")]
+    pub connection: String,
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffArgs {
+    /// The inventory to compare from: right after this complete run (an id), the latest
+    /// (`latest`), or the latest complete by a time (24h, 7d, a date, RFC 3339).
+    #[arg(value_name = "RUN_A", value_parser = run_arg)]
+    pub from: RunArg,
+    /// The inventory to compare to (the same forms as RUN_A).
+    #[arg(value_name = "RUN_B", value_parser = run_arg)]
+    pub to: RunArg,
+    #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
+    pub format: RecordFormat,
+}
+
+/// A complete run as a person names it: `None` is the latest.
+pub type RunArg = Option<AsOf>;
+
+fn run_arg(text: &str) -> Result<RunArg, String> {
+    if text == "latest" {
+        return Ok(None);
+    }
+    if let Ok(run) = text.parse::<i64>() {
+        return Ok(Some(AsOf::Run(run)));
+    }
+    time_arg(text).map(|t| Some(AsOf::Time(t))).map_err(|_| {
+        format!(
+            "{text:?} is not a run: use a run id, latest, or {}",
+            crate::time::TIME_FORMATS
+        )
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

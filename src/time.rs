@@ -10,7 +10,7 @@
 //! Every instant we store is truncated to microseconds: PostgreSQL keeps no more, so both
 //! backends then compare equal.
 
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeDelta, Utc};
 
 /// Parses an API timestamp; `None` if it is in no format we know (the raw text is still kept).
 pub fn parse_api_time(text: &str) -> Option<DateTime<Utc>> {
@@ -80,6 +80,47 @@ fn split_zone(text: &str) -> (&str, &str) {
 /// reads the same as the same instant read from SQLite.
 pub fn stored_text(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+/// The formats `parse_time` reads, for error messages and help texts.
+pub const TIME_FORMATS: &str = concat!(
+    "a time ago (24h, 7d, 30m, 1h30m), a date (2026-11-01, midnight UTC), ",
+    "an RFC 3339 time (2026-11-01T08:00:00Z) or now"
+);
+
+/// A time a person gives (`--since`, a report's `time` parameter): `now`, a time ago (`24h`,
+/// `7d`, `1h30m`, counted back from `now`), a date (midnight UTC) or an RFC 3339 time.
+pub fn parse_time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let parsed = if text == "now" {
+        Some(now)
+    } else if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        Some(t.with_timezone(&Utc))
+    } else if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        date.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
+    } else if text.starts_with(|c: char| c.is_ascii_digit())
+        && text.ends_with(|c: char| c.is_ascii_alphabetic())
+    {
+        humantime::parse_duration(text)
+            .ok()
+            .and_then(|ago| TimeDelta::from_std(ago).ok())
+            .and_then(|ago| now.checked_sub_signed(ago))
+    } else {
+        None
+    };
+    parsed
+        .map(truncate_to_micros)
+        .ok_or_else(|| format!("{text:?} is not a time: use {TIME_FORMATS}"))
+}
+
+/// An instant as printed for people and programs: RFC 3339 in UTC with `Z`, with as many
+/// fraction digits as it needs (0, 3, 6 or 9).
+pub fn shown(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// An instant in a table: RFC 3339 in UTC with `Z`, whole seconds.
+pub fn shown_in_table(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Current time, truncated to microseconds: what every backend can store exactly.

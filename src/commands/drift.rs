@@ -1,21 +1,50 @@
-//! `vpn-inventory drift` and `vpn-inventory history`: change records as table, JSON or CSV.
+//! `vpn-inventory drift`, `history` and `diff`: changes as a table, JSON or CSV.
+//!
+//! How a value shows, so that absent, `null`, `""` and `[]` never look alike:
+//! - table: JSON text (strings in quotes: `"eu-west"`, `""`), `(absent)` where the field was
+//!   not there;
+//! - CSV: plain cells (a string as it is, a number or boolean as its text, `null`, objects and
+//!   arrays as JSON, an empty cell where absent), and `old_type`/`new_type` columns (`absent`,
+//!   `null`, `string`, `number`, `boolean`, `array`, `object`) that tell `""` from absent and
+//!   `1` from `"1"`;
+//! - JSON: the value itself, and no `old`/`new` member where the field was absent.
+//!
+//! Times are RFC 3339 in UTC with `Z` everywhere (whole seconds in tables).
 
 use super::{one_line, plain_table, print_stdout, table_text};
 use crate::cli::{DriftArgs, HistoryArgs, RecordFormat};
-use crate::drift::ChangeKind;
+use crate::drift::{Category, ChangeKind};
 use crate::json::lossy;
-use crate::store::{ChangeRecord, DatabaseUrl, RecordFilter, RunStatus, Store};
+use crate::store::{ChangeRecord, DatabaseUrl, Named, RecordFilter, RunStatus, Store};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::process::ExitCode;
 
 pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_for_reading(database).await?;
+    let period = args.since.is_some() || args.until.is_some();
+    let connection_id = match &args.connection {
+        Some(text) => Some(connection(&store, text).await?),
+        None => None,
+    };
     let mut filter = RecordFilter {
         run_id: args.run,
-        since: args.since.map(|t| t.with_timezone(&chrono::Utc)),
+        since: args.since,
+        until: args.until,
+        connection_id,
         category: args.category.map(Into::into),
-        ..RecordFilter::default()
+        change: args.change.map(Into::into),
+        field_prefix: args.field.clone(),
+        skip_baseline_added: period && !args.include_baseline,
     };
+    if let (Some(since), Some(until)) = (args.since, args.until) {
+        anyhow::ensure!(
+            since < until,
+            "--since {} is not before --until {}: the period is empty",
+            crate::time::shown(&since),
+            crate::time::shown(&until)
+        );
+    }
     match filter.run_id {
         Some(run) => match store.run_status(run).await? {
             Some((RunStatus::Complete, _)) => {}
@@ -28,61 +57,156 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
                 anyhow::bail!("run {run} is still running: its changes are not recorded yet")
             }
         },
-        None if filter.since.is_none() => match store.latest_complete_run().await? {
+        None if !period => match store.latest_complete_run().await? {
             Some(run) => filter.run_id = Some(run),
             None => anyhow::bail!("no complete run yet: run `vpn-inventory sync` first"),
         },
         None => {}
     }
     let records = store.change_records(&filter).await?;
-    print_stdout(&render(&records, args.format)?)?;
+    print_stdout(&render_records(&records, args.format)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn history(database: &DatabaseUrl, args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_for_reading(database).await?;
+    let id = match store.connection_named(&args.connection).await? {
+        Named::None if args.format != RecordFormat::Table => {
+            // A script asking about an id no run has seen gets an empty answer, as it always
+            // has; a person gets told.
+            print_stdout(&render_records(&[], args.format)?)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        named => the_one(&args.connection, named)?,
+    };
     let filter = RecordFilter {
-        connection_id: Some(args.connection_id.clone()),
+        connection_id: Some(id.clone()),
         ..RecordFilter::default()
     };
     let records = store.change_records(&filter).await?;
     if records.is_empty() && args.format == RecordFormat::Table {
         anyhow::bail!(
-            "no history for connection {}: no run has seen it",
-            args.connection_id
+            "no history for connection {}: its records were pruned",
+            one_line(&id)
         );
     }
-    print_stdout(&render(&records, args.format)?)?;
+    print_stdout(&render_records(&records, args.format)?)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn render(records: &[ChangeRecord], format: RecordFormat) -> anyhow::Result<String> {
+/// The id of the connection `text` names (an id, a unique id prefix or an exact name), or an
+/// error saying that none or which several match.
+async fn connection(store: &Store, text: &str) -> anyhow::Result<String> {
+    the_one(text, store.connection_named(text).await?)
+}
+
+fn the_one(text: &str, named: Named) -> anyhow::Result<String> {
+    match named {
+        Named::One(id) => Ok(id),
+        Named::None => anyhow::bail!(
+            "no connection matches {}: it is no id, start of an id or name any run has seen",
+            one_line(text)
+        ),
+        Named::Several(found) => {
+            const SHOWN: usize = 10;
+            let mut list: Vec<String> = found
+                .iter()
+                .take(SHOWN)
+                .map(|(id, name)| match name {
+                    Some(name) => format!("{} ({})", one_line(id), one_line(name)),
+                    None => one_line(id),
+                })
+                .collect();
+            if found.len() > SHOWN {
+                list.push(format!("and {} more", found.len() - SHOWN));
+            }
+            anyhow::bail!(
+                "{} matches {} connections: {}; give more of the id",
+                one_line(text),
+                found.len(),
+                list.join(", ")
+            )
+        }
+    }
+}
+
+/// One change to print: a change record, or a difference `diff` found (no run, no time).
+pub(super) struct Line<'a> {
+    pub when: Option<(i64, DateTime<Utc>)>,
+    pub connection_id: &'a str,
+    pub connection_name: Option<&'a str>,
+    pub change: ChangeKind,
+    pub category: Category,
+    pub field: Option<&'a str>,
+    pub old: Option<&'a Value>,
+    pub new: Option<&'a Value>,
+}
+
+impl<'a> From<&'a ChangeRecord> for Line<'a> {
+    fn from(r: &'a ChangeRecord) -> Self {
+        Line {
+            when: Some((r.run_id, r.detected_at)),
+            connection_id: &r.connection_id,
+            connection_name: r.connection_name.as_deref(),
+            change: r.change,
+            category: r.category,
+            field: r.field.as_deref(),
+            old: r.old.as_ref(),
+            new: r.new.as_ref(),
+        }
+    }
+}
+
+fn render_records(records: &[ChangeRecord], format: RecordFormat) -> anyhow::Result<String> {
+    let json = || crate::json::to_string_pretty(records) + "\n";
+    let lines: Vec<Line> = records.iter().map(Line::from).collect();
+    render(&lines, true, format, json)
+}
+
+/// `lines` in `format`; `with_when` adds the run and time columns; `json` gives the JSON.
+pub(super) fn render(
+    lines: &[Line],
+    with_when: bool,
+    format: RecordFormat,
+    json: impl FnOnce() -> String,
+) -> anyhow::Result<String> {
     Ok(match format {
-        RecordFormat::Json => crate::json::to_string_pretty(records) + "\n",
-        RecordFormat::Csv => csv(records)?,
-        RecordFormat::Table => table(records),
+        RecordFormat::Json => json(),
+        RecordFormat::Csv => csv(lines, with_when)?,
+        RecordFormat::Table => table(lines, with_when),
     })
 }
 
-/// A value as one cell: strings bare, other JSON as JSON, absent as empty.
-fn cell(value: &Value) -> String {
+/// A value in a table: JSON text, so `""`, `null`, `[]` and `"null"` differ; `(absent)`.
+fn shown(value: Option<&Value>) -> String {
+    value.map_or_else(|| "(absent)".to_owned(), crate::json::to_string)
+}
+
+/// A value in a CSV cell: plain text for strings, numbers and booleans, `null`, JSON for
+/// objects and arrays, empty where absent.
+fn cell(value: Option<&Value>) -> String {
     match value {
-        Value::Null => String::new(),
-        Value::String(s) => lossy(s).into_owned(),
-        other => json_text(other),
+        None => String::new(),
+        Some(Value::String(s)) => lossy(s).into_owned(),
+        Some(other) => crate::json::to_string(other),
     }
 }
 
-/// JSON text of a value, as sent; absent as empty.
-fn json_text(value: &Value) -> String {
-    if value.is_null() {
-        String::new()
-    } else {
-        crate::json::to_string(value)
+/// What a CSV cell held before it became plain text.
+fn type_of(value: Option<&Value>) -> &'static str {
+    match value {
+        None => "absent",
+        Some(Value::Null) => "null",
+        Some(Value::Bool(_)) => "boolean",
+        Some(Value::Number(_)) => "number",
+        Some(Value::String(_)) => "string",
+        Some(Value::Array(_)) => "array",
+        Some(Value::Object(_)) => "object",
     }
 }
 
-const COLUMNS: [&str; 9] = [
+/// CSV columns; the first and last only with a run and time.
+const COLUMNS: [&str; 11] = [
     "run_id",
     "connection_id",
     "connection_name",
@@ -91,63 +215,79 @@ const COLUMNS: [&str; 9] = [
     "field",
     "old",
     "new",
+    "old_type",
+    "new_type",
     "detected_at",
 ];
 
-fn row(r: &ChangeRecord) -> [String; 9] {
-    [
-        r.run_id.to_string(),
-        lossy(&r.connection_id).into_owned(),
-        lossy(r.connection_name.as_deref().unwrap_or_default()).into_owned(),
-        r.change.to_string(),
-        r.category.to_string(),
-        lossy(r.field.as_deref().unwrap_or_default()).into_owned(),
-        // CSV keeps JSON text so a reader can tell "" from absent and 1 from "1".
-        json_text(&r.old),
-        json_text(&r.new),
-        r.detected_at.to_rfc3339(),
-    ]
+fn row(l: &Line, with_when: bool) -> Vec<String> {
+    let mut row = vec![
+        lossy(l.connection_id).into_owned(),
+        lossy(l.connection_name.unwrap_or_default()).into_owned(),
+        l.change.to_string(),
+        l.category.to_string(),
+        lossy(l.field.unwrap_or_default()).into_owned(),
+        cell(l.old),
+        cell(l.new),
+        type_of(l.old).to_owned(),
+        type_of(l.new).to_owned(),
+    ];
+    if let (true, Some((run, at))) = (with_when, l.when) {
+        row.insert(0, run.to_string());
+        row.push(crate::time::shown(&at));
+    }
+    row
 }
 
 /// RFC 4180 CSV (records end in `\n`), header first.
-fn csv(records: &[ChangeRecord]) -> anyhow::Result<String> {
+fn csv(lines: &[Line], with_when: bool) -> anyhow::Result<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(COLUMNS)?;
-    for r in records {
-        out.write_record(row(r))?;
+    let columns = if with_when {
+        &COLUMNS[..]
+    } else {
+        &COLUMNS[1..COLUMNS.len() - 1]
+    };
+    out.write_record(columns)?;
+    for l in lines {
+        out.write_record(row(l, with_when))?;
     }
     Ok(String::from_utf8(out.into_inner()?)?)
 }
 
-fn table(records: &[ChangeRecord]) -> String {
-    let header = [
-        "RUN",
+fn table(lines: &[Line], with_when: bool) -> String {
+    let mut header = vec![
         "CONNECTION",
         "NAME",
         "CHANGE",
-        "KIND",
+        "CATEGORY",
         "FIELD",
         "OLD -> NEW",
     ];
-    let mut table = plain_table(&header, &[0]);
-    for r in records {
-        let values = if r.change == ChangeKind::Modified {
-            format!("{} -> {}", cell(&r.old), cell(&r.new))
+    if with_when {
+        header.splice(0..0, ["RUN", "DETECTED"]);
+    }
+    let mut table = plain_table(&header, if with_when { &[0] } else { &[] });
+    for l in lines {
+        let values = if l.change == ChangeKind::Modified {
+            format!("{} -> {}", shown(l.old), shown(l.new))
         } else {
             String::new()
         };
-        table.add_row([
-            r.run_id.to_string(),
-            one_line(&r.connection_id),
-            one_line(r.connection_name.as_deref().unwrap_or("")),
-            r.change.to_string(),
-            r.category.to_string(),
-            one_line(r.field.as_deref().unwrap_or_default()),
+        let mut cells = vec![
+            one_line(l.connection_id),
+            one_line(l.connection_name.unwrap_or("")),
+            l.change.to_string(),
+            l.category.to_string(),
+            one_line(l.field.unwrap_or_default()),
             one_line(&values),
-        ]);
+        ];
+        if let (true, Some((run, at))) = (with_when, l.when) {
+            cells.splice(0..0, [run.to_string(), crate::time::shown_in_table(&at)]);
+        }
+        table.add_row(cells);
     }
     let mut out = table_text(&table);
-    if records.is_empty() {
+    if lines.is_empty() {
         out.push_str("(no changes)\n");
     }
     out
@@ -156,10 +296,9 @@ fn table(records: &[ChangeRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drift::Category;
     use serde_json::json;
 
-    fn record(name: &str, old: Value, new: Value) -> ChangeRecord {
+    fn record(name: &str, old: Option<Value>, new: Option<Value>) -> ChangeRecord {
         ChangeRecord {
             run_id: 7,
             connection_id: "c-1".into(),
@@ -169,36 +308,95 @@ mod tests {
             field: Some("peer_subnets".into()),
             old,
             new,
-            detected_at: chrono::DateTime::from_timestamp(1_670_767_199, 0).unwrap(),
+            detected_at: DateTime::from_timestamp(1_670_767_199, 123_456_000).unwrap(),
         }
     }
 
+    fn csv_of(records: &[ChangeRecord]) -> String {
+        render_records(records, RecordFormat::Csv).unwrap()
+    }
+
+    fn table_of(records: &[ChangeRecord]) -> String {
+        render_records(records, RecordFormat::Table).unwrap()
+    }
+
     #[test]
-    fn csv_quotes_only_what_needs_it() {
-        let text = csv(&[record("a,b", json!("say \"hi\""), json!(["x", "y"]))]).unwrap();
+    fn csv_cells_are_plain_and_their_types_tell_what_they_were() {
+        let text = csv_of(&[
+            record("a,b", Some(json!("say \"hi\"")), Some(json!(["x", "y"]))),
+            record("n", Some(json!("")), None),
+            record("n", Some(json!(null)), Some(json!("1"))),
+            record("n", Some(json!(1.50)), Some(json!(true))),
+        ]);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], COLUMNS.join(","));
-        let fields = [
-            "7,c-1,\"a,b\",modified,config,peer_subnets",
-            r#""""say \""hi\""""""#,
-            r#""[""x"",""y""]""#,
-            "2022-12-11T13:59:59+00:00",
-        ];
-        assert_eq!(lines[1], fields.join(","));
+        let at = "2022-12-11T13:59:59.123456Z";
+        let prefix = "7,c-1";
+        assert_eq!(
+            lines[1],
+            format!(
+                "{prefix},\"a,b\",modified,config,peer_subnets,\"say \"\"hi\"\"\",\
+                 \"[\"\"x\"\",\"\"y\"\"]\",string,array,{at}"
+            )
+        );
+        let tail = |line: &str| line.splitn(6, ',').last().unwrap().to_owned();
+        assert_eq!(tail(lines[2]), format!("peer_subnets,,,string,absent,{at}"));
+        assert_eq!(
+            tail(lines[3]),
+            format!("peer_subnets,null,1,null,string,{at}")
+        );
+        assert_eq!(
+            tail(lines[4]),
+            format!("peer_subnets,1.5,true,number,boolean,{at}")
+        );
+    }
+
+    #[test]
+    fn absent_null_empty_string_and_empty_list_look_different_in_a_table() {
+        let text = table_of(&[
+            record("tag", Some(json!("eu-west")), Some(json!(""))),
+            record("dpd", Some(json!({"interval": 30})), None),
+            record("list", Some(json!([])), Some(json!(null))),
+            record("text", Some(json!("null")), Some(json!("[]"))),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[1].ends_with(r#""eu-west" -> """#), "{text}");
+        assert!(
+            lines[2].ends_with(r#"{"interval":30} -> (absent)"#),
+            "{text}"
+        );
+        assert!(lines[3].ends_with("[] -> null"), "{text}");
+        assert!(lines[4].ends_with(r#""null" -> "[]""#), "{text}");
+        assert!(
+            lines[1].starts_with("  7  2022-12-11T13:59:59Z  c-1")
+                || lines[1].starts_with("7  2022-12-11T13:59:59Z  c-1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn json_leaves_absent_values_out_and_writes_times_with_z() {
+        let text =
+            render_records(&[record("n", None, Some(json!(null)))], RecordFormat::Json).unwrap();
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        let obj = parsed[0].as_object().unwrap();
+        assert!(!obj.contains_key("old"), "{text}");
+        assert_eq!(obj.get("new"), Some(&Value::Null), "{text}");
+        assert_eq!(parsed[0]["detected_at"], "2022-12-11T13:59:59.123456Z");
     }
 
     #[test]
     fn long_names_keep_the_columns_aligned() {
         let long = "a-connection-name-much-longer-than-twenty-characters";
-        let text = table(&[
-            record(long, json!(1), json!(2)),
-            record("short", json!(1), json!(2)),
+        let text = table_of(&[
+            record(long, Some(json!(1)), Some(json!(2))),
+            record("short", Some(json!(1)), Some(json!(2))),
         ]);
         let lines: Vec<&str> = text.lines().collect();
         let kind_at = |line: &str| line.find("config").unwrap();
         assert_eq!(kind_at(lines[1]), kind_at(lines[2]), "{text}");
-        assert_eq!(lines[0].find("KIND"), Some(kind_at(lines[1])), "{text}");
+        assert_eq!(lines[0].find("CATEGORY"), Some(kind_at(lines[1])), "{text}");
         assert!(lines[1].ends_with("1 -> 2"), "{text}");
-        assert_eq!(table(&[]).lines().last(), Some("(no changes)"));
+        assert_eq!(table_of(&[]).lines().last(), Some("(no changes)"));
     }
 }

@@ -4,6 +4,7 @@
 pub mod config;
 #[cfg(feature = "simulator")]
 pub mod demo;
+pub mod diff;
 pub mod docs;
 pub mod drift;
 pub mod export;
@@ -95,6 +96,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::ForgetScope(args) => Ok(forget::run(database, args).await?),
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
+        Command::Diff(args) => Ok(diff::run(database, args).await?),
         Command::Report(args) => Ok(report::run(database, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),
         Command::Completions { shell } => Ok(docs::completions(shell)?),

@@ -37,7 +37,7 @@ fn table(runs: &[RunRow]) -> String {
         table.add_row([
             r.run_id.to_string(),
             r.status.to_string(),
-            r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            crate::time::shown_in_table(&r.started_at),
             r.duration_seconds
                 .map_or("-".to_owned(), |d| format!("{d:.1}s")),
             r.pages.to_string(),
@@ -53,8 +53,8 @@ fn table(runs: &[RunRow]) -> String {
     table_text(&table)
 }
 
-/// A failed run's error, or why a complete one inferred no removals; and which run continued
-/// whose sweep (`sync --resume`).
+/// Whether a run is its scope's baseline; a failed run's error, or why a complete one
+/// inferred no removals; and which run continued whose sweep (`sync --resume`).
 fn note(run: &RunRow) -> String {
     let outcome = match (&run.error, &run.removals_skipped) {
         (Some(error), _) => Some(error.clone()),
@@ -62,6 +62,8 @@ fn note(run: &RunRow) -> String {
         (None, None) => None,
     };
     let resumed = [
+        run.baseline
+            .then(|| "baseline: the scope's first complete run".to_owned()),
         run.resumed_from.map(|id| format!("resumed run {id}")),
         run.resumed_by.map(|id| format!("resumed by run {id}")),
     ];

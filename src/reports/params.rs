@@ -6,8 +6,8 @@
 use super::header::{Kind, Param};
 use super::scan::Piece;
 use crate::store::{AsOf, Cell};
-use crate::time::truncate_to_micros;
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::time::parse_time as time;
+use chrono::{DateTime, Utc};
 
 /// A parameter's value, read by its kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,32 +56,6 @@ pub fn read(kind: Kind, text: &str, now: DateTime<Utc>) -> Result<Value, String>
             },
         },
     }
-}
-
-/// `now`, a time ago (`24h`, `7d`, `1h30m`), a date (midnight UTC) or an RFC 3339 time.
-fn time(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    let parsed = if text == "now" {
-        Some(now)
-    } else if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        Some(t.with_timezone(&Utc))
-    } else if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        date.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
-    } else if text.starts_with(|c: char| c.is_ascii_digit())
-        && text.ends_with(|c: char| c.is_ascii_alphabetic())
-    {
-        humantime::parse_duration(text)
-            .ok()
-            .and_then(|ago| chrono::TimeDelta::from_std(ago).ok())
-            .and_then(|ago| now.checked_sub_signed(ago))
-    } else {
-        None
-    };
-    parsed.map(truncate_to_micros).ok_or_else(|| {
-        format!(
-            "{text:?} is not a time: use a time ago (24h, 7d, 1h30m), a date (2026-11-01), \
-             an RFC 3339 time (2026-11-01T08:00:00Z) or now"
-        )
-    })
 }
 
 /// Each declared parameter's value: the one given, else its default. `given` are `name=value`

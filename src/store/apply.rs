@@ -660,8 +660,8 @@ impl RecordStamp {
             change,
             category,
             field,
-            old: old.unwrap_or_default(),
-            new: new.unwrap_or_default(),
+            old,
+            new,
             detected_at: self.detected_at,
         }
     }

@@ -21,9 +21,13 @@ pub struct ChangeRecord {
     pub category: Category,
     /// The changed field's dotted API path; `None` for an added or removed connection.
     pub field: Option<String>,
-    /// The field's values as JSON; `null` where it was absent (stored values hold no nulls).
-    pub old: Value,
-    pub new: Value,
+    /// The field's values as JSON; `None` where the field was absent (left out of JSON
+    /// output), `Some(null)` where the API sent `null` (inside an object the model does not
+    /// know).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<Value>,
     pub detected_at: DateTime<Utc>,
 }
 
@@ -31,9 +35,35 @@ pub struct ChangeRecord {
 #[derive(Debug, Clone, Default)]
 pub struct RecordFilter {
     pub run_id: Option<i64>,
+    /// Detected at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Detected before this time.
+    pub until: Option<DateTime<Utc>>,
     pub connection_id: Option<String>,
     pub category: Option<Category>,
+    pub change: Option<ChangeKind>,
+    /// Fields whose dotted path starts with this text (added and removed records have none).
+    pub field_prefix: Option<String>,
+    /// Leave out the `added` records of baseline runs (`BASELINE_RUNS`): a scope's first
+    /// complete run adds what was already there, which is no drift.
+    pub skip_baseline_added: bool,
+}
+
+/// The ids of baseline runs: each scope's first complete run. Complete runs are never
+/// deleted (`prune` deletes only failed ones), so the first stays first.
+const BASELINE_RUNS: &str = "SELECT b.id FROM sync_runs b WHERE b.apply_seq = (
+     SELECT MIN(f.apply_seq) FROM sync_runs f WHERE f.scope_id = b.scope_id)";
+
+/// A connection a person named (`history`, `drift --connection`): its id, or why the text
+/// names none or several.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named {
+    /// The connection's id.
+    One(String),
+    /// No connection has that id, an id starting with it, or that name.
+    None,
+    /// Several connections match: (id, latest name) of each, by id.
+    Several(Vec<(String, Option<String>)>),
 }
 
 /// A point in history: right after a complete run, or the latest complete run at a time.
@@ -59,19 +89,79 @@ impl Store {
     /// Change records matching `filter`, oldest first.
     pub async fn change_records(&self, filter: &RecordFilter) -> Result<Vec<ChangeRecord>> {
         let mut sql = Sql::new("SELECT ");
-        sql.push(&CHANGE_RECORDS.read_columns()).push(
-            " FROM change_records
-             WHERE ($1 IS NULL OR run_id = $1) AND ($2 IS NULL OR detected_at >= $2)
-                 AND ($3 IS NULL OR connection_id = $3) AND ($4 IS NULL OR category = $4)
-             ORDER BY id",
-        );
-        let sql = sql
-            .arg(filter.run_id)
-            .arg(filter.since)
-            .arg(filter.connection_id.as_deref())
-            .arg(filter.category.map(Category::as_str));
+        sql.push(&CHANGE_RECORDS.read_columns())
+            .push(" FROM change_records WHERE 1 = 1");
+        if let Some(run) = filter.run_id {
+            sql.push(" AND run_id = ").bind(run);
+        }
+        if let Some(since) = filter.since {
+            sql.push(" AND detected_at >= ").bind(since);
+        }
+        if let Some(until) = filter.until {
+            sql.push(" AND detected_at < ").bind(until);
+        }
+        if let Some(id) = &filter.connection_id {
+            sql.push(" AND connection_id = ").bind(id);
+        }
+        if let Some(category) = filter.category {
+            sql.push(" AND category = ").bind(category.as_str());
+        }
+        if let Some(change) = filter.change {
+            sql.push(" AND change = ").bind(change.as_str());
+        }
+        if let Some(prefix) = &filter.field_prefix {
+            // SUBSTR, not LIKE: `_` and `%` are common in field names.
+            sql.push(" AND SUBSTR(field, 1, LENGTH(")
+                .bind(prefix)
+                .push(")) = ")
+                .bind(prefix);
+        }
+        if filter.skip_baseline_added {
+            sql.push(" AND (change <> ")
+                .bind(ChangeKind::Added.as_str())
+                .push(" OR run_id NOT IN (")
+                .push(BASELINE_RUNS)
+                .push("))");
+        }
+        sql.push(" ORDER BY id");
         let rows = self.db.fetch_all(sql).await?;
         rows.iter().map(|row| CHANGE_RECORDS.read(row)).collect()
+    }
+
+    /// The connection `text` names: an id, else the one connection whose id starts with it
+    /// or that has (or had) it as its name. Connections are those any change record or the
+    /// inventory holds, so a removed one is still found.
+    pub async fn connection_named(&self, text: &str) -> Result<Named> {
+        let sql = Sql::new(
+            "SELECT 1 FROM change_records WHERE connection_id = $1
+             UNION ALL SELECT 1 FROM connections WHERE id = $1",
+        )
+        .arg(text);
+        if self.db.fetch_optional(sql).await?.is_some() {
+            return Ok(Named::One(text.to_owned()));
+        }
+        // Not indexed: a person asks this once, and a prefix needs a scan on either database.
+        let sql = Sql::new(
+            "SELECT k.connection_id,
+                 COALESCE((SELECT MIN(c.name) FROM connections c WHERE c.id = k.connection_id),
+                     (SELECT r.connection_name FROM change_records r
+                      WHERE r.connection_id = k.connection_id ORDER BY r.id DESC LIMIT 1))
+             FROM (SELECT connection_id FROM change_records
+                   WHERE SUBSTR(connection_id, 1, LENGTH($1)) = $1 OR connection_name = $1
+                   UNION SELECT id FROM connections
+                   WHERE SUBSTR(id, 1, LENGTH($1)) = $1 OR name = $1) k
+             ORDER BY k.connection_id",
+        )
+        .arg(text);
+        let mut found = Vec::new();
+        for row in self.db.fetch_all(sql).await? {
+            found.push((row.at::<String>(0)?, row.at::<Option<String>>(1)?));
+        }
+        Ok(match found.len() {
+            0 => Named::None,
+            1 => Named::One(found.remove(0).0),
+            _ => Named::Several(found),
+        })
     }
 
     /// The most recently applied complete run, if any.
@@ -171,5 +261,105 @@ impl VersionCursor {
             self.after = id;
         }
         Ok(versions)
+    }
+}
+
+/// One connection whose stored version differs between two points of history: its body at
+/// each, `None` where it was not in the inventory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionPair {
+    pub project_id: String,
+    pub connection_id: String,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+}
+
+/// The connections whose versions differ between two points of history, in one read
+/// transaction, a chunk at a time (ordered by project and connection id).
+pub struct PairCursor {
+    tx: Tx,
+    old_seq: i64,
+    new_seq: i64,
+    /// The last row read: (project_id, connection_id, version id).
+    after: (String, String, i64),
+    /// The last connection read, which the next chunk may complete.
+    pending: Option<VersionPair>,
+    done: bool,
+}
+
+impl Store {
+    /// The connections whose version right after apply `old_seq` is not the one right after
+    /// `new_seq` (either may be the earlier). A version current at both is the same row, so
+    /// only what changed in between is read.
+    pub async fn version_pairs(&self, old_seq: i64, new_seq: i64) -> Result<PairCursor> {
+        Ok(PairCursor {
+            tx: self.begin().await?,
+            old_seq,
+            new_seq,
+            after: (String::new(), String::new(), 0),
+            pending: None,
+            done: false,
+        })
+    }
+}
+
+impl PairCursor {
+    /// The next connections; empty when done.
+    pub async fn next_chunk(&mut self) -> Result<Vec<VersionPair>> {
+        const CHUNK: usize = 500;
+        let (low, high) = (
+            self.old_seq.min(self.new_seq),
+            self.old_seq.max(self.new_seq),
+        );
+        let mut out = Vec::new();
+        while out.is_empty() && !self.done {
+            // Current at exactly one of the two points: it started or ended in between, and
+            // did not do both. The cursor compares in the database's own collation, as it
+            // sorts.
+            let sql = Sql::new(
+                "SELECT project_id, connection_id, id, body, from_seq FROM connection_versions
+                 WHERE ((from_seq > $1 AND from_seq <= $2) OR (to_seq > $1 AND to_seq <= $2))
+                     AND NOT (from_seq > $1 AND to_seq IS NOT NULL AND to_seq <= $2)
+                     AND (project_id > $3 OR (project_id = $3 AND (connection_id > $4
+                         OR (connection_id = $4 AND id > $5))))
+                 ORDER BY project_id, connection_id, id LIMIT 500",
+            )
+            .arg(low)
+            .arg(high)
+            .arg(self.after.0.as_str())
+            .arg(self.after.1.as_str())
+            .arg(self.after.2);
+            let rows = self.tx.fetch_all(sql).await?;
+            self.done = rows.len() < CHUNK;
+            for row in rows {
+                let (project_id, connection_id): (String, String) = (row.at(0)?, row.at(1)?);
+                let (id, body, from_seq): (i64, String, i64) = (row.at(2)?, row.at(3)?, row.at(4)?);
+                let version = crate::json::parse(&body).map_err(|e| {
+                    inconsistent(format!("connection version {id} is not JSON: {e}"))
+                })?;
+                // Current at `low` if it started by then; else at `high`.
+                let at_old = (from_seq <= low) == (self.old_seq == low);
+                let same = self.pending.as_ref().is_some_and(|p| {
+                    p.project_id == project_id && p.connection_id == connection_id
+                });
+                if !same {
+                    out.extend(self.pending.take());
+                    self.pending = Some(VersionPair {
+                        project_id: project_id.clone(),
+                        connection_id: connection_id.clone(),
+                        old: None,
+                        new: None,
+                    });
+                }
+                if let Some(pair) = &mut self.pending {
+                    *(if at_old { &mut pair.old } else { &mut pair.new }) = Some(version);
+                }
+                self.after = (project_id, connection_id, id);
+            }
+        }
+        if self.done {
+            out.extend(self.pending.take());
+        }
+        Ok(out)
     }
 }

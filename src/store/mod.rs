@@ -34,7 +34,9 @@ pub use apply::Applied;
 pub use connections::ExportCursor;
 pub use error::StoreError;
 pub use forget::{ForgetError, Forgotten};
-pub use history::{AsOf, ChangeRecord, RecordFilter, VersionCursor};
+pub use history::{
+    AsOf, ChangeRecord, Named, PairCursor, RecordFilter, VersionCursor, VersionPair,
+};
 pub use lock::{LockError, ScopeLock};
 pub use prune::Pruned;
 pub use query::QueryTable;

@@ -156,6 +156,8 @@ pub struct RunRow {
     pub resumed_from: Option<i64>,
     /// The run that took this failed run's staged pages over and continued its sweep.
     pub resumed_by: Option<i64>,
+    /// The first complete run of its scope: what it added was already there.
+    pub baseline: bool,
 }
 
 impl Store {
@@ -485,7 +487,10 @@ impl Store {
                  r.fetched, r.duplicates, r.added, r.removed, r.modified, r.unchanged,
                  r.removals_skipped, r.error, r.endpoint, r.region, s.project_id, s.vgw_id,
                  s.vgw_ip, s.vpn_id, s.eip_id, s.enterprise_project_ids, r.resumed_from,
-                 (SELECT MIN(n.id) FROM sync_runs n WHERE n.resumed_from = r.id) AS resumed_by
+                 (SELECT MIN(n.id) FROM sync_runs n WHERE n.resumed_from = r.id) AS resumed_by,
+                 r.apply_seq,
+                 (SELECT MIN(f.apply_seq) FROM sync_runs f WHERE f.scope_id = r.scope_id)
+                     AS first_seq
              FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
              ORDER BY r.id DESC LIMIT $1",
         )
@@ -601,6 +606,10 @@ fn run_row(row: &Row) -> Result<RunRow> {
         error: row.get("error")?,
         resumed_from: row.get("resumed_from")?,
         resumed_by: row.get("resumed_by")?,
+        baseline: {
+            let seq: Option<i64> = row.get("apply_seq")?;
+            seq.is_some() && seq == row.get::<Option<i64>>("first_seq")?
+        },
     })
 }
 

@@ -116,13 +116,12 @@ fn extra_map(column: &str, stored: Option<String>) -> Result<Map<String, Value>>
     }
 }
 
-/// A JSON column's value: NULL, or the JSON text of a value.
-fn json_value(column: &str, stored: Option<String>) -> Result<Value> {
+/// A nullable JSON column: `None` for NULL.
+fn json_option(column: &str, stored: Option<String>) -> Result<Option<Value>> {
     stored
         .as_deref()
         .map(json::parse)
         .transpose()
-        .map(Option::unwrap_or_default)
         .map_err(|e| inconsistent(format!("column {column} holds no JSON: {e}")))
 }
 
@@ -322,14 +321,15 @@ macro_rules! named {
     };
 }
 
-/// `old_value`/`new_value`: a changed field's value as JSON text, NULL where it was absent.
+/// `old_value`/`new_value`: a changed field's value as JSON text, NULL where it was absent
+/// (a JSON `null` is the text `null`).
 macro_rules! change_value {
     ($column:literal, $name:ident) => {
         Field {
             column: $column,
-            write: |o| Cell::from((!o.$name.is_null()).then(|| json::to_string(&o.$name))),
+            write: |o| Cell::from(o.$name.as_ref().map(json::to_string)),
             read: Some(|o, row| {
-                o.$name = json_value($column, row.get($column)?)?;
+                o.$name = json_option($column, row.get($column)?)?;
                 Ok(())
             }),
         }

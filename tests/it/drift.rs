@@ -167,7 +167,8 @@ async fn first_run_adds_all_then_field_changes_are_recorded_exactly(backend: Bac
     let lines: Vec<&str> = csv.assert_ok().stdout.lines().collect();
     assert_eq!(
         lines[0],
-        "run_id,connection_id,connection_name,change,category,field,old,new,detected_at"
+        "run_id,connection_id,connection_name,change,category,field,old,new,old_type,new_type,\
+         detected_at"
     );
     assert_eq!(lines.len(), 6);
 }
@@ -335,6 +336,7 @@ async fn export_as_of_rebuilds_every_past_run(backend: Backend) {
             "drift",
             "--since",
             "2001-01-01T00:00:00Z",
+            "--include-baseline",
             "--format",
             "json",
         ])

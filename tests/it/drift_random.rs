@@ -534,6 +534,7 @@ async fn interleaved_scopes_record_each_change_once(backend: Backend) {
             "drift",
             "--since",
             "2000-01-01T00:00:00Z",
+            "--include-baseline",
             "--format",
             "json",
         ])

@@ -8,6 +8,7 @@ mod cli;
 mod concurrency;
 mod drift;
 mod drift_random;
+mod drift_ux;
 mod exact_values;
 mod failures;
 mod forget;
