@@ -13,6 +13,7 @@ mod failures;
 mod hardening;
 mod layering;
 mod overlap;
+mod queryable;
 mod readers;
 mod removals;
 mod reports;
