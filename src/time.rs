@@ -75,11 +75,12 @@ fn split_zone(text: &str) -> (&str, &str) {
     }
 }
 
-/// An instant as SQLite holds it: RFC 3339 with `+00:00` and as many fraction digits as it
-/// needs (0, 3, 6 or 9: how sqlx writes chrono times). A PostgreSQL timestamptz shown this way
-/// reads the same as the same instant read from SQLite.
+/// An instant as SQLite holds it: UTC text `YYYY-MM-DD HH:MM:SS.ffffff`, always six fraction
+/// digits, so stored times compare as text in time order, and with what SQLite's `datetime()`
+/// gives (`detected_at >= datetime('now', '-1 day')`). Reports show a PostgreSQL timestamptz
+/// this way too, so both backends print the same.
 pub fn stored_text(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+    t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
 }
 
 /// The formats `parse_time` reads, for error messages and help texts.
@@ -233,6 +234,19 @@ mod tests {
         ] {
             assert_eq!(shift_api_time(unknown, 1), None, "{unknown}");
         }
+    }
+
+    #[test]
+    fn stored_times_sort_as_text_and_against_sqlite_datetime() {
+        let t = parse_api_time("2026-11-28T15:38:53.839686Z").unwrap();
+        assert_eq!(stored_text(&t), "2026-11-28 15:38:53.839686");
+        let whole = parse_api_time("2026-11-28T15:38:53Z").unwrap();
+        assert_eq!(stored_text(&whole), "2026-11-28 15:38:53.000000");
+        // What datetime() gives for the same second sorts at or before it, never after.
+        assert!(stored_text(&whole).as_str() >= "2026-11-28 15:38:53");
+        assert!(stored_text(&t).as_str() < "2026-11-28 15:38:54");
+        let nanos = parse_api_time("2026-11-28T15:38:53.000000001Z").unwrap();
+        assert_eq!(stored_text(&nanos), stored_text(&whole));
     }
 
     #[test]

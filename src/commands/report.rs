@@ -218,7 +218,7 @@ mod tests {
         assert_eq!(
             json,
             json!([
-                {"name": "a|b,c", "count": 12, "seen": "2022-12-11T13:59:59.633+00:00",
+                {"name": "a|b,c", "count": 12, "seen": "2022-12-11 13:59:59.633000",
                  "old": "[\"10.0.0.0/8\"]"},
                 {"name": null, "count": 2.5, "seen": null, "old": null},
             ])
@@ -227,7 +227,7 @@ mod tests {
         assert_eq!(
             csv,
             "name,count,seen,old\n\
-             \"a|b,c\",12,2022-12-11T13:59:59.633+00:00,\"[\"\"10.0.0.0/8\"\"]\"\n\
+             \"a|b,c\",12,2022-12-11 13:59:59.633000,\"[\"\"10.0.0.0/8\"\"]\"\n\
              ,2.5,,\n"
         );
         let markdown = render(&table, OutputFormat::Markdown).unwrap();

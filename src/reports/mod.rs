@@ -6,8 +6,9 @@
 //! Every built-in report runs unchanged on SQLite and PostgreSQL and gives the same rows: it
 //! uses only SQL both speak, the views of the `V6__reports` migration for the common shapes,
 //! and parameters for everything that differs by moment. Times in particular are compared
-//! with bound times (`detected_at >= :since`), computed here, never with a dialect's date
-//! functions (`datetime('now', '-1 day')` compares text with text on SQLite, and wrongly).
+//! with bound times (`detected_at >= :since`), computed here, so one text serves both: each
+//! database's own date functions work too (`datetime('now', '-1 day')` on SQLite, whose times
+//! are UTC text in the form it writes), but not the same on both.
 //!
 //! Parameters are written `:name` in the SQL (`scan`); their values are read by their declared
 //! kind and bound as placeholders, never pasted into the SQL (`params`). A report runs where it

@@ -25,7 +25,9 @@ pub enum Cell {
     /// jsonb in PostgreSQL, JSON text in SQLite: for values of our own (a scope's filters).
     /// What the API sent is stored as text, written by `crate::json`, which keeps it exact.
     Json(Option<Value>),
-    /// timestamptz in PostgreSQL, RFC 3339 text in SQLite.
+    /// timestamptz in PostgreSQL; in SQLite UTC text `YYYY-MM-DD HH:MM:SS.ffffff`
+    /// ([`crate::time::stored_text`]), which compares correctly with what SQLite's own
+    /// `datetime()` gives (RFC 3339's `T` would sort after its space).
     Time(Option<DateTime<Utc>>),
 }
 
@@ -191,7 +193,13 @@ impl Sql {
     /// bind (sqlx asks each parameter's name), so a statement of 30,000 `$n` took seconds.
     /// Placeholders numbered 1, 2, 3, ... in order (everything `bind` builds) become bare `?`,
     /// which has no name; any other order (fixed statements reusing `$1`) becomes `?n`.
+    /// Times become the text SQLite holds them as (see [`Cell::Time`]).
     fn for_sqlite(mut self) -> Self {
+        for cell in &mut self.binds {
+            if let Cell::Time(t) = cell {
+                *cell = Cell::Text(t.as_ref().map(crate::time::stored_text));
+            }
+        }
         let text = self.text.as_ref();
         if !text.contains('$') {
             return self;

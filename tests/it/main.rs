@@ -16,6 +16,7 @@ mod hardening;
 mod layering;
 mod logs;
 mod overlap;
+mod queryable;
 mod readers;
 mod removals;
 mod reports;

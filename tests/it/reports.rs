@@ -481,9 +481,13 @@ async fn every_report_gives_the_same_rows_on_both_backends() {
 
 /// Times as their rank among the rows' times; JSON object text as the value it spells.
 fn normalized(rows: Vec<Value>) -> Vec<Value> {
+    // Reports print times as SQLite holds them (`2026-11-28 15:38:53.839686`, UTC).
     let time = |v: &Value| {
-        v.as_str()
-            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        v.as_str().and_then(|s| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.6f")
+                .ok()
+                .filter(|_| s.len() == 26)
+        })
     };
     let mut times: Vec<_> = rows
         .iter()
