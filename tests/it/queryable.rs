@@ -94,7 +94,14 @@ async fn times_compare_with_the_databases_own_date_functions(backend: Backend) {
     // The store reads the migrated times back: `drift --since` compares with them.
     let since = (chrono::Utc::now() - chrono::TimeDelta::hours(2)).to_rfc3339();
     let drift = env
-        .run(&["drift", "--since", &since, "--format", "json"])
+        .run(&[
+            "drift",
+            "--since",
+            &since,
+            "--include-baseline",
+            "--format",
+            "json",
+        ])
         .await;
     let drift = drift.assert_ok().json();
     assert_eq!(drift.as_array().map(Vec::len), Some(6), "{drift}");

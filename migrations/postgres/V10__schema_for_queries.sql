@@ -98,6 +98,7 @@ COMMENT ON COLUMN scopes.vpn_id IS 'The `--vpn-id` filter (one connection id); N
 COMMENT ON COLUMN scopes.eip_id IS 'The `--eip-id` filter; NULL when not filtered.';
 COMMENT ON COLUMN scopes.enterprise_project_ids IS 'The `--enterprise-project-id` filters as a sorted JSON array; NULL when not filtered.';
 COMMENT ON COLUMN scopes.created_at IS 'When the scope was first synced.';
+COMMENT ON COLUMN scopes.forgotten_through IS 'Set by `forget-scope`: the scope''s latest run then. `status` and the metrics leave the scope out until a later run; NULL when never forgotten.';
 COMMENT ON TABLE sync_runs IS 'One row per sync run: its scope, status, counts and how it reached the API.';
 COMMENT ON COLUMN sync_runs.id IS 'Identity of the run (`run_id` elsewhere).';
 COMMENT ON COLUMN sync_runs.scope_id IS 'The scope the run swept (`scopes.id`).';
@@ -126,12 +127,13 @@ COMMENT ON COLUMN staged_pages.next_marker IS 'The marker the API gave for the n
 COMMENT ON COLUMN staged_pages.item_count IS 'Connections on the page.';
 COMMENT ON COLUMN staged_pages.request_id IS 'The API''s request id for the page.';
 COMMENT ON COLUMN staged_pages.fetched_at IS 'When the page was fetched.';
-COMMENT ON TABLE staged_connections IS 'Connections of a run''s staged pages, exactly as served, until the run is applied.';
+COMMENT ON TABLE staged_connections IS 'Connections of a run''s staged pages, as served, until the run is applied.';
 COMMENT ON COLUMN staged_connections.run_id IS 'The run that fetched it (`sync_runs.id`).';
 COMMENT ON COLUMN staged_connections.connection_id IS 'The connection''s id.';
 COMMENT ON COLUMN staged_connections.page_no IS 'The staged page it came on.';
 COMMENT ON COLUMN staged_connections.content_hash IS 'Hash of the connection''s content, to compare with the inventory''s.';
-COMMENT ON COLUMN staged_connections.body IS 'The connection object as served (JSON text).';
+COMMENT ON COLUMN staged_connections.created_at IS 'The connection''s `created_at` as served, from which `sync --resume` rebuilds its markers; NULL when absent or staged before schema version 8.';
+COMMENT ON COLUMN staged_connections.body IS 'The connection object as served (JSON text); NULL when the inventory already held the same content.';
 COMMENT ON TABLE connections IS 'The current inventory: one row per connection of each project, every field the API sent, as the latest run that saw it changed stored it.';
 COMMENT ON COLUMN connections.pk IS 'Row identity; the lists and policies below refer to it as `connection_pk`.';
 COMMENT ON COLUMN connections.region IS 'The region of the run that last stored the connection; NULL when it reached an endpoint.';
