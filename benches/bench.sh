@@ -5,9 +5,9 @@
 #   first      a sync into an empty database (SQLite, PostgreSQL)
 #   unchanged  a re-sync with nothing changed
 #   1% changed a re-sync after about 1% of the connections changed (the simulator's mutate control)
-# with each run's wall time and peak RSS (GNU time), the database size after the first sync and
-# after RESYNCS unchanged re-syncs, and a sweep against a second simulator that waits LATENCY_MS
-# per page. Writes a Markdown report to benches/results/<date>.md (OUT) and prints it.
+# with each run's wall time, peak RSS (GNU time) and the sweep and apply times it reports, the
+# database size after the first sync and after RESYNCS unchanged re-syncs, and the floor, a
+# first sync and an unchanged re-sync against a second simulator that waits LATENCY_MS per page. Writes a Markdown report to benches/results/<date>.md (OUT) and prints it.
 #
 # Usage: benches/bench.sh           (the full run: 26 minutes on the 2-core development machine
 #                                    with other builds running, half of it PostgreSQL re-syncs)
