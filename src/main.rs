@@ -5,12 +5,6 @@ use std::process::ExitCode;
 use vpn_inventory::cli::{Cli, LogFormat};
 use vpn_inventory::commands;
 
-// A sync parses and builds many small JSON values and SQL cells on three threads (the sweep,
-// the apply's preparer, SQLite's worker); mimalloc serves them faster than glibc's malloc
-// (BENCHMARKS.md: about a tenth off a first sync).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
