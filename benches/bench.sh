@@ -15,8 +15,9 @@
 # Parameters (environment): BIN (target/release/vpn-inventory), CONNECTIONS (100000), REPS (3),
 # RESYNCS (10), PAGE_SIZE (200), SEED (7), CHANGE_PERCENT (1), LATENCY_MS (50),
 # LATENCY_CONNECTIONS (CONNECTIONS; 0 skips the sweep), PG (postgres://postgres@127.0.0.1:5432),
-# PORT (38600, and the next one), WORK (/tmp/vpn-bench), PGDB (bench_issue10), OUT: give two runs
-# at once their own PORT, WORK and PGDB.
+# PORT (38600, and the next one), WORK (/tmp/vpn-bench), PGDB (bench_issue10), OUT (a new file
+# under benches/results; KEEP_OUT=1 lets an existing OUT be replaced): give two runs at once
+# their own PORT, WORK and PGDB.
 # Needs GNU time (/usr/bin/time; Debian: apt-get install -y time), curl and psql; nothing else.
 set -u -o pipefail
 
@@ -34,7 +35,9 @@ PG=${PG:-postgres://postgres@127.0.0.1:5432}
 PORT=${PORT:-38600}
 WORK=${WORK:-/tmp/vpn-bench}
 PGDB=${PGDB:-bench_issue10}
-OUT=${OUT:-$ROOT/benches/results/$(date +%F).md}
+# A second run on the same day gets its own report instead of replacing the first.
+OUT=${OUT:-$ROOT/benches/results/$(date -u +%F).md}
+[ -e "$OUT" ] && [ -z "${KEEP_OUT:-}" ] && OUT=${OUT%.md}-$(date -u +%H%M).md
 COMMAND="CONNECTIONS=$CONNECTIONS REPS=$REPS RESYNCS=$RESYNCS PAGE_SIZE=$PAGE_SIZE SEED=$SEED \
 CHANGE_PERCENT=$CHANGE_PERCENT LATENCY_MS=$LATENCY_MS LATENCY_CONNECTIONS=$LATENCY_CONNECTIONS \
 benches/bench.sh"
