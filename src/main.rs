@@ -36,6 +36,7 @@ fn main() -> ExitCode {
                 tracing::error!(
                     error = error.message(),
                     run_id = error.run_id(),
+                    target = error.target(),
                     "vpn-inventory failed"
                 );
             } else {

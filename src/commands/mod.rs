@@ -36,6 +36,12 @@ pub enum CommandError {
     Interrupted(#[from] Interrupted),
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
+    /// The failure of a sync of one target, which `main`'s JSON log line names.
+    #[error("{error}")]
+    OfTarget {
+        target: String,
+        error: Box<CommandError>,
+    },
 }
 
 impl CommandError {
@@ -44,6 +50,23 @@ impl CommandError {
         match self {
             CommandError::Interrupted(interrupted) => one_line(&interrupted.to_string()),
             CommandError::Failed(error) => one_line(&crate::text::causes(error.as_ref())),
+            CommandError::OfTarget { error, .. } => error.message(),
+        }
+    }
+
+    /// The target whose sync failed, when the error names one.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            CommandError::OfTarget { target, .. } => Some(target),
+            _ => None,
+        }
+    }
+
+    /// The error without the target it names.
+    pub fn inner(&self) -> &CommandError {
+        match self {
+            CommandError::OfTarget { error, .. } => error.inner(),
+            other => other,
         }
     }
 
@@ -52,6 +75,7 @@ impl CommandError {
         match self {
             CommandError::Interrupted(_) => None,
             CommandError::Failed(error) => error.downcast_ref::<RunFailed>().map(|f| f.run_id),
+            CommandError::OfTarget { error, .. } => error.run_id(),
         }
     }
 
@@ -60,6 +84,7 @@ impl CommandError {
         match self {
             CommandError::Interrupted(_) => ExitCode::from(130),
             CommandError::Failed(_) => ExitCode::FAILURE,
+            CommandError::OfTarget { error, .. } => error.exit_code(),
         }
     }
 }

@@ -38,9 +38,10 @@ pub async fn run(
 
 /// What `sync --format json` prints when the sync did not complete.
 pub(super) fn failure_record(error: &CommandError) -> serde_json::Value {
-    let (status, chain) = match error {
+    let (status, chain) = match error.inner() {
         CommandError::Interrupted(_) => ("interrupted", None),
         CommandError::Failed(error) => ("failed", Some(error)),
+        CommandError::OfTarget { .. } => ("failed", None),
     };
     let run_id = chain
         .and_then(|e| e.downcast_ref::<RunFailed>())
@@ -53,6 +54,7 @@ pub(super) fn failure_record(error: &CommandError) -> serde_json::Value {
     });
     serde_json::json!({
         "run_id": run_id,
+        "target": error.target(),
         "status": status,
         "error": error.message(),
         "error_code": api.and_then(|e| e.code.as_deref()),
@@ -113,11 +115,16 @@ async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Comman
         return Ok(ExitCode::SUCCESS);
     }
     let store = Store::open(database).await?;
-    let span = crate::logging::run_span(&scope_label(&scope));
+    let target = scope_label(&scope);
+    let span = crate::logging::run_span(&target);
     let started = std::time::Instant::now();
     let result = sync_scope(&store, &client, &scope, options, &shutdown)
         .instrument(span.clone())
-        .await;
+        .await
+        .map_err(|e| CommandError::OfTarget {
+            target,
+            error: Box::new(e.into()),
+        });
     if let Ok(report) = &result {
         span.in_scope(|| log_summary(report, started.elapsed()));
     }

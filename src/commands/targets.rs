@@ -88,8 +88,8 @@ pub async fn run(
     let worst = outcomes
         .iter()
         .map(|o| match &o.result {
-            Err(CommandError::Interrupted(_)) => (4, 130),
-            Err(CommandError::Failed(_)) => (3, 1),
+            Err(e) if matches!(e.inner(), CommandError::Interrupted(_)) => (4, 130),
+            Err(_) => (3, 1),
             Ok(report) => match exit_code(report, args.detailed_exitcode) {
                 3 => (2, 3),
                 2 => (1, 2),

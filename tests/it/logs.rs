@@ -3,7 +3,7 @@
 //! json` one object per line naming the run and its target.
 
 use crate::support::{Backend, TestEnv, strict_sweep_pages};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// Every stderr line as JSON; a line that is not one fails the test.
 fn json_lines(stderr: &str) -> Vec<Value> {
@@ -77,15 +77,24 @@ async fn json_logs_name_the_run_and_target_on_every_line() {
         run.stderr
     );
 
-    // A failed run: its error line names the run too.
-    let mut failing = env.command(&["--log-format", "json", "sync"]);
+    // A failed run: every line names the target, its error line the run too, and so does
+    // the failure record on stdout.
+    let mut failing = env.command(&["--log-format", "json", "sync", "--format", "json"]);
     failing.env("HUAWEICLOUD_SDK_SK", "a-wrong-secret-key");
     let failed = env.run_cmd(failing).await;
     assert_eq!(failed.code, Some(1));
     let lines = json_lines(&failed.stderr);
+    for line in &lines {
+        assert_eq!(line["target"], env.config.project_id.as_str(), "{line}");
+    }
     let error = lines.last().expect("an error line");
     assert_eq!(error["level"], "ERROR");
     assert_eq!(error["run_id"], 2, "{error}");
+    let record = failed.json();
+    assert_eq!(
+        (&record["run_id"], &record["target"]),
+        (&json!(2), &json!(env.config.project_id))
+    );
 }
 
 #[tokio::test]
