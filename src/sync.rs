@@ -66,7 +66,8 @@ pub struct SyncReport {
     /// Why a run asked to resume found nothing to continue and swept from the first page.
     #[serde(skip)]
     pub nothing_to_resume: Option<String>,
-    /// Milliseconds the sweep took (fetching and staging every page), and the apply.
+    /// Milliseconds the sweep took (fetching and staging every page), and the apply (with any
+    /// wait for another run's apply to end).
     pub sweep_ms: u64,
     pub apply_ms: u64,
 }
@@ -588,7 +589,7 @@ async fn sweep<S: PageSink>(
             })
         };
         let this_page = async {
-            let mut staged = prepare(&page).with_context(where_)?;
+            let mut staged = prepare(&page, &created_at).with_context(where_)?;
             let overlap = drop_overlap(&mut staged, &created_at, asked_before, &seen);
             let new = staged.iter().filter(|c| !seen.contains(&c.id)).count();
             idle = match (reasked, new == 0 && !pager.is_done()) {
@@ -828,12 +829,14 @@ fn drop_overlap(
     before - staged.len()
 }
 
-/// Checks each connection of a page and computes what staging stores.
-fn prepare(page: &ListPage) -> anyhow::Result<Vec<StagedConnection>> {
+/// Checks each connection of a page and computes what staging stores; `created_at` is each
+/// connection's, in page order.
+fn prepare(page: &ListPage, created_at: &[Option<&str>]) -> anyhow::Result<Vec<StagedConnection>> {
     page.connections
         .iter()
+        .zip(created_at)
         .enumerate()
-        .map(|(index, value)| {
+        .map(|(index, (value, created_at))| {
             let Some(map) = value.as_object() else {
                 anyhow::bail!("vpn_connections[{index}] is not an object");
             };
@@ -841,7 +844,6 @@ fn prepare(page: &ListPage) -> anyhow::Result<Vec<StagedConnection>> {
             let Some(id) = conn.id.clone().filter(|id| !id.is_empty()) else {
                 anyhow::bail!("vpn_connections[{index}] has no string id; cannot store it");
             };
-            let created_at = value.get("created_at").and_then(Value::as_str);
             Ok(StagedConnection {
                 id,
                 content_hash: conn.content_hash(),

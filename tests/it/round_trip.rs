@@ -46,6 +46,13 @@ async fn generated_inventory_of_thousands_round_trips_exactly(backend: Backend) 
     assert_eq!(report["duplicates"], 0);
     let served = env.sim.state.inventory();
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
+
+    // Changes spread over every apply chunk (each is judged while the one before is written).
+    env.sim.state.mutate(60, 8);
+    let report = env.sync(&[]).await;
+    assert!(report["modified"].as_i64().unwrap() > 0, "{report}");
+    let served = env.sim.state.inventory();
+    assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
 }
 
 async fn unknown_fields_nulls_and_odd_types_survive(backend: Backend) {
