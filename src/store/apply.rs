@@ -182,11 +182,8 @@ impl Store {
         }
         finish(&mut tx, &ctx, &counts, removals_skipped.as_deref()).await?;
         tx.commit().await?;
-        if let Err(e) = self.reclaim_staging().await {
-            tracing::warn!(
-                run_id,
-                "cannot reclaim the space of the applied staging: {e}"
-            );
+        if let Err(e) = self.tidy_after_apply(&counts).await {
+            tracing::warn!(run_id, "cannot vacuum or analyze after the apply: {e}");
         }
         Ok(Applied {
             counts,
