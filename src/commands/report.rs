@@ -88,6 +88,8 @@ fn text(cell: &Cell) -> String {
         Cell::Bool(v) => v.map(|b| b.to_string()).unwrap_or_default(),
         Cell::Json(v) => v.as_ref().map(Value::to_string).unwrap_or_default(),
         Cell::Time(v) => v.as_ref().map(stored_text).unwrap_or_default(),
+        // Bound, never read.
+        Cell::IdKey(id) => id.clone(),
     }
 }
 
@@ -103,7 +105,9 @@ fn json_value(cell: &Cell) -> Value {
         | Cell::Bool(None)
         | Cell::Json(None)
         | Cell::Time(None) => Value::Null,
-        Cell::Text(Some(_)) | Cell::Json(Some(_)) | Cell::Time(Some(_)) => Value::from(text(cell)),
+        Cell::Text(Some(_)) | Cell::Json(Some(_)) | Cell::Time(Some(_)) | Cell::IdKey(_) => {
+            Value::from(text(cell))
+        }
     }
 }
 
