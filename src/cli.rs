@@ -283,8 +283,9 @@ pub enum ExportFormat {
 pub struct ExportArgs {
     #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
     pub format: ExportFormat,
-    /// The inventory as it was right after this run (a run id) or at this RFC 3339 time.
-    #[arg(long)]
+    /// The inventory as it was right after this run (a run id) or at this time: a time ago
+    /// (24h, 7d, 30m), a date (2026-11-20, midnight UTC), an RFC 3339 time or now.
+    #[arg(long, value_name = "RUN|TIME", value_parser = as_of_arg)]
     pub as_of: Option<AsOf>,
 }
 
@@ -456,12 +457,22 @@ fn run_arg(text: &str) -> Result<RunArg, String> {
     if text == "latest" {
         return Ok(None);
     }
-    if let Ok(run) = text.parse::<i64>() {
-        return Ok(Some(AsOf::Run(run)));
-    }
-    time_arg(text).map(|t| Some(AsOf::Time(t))).map_err(|_| {
+    as_of_arg(text).map(Some).map_err(|_| {
         format!(
             "{text:?} is not a run: use a run id, latest, or {}",
+            crate::time::TIME_FORMATS
+        )
+    })
+}
+
+/// A point in history as a person names it: a run id, or a time as `--since` takes it.
+fn as_of_arg(text: &str) -> Result<AsOf, String> {
+    if let Ok(run) = text.parse::<i64>() {
+        return Ok(AsOf::Run(run));
+    }
+    time_arg(text).map(AsOf::Time).map_err(|_| {
+        format!(
+            "{text:?} is neither a run id nor a time: use a run id or {}",
             crate::time::TIME_FORMATS
         )
     })

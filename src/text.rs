@@ -16,6 +16,18 @@ pub fn one_line(text: &str) -> String {
     out
 }
 
+/// The start of a long text a server sent (an id), for one line: at most 64 characters as
+/// [`one_line`] shows them, then how long the whole is.
+pub fn start(text: &str) -> String {
+    const SHOWN: usize = 64;
+    let chars = text.chars().count();
+    if chars <= SHOWN {
+        return one_line(text);
+    }
+    let head: String = text.chars().take(SHOWN).collect();
+    format!("{}... ({chars} characters)", one_line(&head))
+}
+
 /// An error and its causes on one line, each cause once: libraries often repeat their
 /// source's text in their own message ("HTTP 429: ...: HTTP 429: ..."), so a cause whose text
 /// an earlier one already holds is left out.
@@ -34,7 +46,18 @@ pub fn causes(error: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{causes, one_line};
+    use super::{causes, one_line, start};
+
+    #[test]
+    fn a_long_id_is_shown_by_its_start_and_length() {
+        assert_eq!(start("vpn-1"), "vpn-1");
+        let long = format!("\u{1b}{}", "x".repeat(9_999));
+        let shown = start(&long);
+        assert_eq!(
+            shown,
+            format!("\\u{{1b}}{}... (10000 characters)", "x".repeat(63))
+        );
+    }
 
     #[test]
     fn each_cause_is_shown_once() {

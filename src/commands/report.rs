@@ -4,9 +4,10 @@
 use super::{one_line, plain_table, print_stdout, table_text};
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::reports::Report;
-use crate::store::{Cell, DatabaseUrl, QueryTable, Store};
+use crate::store::{Cell, DatabaseUrl, QueryTable, RowSink, Store};
 use crate::time::{now_utc, stored_text};
 use serde_json::{Map, Value, json};
+use std::io::Write;
 use std::process::ExitCode;
 
 pub async fn run(database: &DatabaseUrl, args: ReportArgs) -> anyhow::Result<ExitCode> {
@@ -24,9 +25,31 @@ pub async fn run(database: &DatabaseUrl, args: ReportArgs) -> anyhow::Result<Exi
         return Ok(ExitCode::SUCCESS);
     }
     let store = Store::open_for_reading(database).await?;
-    let table = report.run(&store, &args.params, now_utc()).await?;
-    print_stdout(&render(&table, args.format)?)?;
-    Ok(ExitCode::SUCCESS)
+    let mut stdout = std::io::BufWriter::new(std::io::stdout());
+    let mut output = output(args.format, &mut stdout);
+    let written = match report
+        .run(&store, &args.params, now_utc(), output.as_mut())
+        .await
+    {
+        Ok(()) => output.finish(),
+        Err(e) => Err(e),
+    };
+    drop(output);
+    match written.and_then(|()| Ok(stdout.flush()?)) {
+        // A closed pipe (`| head`) is not an error: the rows it wanted were written.
+        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        other => other.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    let broken = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(broken)
+            || cause
+                .downcast_ref::<csv::Error>()
+                .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if broken(io)))
+    })
 }
 
 /// The reports as a table of name, title and parameters; as JSON with their descriptions and
@@ -71,12 +94,47 @@ fn list(reports: &[Report], format: OutputFormat) -> anyhow::Result<String> {
 /// A report's rows in `format`. Cells read alike from both backends (`store::cells`); times
 /// show as SQLite holds them, JSON values as compact JSON text.
 pub fn render(table: &QueryTable, format: OutputFormat) -> anyhow::Result<String> {
-    Ok(match format {
-        OutputFormat::Table => text_table(table),
-        OutputFormat::Json => json_rows(table)?,
-        OutputFormat::Csv => csv(table)?,
-        OutputFormat::Markdown => markdown(table),
-    })
+    let mut text = Vec::new();
+    let mut output = output(format, &mut text);
+    output.columns(&table.columns)?;
+    for row in &table.rows {
+        output.row(row.clone())?;
+    }
+    output.finish()?;
+    drop(output);
+    Ok(String::from_utf8(text)?)
+}
+
+/// Rows written in a format as they arrive, then [`Output::finish`]ed.
+trait Output: RowSink {
+    /// Writes what the format writes after the last row.
+    fn finish(&mut self) -> anyhow::Result<()>;
+}
+
+/// Where rows in `format` go to `out`. CSV, JSON and Markdown are written as the rows arrive;
+/// a table is sized to its longest cells, so it is written once every row has come (held
+/// whole: `--format csv` or `json` for results too large for that).
+fn output<'a>(format: OutputFormat, out: &'a mut dyn Write) -> Box<dyn Output + 'a> {
+    match format {
+        OutputFormat::Table => Box::new(TextTable {
+            table: QueryTable::default(),
+            out,
+        }),
+        OutputFormat::Json => Box::new(JsonRows {
+            columns: Vec::new(),
+            rows: 0,
+            out,
+        }),
+        OutputFormat::Csv => Box::new(Csv {
+            out: csv::Writer::from_writer(out),
+        }),
+        OutputFormat::Markdown => Box::new(Markdown {
+            columns: Vec::new(),
+            sample: Vec::new(),
+            numeric: None,
+            out,
+        }),
+    }
 }
 
 /// A cell as text: empty for NULL.
@@ -88,6 +146,8 @@ fn text(cell: &Cell) -> String {
         Cell::Bool(v) => v.map(|b| b.to_string()).unwrap_or_default(),
         Cell::Json(v) => v.as_ref().map(Value::to_string).unwrap_or_default(),
         Cell::Time(v) => v.as_ref().map(stored_text).unwrap_or_default(),
+        // Bound, never read.
+        Cell::IdKey(id) => id.clone(),
     }
 }
 
@@ -103,15 +163,17 @@ fn json_value(cell: &Cell) -> Value {
         | Cell::Bool(None)
         | Cell::Json(None)
         | Cell::Time(None) => Value::Null,
-        Cell::Text(Some(_)) | Cell::Json(Some(_)) | Cell::Time(Some(_)) => Value::from(text(cell)),
+        Cell::Text(Some(_)) | Cell::Json(Some(_)) | Cell::Time(Some(_)) | Cell::IdKey(_) => {
+            Value::from(text(cell))
+        }
     }
 }
 
-/// Columns whose every value is a number: right-aligned.
-fn numeric_columns(table: &QueryTable) -> Vec<usize> {
-    (0..table.columns.len())
+/// Columns (of `width`) whose every value in `rows` is a number: right-aligned.
+fn numeric_columns(width: usize, rows: &[Vec<Cell>]) -> Vec<usize> {
+    (0..width)
         .filter(|&i| {
-            let mut cells = table.rows.iter().map(|row| &row[i]).peekable();
+            let mut cells = rows.iter().map(|row| &row[i]).peekable();
             cells.peek().is_some()
                 && cells.all(|c| {
                     matches!(c, Cell::Int(_) | Cell::Float(_))
@@ -121,68 +183,177 @@ fn numeric_columns(table: &QueryTable) -> Vec<usize> {
         .collect()
 }
 
-fn text_table(table: &QueryTable) -> String {
-    let header: Vec<&str> = table.columns.iter().map(String::as_str).collect();
-    let mut out = plain_table(&header, &numeric_columns(table));
-    for row in &table.rows {
-        out.add_row(row.iter().map(|c| one_line(&text(c))));
-    }
-    let mut text = table_text(&out);
-    if table.rows.is_empty() {
-        text.push_str("(no rows)\n");
-    }
-    text
+/// `--format table`: every row is held, then the columns are sized to their longest cell.
+struct TextTable<'a> {
+    table: QueryTable,
+    out: &'a mut dyn Write,
 }
 
-fn json_rows(table: &QueryTable) -> anyhow::Result<String> {
-    for (i, column) in table.columns.iter().enumerate() {
-        if table.columns[..i].contains(column) {
-            anyhow::bail!(
-                "column {column} appears twice: name each column (`AS ...`) for --format json"
-            );
+impl RowSink for TextTable<'_> {
+    fn columns(&mut self, columns: &[String]) -> anyhow::Result<()> {
+        self.table.columns(columns)
+    }
+
+    fn row(&mut self, row: Vec<Cell>) -> anyhow::Result<()> {
+        self.table.row(row)
+    }
+}
+
+impl Output for TextTable<'_> {
+    fn finish(&mut self) -> anyhow::Result<()> {
+        let table = &self.table;
+        let header: Vec<&str> = table.columns.iter().map(String::as_str).collect();
+        let numeric = numeric_columns(table.columns.len(), &table.rows);
+        let mut out = plain_table(&header, &numeric);
+        for row in &table.rows {
+            out.add_row(row.iter().map(|c| one_line(&text(c))));
         }
+        let mut text = table_text(&out);
+        if table.rows.is_empty() {
+            text.push_str("(no rows)\n");
+        }
+        Ok(self.out.write_all(text.as_bytes())?)
     }
-    let rows: Vec<Value> = table
-        .rows
-        .iter()
-        .map(|row| {
-            let object: Map<String, Value> = table
-                .columns
-                .iter()
-                .zip(row)
-                .map(|(column, cell)| (column.clone(), json_value(cell)))
-                .collect();
-            Value::Object(object)
-        })
-        .collect();
-    Ok(serde_json::to_string_pretty(&rows)? + "\n")
 }
 
-/// RFC 4180 CSV, header first; plain values (NULL as an empty field).
-fn csv(table: &QueryTable) -> anyhow::Result<String> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(&table.columns)?;
-    for row in &table.rows {
-        out.write_record(row.iter().map(text))?;
-    }
-    Ok(String::from_utf8(out.into_inner()?)?)
+/// `--format json`: an array of objects, as `serde_json::to_string_pretty` writes it, one
+/// object at a time.
+struct JsonRows<'a> {
+    columns: Vec<String>,
+    rows: usize,
+    out: &'a mut dyn Write,
 }
 
-/// A GitHub-flavoured Markdown table; numbers right-aligned, `|` escaped.
-fn markdown(table: &QueryTable) -> String {
-    let escape = |s: &str| one_line(s).replace('|', "\\|");
-    let numeric = numeric_columns(table);
-    let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
-    let mut out = line(table.columns.iter().map(|c| escape(c)).collect());
-    out.push_str(&line(
-        (0..table.columns.len())
-            .map(|i| if numeric.contains(&i) { "---:" } else { "---" }.to_owned())
-            .collect(),
-    ));
-    for row in &table.rows {
-        out.push_str(&line(row.iter().map(|c| escape(&text(c))).collect()));
+impl RowSink for JsonRows<'_> {
+    fn columns(&mut self, columns: &[String]) -> anyhow::Result<()> {
+        for (i, column) in columns.iter().enumerate() {
+            if columns[..i].contains(column) {
+                anyhow::bail!(
+                    "column {column} appears twice: name each column (`AS ...`) for --format json"
+                );
+            }
+        }
+        self.columns = columns.to_vec();
+        Ok(())
     }
-    out
+
+    fn row(&mut self, row: Vec<Cell>) -> anyhow::Result<()> {
+        let object: Map<String, Value> = self
+            .columns
+            .iter()
+            .zip(&row)
+            .map(|(column, cell)| (column.clone(), json_value(cell)))
+            .collect();
+        let text = serde_json::to_string_pretty(&Value::Object(object))?;
+        self.out
+            .write_all(if self.rows == 0 { b"[\n" } else { b",\n" })?;
+        for (i, line) in text.lines().enumerate() {
+            let newline = if i > 0 { "\n" } else { "" };
+            write!(self.out, "{newline}  {line}")?;
+        }
+        self.rows += 1;
+        Ok(())
+    }
+}
+
+impl Output for JsonRows<'_> {
+    fn finish(&mut self) -> anyhow::Result<()> {
+        let end: &[u8] = if self.rows == 0 { b"[]\n" } else { b"\n]\n" };
+        Ok(self.out.write_all(end)?)
+    }
+}
+
+/// `--format csv`: RFC 4180, header first; plain values (NULL as an empty field).
+struct Csv<'a> {
+    out: csv::Writer<&'a mut dyn Write>,
+}
+
+impl RowSink for Csv<'_> {
+    fn columns(&mut self, columns: &[String]) -> anyhow::Result<()> {
+        Ok(self.out.write_record(columns)?)
+    }
+
+    fn row(&mut self, row: Vec<Cell>) -> anyhow::Result<()> {
+        Ok(self.out.write_record(row.iter().map(text))?)
+    }
+}
+
+impl Output for Csv<'_> {
+    fn finish(&mut self) -> anyhow::Result<()> {
+        Ok(self.out.flush()?)
+    }
+}
+
+/// How many rows decide which Markdown columns are numeric (right-aligned) before the table is
+/// written: all of them for a result this size, and a bounded memory for any larger one.
+const MARKDOWN_SAMPLE: usize = 1000;
+
+/// `--format markdown`: a GitHub-flavoured Markdown table; numbers right-aligned, `|` escaped.
+/// The first [`MARKDOWN_SAMPLE`] rows are held to align the columns, the rest written as they
+/// come.
+struct Markdown<'a> {
+    columns: Vec<String>,
+    sample: Vec<Vec<Cell>>,
+    /// The right-aligned columns, once the header is written.
+    numeric: Option<Vec<usize>>,
+    out: &'a mut dyn Write,
+}
+
+impl Markdown<'_> {
+    fn line(&mut self, cells: impl Iterator<Item = String>) -> std::io::Result<()> {
+        let cells: Vec<String> = cells.collect();
+        writeln!(self.out, "| {} |", cells.join(" | "))
+    }
+
+    fn write_row(&mut self, row: &[Cell]) -> std::io::Result<()> {
+        self.line(row.iter().map(|c| markdown_escape(&text(c))))
+    }
+
+    /// The header, its alignment from the rows held, and those rows.
+    fn write_head(&mut self) -> std::io::Result<()> {
+        let numeric = numeric_columns(self.columns.len(), &self.sample);
+        let columns = std::mem::take(&mut self.columns);
+        self.line(columns.iter().map(|c| markdown_escape(c)))?;
+        let align = (0..columns.len())
+            .map(|i| if numeric.contains(&i) { "---:" } else { "---" }.to_owned());
+        self.line(align)?;
+        for row in std::mem::take(&mut self.sample) {
+            self.write_row(&row)?;
+        }
+        self.numeric = Some(numeric);
+        Ok(())
+    }
+}
+
+fn markdown_escape(s: &str) -> String {
+    one_line(s).replace('|', "\\|")
+}
+
+impl RowSink for Markdown<'_> {
+    fn columns(&mut self, columns: &[String]) -> anyhow::Result<()> {
+        self.columns = columns.to_vec();
+        Ok(())
+    }
+
+    fn row(&mut self, row: Vec<Cell>) -> anyhow::Result<()> {
+        if self.numeric.is_some() {
+            return Ok(self.write_row(&row)?);
+        }
+        self.sample.push(row);
+        if self.sample.len() == MARKDOWN_SAMPLE {
+            self.write_head()?;
+        }
+        Ok(())
+    }
+}
+
+impl Output for Markdown<'_> {
+    fn finish(&mut self) -> anyhow::Result<()> {
+        if self.numeric.is_none() {
+            self.write_head()?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -246,6 +417,57 @@ mod tests {
             "id\n(no rows)\n"
         );
         assert_eq!(render(&empty, OutputFormat::Csv).unwrap(), "id\n");
+    }
+
+    #[test]
+    fn rows_written_as_they_come_read_as_the_whole_table_would() {
+        let table = sample();
+        let whole: Vec<Value> = table
+            .rows
+            .iter()
+            .map(|row| {
+                let object = table
+                    .columns
+                    .iter()
+                    .cloned()
+                    .zip(row.iter().map(json_value));
+                Value::Object(object.collect())
+            })
+            .collect();
+        let json = render(&table, OutputFormat::Json).unwrap();
+        assert_eq!(json, serde_json::to_string_pretty(&whole).unwrap() + "\n");
+        let empty = QueryTable {
+            columns: vec!["id".into()],
+            rows: vec![],
+        };
+        assert_eq!(render(&empty, OutputFormat::Json).unwrap(), "[]\n");
+        assert_eq!(
+            render(&empty, OutputFormat::Markdown).unwrap(),
+            "| id |\n| --- |\n"
+        );
+    }
+
+    #[test]
+    fn markdown_aligns_by_the_rows_it_holds_and_writes_every_row() {
+        let row = |cell: Cell| vec![cell];
+        let mut rows: Vec<Vec<Cell>> = (0..MARKDOWN_SAMPLE)
+            .map(|i| row(Cell::from(i64::try_from(i).unwrap())))
+            .collect();
+        rows.push(row(Cell::from("later text")));
+        let table = QueryTable {
+            columns: vec!["n".into()],
+            rows,
+        };
+        let markdown = render(&table, OutputFormat::Markdown).unwrap();
+        let lines: Vec<&str> = markdown.lines().collect();
+        assert_eq!(lines.len(), MARKDOWN_SAMPLE + 3);
+        assert_eq!(lines[1], "| ---: |");
+        assert_eq!(lines.last(), Some(&"| later text |"));
+        // Within the rows held, a text decides as it did when the table was held whole.
+        let mut table = table;
+        table.rows.swap(0, MARKDOWN_SAMPLE);
+        let markdown = render(&table, OutputFormat::Markdown).unwrap();
+        assert_eq!(markdown.lines().nth(1), Some("| --- |"));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //!
 //! Parameters are written `:name` in the SQL (`scan`); their values are read by their declared
 //! kind and bound as placeholders, never pasted into the SQL (`params`). A report runs where it
-//! can change nothing ([`Store::query_table`]).
+//! can change nothing, its rows handed on as they arrive ([`Store::query_rows`]).
 
 mod header;
 mod params;
@@ -20,7 +20,7 @@ mod scan;
 
 pub use header::{Header, Kind, Param};
 
-use crate::store::{Cell, QueryTable, Store};
+use crate::store::{Cell, RowSink, Store};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use params::{Bound, Value};
@@ -105,13 +105,15 @@ impl Report {
     }
 
     /// Runs the report on `store` with `given` parameters (`name=value` pairs, the rest
-    /// defaulted); times ago count from `now`. Errors name the report.
+    /// defaulted), handing its rows to `sink`; times ago count from `now`. Errors name the
+    /// report.
     pub async fn run(
         &self,
         store: &Store,
         given: &[(String, String)],
         now: DateTime<Utc>,
-    ) -> anyhow::Result<QueryTable> {
+        sink: &mut dyn RowSink,
+    ) -> anyhow::Result<()> {
         let context = || format!("report {}", self.name);
         let values = params::values(&self.header.params, given, now)
             .map_err(anyhow::Error::msg)
@@ -136,7 +138,10 @@ impl Report {
         }
         let pieces = scan::pieces(&self.text).expect("checked when parsed");
         let (sql, binds) = params::bind(&pieces, &bound);
-        store.query_table(&sql, binds).await.with_context(context)
+        store
+            .query_rows(&sql, binds, sink)
+            .await
+            .with_context(context)
     }
 
     /// The parameters as `name=default` (`name=<kind>` when it has none), for listings.

@@ -16,7 +16,7 @@
 use super::error::{Result, StoreError, inconsistent};
 use super::removals::{Absent, absent, remove};
 use super::runs::{RunStatus, clear_staging, count, origin, prune_staging, sweep_chain};
-use super::sql::{Cell, MAX_PARAMS, Row, Sql};
+use super::sql::{Cell, IdKey, MAX_PARAMS, Row, Sql, id_keys};
 use super::tables::{CHANGE_RECORDS, NewRow};
 use super::write::{ConnectionWrite, write_connections};
 use super::{ApplyTx, ChangeRecord, RunCounts, Store, Tx};
@@ -145,9 +145,9 @@ impl Store {
         let mut after = String::new();
         let mut ready: Option<Prepared> = None;
         loop {
-            let batch = classify(&mut tx, &ctx, &after).await?;
-            if let Some(last) = batch.last() {
-                after = last.id.clone();
+            let (batch, last) = classify(&mut tx, &ctx, &after).await?;
+            if let Some(last) = last {
+                after = last;
             }
             older_than_stored += count(batch.iter().filter(|k| k.is_older_than_stored()).count());
             let preparing = async {
@@ -252,41 +252,48 @@ pub(super) fn of_project(scope: &Scope, select: &str) -> Sql {
     sql
 }
 
-/// The ids of `keys` that `prefix` (completed with ` IN (...)`) returns.
+/// The ids of `ids` that `prefix` (completed with ` IN (...)` over their keys) returns.
 pub(super) async fn existing(
     tx: &mut Tx,
     prefix: impl Fn() -> Sql,
-    keys: &[&str],
+    ids: &[&str],
 ) -> Result<HashSet<String>> {
-    let rows = select_in(tx, prefix, keys).await?;
+    let rows = select_in(tx, prefix, &id_keys(ids)).await?;
     Ok(rows
         .iter()
         .map(|row| row.at(0))
         .collect::<sqlx::Result<_>>()?)
 }
 
-/// `SELECT connection_id FROM staged_connections WHERE run_id = ... AND connection_id`.
+/// `SELECT connection_id FROM staged_connections WHERE run_id = ... AND connection_key`.
 pub(super) fn staged_ids(run_id: i64) -> impl Fn() -> Sql {
     move || {
         let mut sql = Sql::new("SELECT connection_id FROM staged_connections WHERE run_id = ");
-        sql.bind(run_id).push(" AND connection_id");
+        sql.bind(run_id).push(" AND connection_key");
         sql
     }
 }
 
-/// `SELECT connection_id FROM scope_connections WHERE scope_id = ... AND connection_id`.
+/// `SELECT connection_id FROM scope_connections WHERE scope_id = ... AND connection_key`.
 pub(super) fn member_ids(scope_id: i64) -> impl Fn() -> Sql {
     move || {
         let mut sql = Sql::new("SELECT connection_id FROM scope_connections WHERE scope_id = ");
-        sql.bind(scope_id).push(" AND connection_id");
+        sql.bind(scope_id).push(" AND connection_key");
         sql
     }
 }
 
-async fn classify(tx: &mut Tx, ctx: &RunContext<'_>, after: &str) -> Result<Vec<Classified>> {
+/// The next chunk of the run's staged connections after the key `after` (keyset order by
+/// `connection_key`, which a btree index holds whatever the id's length), classified; and the
+/// key of its last one.
+async fn classify(
+    tx: &mut Tx,
+    ctx: &RunContext<'_>,
+    after: &str,
+) -> Result<(Vec<Classified>, Option<String>)> {
     let sql = Sql::new(
-        "SELECT connection_id, content_hash, page_no FROM staged_connections
-         WHERE run_id = $1 AND connection_id > $2 ORDER BY connection_id LIMIT $3",
+        "SELECT connection_id, content_hash, page_no, connection_key FROM staged_connections
+         WHERE run_id = $1 AND connection_key > $2 ORDER BY connection_key LIMIT $3",
     )
     .arg(ctx.run_id)
     .arg(after)
@@ -303,10 +310,10 @@ async fn classify(tx: &mut Tx, ctx: &RunContext<'_>, after: &str) -> Result<Vec<
             ctx.scope,
             "SELECT id, content_hash, observed_at FROM connections",
         );
-        sql.push(" AND id");
+        sql.push(" AND id_key");
         sql
     };
-    let mut current: HashMap<String, Current> = select_in(tx, current, &ids)
+    let mut current: HashMap<String, Current> = select_in(tx, current, &id_keys(&ids))
         .await?
         .iter()
         .map(|row| {
@@ -346,11 +353,11 @@ async fn classify(tx: &mut Tx, ctx: &RunContext<'_>, after: &str) -> Result<Vec<
         let mut sql = Sql::new("SELECT connection_id, body FROM staged_connections");
         sql.push(" WHERE run_id = ")
             .bind(ctx.run_id)
-            .push(" AND connection_id");
+            .push(" AND connection_key");
         sql
     };
     let mut bodies: HashMap<String, Option<String>> =
-        pairs(&select_in(tx, bodies, &need_body).await?)?;
+        pairs(&select_in(tx, bodies, &id_keys(&need_body)).await?)?;
     let need_current: Vec<&str> = classified
         .iter()
         .filter(|k| k.is_new_content() && k.current.is_some())
@@ -376,7 +383,8 @@ async fn classify(tx: &mut Tx, ctx: &RunContext<'_>, after: &str) -> Result<Vec<
         };
         k.current_body = current_bodies.remove(&k.id);
     }
-    Ok(classified)
+    let last = staged.last().map(|row| row.at(3)).transpose()?;
+    Ok((classified, last))
 }
 
 /// The body of the version of connection `id` with content `hash`.
@@ -560,8 +568,8 @@ async fn touch_observed(
             sql.bind(time)
                 .push(" WHERE project_id = ")
                 .bind(&ctx.scope.project_id)
-                .push(" AND id")
-                .push_in_list(chunk.iter().copied());
+                .push(" AND id_key")
+                .push_in_list(chunk.iter().map(|id| IdKey(id)));
             tx.execute(sql).await?;
         }
     }
@@ -576,13 +584,12 @@ async fn open_versions(tx: &mut Tx, ctx: &RunContext<'_>, changed: &[Served]) ->
         .map(|s| s.item.id.as_str())
         .collect();
     for chunk in replaced.chunks(MAX_PARAMS / 2) {
-        tx.execute(close_versions(ctx.scope, ctx.seq, chunk))
-            .await?;
+        tx.execute(close_versions(ctx, chunk)).await?;
     }
-    for chunk in changed.chunks(MAX_PARAMS / 6) {
+    for chunk in changed.chunks(MAX_PARAMS / 7) {
         let mut sql = Sql::new(
             "INSERT INTO connection_versions (project_id, connection_id, content_hash, body,
-                 observed_at, from_seq) ",
+                 observed_at, from_seq, from_run_id) ",
         );
         sql.push_values(chunk.iter().map(|s| {
             vec![
@@ -592,6 +599,7 @@ async fn open_versions(tx: &mut Tx, ctx: &RunContext<'_>, changed: &[Served]) ->
                 Cell::from(crate::json::to_string(&s.stored)),
                 Cell::from(s.item.observed_at),
                 Cell::from(ctx.seq),
+                Cell::from(ctx.run_id),
             ]
         }));
         tx.execute(sql).await?;
@@ -599,12 +607,15 @@ async fn open_versions(tx: &mut Tx, ctx: &RunContext<'_>, changed: &[Served]) ->
     Ok(())
 }
 
-/// Ends the current versions of the connections `ids` of the scope's project at apply `seq`.
-pub(super) fn close_versions<K: Clone + Into<Cell>>(scope: &Scope, seq: i64, ids: &[K]) -> Sql {
+/// Ends the current versions of the connections `ids` of the scope's project at this run (its
+/// apply `seq` and its id).
+pub(super) fn close_versions<K: Clone + Into<Cell>>(ctx: &RunContext<'_>, ids: &[K]) -> Sql {
     let mut sql = Sql::new("UPDATE connection_versions SET to_seq = ");
-    sql.bind(seq)
+    sql.bind(ctx.seq)
+        .push(", to_run_id = ")
+        .bind(ctx.run_id)
         .push(" WHERE to_seq IS NULL AND project_id = ")
-        .bind(&scope.project_id)
+        .bind(&ctx.scope.project_id)
         .push(" AND connection_id")
         .push_in_list(ids.iter().cloned());
     sql
@@ -619,7 +630,7 @@ async fn add_members(tx: &mut Tx, scope_id: i64, ids: &[&str]) -> Result<()> {
                 .iter()
                 .map(|id| vec![Cell::from(scope_id), Cell::from(*id)]),
         );
-        sql.push(" ON CONFLICT (scope_id, connection_id) DO NOTHING");
+        sql.push(" ON CONFLICT (scope_id, connection_key) DO NOTHING");
         tx.execute(sql).await?;
     }
     Ok(())
@@ -630,8 +641,8 @@ async fn forget_members(tx: &mut Tx, scope_id: i64, ids: &[&str]) -> Result<()> 
     for chunk in ids.chunks(MAX_PARAMS / 2) {
         let mut sql = Sql::new("DELETE FROM scope_connections WHERE scope_id = ");
         sql.bind(scope_id)
-            .push(" AND connection_id")
-            .push_in_list(chunk.iter().copied());
+            .push(" AND connection_key")
+            .push_in_list(chunk.iter().map(|id| IdKey(id)));
         tx.execute(sql).await?;
     }
     Ok(())

@@ -21,11 +21,53 @@ pub enum StoreError {
          and marked it abandoned, so it applies nothing"
     )]
     NotRunning { run_id: i64, status: String },
+    /// Writing some of a page's connections failed: `what` names them, so that a value the
+    /// database refuses can be traced to its connection.
+    #[error("cannot store {what}")]
+    Connections {
+        what: String,
+        #[source]
+        source: sqlx::Error,
+    },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The connections `ids` (one statement's) as an error names them: each id's start, escaped.
+pub fn connections_error(ids: &[&str], source: sqlx::Error) -> StoreError {
+    let what = match ids {
+        [id] => format!("connection {}", crate::text::start(id)),
+        [first, .., last] => format!(
+            "one of {} connections, from {} to {}",
+            ids.len(),
+            crate::text::start(first),
+            crate::text::start(last)
+        ),
+        [] => "no connection".to_owned(),
+    };
+    StoreError::Connections { what, source }
+}
+
 /// An invariant the stored data breaks.
 pub fn inconsistent(what: impl Into<String>) -> StoreError {
     StoreError::Inconsistent(what.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connections_error;
+
+    #[test]
+    fn a_failed_write_names_its_connections_by_their_start() {
+        let long = "x".repeat(100);
+        let error = |ids: &[&str]| connections_error(ids, sqlx::Error::RowNotFound).to_string();
+        assert_eq!(error(&["a\nb"]), "cannot store connection a\\nb");
+        assert_eq!(
+            error(&["a", "b", long.as_str()]),
+            format!(
+                "cannot store one of 3 connections, from a to {}... (100 characters)",
+                &long[..64]
+            )
+        );
+    }
 }

@@ -73,18 +73,6 @@ pub enum AsOf {
     Time(DateTime<Utc>),
 }
 
-impl std::str::FromStr for AsOf {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if let Ok(run) = s.parse::<i64>() {
-            return Ok(AsOf::Run(run));
-        }
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| AsOf::Time(t.with_timezone(&Utc)))
-            .map_err(|_| format!("{s:?} is neither a run id nor an RFC 3339 time"))
-    }
-}
-
 impl Store {
     /// Change records matching `filter`, oldest first.
     pub async fn change_records(&self, filter: &RecordFilter) -> Result<Vec<ChangeRecord>> {

@@ -39,7 +39,7 @@ pub use history::{
 };
 pub use lock::{LockError, ScopeLock};
 pub use prune::Pruned;
-pub use query::QueryTable;
+pub use query::{QueryTable, RowSink};
 pub use runs::{
     PageToStage, Resumable, RunCounts, RunRow, RunStatus, StageOutcome, StagedConnection,
     StagedPage, SweepOrigin,

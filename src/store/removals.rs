@@ -15,7 +15,7 @@ use super::apply::{
 };
 use super::error::Result;
 use super::runs::count;
-use super::sql::{MAX_PARAMS, Row, Sql};
+use super::sql::{IdKey, MAX_PARAMS, Row, Sql, id_keys};
 use super::{ChangeRecord, Tx};
 use crate::drift::ChangeKind;
 use crate::scope::Filters;
@@ -100,44 +100,46 @@ pub(super) async fn absent(tx: &mut Tx, ctx: &RunContext<'_>) -> Result<Absent> 
         let mut after = String::new();
         loop {
             let sql = Sql::new(
-                "SELECT connection_id FROM scope_connections
-                 WHERE scope_id = $1 AND connection_id > $2 ORDER BY connection_id LIMIT $3",
+                "SELECT connection_id, connection_key FROM scope_connections
+                 WHERE scope_id = $1 AND connection_key > $2 ORDER BY connection_key LIMIT $3",
             )
             .arg(ctx.scope_id)
             .arg(after.as_str())
             .arg(APPLY_CHUNK);
-            let members: Vec<String> = tx
-                .fetch_all(sql)
-                .await?
+            let rows = tx.fetch_all(sql).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.at(1)?;
+            let members: Vec<String> = rows
                 .iter()
                 .map(|row| row.at(0))
                 .collect::<sqlx::Result<_>>()?;
-            let Some(last) = members.last() else { break };
-            after = last.clone();
             let stored = || {
                 let mut sql =
                     of_project(ctx.scope, "SELECT id, name, observed_at FROM connections");
-                sql.push(" AND id");
+                sql.push(" AND id_key");
                 sql
             };
-            let rows = select_in(tx, stored, &members).await?;
+            let rows = select_in(tx, stored, &id_keys(&members)).await?;
             judge(tx, ctx, &rows, &mut absent).await?;
         }
         return Ok(absent);
     }
     let mut after = String::new();
     loop {
-        let mut sql = of_project(ctx.scope, "SELECT id, name, observed_at FROM connections");
+        let mut sql = of_project(
+            ctx.scope,
+            "SELECT id, name, observed_at, id_key FROM connections",
+        );
         if let Selection::Matching(filters) = selection {
             push_matching(&mut sql, filters);
         }
-        sql.push(" AND id > ")
+        sql.push(" AND id_key > ")
             .bind(after.as_str())
-            .push(" ORDER BY id LIMIT ")
+            .push(" ORDER BY id_key LIMIT ")
             .bind(APPLY_CHUNK);
         let rows = tx.fetch_all(sql).await?;
         let Some(last) = rows.last() else { break };
-        after = last.at(0)?;
+        after = last.at(3)?;
         judge(tx, ctx, &rows, &mut absent).await?;
     }
     Ok(absent)
@@ -176,15 +178,16 @@ pub(super) async fn remove(tx: &mut Tx, ctx: &RunContext<'_>, gone: &[&Gone]) ->
             .collect();
         insert_records(tx, ctx.scope, &records).await?;
         let ids: Vec<&str> = chunk.iter().map(|g| g.id.as_str()).collect();
-        tx.execute(close_versions(ctx.scope, ctx.seq, &ids)).await?;
+        tx.execute(close_versions(ctx, &ids)).await?;
         let mut sql = of_project(ctx.scope, "DELETE FROM connections");
-        sql.push(" AND id").push_in_list(ids.iter().copied());
+        sql.push(" AND id_key")
+            .push_in_list(ids.iter().map(|id| IdKey(id)));
         tx.execute(sql).await?;
         let mut sql = Sql::new("DELETE FROM scope_connections WHERE scope_id IN (");
         sql.push("SELECT id FROM scopes WHERE project_id = ")
             .bind(&ctx.scope.project_id)
-            .push(") AND connection_id")
-            .push_in_list(ids.iter().copied());
+            .push(") AND connection_key")
+            .push_in_list(ids.iter().map(|id| IdKey(id)));
         tx.execute(sql).await?;
     }
     Ok(count(gone.len()))

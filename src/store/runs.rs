@@ -12,8 +12,8 @@
 
 use super::Store;
 use super::apply::{pairs, select_in};
-use super::error::{Result, inconsistent};
-use super::sql::{Cell, MAX_PARAMS, Row, Sql};
+use super::error::{Result, connections_error, inconsistent};
+use super::sql::{Cell, MAX_PARAMS, Row, Sql, id_keys};
 use crate::scope::{Filters, Scope};
 use crate::time::now_utc;
 use chrono::{DateTime, Utc};
@@ -236,10 +236,11 @@ impl Store {
         let ids: Vec<&str> = page.connections.iter().map(|c| c.id.as_str()).collect();
         let held = || {
             let mut sql = Sql::new("SELECT id, content_hash FROM connections WHERE project_id = ");
-            sql.bind(project_id).push(" AND id");
+            sql.bind(project_id).push(" AND id_key");
             sql
         };
-        let held: HashMap<String, String> = pairs(&select_in(&mut tx, held, &ids).await?)?;
+        let held = select_in(&mut tx, held, &id_keys(&ids)).await?;
+        let held: HashMap<String, String> = pairs(&held)?;
         // Multi-row inserts; an id already staged (or repeated on this page) is skipped and
         // counted as a duplicate.
         let mut inserted = 0;
@@ -259,8 +260,11 @@ impl Store {
                     Cell::from((!held).then_some(conn.body.as_str())),
                 ]
             }));
-            sql.push(" ON CONFLICT (run_id, connection_id) DO NOTHING");
-            inserted += tx.execute(sql).await?;
+            sql.push(" ON CONFLICT (run_id, connection_key) DO NOTHING");
+            inserted += tx.execute(sql).await.map_err(|e| {
+                let ids: Vec<&str> = chunk.iter().map(|c| c.id.as_str()).collect();
+                connections_error(&ids, e)
+            })?;
         }
         let outcome = StageOutcome {
             duplicates: items - i64::try_from(inserted).unwrap_or(items),
@@ -438,15 +442,15 @@ impl Store {
         let mut after = String::new();
         loop {
             let sql = Sql::new(
-                "SELECT connection_id, created_at, body FROM staged_connections
-                 WHERE run_id = $1 AND connection_id > $2 ORDER BY connection_id LIMIT $3",
+                "SELECT connection_id, created_at, body, connection_key FROM staged_connections
+                 WHERE run_id = $1 AND connection_key > $2 ORDER BY connection_key LIMIT $3",
             )
             .arg(run_id)
             .arg(after.as_str())
             .arg(STAGED_CHUNK);
             let rows = self.db.fetch_all(sql).await?;
             let Some(last) = rows.last() else { break };
-            after = last.at(0)?;
+            after = last.at(3)?;
             for row in &rows {
                 let (id, created_at): (String, Option<String>) = (row.at(0)?, row.at(1)?);
                 let body: Option<String> = row.at(2)?;

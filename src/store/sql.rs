@@ -29,6 +29,52 @@ pub enum Cell {
     /// ([`crate::time::stored_text`]), which compares correctly with what SQLite's own
     /// `datetime()` gives (RFC 3339's `T` would sort after its space).
     Time(Option<DateTime<Utc>>),
+    /// A connection id as the key its row is unique by ([`IdKey`]): text, computed as each
+    /// backend's generated key column computes it.
+    IdKey(String),
+}
+
+/// A connection id bound as the key rows are unique by: `connections.id_key`,
+/// `staged_connections.connection_key`, `scope_connections.connection_key` (migration V11).
+/// A btree index entry of PostgreSQL holds at most about 2.7 KB, so those columns hold `0` and
+/// the id when it takes at most [`SHORT_ID_BYTES`], else `1` and (PostgreSQL) the SHA-256 of
+/// its bytes as 64 hex digits or (SQLite) the id. Lookups by key use the unique index whole,
+/// which a lookup by id on PostgreSQL cannot.
+#[derive(Debug, Clone, Copy)]
+pub struct IdKey<'a>(pub &'a str);
+
+/// The longest id, in bytes, that is its own key (after its `0`).
+pub const SHORT_ID_BYTES: usize = 2000;
+
+impl From<IdKey<'_>> for Cell {
+    fn from(key: IdKey<'_>) -> Self {
+        Cell::IdKey(key.0.to_owned())
+    }
+}
+
+/// Each of `ids` as its key.
+pub fn id_keys<'a, S: AsRef<str>>(ids: &'a [S]) -> Vec<IdKey<'a>> {
+    ids.iter().map(|id| IdKey(id.as_ref())).collect()
+}
+
+/// The key of `id` as a backend's key columns hold it: `long` is what a long id becomes.
+fn id_key(id: &str, long: impl FnOnce(&str) -> String) -> String {
+    if id.len() <= SHORT_ID_BYTES {
+        format!("0{id}")
+    } else {
+        format!("1{}", long(id))
+    }
+}
+
+/// PostgreSQL's key of `id`.
+fn postgres_id_key(id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    id_key(id, |id| hex::encode(Sha256::digest(id.as_bytes())))
+}
+
+/// SQLite's key of `id`.
+fn sqlite_id_key(id: &str) -> String {
+    id_key(id, str::to_owned)
 }
 
 impl From<&str> for Cell {
@@ -193,11 +239,13 @@ impl Sql {
     /// bind (sqlx asks each parameter's name), so a statement of 30,000 `$n` took seconds.
     /// Placeholders numbered 1, 2, 3, ... in order (everything `bind` builds) become bare `?`,
     /// which has no name; any other order (fixed statements reusing `$1`) becomes `?n`.
-    /// Times become the text SQLite holds them as (see [`Cell::Time`]).
+    /// Times become the text SQLite holds them as (see [`Cell::Time`]), keys SQLite's keys.
     fn for_sqlite(mut self) -> Self {
         for cell in &mut self.binds {
-            if let Cell::Time(t) = cell {
-                *cell = Cell::Text(t.as_ref().map(crate::time::stored_text));
+            match cell {
+                Cell::Time(t) => *cell = Cell::Text(t.as_ref().map(crate::time::stored_text)),
+                Cell::IdKey(id) => *cell = Cell::Text(Some(sqlite_id_key(id))),
+                _ => {}
             }
         }
         let text = self.text.as_ref();
@@ -276,6 +324,8 @@ where
             Cell::Bool(v) => query.bind(v),
             Cell::Json(v) => query.bind(v),
             Cell::Time(v) => query.bind(v),
+            // SQLite's became text in `for_sqlite`.
+            Cell::IdKey(id) => query.bind(Some(postgres_id_key(&id))),
         };
     }
     query
@@ -471,6 +521,23 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_is_its_own_key_up_to_2000_bytes_and_a_digest_past_them() {
+        let short = "é".repeat(1000);
+        assert_eq!(postgres_id_key(&short), format!("0{short}"));
+        assert_eq!(sqlite_id_key(&short), format!("0{short}"));
+        let long = format!("{short}x");
+        let key = postgres_id_key(&long);
+        assert_eq!((key.len(), &key[..1]), (65, "1"));
+        assert_ne!(key, postgres_id_key(&format!("{short}y")));
+        assert_eq!(sqlite_id_key(&long), format!("1{long}"));
+        // SQLite's keys are text once the statement is made for it.
+        let sql = Sql::new("SELECT 1 WHERE k = $1")
+            .arg(IdKey("a"))
+            .for_sqlite();
+        assert_eq!(sql.binds, [Cell::Text(Some("0a".to_owned()))]);
+    }
 
     #[test]
     fn built_statements_number_their_placeholders() {

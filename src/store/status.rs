@@ -2,7 +2,7 @@
 
 use super::error::Result;
 use super::runs::{RunStatus, stored_scope};
-use super::sql::{Row, Sql};
+use super::sql::{IdKey, Row, Sql};
 use super::{Db, Store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -100,8 +100,8 @@ impl Store {
         for chunk in ids.chunks(super::sql::MAX_PARAMS / 2) {
             let mut sql = Sql::new("SELECT id, content_hash FROM connections WHERE project_id = ");
             sql.bind(project_id)
-                .push(" AND id")
-                .push_in_list(chunk.iter().copied());
+                .push(" AND id_key")
+                .push_in_list(chunk.iter().map(|id| IdKey(id)));
             for row in self.db.fetch_all(sql).await? {
                 hashes.insert(row.at(0)?, row.at(1)?);
             }

@@ -27,7 +27,7 @@ pub(super) struct ConnectionWrite<'a> {
 }
 
 /// The key a connection row is unique by: one inventory per project.
-const CONNECTION_KEY: &[&str] = &["project_id", "id"];
+const CONNECTION_KEY: &[&str] = &["project_id", "id_key"];
 
 /// Writes `batch` for `scope` as changed by `run_id`.
 pub(super) async fn write_connections(
@@ -87,7 +87,7 @@ async fn upsert_connections(
             (context, w.conn)
         })
         .collect();
-    let upsert = CONNECTIONS.on_conflict_update(CONNECTION_KEY, &["first_seen_run_id"]);
+    let upsert = CONNECTIONS.on_conflict_update(CONNECTION_KEY, &["id", "first_seen_run_id"]);
     let mut pk_of: HashMap<String, i64> = HashMap::with_capacity(batch.len());
     for mut sql in CONNECTIONS.inserts(&rows) {
         sql.push(&upsert).push(" RETURNING pk, id");

@@ -331,6 +331,25 @@ async fn export_as_of_rebuilds_every_past_run(backend: Backend) {
             .trim(),
         "[]"
     );
+    // Every time `drift --since` takes: now, a date, a time ago.
+    let count = |as_of: &'static str| {
+        let env = &env;
+        async move {
+            let export = env.run(&["export", "--as-of", as_of]).await;
+            export.assert_ok().json().as_array().unwrap().len()
+        }
+    };
+    assert_eq!(count("now").await, 37);
+    assert_eq!(count("2999-01-01").await, 37);
+    assert_eq!(count("2001-01-01").await, 0);
+    assert_eq!(count("1d").await, 0);
+    let wrong = env.run(&["export", "--as-of", "yesterday"]).await;
+    assert_eq!(wrong.code, Some(64), "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("a time ago (24h, 7d"),
+        "{}",
+        wrong.stderr
+    );
     let since = env
         .run(&[
             "drift",

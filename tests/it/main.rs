@@ -15,6 +15,7 @@ mod forget;
 mod hardening;
 mod layering;
 mod logs;
+mod long_ids;
 mod overlap;
 mod queryable;
 mod readers;

@@ -13,6 +13,7 @@ backend_tests!(
     strings_longer_than_an_index_entry_sync,
     version_spans_reads_bodies_no_text_column_can_hold,
     network_ranges_join_by_connection_and_read_as_networks,
+    versions_reach_the_runs_that_opened_and_closed_them,
 );
 
 /// `$TIME(n)`: a change recorded `n` hours ago, in the form schema V7 stored times.
@@ -147,7 +148,7 @@ async fn database_schema(env: &TestEnv, db: &TestDb) -> BTreeMap<String, Describ
     let sql = match env.backend() {
         Backend::Sqlite => {
             "SELECT m.name, p.name, NULL, NULL FROM sqlite_master m
-             JOIN pragma_table_info(m.name) p
+             JOIN pragma_table_xinfo(m.name) p  -- xinfo: generated columns too
              WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%'
                  AND m.name <> 'refinery_schema_history'"
         }
@@ -358,6 +359,60 @@ async fn network_ranges_join_by_connection_and_read_as_networks(backend: Backend
     if backend == Backend::Postgres {
         let contained = "SELECT COUNT(*) FROM network_ranges WHERE network >>= '10.1.200.0/24'";
         assert_eq!(db.scalar(contained).await, 1);
+    }
+    db.close().await;
+}
+
+/// `connection_versions.from_run_id`/`to_run_id` are the runs that added, changed and removed a
+/// connection, by run id (a failed run in between makes ids and apply order differ).
+async fn versions_reach_the_runs_that_opened_and_closed_them(backend: Backend) {
+    let mut served = vpn_simulator::server::generated_inventory(3, 5);
+    let env = TestEnv::with_inventory(backend, served.clone()).await;
+    env.sync(&[]).await;
+    let mut failing = env.command(&["sync"]);
+    failing.env("HUAWEICLOUD_SDK_SK", "not-the-secret-key");
+    assert_eq!(env.run_cmd(failing).await.code, Some(1), "run 2 fails");
+    served[0]["name"] = json!("renamed");
+    env.sim.state.set_inventory(served.clone());
+    assert_eq!(env.sync(&[]).await["modified"], 1);
+    served.remove(1);
+    env.sim.state.set_inventory(served.clone());
+    assert_eq!(env.sync(&[]).await["removed"], 1);
+
+    let db = env.db().await;
+    let spans = [
+        // The renamed connection's first version and its second; the removed one; the other.
+        (
+            "SELECT COUNT(*) FROM connection_versions WHERE from_run_id = 1 AND to_run_id = 3",
+            1,
+        ),
+        (
+            "SELECT COUNT(*) FROM connection_versions WHERE from_run_id = 3 AND to_run_id IS NULL",
+            1,
+        ),
+        (
+            "SELECT COUNT(*) FROM connection_versions WHERE from_run_id = 1 AND to_run_id = 4",
+            1,
+        ),
+        (
+            "SELECT COUNT(*) FROM connection_versions WHERE from_run_id = 1 AND to_run_id IS NULL",
+            1,
+        ),
+        ("SELECT COUNT(*) FROM connection_versions", 4),
+        // The same runs as the apply sequence names, and as version_spans shows.
+        (
+            "SELECT COUNT(*) FROM connection_versions v
+             JOIN sync_runs f ON f.apply_seq = v.from_seq
+             LEFT JOIN sync_runs t ON t.apply_seq = v.to_seq
+             JOIN version_spans s ON s.version_id = v.id
+             WHERE f.id = v.from_run_id AND s.from_run_id = v.from_run_id
+                 AND COALESCE(t.id, 0) = COALESCE(v.to_run_id, 0)
+                 AND COALESCE(s.to_run_id, 0) = COALESCE(v.to_run_id, 0)",
+            4,
+        ),
+    ];
+    for (sql, expected) in spans {
+        assert_eq!(db.scalar(sql).await, expected, "{sql}");
     }
     db.close().await;
 }

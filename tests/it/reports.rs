@@ -12,6 +12,7 @@ backend_tests!(
     subnet_overlap_finds_every_overlapping_pair,
     history_reports_follow_the_runs,
     reports_change_nothing_and_say_what_is_wrong,
+    a_large_result_is_written_in_every_format,
 );
 
 /// `report NAME --format json` with `--param` for each of `params`; must succeed.
@@ -628,5 +629,52 @@ async fn reports_change_nothing_and_say_what_is_wrong(backend: Backend) {
     assert!(
         list.contains("recent-changes") && list.contains("since=24h"),
         "{list}"
+    );
+}
+
+/// 100,000 rows come out whole in every format (CSV, JSON and Markdown are written as the rows
+/// arrive, a table once they all have).
+async fn a_large_result_is_written_in_every_format(backend: Backend) {
+    const ROWS: usize = 100_000;
+    let env = TestEnv::generated(backend, 0, 1).await;
+    env.run(&["migrate"]).await.assert_ok();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("numbers.sql");
+    let sql = format!(
+        "-- title: Numbers\n\
+         WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS})\n\
+         SELECT i, 'row ' || i AS label FROM n ORDER BY i\n"
+    );
+    std::fs::write(&path, sql).unwrap();
+    let path = path.display().to_string();
+    let output = |format: &'static str| {
+        let env = &env;
+        let path = path.clone();
+        async move {
+            let run = env
+                .run(&["report", "--file", &path, "--format", format])
+                .await;
+            run.assert_ok().stdout.clone()
+        }
+    };
+
+    let csv = output("csv").await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), ROWS + 1);
+    assert_eq!((lines[0], lines[ROWS]), ("i,label", "100000,row 100000"));
+    let json: Vec<Value> = serde_json::from_str(&output("json").await).unwrap();
+    assert_eq!(json.len(), ROWS);
+    assert_eq!(json[ROWS - 1], json!({"i": 100_000, "label": "row 100000"}));
+    let markdown = output("markdown").await;
+    let lines: Vec<&str> = markdown.lines().collect();
+    assert_eq!(lines.len(), ROWS + 2);
+    assert_eq!(lines[1], "| ---: | --- |");
+    assert_eq!(lines[ROWS + 1], "| 100000 | row 100000 |");
+    let table = output("table").await;
+    assert_eq!(table.lines().count(), ROWS + 1);
+    assert!(
+        table.ends_with("100000  row 100000\n"),
+        "{}",
+        &table[table.len() - 60..]
     );
 }

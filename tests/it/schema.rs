@@ -88,6 +88,14 @@ async fn upgrading_a_database_written_by_the_last_release_keeps_its_data(backend
         db.scalar("SELECT COUNT(*) FROM connection_crypto").await,
         40
     );
+    // Versions stored before V12 reach their runs by id too.
+    let by_run = "SELECT COUNT(*) FROM connection_versions v
+        WHERE v.from_run_id = (SELECT r.id FROM sync_runs r WHERE r.apply_seq = v.from_seq)
+            AND (v.to_seq IS NULL AND v.to_run_id IS NULL
+                OR v.to_run_id = (SELECT r.id FROM sync_runs r WHERE r.apply_seq = v.to_seq))";
+    assert_eq!(db.scalar(by_run).await, 49);
+    let closed = "SELECT COUNT(*) FROM connection_versions WHERE to_run_id = 2";
+    assert!(db.scalar(closed).await > 0);
     db.close().await;
     // And syncing goes on (through another endpoint: the inventory is the project's).
     assert_eq!(env.sync(&[]).await["removals_skipped"], Value::Null);
@@ -370,7 +378,7 @@ async fn columns(env: &TestEnv) -> Vec<(String, String)> {
     use sqlx::Row;
     let sql = match env.backend() {
         Backend::Sqlite => {
-            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_xinfo(m.name) p
              WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%'"
         }
         Backend::Postgres => {
