@@ -626,6 +626,7 @@ async fn sweep<S: PageSink>(
                 marker: marker.as_deref(),
                 next_marker: page.next_marker.as_deref(),
                 request_id: page.request_id.as_deref(),
+                fetched_at: page.received_at,
                 connections: &staged,
             };
             tracing::info!(

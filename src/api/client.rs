@@ -6,6 +6,7 @@ use super::error::ApiError;
 use super::filters::Filters;
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::signer::{self, SigningInput};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -25,6 +26,9 @@ pub struct ListPage {
     pub current_count: Option<u64>,
     pub total_count: Option<u64>,
     pub request_id: Option<String>,
+    /// When the answer began to arrive: what the page shows was current then. (Staging
+    /// stamps its connections' observation with it, not with the later moment it writes.)
+    pub received_at: DateTime<Utc>,
 }
 
 /// The base URL of the VPN service: `http(s)://host[:port][/path]`, nothing else. The
@@ -215,7 +219,7 @@ impl VpnClient {
                 secret_key,
                 security_token,
             } => {
-                headers.push(("X-Sdk-Date".into(), signer::sdk_date(chrono::Utc::now())));
+                headers.push(("X-Sdk-Date".into(), signer::sdk_date(Utc::now())));
                 if let Some(token) = security_token {
                     headers.push(("X-Security-Token".into(), token.expose().to_owned()));
                 }
@@ -242,6 +246,7 @@ impl VpnClient {
             request = request.header(name, value);
         }
         let response = request.send().await.map_err(FetchError::Transport)?;
+        let received_at = Utc::now();
         let status = response.status();
         if status.is_redirection() {
             let location = response.headers().get(reqwest::header::LOCATION);
@@ -265,7 +270,7 @@ impl VpnClient {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+            .and_then(|v| parse_retry_after(v, Utc::now()));
         let body = self.read_body(response).await?;
         if !status.is_success() {
             let mut error =
@@ -273,7 +278,7 @@ impl VpnClient {
             error.retry_after = retry_after;
             return Err(error.into());
         }
-        parse_list_page(&body, header_request_id)
+        parse_list_page(&body, header_request_id, received_at)
     }
 }
 
@@ -304,10 +309,11 @@ impl VpnClient {
     }
 }
 
-/// Parses a 200 answer of the list API.
+/// Parses a 200 answer of the list API, which began to arrive at `received_at`.
 pub fn parse_list_page(
     body: &[u8],
     header_request_id: Option<String>,
+    received_at: DateTime<Utc>,
 ) -> Result<ListPage, FetchError> {
     let start = body.trim_ascii_start();
     if start.starts_with(b"<") {
@@ -360,6 +366,7 @@ pub fn parse_list_page(
             .and_then(Value::as_str)
             .map(str::to_owned)
             .or(header_request_id),
+        received_at,
     })
 }
 
@@ -397,7 +404,7 @@ mod tests {
     #[test]
     fn parses_the_seed_example() {
         let body = include_bytes!("../../tests/fixtures/seed-example-all-connections.json");
-        let page = parse_list_page(body, None).unwrap();
+        let page = parse_list_page(body, None, Utc::now()).unwrap();
         assert_eq!(page.connections.len(), 2);
         assert_eq!(
             page.next_marker.as_deref(),
@@ -443,19 +450,19 @@ mod tests {
 
     #[test]
     fn malformed_bodies_say_what_is_wrong() {
-        let err = chain(parse_list_page(b"{\"vpn_connections\": [", None).unwrap_err());
+        let err = chain(parse_list_page(b"{\"vpn_connections\": [", None, Utc::now()).unwrap_err());
         assert!(
             err.starts_with("response is not the expected JSON: "),
             "{err}"
         );
         assert!(err.contains("EOF"), "{err}");
-        let err = parse_list_page(b"{\"vpn_connections\": [1]}", None).unwrap_err();
+        let err = parse_list_page(b"{\"vpn_connections\": [1]}", None, Utc::now()).unwrap_err();
         assert!(err.to_string().contains("vpn_connections[0]"), "{err}");
-        let err = parse_list_page(b"[]", None).unwrap_err();
+        let err = parse_list_page(b"[]", None, Utc::now()).unwrap_err();
         assert!(err.to_string().contains("not a JSON object"), "{err}");
-        let err = parse_list_page(b"\n<!DOCTYPE html><html>", None).unwrap_err();
+        let err = parse_list_page(b"\n<!DOCTYPE html><html>", None, Utc::now()).unwrap_err();
         assert!(err.to_string().contains("HTML page"), "{err}");
-        let err = parse_list_page(&[0x1f, 0x8b, 8, 0], None).unwrap_err();
+        let err = parse_list_page(&[0x1f, 0x8b, 8, 0], None, Utc::now()).unwrap_err();
         assert!(err.to_string().contains("gzip"), "{err}");
     }
 
@@ -463,7 +470,7 @@ mod tests {
     fn a_page_too_deep_names_the_connection_and_field() {
         let deep = format!("{}0{}", "[".repeat(125), "]".repeat(125));
         let body = format!(r#"{{"vpn_connections": [{{"id": "c-1", "future": {deep}}}]}}"#);
-        let err = chain(parse_list_page(body.as_bytes(), None).unwrap_err());
+        let err = chain(parse_list_page(body.as_bytes(), None, Utc::now()).unwrap_err());
         assert!(
             err.contains(r#"vpn_connections[0] (id "c-1") nests its field "future" deeper"#),
             "{err}"
@@ -471,7 +478,7 @@ mod tests {
         let deepest = format!("{}0{}", "[".repeat(124), "]".repeat(124));
         let body = format!(r#"{{"vpn_connections": [{{"id": "c-1", "future": {deepest}}}]}}"#);
         assert_eq!(
-            parse_list_page(body.as_bytes(), None)
+            parse_list_page(body.as_bytes(), None, Utc::now())
                 .unwrap()
                 .connections
                 .len(),

@@ -38,6 +38,8 @@ pub struct PageToStage<'a> {
     pub marker: Option<&'a str>,
     pub next_marker: Option<&'a str>,
     pub request_id: Option<&'a str>,
+    /// When the page's answer arrived: its connections' observation time.
+    pub fetched_at: DateTime<Utc>,
     pub connections: &'a [StagedConnection],
 }
 
@@ -231,7 +233,7 @@ impl Store {
         .arg(page.next_marker)
         .arg(items)
         .arg(page.request_id)
-        .arg(now_utc());
+        .arg(page.fetched_at);
         tx.execute(sql).await?;
         let ids: Vec<&str> = page.connections.iter().map(|c| c.id.as_str()).collect();
         let held = || {

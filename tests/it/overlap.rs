@@ -263,6 +263,7 @@ async fn stage_one(store: &Store, run_id: i64, project: &str, served: &Value) ->
         marker: None,
         next_marker: None,
         request_id: None,
+        fetched_at: chrono::Utc::now(),
         connections: &staged,
     };
     store.stage_page(run_id, project, &page).await.unwrap()
