@@ -27,8 +27,10 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
 /// Full pages in a row that may bring nothing new (a recovery overlap, a tie passed) before a
@@ -160,7 +162,8 @@ pub async fn dry_run(
     let filters = &scope.filters;
     let progress = Progress::new(page_size);
     let swept = sweep(client, filters, page_size, progress, &sink, shutdown).await?;
-    let hashes = sink.hashes.into_inner().expect("hashes lock");
+    // Every staging task has ended with the sweep: the map is the sink's alone again.
+    let hashes = std::mem::take(&mut *sink.hashes.lock().expect("hashes lock"));
     let mut report = DryRunReport {
         status: "dry-run",
         pages: swept.pages,
@@ -362,9 +365,9 @@ impl<'a> Run<'a> {
             Some(from) => self.staged_progress(from).await?,
         };
         let sink = StagingSink {
-            store: self.store,
+            store: self.store.clone(),
             run_id: self.id,
-            project_id: &self.scope.project_id,
+            project_id: self.scope.project_id.clone(),
         };
         let started = std::time::Instant::now();
         let swept = sweep(client, filters, self.page_size, progress, &sink, shutdown).await?;
@@ -457,44 +460,92 @@ impl<'a> Run<'a> {
 
 /// Where a sweep's pages go: the run's staging, or (a dry run) memory.
 pub(crate) trait PageSink {
-    async fn stage(&self, page: &PageToStage<'_>) -> anyhow::Result<StageOutcome>;
+    /// Starts storing `page` on a task of its own, so that the sweep fetches and prepares
+    /// the next page meanwhile; the handle gives the outcome.
+    fn stage(&self, page: PreparedPage) -> JoinHandle<anyhow::Result<StageOutcome>>;
+}
+
+/// One page checked and ready to stage, owning its parts (its staging outlives the loop
+/// iteration that prepared it).
+pub(crate) struct PreparedPage {
+    page_no: i64,
+    marker: Option<String>,
+    next_marker: Option<String>,
+    request_id: Option<String>,
+    fetched_at: DateTime<Utc>,
+    connections: Vec<StagedConnection>,
+}
+
+impl PreparedPage {
+    fn to_stage(&self) -> PageToStage<'_> {
+        PageToStage {
+            page_no: self.page_no,
+            marker: self.marker.as_deref(),
+            next_marker: self.next_marker.as_deref(),
+            request_id: self.request_id.as_deref(),
+            fetched_at: self.fetched_at,
+            connections: &self.connections,
+        }
+    }
 }
 
 /// A run's staging in the database.
-struct StagingSink<'a> {
-    store: &'a Store,
+struct StagingSink {
+    store: Store,
     run_id: i64,
-    project_id: &'a str,
+    project_id: String,
 }
 
-impl PageSink for StagingSink<'_> {
-    async fn stage(&self, page: &PageToStage<'_>) -> anyhow::Result<StageOutcome> {
-        Ok(self
-            .store
-            .stage_page(self.run_id, self.project_id, page)
-            .await?)
+impl PageSink for StagingSink {
+    fn stage(&self, page: PreparedPage) -> JoinHandle<anyhow::Result<StageOutcome>> {
+        let (store, run_id, project_id) =
+            (self.store.clone(), self.run_id, self.project_id.clone());
+        tokio::spawn(async move {
+            Ok(store
+                .stage_page(run_id, &project_id, &page.to_stage())
+                .await?)
+        })
     }
 }
 
 /// A dry run's pages: each distinct id and its content hash, nothing else.
 #[derive(Default)]
 struct MemorySink {
-    hashes: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    hashes: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl PageSink for MemorySink {
-    async fn stage(&self, page: &PageToStage<'_>) -> anyhow::Result<StageOutcome> {
-        let mut hashes = self.hashes.lock().expect("hashes lock");
-        let mut duplicates = 0;
-        for conn in page.connections {
-            if hashes
-                .insert(conn.id.clone(), conn.content_hash.clone())
-                .is_some()
-            {
-                duplicates += 1;
+    fn stage(&self, page: PreparedPage) -> JoinHandle<anyhow::Result<StageOutcome>> {
+        let hashes = Arc::clone(&self.hashes);
+        tokio::spawn(async move {
+            let mut hashes = hashes.lock().expect("hashes lock");
+            let mut duplicates = 0;
+            for conn in page.connections {
+                if hashes.insert(conn.id, conn.content_hash).is_some() {
+                    duplicates += 1;
+                }
             }
-        }
-        Ok(StageOutcome { duplicates })
+            Ok(StageOutcome { duplicates })
+        })
+    }
+}
+
+/// A page being staged: which one, and the handle of its staging.
+struct Staging {
+    page_no: i64,
+    described: String,
+    handle: JoinHandle<anyhow::Result<StageOutcome>>,
+}
+
+impl Staging {
+    /// Waits for the page to be stored: its outcome, or why it was not.
+    async fn outcome(self) -> anyhow::Result<(i64, StageOutcome)> {
+        let staged = match self.handle.await {
+            Ok(staged) => staged,
+            Err(e) => Err(anyhow::anyhow!("the staging task ended: {e}")),
+        };
+        let outcome = staged.with_context(|| format!("cannot stage {}", self.described))?;
+        Ok((self.page_no, outcome))
     }
 }
 
@@ -554,99 +605,11 @@ async fn sweep<S: PageSink>(
     // Pages staged before a resume do not keep the total count: the pages after it, which
     // ask again, claim it afresh.
     let mut total_count: Option<i64> = None;
-    // Network waits give way to a signal; database transactions never do.
-    let mut page = tokio::select! {
-        page = fetch(client, filters, page_size, &pager) => page?,
-        interrupted = shutdown.requested() => return Err(interrupted.into()),
-    };
-    loop {
-        let page_no = pager.page();
-        let marker = pager.marker().map(str::to_owned);
-        let where_ = || describe_page(page_no, marker.as_deref());
-        let created_at: Vec<Option<&str>> = page
-            .connections
-            .iter()
-            .map(|c| c.get("created_at").and_then(Value::as_str))
-            .collect();
-        // What this page's request asked for again: known before the pager moves on.
-        let asked_before = pager.asked_before();
-        let reasked = pager.reasks();
-        pager
-            .advance(PageMeta {
-                current_count: page.current_count,
-                next_marker: page.next_marker.as_deref(),
-                created_at: &created_at,
-            })
-            .with_context(where_)?;
-        // The next page is asked for first; this one is checked and staged while it comes.
-        let next_page = async {
-            if pager.is_done() {
-                return None;
-            }
-            Some(tokio::select! {
-                page = fetch(client, filters, page_size, &pager) => page.map_err(RunError::from),
-                interrupted = shutdown.requested() => Err(RunError::from(interrupted)),
-            })
-        };
-        let this_page = async {
-            let mut staged = prepare(&page, &created_at).with_context(where_)?;
-            let overlap = drop_overlap(&mut staged, &created_at, asked_before, &seen);
-            let new = staged.iter().filter(|c| !seen.contains(&c.id)).count();
-            idle = match (reasked, new == 0 && !pager.is_done()) {
-                // Asked again on purpose: neither progress nor the lack of it.
-                (true, _) => idle,
-                (false, true) => idle + 1,
-                (false, false) => 0,
-            };
-            if idle > MAX_IDLE_PAGES {
-                anyhow::bail!(
-                    "{} pages up to {} brought no connection not received before while the \
-                     marker kept moving; stopping instead of looping",
-                    idle,
-                    where_()
-                );
-            }
-            seen.extend(staged.iter().map(|c| c.id.clone()));
-            let claimed = page.total_count.and_then(|n| i64::try_from(n).ok());
-            total_count = total_count.max(claimed);
-            if let Some(most) = total_count.map(most_plausible)
-                && count(seen.len()) > most
-            {
-                anyhow::bail!(
-                    "{} brought the sweep to {} distinct connections, more than the {} the \
-                     API's total_count allows (with a margin for connections created \
-                     meanwhile); stopping instead of listing without end",
-                    where_(),
-                    seen.len(),
-                    most
-                );
-            }
-            let to_stage = PageToStage {
-                page_no,
-                marker: marker.as_deref(),
-                next_marker: page.next_marker.as_deref(),
-                request_id: page.request_id.as_deref(),
-                fetched_at: page.received_at,
-                connections: &staged,
-            };
-            tracing::info!(
-                page = page_no,
-                connections = staged.len(),
-                overlap,
-                marker = marker.as_deref().unwrap_or(""),
-                total_count = page.total_count,
-                "page received"
-            );
-            let outcome = sink
-                .stage(&to_stage)
-                .await
-                .with_context(|| format!("cannot stage {}", where_()))?;
-            Ok((count(staged.len()), outcome))
-        };
-        let (next, staged) = tokio::join!(next_page, this_page);
-        let (items, outcome) = staged?;
-        pages += 1;
-        fetched += items;
+    // A page is staged on a task of its own while the next one is fetched and prepared; one
+    // at a time, in page order. Whatever ends the sweep, the page being staged is stored
+    // first (or fails): database transactions never give way.
+    let mut staging: Option<Staging> = None;
+    let mut tally = |(page_no, outcome): (i64, StageOutcome)| {
         duplicates += outcome.duplicates;
         if outcome.duplicates > 0 {
             tracing::warn!(
@@ -655,10 +618,127 @@ async fn sweep<S: PageSink>(
                 "ids repeated across pages were ignored"
             );
         }
-        match next {
-            Some(next) => page = next?,
-            None => break,
+    };
+    let swept = async {
+        // Network waits give way to a signal.
+        let mut page = tokio::select! {
+            page = fetch(client, filters, page_size, &pager) => page?,
+            interrupted = shutdown.requested() => return Err(interrupted.into()),
+        };
+        loop {
+            let page_no = pager.page();
+            let marker = pager.marker().map(str::to_owned);
+            let where_ = || describe_page(page_no, marker.as_deref());
+            let created_at: Vec<Option<&str>> = page
+                .connections
+                .iter()
+                .map(|c| c.get("created_at").and_then(Value::as_str))
+                .collect();
+            // What this page's request asked for again: known before the pager moves on.
+            let asked_before = pager.asked_before();
+            let reasked = pager.reasks();
+            pager
+                .advance(PageMeta {
+                    current_count: page.current_count,
+                    next_marker: page.next_marker.as_deref(),
+                    created_at: &created_at,
+                })
+                .with_context(where_)?;
+            // The next page is asked for first; this one is checked while it comes.
+            let next_page = async {
+                if pager.is_done() {
+                    return None;
+                }
+                Some(tokio::select! {
+                    page = fetch(client, filters, page_size, &pager) => {
+                        page.map_err(RunError::from)
+                    }
+                    interrupted = shutdown.requested() => Err(RunError::from(interrupted)),
+                })
+            };
+            let this_page = async {
+                let mut staged = prepare(&page, &created_at).with_context(where_)?;
+                let overlap = drop_overlap(&mut staged, &created_at, asked_before, &seen);
+                let new = staged.iter().filter(|c| !seen.contains(&c.id)).count();
+                idle = match (reasked, new == 0 && !pager.is_done()) {
+                    // Asked again on purpose: neither progress nor the lack of it.
+                    (true, _) => idle,
+                    (false, true) => idle + 1,
+                    (false, false) => 0,
+                };
+                if idle > MAX_IDLE_PAGES {
+                    anyhow::bail!(
+                        "{} pages up to {} brought no connection not received before while \
+                         the marker kept moving; stopping instead of looping",
+                        idle,
+                        where_()
+                    );
+                }
+                seen.extend(staged.iter().map(|c| c.id.clone()));
+                let claimed = page.total_count.and_then(|n| i64::try_from(n).ok());
+                total_count = total_count.max(claimed);
+                if let Some(most) = total_count.map(most_plausible)
+                    && count(seen.len()) > most
+                {
+                    anyhow::bail!(
+                        "{} brought the sweep to {} distinct connections, more than the {} the \
+                         API's total_count allows (with a margin for connections created \
+                         meanwhile); stopping instead of listing without end",
+                        where_(),
+                        seen.len(),
+                        most
+                    );
+                }
+                tracing::info!(
+                    page = page_no,
+                    connections = staged.len(),
+                    overlap,
+                    marker = marker.as_deref().unwrap_or(""),
+                    total_count = page.total_count,
+                    "page received"
+                );
+                let prepared = PreparedPage {
+                    page_no,
+                    marker: marker.clone(),
+                    next_marker: page.next_marker.clone(),
+                    request_id: page.request_id.clone(),
+                    fetched_at: page.received_at,
+                    connections: staged,
+                };
+                let items = count(prepared.connections.len());
+                // The page before must be stored before this one is begun.
+                if let Some(before) = staging.take() {
+                    tally(before.outcome().await?);
+                }
+                staging = Some(Staging {
+                    page_no,
+                    described: where_(),
+                    handle: sink.stage(prepared),
+                });
+                Ok(items)
+            };
+            let (next, items) = tokio::join!(next_page, this_page);
+            pages += 1;
+            fetched += items?;
+            match next {
+                Some(next) => page = next?,
+                None => return Ok(()),
+            }
         }
+    }
+    .await;
+    let last = staging.take().map(Staging::outcome);
+    match (swept, last) {
+        (Err(e), Some(last)) => {
+            // The sweep's own error is the one to report; the page's staging ends first.
+            if let Err(staging) = last.await {
+                tracing::warn!("{staging:#}");
+            }
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+        (Ok(()), Some(last)) => tally(last.await?),
+        (Ok(()), None) => {}
     }
     if let Some(signal) = shutdown.received() {
         return Err(Interrupted(signal).into());
