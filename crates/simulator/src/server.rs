@@ -526,14 +526,30 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
     };
 
     let replay = faults.replay_from_page.is_some_and(|from| n >= from);
+    let (vgw_id, vgw_ip, vpn_id, eip_id) =
+        (get("vgw_id"), get("vgw_ip"), get("vpn_id"), get("eip_id"));
     let inventory = state.inventory.read().expect("inventory lock");
-    let page: Vec<&Held> = inventory
+    // Held newest first: what a marker excludes is a prefix, skipped by binary search (a scan
+    // from the top made each page cost the whole inventory, 100,000 connections a page).
+    let start = match &marker {
+        Some((_, m)) if !replay => inventory.partition_point(|c| {
+            c.created_at.is_some_and(|t| {
+                if faults.inclusive_marker {
+                    t > *m
+                } else {
+                    t >= *m
+                }
+            })
+        }),
+        _ => 0,
+    };
+    let page: Vec<&Held> = inventory[start..]
         .iter()
         .filter(|c| {
-            field_is(&c.vgw_id, get("vgw_id"))
-                && field_is(&c.vgw_ip, get("vgw_ip"))
-                && field_is(&c.id, get("vpn_id"))
-                && field_is(&c.vgw_ip, get("eip_id"))
+            field_is(&c.vgw_id, vgw_id)
+                && field_is(&c.vgw_ip, vgw_ip)
+                && field_is(&c.id, vpn_id)
+                && field_is(&c.vgw_ip, eip_id)
                 && (enterprise_projects.is_empty()
                     || c.enterprise_project_id
                         .as_deref()
