@@ -56,6 +56,12 @@ pub(super) struct RunContext<'a> {
     /// Another run of the project is sweeping: it may apply older observations after this
     /// one, so even unchanged connections record that they were seen now.
     concurrent: bool,
+    /// Whether the project's inventory, and the scope's previous result, held anything when
+    /// the apply began. Applies are serialized and each chunk holds other ids, so when they
+    /// held nothing no chunk can find anything there: a first sync skips its lookups (which
+    /// on PostgreSQL are planned on the statistics of tables this very apply is filling).
+    inventory_held: bool,
+    scope_held: bool,
 }
 
 /// One staged connection, with what the inventory holds of it.
@@ -134,6 +140,9 @@ impl Store {
             started_at: origin.started_at,
             page_times: page_times(&mut tx, run_id).await?,
             concurrent: others_running(&mut tx, run_id, scope).await?,
+            inventory_held: holds_any(&mut tx, "connections", "project_id", &scope.project_id)
+                .await?,
+            scope_held: holds_any(&mut tx, "scope_connections", "scope_id", scope_id).await?,
         };
         // What the scope selects is judged on the inventory as it was before this run.
         let Absent { held, gone } = absent(&mut tx, &ctx).await?;
@@ -191,6 +200,14 @@ impl Store {
             older_than_stored,
         })
     }
+}
+
+/// Whether `table` has a row whose `column` is `value`.
+async fn holds_any(tx: &mut Tx, table: &str, column: &str, value: impl Into<Cell>) -> Result<bool> {
+    let mut sql = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM ");
+    sql.push(table).push(" WHERE ").push(column).push(" = ");
+    sql.bind(value).push(" LIMIT 1) AS held");
+    Ok(tx.fetch_one(sql).await?.at::<i64>(0)? > 0)
 }
 
 /// When each page of the run was fetched.
@@ -313,7 +330,8 @@ async fn classify(
         sql.push(" AND id_key");
         sql
     };
-    let mut current: HashMap<String, Current> = select_in(tx, current, &id_keys(&ids))
+    let held_ids = if ctx.inventory_held { &ids[..] } else { &[] };
+    let mut current: HashMap<String, Current> = select_in(tx, current, &id_keys(held_ids))
         .await?
         .iter()
         .map(|row| {
@@ -324,7 +342,8 @@ async fn classify(
             Ok((row.at(0)?, current))
         })
         .collect::<Result<_>>()?;
-    let members = existing(tx, member_ids(ctx.scope_id), &ids).await?;
+    let member_ids_held = if ctx.scope_held { &ids[..] } else { &[] };
+    let members = existing(tx, member_ids(ctx.scope_id), member_ids_held).await?;
 
     let mut classified = Vec::with_capacity(staged.len());
     for row in &staged {
