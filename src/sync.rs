@@ -501,11 +501,13 @@ impl PageSink for StagingSink {
     fn stage(&self, page: PreparedPage) -> JoinHandle<anyhow::Result<StageOutcome>> {
         let (store, run_id, project_id) =
             (self.store.clone(), self.run_id, self.project_id.clone());
-        tokio::spawn(async move {
+        // In the run's span: whatever the staging logs (a slow statement, say) names the run.
+        let staging = async move {
             Ok(store
                 .stage_page(run_id, &project_id, &page.to_stage())
                 .await?)
-        })
+        };
+        tokio::spawn(staging.in_current_span())
     }
 }
 
