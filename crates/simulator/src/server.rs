@@ -362,6 +362,10 @@ pub async fn spawn(
     let addr = listener.local_addr()?;
     let state = Arc::new(SimState::new(config, inventory));
     let app = Router::new().fallback(handle).with_state(state.clone());
+    // Answers go out as written, like a real gateway's: no Nagle delay on the last segment.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        let _ = stream.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("simulator stopped: {e}");
@@ -404,10 +408,18 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
     if request.uri().path() == "/_simulator/mutate" && request.method() == Method::POST {
         return mutate(&state, request.uri().query());
     }
-    let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    // The latency is the whole time to answer, this simulator's own work included: a page
+    // then costs what a region's round trip costs, not that plus the time to build it.
+    let asked = tokio::time::Instant::now();
+    let response = answer(&state, request).await;
     if !state.config.latency.is_zero() {
-        tokio::time::sleep(state.config.latency).await;
+        tokio::time::sleep_until(asked + state.config.latency).await;
     }
+    response
+}
+
+async fn answer(state: &SimState, request: Request) -> Response {
+    let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let rid = request_id(n);
     let (parts, _body) = request.into_parts();
     let path = parts.uri.path().to_owned();
