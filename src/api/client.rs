@@ -1,5 +1,5 @@
 //! HTTP client for `ListVpnConnections`: builds, signs and sends one page request, and turns
-//! the answer into a `ListPage` or an error that says what went wrong.
+//! the answer into a `RawPage` (then a `ListPage`) or an error that says what went wrong.
 
 use super::credentials::Credentials;
 use super::error::ApiError;
@@ -29,6 +29,75 @@ pub struct ListPage {
     /// When the answer began to arrive: what the page shows was current then. (Staging
     /// stamps its connections' observation with it, not with the later moment it writes.)
     pub received_at: DateTime<Utc>,
+}
+
+/// A 200 answer of the list API, not yet read: [`RawPage::markers`] reads the little the
+/// next request depends on, [`RawPage::parse`] the whole page.
+#[derive(Debug)]
+pub struct RawPage {
+    body: Vec<u8>,
+    header_request_id: Option<String>,
+    received_at: DateTime<Utc>,
+    waited: Duration,
+}
+
+impl RawPage {
+    /// How long the answer took to begin, from its request (the last one, after retries).
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
+
+    /// The page, every value exactly as sent, or what is wrong with it.
+    pub fn parse(&self) -> Result<ListPage, FetchError> {
+        parse_list_page(&self.body, self.header_request_id.clone(), self.received_at)
+    }
+
+    /// What the pager needs of the page (each connection's `created_at` and `page_info`),
+    /// read without building the connections: so the next request can go out while the page
+    /// is read in full. `None` when the page is not plainly of the documented shape; the
+    /// full reading decides then, and says what is wrong.
+    pub fn markers(&self) -> Option<PageMarkers<'_>> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// The part of a page that the next request depends on ([`RawPage::markers`]).
+#[derive(Debug, serde::Deserialize)]
+pub struct PageMarkers<'a> {
+    #[serde(borrow)]
+    vpn_connections: Vec<CreatedAt<'a>>,
+    #[serde(borrow, default)]
+    page_info: Option<PageInfo<'a>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CreatedAt<'a> {
+    #[serde(borrow, default)]
+    created_at: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PageInfo<'a> {
+    #[serde(borrow, default)]
+    next_marker: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    current_count: Option<u64>,
+}
+
+impl PageMarkers<'_> {
+    /// Each connection's `created_at`, in page order.
+    pub fn created_at(&self) -> Vec<Option<&str>> {
+        let connections = self.vpn_connections.iter();
+        connections.map(|c| c.created_at.as_deref()).collect()
+    }
+
+    pub fn next_marker(&self) -> Option<&str> {
+        self.page_info.as_ref()?.next_marker.as_deref()
+    }
+
+    pub fn current_count(&self) -> Option<u64> {
+        self.page_info.as_ref()?.current_count
+    }
 }
 
 /// The base URL of the VPN service: `http(s)://host[:port][/path]`, nothing else. The
@@ -145,14 +214,16 @@ impl VpnClient {
     }
 
     /// Fetches one page of connections matching `filters`, asking again after a transient
-    /// failure as the retry policy allows. The last failure is returned as it was.
+    /// failure as the retry policy allows. The last failure is returned as it was. The page
+    /// is returned unread: [`RawPage::parse`] reads it (a page that does not read is no
+    /// transient failure: asking again would bring the same).
     #[tracing::instrument(level = "warn", skip_all, fields(marker = marker.unwrap_or("")))]
     pub async fn list_page(
         &self,
         filters: &Filters,
         limit: u32,
         marker: Option<&str>,
-    ) -> Result<ListPage, FetchError> {
+    ) -> Result<RawPage, FetchError> {
         let mut retry = 0;
         loop {
             let error = match self.list_page_once(filters, limit, marker).await {
@@ -191,7 +262,7 @@ impl VpnClient {
         filters: &Filters,
         limit: u32,
         marker: Option<&str>,
-    ) -> Result<ListPage, FetchError> {
+    ) -> Result<RawPage, FetchError> {
         let mut query = filters.query_pairs();
         query.push(("limit".to_owned(), limit.to_string()));
         if let Some(marker) = marker {
@@ -245,7 +316,9 @@ impl VpnClient {
         for (name, value) in &headers {
             request = request.header(name, value);
         }
+        let sent = std::time::Instant::now();
         let response = request.send().await.map_err(FetchError::Transport)?;
+        let waited = sent.elapsed();
         let received_at = Utc::now();
         let status = response.status();
         if status.is_redirection() {
@@ -278,7 +351,12 @@ impl VpnClient {
             error.retry_after = retry_after;
             return Err(error.into());
         }
-        parse_list_page(&body, header_request_id, received_at)
+        Ok(RawPage {
+            body,
+            header_request_id,
+            received_at,
+            waited,
+        })
     }
 }
 
@@ -400,6 +478,53 @@ fn too_deep(body: &[u8]) -> Option<FetchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn raw(body: &[u8]) -> RawPage {
+        RawPage {
+            body: body.to_vec(),
+            header_request_id: None,
+            received_at: Utc::now(),
+            waited: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn the_quick_reading_finds_what_the_full_one_does() {
+        let page = raw(include_bytes!(
+            "../../tests/fixtures/seed-example-all-connections.json"
+        ));
+        let full = page.parse().unwrap();
+        let quick = page.markers().unwrap();
+        let created_at: Vec<Option<&str>> = full
+            .connections
+            .iter()
+            .map(|c| c["created_at"].as_str())
+            .collect();
+        assert_eq!(quick.created_at(), created_at);
+        assert_eq!(quick.next_marker(), full.next_marker.as_deref());
+        assert_eq!(quick.current_count(), full.current_count);
+        let escaped = br#"{"vpn_connections":[{"created_at":"2025-01-01T00:00:00.001Z"}],
+            "page_info":{"next_marker":"2025-01-01T00:00:00.001Z","current_count":1}}"#;
+        assert_eq!(
+            raw(escaped).markers().unwrap().created_at(),
+            [Some("2025-01-01T00:00:00.001Z")]
+        );
+    }
+
+    #[test]
+    fn the_quick_reading_gives_up_on_what_is_not_plainly_a_page() {
+        for body in [
+            &br#"{"vpn_connections":[{"created_at":1}]}"#[..],
+            br#"{"vpn_connections":[{"created_at":"a","created_at":"b"}]}"#,
+            br#"{"vpn_connections":[7]}"#,
+            br#"{"vpn_connections":[],"page_info":{"current_count":"1"}}"#,
+            br#"{"page_info":{}}"#,
+            b"<html>",
+        ] {
+            let text = String::from_utf8_lossy(body);
+            assert!(raw(body).markers().is_none(), "{text}");
+        }
+    }
 
     #[test]
     fn parses_the_seed_example() {

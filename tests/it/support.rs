@@ -216,7 +216,11 @@ impl From<Output> for Run {
 impl TestEnv {
     /// A simulator serving `inventory` and a fresh, empty database of `backend`.
     pub async fn with_inventory(backend: Backend, inventory: Vec<Value>) -> Self {
-        let config = SimConfig::default();
+        Self::with_config(backend, SimConfig::default(), inventory).await
+    }
+
+    /// [`TestEnv::with_inventory`] with a simulator configured as `config`.
+    pub async fn with_config(backend: Backend, config: SimConfig, inventory: Vec<Value>) -> Self {
         let sim = spawn(([127, 0, 0, 1], 0).into(), config.clone(), inventory)
             .await
             .expect("simulator starts");
