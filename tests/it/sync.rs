@@ -93,6 +93,10 @@ async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing(backend: Back
         (&second["added"], &second["modified"], &second["unchanged"]),
         (&Value::from(0), &Value::from(0), &Value::from(120))
     );
+    if env.backend() == Backend::Sqlite {
+        // The re-sync's staging was given back too: unchanged re-syncs do not grow the file.
+        assert_eq!(env.db().await.scalar("PRAGMA freelist_count").await, 0);
+    }
     // No connection row was rewritten: every last_changed_run_id still names the first run.
     let after = env.inventory_fingerprint().await;
     assert_eq!(before, after);
