@@ -482,10 +482,10 @@ async fn prune_drops_leftovers_and_old_history_but_never_the_inventory(backend: 
     env.sync(&[]).await;
     env.sim.state.mutate(2, 9);
     env.sync(&[]).await;
-    // A run killed mid-sweep leaves its staged pages behind (page 1 at least, while page 4
+    // A run killed mid-sweep leaves its staged pages behind (page 1 at least, while page 5
     // is asked for).
     env.sim.state.set_faults(vpn_simulator::Faults {
-        hang_page: Some(4),
+        hang_page: Some(5),
         ..vpn_simulator::Faults::default()
     });
     let mut killed = env.command(&["sync", "--page-size", "5"]);

@@ -182,10 +182,10 @@ async fn a_run_marked_abandoned_by_another_process_applies_nothing(backend: Back
 
 async fn a_killed_run_is_marked_abandoned_by_the_next_sync_of_any_scope(backend: Backend) {
     let env = TestEnv::generated(backend, 12, 54).await;
-    // While page 4 is asked for, page 1 is staged (page 2 is staged while page 3 is fetched
-    // and prepared).
+    // While page 5 is asked for, page 1 is staged (page 2 is staged while page 3 is fetched
+    // and prepared, and page 4 may be asked for before page 3 is read).
     env.sim.state.set_faults(Faults {
-        hang_page: Some(4),
+        hang_page: Some(5),
         ..Faults::default()
     });
     let mut killed = env.command(&["sync", "--page-size", "3"]);

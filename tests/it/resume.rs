@@ -178,13 +178,13 @@ async fn a_killed_run_is_continued_by_the_next_sync_with_resume(backend: Backend
     let (clean, faulty) = twins(backend, 30, 62).await;
     let (expected, clean_requests) = clean_sync(&clean).await;
 
-    let mut killed = sync_hanging_at(&faulty, 4).await;
+    let mut killed = sync_hanging_at(&faulty, 5).await;
     killed.kill().await.expect("kill -9");
     faulty.sim.state.set_faults(Faults::default());
-    // Page 1 was staged before page 4 was asked for (a page is staged while the next one is
-    // fetched and prepared); pages 2 and 3 perhaps.
+    // Page 1 was staged before page 5 was asked for (a page is staged while the next one is
+    // fetched and prepared, and the one after may be asked for early); pages 2 to 4 perhaps.
     let staged = staged_pages(&faulty).await;
-    assert!((1..=3).contains(&staged), "{staged} pages staged");
+    assert!((1..=4).contains(&staged), "{staged} pages staged");
 
     // The next sync finds the run abandoned and continues it.
     let resumed = faulty.sync(&["--page-size", PAGE, "--resume"]).await;
