@@ -986,17 +986,17 @@ impl<'a> Fetcher<'a> {
             raw = request => raw?,
             interrupted = self.shutdown.requested() => return Err(interrupted.into()),
         };
-        let mut early = match sends_early(raw.waited(), self.last_read) {
-            true => ahead_of(pager, &raw).map(|ahead| {
-                tracing::debug!(
-                    page = ahead.page(),
-                    "asking for the next page before reading"
-                );
-                let request = self.request(&ahead);
-                (ahead, request)
-            }),
-            false => None,
-        };
+        let ahead = sends_early(raw.waited(), self.last_read)
+            .then(|| ahead_of(pager, &raw))
+            .flatten();
+        let mut early = ahead.map(|ahead| {
+            tracing::debug!(
+                page = ahead.page(),
+                "asking for the next page before reading"
+            );
+            let request = self.request(&ahead);
+            (ahead, request)
+        });
         let reading = Instant::now();
         let (page, answered) = read_page(raw, early.as_mut().map(|(_, request)| request)).await;
         self.last_read = Some(reading.elapsed());

@@ -503,8 +503,14 @@ mod tests {
         assert_eq!(quick.created_at(), created_at);
         assert_eq!(quick.next_marker(), full.next_marker.as_deref());
         assert_eq!(quick.current_count(), full.current_count);
-        let escaped = br#"{"vpn_connections":[{"created_at":"2025-01-01T00:00:00.001Z"}],
+        // An escape the quick reading undoes as the full one does.
+        let escaped = br#"{"vpn_connections":[{"created_at":"2025-01-01T00:00:00\u002e001Z"}],
             "page_info":{"next_marker":"2025-01-01T00:00:00.001Z","current_count":1}}"#;
+        let full = raw(escaped).parse().unwrap();
+        assert_eq!(
+            full.connections[0]["created_at"],
+            "2025-01-01T00:00:00.001Z"
+        );
         assert_eq!(
             raw(escaped).markers().unwrap().created_at(),
             [Some("2025-01-01T00:00:00.001Z")]
