@@ -88,6 +88,25 @@ async fn upgrading_a_database_written_by_the_last_release_keeps_its_data(backend
         db.scalar("SELECT COUNT(*) FROM connection_crypto").await,
         40
     );
+    // The views V13 made again on SQLite read the rebuilt tables.
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM connection_summary").await,
+        40
+    );
+    let ranges = "SELECT (SELECT COUNT(*) FROM network_ranges)
+        - (SELECT COUNT(*) FROM peer_subnets)
+        - (SELECT COUNT(*) FROM policy_rules WHERE source IS NOT NULL)
+        - (SELECT COUNT(*) FROM policy_rule_destinations)";
+    assert_eq!(db.scalar(ranges).await, 0);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM change_log").await, 52);
+    if backend == Backend::Sqlite {
+        // V13: the lists keep their rows in their key's b-tree and connections has one copy
+        // of its key, not two.
+        let copies = "SELECT COUNT(*) FROM sqlite_schema WHERE name LIKE 'sqlite_autoindex_%'
+            AND tbl_name IN ('connections', 'peer_subnets', 'policy_rules',
+                'policy_rule_destinations', 'tags')";
+        assert_eq!(db.scalar(copies).await, 0);
+    }
     // Versions stored before V12 reach their runs by id too.
     let by_run = "SELECT COUNT(*) FROM connection_versions v
         WHERE v.from_run_id = (SELECT r.id FROM sync_runs r WHERE r.apply_seq = v.from_seq)
