@@ -17,7 +17,10 @@ use super::error::{Result, StoreError, inconsistent};
 use super::removals::{Absent, absent, remove};
 use super::runs::{RunStatus, clear_staging, count, origin, prune_staging, sweep_chain};
 use super::sql::{Cell, IdKey, MAX_PARAMS, Row, Sql, id_keys};
-use super::tables::{CHANGE_RECORDS, NewRow};
+use super::tables::{
+    BGP_PEERS, CHANGE_RECORDS, CONNECTIONS, IKE_POLICIES, IPSEC_POLICIES, NewRow, PEER_SUBNETS,
+    POLICY_RULE_DESTINATIONS, POLICY_RULES, TAGS,
+};
 use super::write::{ConnectionWrite, write_connections};
 use super::{ApplyTx, ChangeRecord, RunCounts, Store, Tx};
 use crate::api::model::{FieldValue, VpnConnection};
@@ -37,6 +40,22 @@ pub struct Applied {
     /// Served connections left alone because another run had observed them later.
     pub older_than_stored: i64,
 }
+
+/// The tables an apply fills: where they were empty, their indexes are built after
+/// (`Tx::defer_indexes`).
+const FILLED: [&str; 11] = [
+    CONNECTIONS.name,
+    PEER_SUBNETS.name,
+    POLICY_RULES.name,
+    POLICY_RULE_DESTINATIONS.name,
+    TAGS.name,
+    IKE_POLICIES.name,
+    IPSEC_POLICIES.name,
+    BGP_PEERS.name,
+    "connection_versions",
+    CHANGE_RECORDS.name,
+    "scope_connections",
+];
 
 /// How many staged connections are classified per query.
 pub(super) const APPLY_CHUNK: i64 = 500;
@@ -147,6 +166,7 @@ impl Store {
         // What the scope selects is judged on the inventory as it was before this run.
         let Absent { held, gone } = absent(&mut tx, &ctx).await?;
 
+        let deferred = tx.defer_indexes(&FILLED).await?;
         let (mut counts, mut older_than_stored) = (RunCounts::default(), 0);
         // A chunk is read and judged while the chunk before it is written: two cores busy
         // instead of one. Chunks hold distinct ids, so writing one cannot change how the next
@@ -178,6 +198,7 @@ impl Store {
                 None => break,
             }
         }
+        tx.restore_indexes(deferred).await?;
         let removable: Vec<_> = gone
             .iter()
             .filter(|g| g.observed_at < ctx.started_at)
@@ -425,11 +446,13 @@ async fn held_body(tx: &mut Tx, scope: &Scope, id: &str, hash: &str) -> Result<S
     }
 }
 
-/// A staged connection whose served body was read: the model, and the JSON it is stored as.
+/// A staged connection whose served body was read: the model, and the JSON text it is stored
+/// as (the served and current bodies, judged already, are dropped: a chunk of them held in
+/// memory is most of the apply's peak).
 struct Served {
     item: Classified,
     conn: VpnConnection,
-    stored: Value,
+    stored: String,
 }
 
 /// A classified chunk made ready to write: the connections whose content is new, read and
@@ -458,8 +481,9 @@ fn prepare_chunk(batch: Vec<Classified>, stamp: RecordStamp) -> Result<Prepared>
         batch.into_iter().partition(Classified::is_new_content);
     counts.unchanged += count(same.len());
     let mut changed = Vec::with_capacity(fresh.len());
-    for item in fresh {
-        let id = &item.id;
+    let mut records = Vec::new();
+    for mut item in fresh {
+        let id = item.id.as_str();
         let conn = item
             .body
             .as_deref()
@@ -467,11 +491,6 @@ fn prepare_chunk(batch: Vec<Classified>, stamp: RecordStamp) -> Result<Prepared>
             .and_then(|served| VpnConnection::from_json(&served))
             .ok_or_else(|| inconsistent(format!("staged connection {id} is no JSON object")))?;
         let stored = conn.to_json();
-        changed.push(Served { item, conn, stored });
-    }
-    let mut records = Vec::new();
-    for Served { item, conn, stored } in &changed {
-        let id = item.id.as_str();
         let current_body: Option<Value> = item
             .current_body
             .as_deref()
@@ -488,7 +507,7 @@ fn prepare_chunk(batch: Vec<Classified>, stamp: RecordStamp) -> Result<Prepared>
             }
         };
         let name = conn.name.as_deref();
-        match drift::judge(previous, stored) {
+        match drift::judge(previous, &stored) {
             Verdict::Added => {
                 records.push(stamp.record(id, name, ChangeKind::Added, None));
                 counts.added += 1;
@@ -505,6 +524,9 @@ fn prepare_chunk(batch: Vec<Classified>, stamp: RecordStamp) -> Result<Prepared>
                 records.extend(modified);
             }
         }
+        (item.body, item.current_body) = (None, None);
+        let stored = crate::json::to_string(&stored);
+        changed.push(Served { item, conn, stored });
     }
     Ok(Prepared {
         same,
@@ -615,7 +637,7 @@ async fn open_versions(tx: &mut Tx, ctx: &RunContext<'_>, changed: &[Served]) ->
                 Cell::from(&ctx.scope.project_id),
                 Cell::from(&s.item.id),
                 Cell::from(&s.item.hash),
-                Cell::from(crate::json::to_string(&s.stored)),
+                Cell::from(&s.stored),
                 Cell::from(s.item.observed_at),
                 Cell::from(ctx.seq),
                 Cell::from(ctx.run_id),

@@ -13,6 +13,7 @@
 //! way to a signal.
 
 mod apply;
+mod bulk;
 mod cells;
 mod connections;
 mod error;

@@ -155,6 +155,12 @@ impl TestDb {
         on_test_db!(self, pool => sqlx::query(sql).fetch_one(pool).await.expect(sql).get(0))
     }
 
+    /// The first column of the first row, as text.
+    pub async fn text(&self, sql: &'static str) -> String {
+        use sqlx::Row;
+        on_test_db!(self, pool => sqlx::query(sql).fetch_one(pool).await.expect(sql).get(0))
+    }
+
     /// Runs a script of several statements as it is (fixtures).
     pub async fn execute_script(&self, script: &str) {
         let script = sqlx::AssertSqlSafe(script.to_owned());

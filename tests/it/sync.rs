@@ -57,6 +57,15 @@ async fn empty_inventory_is_a_complete_run_with_nothing(backend: Backend) {
 
 async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing(backend: Backend) {
     let env = TestEnv::generated(backend, 120, 5).await;
+    // SQLite's indexes as the migrations define them, to compare after the first sync.
+    const INDEXES: &str = "SELECT group_concat(name || ': ' || sql, '; ') FROM (
+        SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
+        ORDER BY name)";
+    env.run(&["migrate"]).await.assert_ok();
+    let defined = match backend {
+        Backend::Sqlite => env.db().await.text(INDEXES).await,
+        Backend::Postgres => String::new(),
+    };
     let first = env.sync(&["--page-size", "50"]).await;
     assert_eq!(
         (
@@ -86,6 +95,10 @@ async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing(backend: Back
         assert_eq!(db.scalar("PRAGMA freelist_count").await, 0);
         assert_eq!(db.scalar("PRAGMA page_size").await, 16384);
         assert_eq!(db.scalar("PRAGMA auto_vacuum").await, 2);
+        // The apply filled empty tables and built their indexes after the rows: every index
+        // is back as defined, and holds every row.
+        assert_eq!(db.text(INDEXES).await, defined);
+        assert_eq!(db.text("PRAGMA integrity_check").await, "ok");
     }
     let before = env.inventory_fingerprint().await;
     let second = env.sync(&["--page-size", "50"]).await;
