@@ -84,7 +84,10 @@ mod tests {
 
     #[tokio::test]
     async fn only_empty_tables_lose_their_plain_indexes_and_get_them_back_as_defined() {
-        let pool = SqlitePool::connect("sqlite::memory:")
+        // One connection: a dropped transaction is rolled back before the next statement.
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
             .await
             .expect("memory");
         sqlx::raw_sql(
