@@ -57,8 +57,15 @@ const FILLED: [&str; 11] = [
     "scope_connections",
 ];
 
-/// How many staged connections are classified per query.
-pub(super) const APPLY_CHUNK: i64 = 500;
+/// How many staged connections are classified per query while most of them are new: each is
+/// read, judged and written, and the chunks in flight are most of the apply's memory.
+const NEW_CHUNK: i64 = 500;
+
+/// How many connections are read per query where little is held per connection: staged ones
+/// while most are unchanged (a chunk then costs its queries, not its size), and the stored
+/// ones the removals go through. 2,000 instead of 500 took 0.6 s off the 2.8 s apply of an
+/// unchanged re-sync of 100,000 connections.
+pub(super) const APPLY_CHUNK: i64 = 2000;
 
 /// Everything a run's change records and writes share.
 pub(super) struct RunContext<'a> {
@@ -173,11 +180,18 @@ impl Store {
         // was classified.
         let mut after = String::new();
         let mut ready: Option<Prepared> = None;
+        let mut limit = NEW_CHUNK;
         loop {
-            let (batch, last) = classify(&mut tx, &ctx, &after).await?;
+            let (batch, last) = classify(&mut tx, &ctx, &after, limit).await?;
             if let Some(last) = last {
                 after = last;
             }
+            // The next chunk is as large as this one's share of new content allows.
+            let new = batch.iter().filter(|k| k.is_new_content()).count();
+            limit = match new * 4 <= batch.len() {
+                true => APPLY_CHUNK,
+                false => NEW_CHUNK,
+            };
             older_than_stored += count(batch.iter().filter(|k| k.is_older_than_stored()).count());
             let preparing = async {
                 match batch.is_empty() {
@@ -321,13 +335,14 @@ pub(super) fn member_ids(scope_id: i64) -> impl Fn() -> Sql {
     }
 }
 
-/// The next chunk of the run's staged connections after the key `after` (keyset order by
+/// The next `limit` of the run's staged connections after the key `after` (keyset order by
 /// `connection_key`, which a btree index holds whatever the id's length), classified; and the
 /// key of its last one.
 async fn classify(
     tx: &mut Tx,
     ctx: &RunContext<'_>,
     after: &str,
+    limit: i64,
 ) -> Result<(Vec<Classified>, Option<String>)> {
     let sql = Sql::new(
         "SELECT connection_id, content_hash, page_no, connection_key FROM staged_connections
@@ -335,7 +350,7 @@ async fn classify(
     )
     .arg(ctx.run_id)
     .arg(after)
-    .arg(APPLY_CHUNK);
+    .arg(limit);
     let staged = tx.fetch_all(sql).await?;
     let ids: Vec<String> = staged
         .iter()

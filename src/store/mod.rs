@@ -279,7 +279,7 @@ impl Store {
     pub async fn begin_apply(&self, timeout: Duration) -> Result<ApplyTx, StoreError> {
         let waiting = || tracing::info!("waiting up to {timeout:?} for another run's apply");
         if let Db::Postgres(pool) = &self.db {
-            // The apply looks the staging up by key, a chunk of 500 at a time. Planned on the
+            // The apply looks the staging up by key, a chunk at a time. Planned on the
             // row counts of the last run's staging (none, after its vacuum), each lookup read
             // the whole run's staging instead: a first sync of 100,000 connections spent 21 s
             // re-reading it, an unchanged re-sync 5 s.
