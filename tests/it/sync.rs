@@ -93,7 +93,7 @@ async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing(backend: Back
         // pages large enough for several stored bodies each.
         let db = env.db().await;
         assert_eq!(db.scalar("PRAGMA freelist_count").await, 0);
-        assert_eq!(db.scalar("PRAGMA page_size").await, 16384);
+        assert_eq!(db.scalar("PRAGMA page_size").await, 8192);
         assert_eq!(db.scalar("PRAGMA auto_vacuum").await, 2);
         // The apply filled empty tables and built their indexes after the rows: every index
         // is back as defined, and holds every row.
