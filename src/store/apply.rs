@@ -13,6 +13,7 @@
 //! that a big apply makes stale, and a mis-planned join turned a 20,000-connection apply
 //! quadratic.
 
+use super::connections::current_bodies;
 use super::error::{Result, StoreError, inconsistent};
 use super::removals::{Absent, absent, remove};
 use super::runs::{RunStatus, clear_staging, count, origin, prune_staging, sweep_chain};
@@ -418,16 +419,7 @@ async fn classify(
         .filter(|k| k.is_new_content() && k.current.is_some())
         .map(|k| k.id.as_str())
         .collect();
-    let current_bodies = || {
-        let mut sql = of_project(
-            ctx.scope,
-            "SELECT connection_id, body FROM connection_versions",
-        );
-        sql.push(" AND to_seq IS NULL AND connection_id");
-        sql
-    };
-    let mut current_bodies: HashMap<String, String> =
-        pairs(&select_in(tx, current_bodies, &need_current).await?)?;
+    let mut current_bodies = current_bodies(tx, &ctx.scope.project_id, &need_current).await?;
     for k in &mut classified {
         k.body = match bodies.remove(&k.id) {
             Some(Some(body)) => Some(body),
@@ -442,7 +434,8 @@ async fn classify(
     Ok((classified, last))
 }
 
-/// The body of the version of connection `id` with content `hash`.
+/// The body of the version of connection `id` with content `hash`: as archived, or, for the
+/// current version, as the inventory holds it.
 async fn held_body(tx: &mut Tx, scope: &Scope, id: &str, hash: &str) -> Result<String> {
     let sql = Sql::new(
         "SELECT body FROM connection_versions
@@ -452,8 +445,17 @@ async fn held_body(tx: &mut Tx, scope: &Scope, id: &str, hash: &str) -> Result<S
     .arg(&scope.project_id)
     .arg(id)
     .arg(hash);
-    match tx.fetch_all(sql).await?.first() {
-        Some(row) => Ok(row.at(0)?),
+    let current = match tx.fetch_all(sql).await?.first() {
+        Some(row) => match row.at::<Option<String>>(0)? {
+            Some(body) => return Ok(body),
+            None => current_bodies(tx, &scope.project_id, &[id])
+                .await?
+                .remove(id),
+        },
+        None => None,
+    };
+    match current {
+        Some(body) => Ok(body),
         None => Err(inconsistent(format!(
             "connection {id} was staged as the inventory held it, and that version is gone \
              (pruned meanwhile?): sync again"
@@ -461,13 +463,13 @@ async fn held_body(tx: &mut Tx, scope: &Scope, id: &str, hash: &str) -> Result<S
     }
 }
 
-/// A staged connection whose served body was read: the model, and the JSON text it is stored
-/// as (the served and current bodies, judged already, are dropped: a chunk of them held in
-/// memory is most of the apply's peak).
+/// A staged connection whose served body was read: the model, and the body of the version it
+/// replaces, which is archived as that version closes (the served body, parsed already, is
+/// dropped: a chunk of them held in memory is most of the apply's peak).
 struct Served {
     item: Classified,
     conn: VpnConnection,
-    stored: String,
+    replaced: Option<String>,
 }
 
 /// A classified chunk made ready to write: the connections whose content is new, read and
@@ -539,9 +541,13 @@ fn prepare_chunk(batch: Vec<Classified>, stamp: RecordStamp) -> Result<Prepared>
                 records.extend(modified);
             }
         }
-        (item.body, item.current_body) = (None, None);
-        let stored = crate::json::to_string(&stored);
-        changed.push(Served { item, conn, stored });
+        item.body = None;
+        let replaced = item.current_body.take();
+        changed.push(Served {
+            item,
+            conn,
+            replaced,
+        });
     }
     Ok(Prepared {
         same,
@@ -632,19 +638,17 @@ async fn touch_observed(
     Ok(())
 }
 
-/// Opens a version for each connection of `changed` (closing the one it replaces).
+/// Opens a version for each connection of `changed` (closing the one it replaces). A current
+/// version stores no body: the connection's rows are its content.
 async fn open_versions(tx: &mut Tx, ctx: &RunContext<'_>, changed: &[Served]) -> Result<()> {
-    let replaced: Vec<&str> = changed
+    let replaced: Vec<(&str, &str)> = changed
         .iter()
-        .filter(|s| s.item.current.is_some())
-        .map(|s| s.item.id.as_str())
+        .filter_map(|s| Some((s.item.id.as_str(), s.replaced.as_deref()?)))
         .collect();
-    for chunk in replaced.chunks(MAX_PARAMS / 2) {
-        tx.execute(close_versions(ctx, chunk)).await?;
-    }
-    for chunk in changed.chunks(MAX_PARAMS / 7) {
+    close_versions(tx, ctx, &replaced).await?;
+    for chunk in changed.chunks(MAX_PARAMS / 6) {
         let mut sql = Sql::new(
-            "INSERT INTO connection_versions (project_id, connection_id, content_hash, body,
+            "INSERT INTO connection_versions (project_id, connection_id, content_hash,
                  observed_at, from_seq, from_run_id) ",
         );
         sql.push_values(chunk.iter().map(|s| {
@@ -652,7 +656,6 @@ async fn open_versions(tx: &mut Tx, ctx: &RunContext<'_>, changed: &[Served]) ->
                 Cell::from(&ctx.scope.project_id),
                 Cell::from(&s.item.id),
                 Cell::from(&s.item.hash),
-                Cell::from(&s.stored),
                 Cell::from(s.item.observed_at),
                 Cell::from(ctx.seq),
                 Cell::from(ctx.run_id),
@@ -663,19 +666,36 @@ async fn open_versions(tx: &mut Tx, ctx: &RunContext<'_>, changed: &[Served]) ->
     Ok(())
 }
 
-/// Ends the current versions of the connections `ids` of the scope's project at this run (its
-/// apply `seq` and its id).
-pub(super) fn close_versions<K: Clone + Into<Cell>>(ctx: &RunContext<'_>, ids: &[K]) -> Sql {
-    let mut sql = Sql::new("UPDATE connection_versions SET to_seq = ");
-    sql.bind(ctx.seq)
-        .push(", to_run_id = ")
-        .bind(ctx.run_id)
-        .push(" WHERE to_seq IS NULL AND project_id = ")
-        .bind(&ctx.scope.project_id)
-        .push(" AND connection_id")
-        .push_in_list(ids.iter().cloned());
-    sql
+/// Ends the current versions of these connections (id, and its body as the inventory holds it
+/// now, which the version archives) of the scope's project at this run (its apply `seq` and
+/// its id).
+pub(super) async fn close_versions(
+    tx: &mut Tx,
+    ctx: &RunContext<'_>,
+    closing: &[(&str, &str)],
+) -> Result<()> {
+    for chunk in closing.chunks(CLOSE_CHUNK) {
+        let mut sql = Sql::new("UPDATE connection_versions SET to_seq = ");
+        sql.bind(ctx.seq)
+            .push(", to_run_id = ")
+            .bind(ctx.run_id)
+            .push(", body = closing.column2 FROM (");
+        sql.push_values(
+            chunk
+                .iter()
+                .map(|(id, body)| vec![Cell::from(*id), Cell::from(*body)]),
+        );
+        sql.push(") AS closing WHERE connection_versions.to_seq IS NULL")
+            .push(" AND connection_versions.project_id = ")
+            .bind(&ctx.scope.project_id)
+            .push(" AND connection_versions.connection_id = closing.column1");
+        tx.execute(sql).await?;
+    }
+    Ok(())
 }
+
+/// Versions closed per statement: their bodies are bound, a few MB in all.
+pub(super) const CLOSE_CHUNK: usize = 500;
 
 /// Adds these connections to what the scope returned.
 async fn add_members(tx: &mut Tx, scope_id: i64, ids: &[&str]) -> Result<()> {

@@ -2,14 +2,14 @@
 //! `tables` declares how each column maps to the model).
 
 use super::error::{Result, inconsistent};
-use super::sql::{Row, Sql};
+use super::sql::{IdKey, Row, Sql};
 use super::tables::{
     BGP_PEERS, CONNECTIONS, IKE_POLICIES, IPSEC_POLICIES, PEER_SUBNETS, POLICY_RULE_DESTINATIONS,
     POLICY_RULES, TAGS, Table,
 };
 use super::{Store, Tx};
-use crate::api::model::{PolicyRule, VpnConnection};
-use std::collections::BTreeMap;
+use crate::api::model::{FieldValue, PolicyRule, VpnConnection};
+use std::collections::{BTreeMap, HashMap};
 
 /// Connections read so far in one chunk, by `pk`.
 type Chunk = BTreeMap<i64, VpnConnection>;
@@ -43,75 +43,122 @@ impl ExportCursor {
             .bind(after)
             .push(" ORDER BY pk LIMIT ")
             .bind(EXPORT_CHUNK);
-        let mut by_pk = Chunk::new();
-        for row in tx.fetch_all(sql).await? {
-            by_pk.insert(row.get("pk")?, CONNECTIONS.read(&row)?);
-        }
-        let Some(&last) = by_pk.keys().next_back() else {
+        let rows = tx.fetch_all(sql).await?;
+        let Some(last) = rows.last().map(|row| row.get::<i64>("pk")).transpose()? else {
             return Ok(Vec::new());
         };
-        let range = (after, last);
-
-        for row in children(tx, &PEER_SUBNETS, "ip_version, position", range).await? {
-            let cidr = PEER_SUBNETS.read(&row)?;
-            let conn = parent(&mut by_pk, &row)?;
-            let list = match row.get::<i64>("ip_version")? {
-                6 => &mut conn.peer_subnets_v6,
-                _ => &mut conn.peer_subnets,
-            };
-            list.get_or_insert_with(Vec::new).push(cidr);
-        }
-        for row in children(tx, &POLICY_RULES, "ip_version, position", range).await? {
-            let rule = POLICY_RULES.read(&row)?;
-            rules(parent(&mut by_pk, &row)?, &row)?.push(rule);
-        }
-        let order = "ip_version, rule_position, position";
-        for row in children(tx, &POLICY_RULE_DESTINATIONS, order, range).await? {
-            let cidr = POLICY_RULE_DESTINATIONS.read(&row)?;
-            let position: i64 = row.get("rule_position")?;
-            let rule = rules(parent(&mut by_pk, &row)?, &row)?
-                .get_mut(usize::try_from(position).unwrap_or(usize::MAX))
-                .ok_or_else(|| inconsistent("a policy rule destination without its rule"))?;
-            rule.destination.get_or_insert_with(Vec::new).push(cidr);
-        }
-        for row in children(tx, &TAGS, "position", range).await? {
-            let tag = TAGS.read(&row)?;
-            let conn = parent(&mut by_pk, &row)?;
-            conn.tags.get_or_insert_with(Vec::new).push(tag);
-        }
-        for row in children(tx, &IKE_POLICIES, "connection_pk", range).await? {
-            parent(&mut by_pk, &row)?.ikepolicy = Some(IKE_POLICIES.read(&row)?);
-        }
-        for row in children(tx, &IPSEC_POLICIES, "connection_pk", range).await? {
-            parent(&mut by_pk, &row)?.ipsecpolicy = Some(IPSEC_POLICIES.read(&row)?);
-        }
-        for row in children(tx, &BGP_PEERS, "connection_pk", range).await? {
-            parent(&mut by_pk, &row)?.bgp_peer = Some(BGP_PEERS.read(&row)?);
-        }
+        let by_pk = read_children(tx, &rows, Pks::Range(after, last)).await?;
         self.after_pk = last;
         Ok(by_pk.into_values().collect())
     }
 }
 
-/// Rows of a child table for the connections with `after < pk <= last`, in list order.
-async fn children<T>(
+/// The connections `ids` of project `project_id` as the inventory holds them now, as the JSON
+/// text a version's body is (`export`'s shape), by id; an id not held is left out. The body
+/// of a connection's current version is not stored apart: it is this.
+pub(super) async fn current_bodies(
     tx: &mut Tx,
-    table: &Table<T>,
-    order: &str,
-    (after, last): (i64, i64),
-) -> Result<Vec<Row>> {
+    project_id: &str,
+    ids: &[&str],
+) -> Result<HashMap<String, String>> {
+    let mut bodies = HashMap::with_capacity(ids.len());
+    // Few enough per round that the children's IN lists stay short.
+    for chunk in ids.chunks(EXPORT_CHUNK as usize) {
+        let mut sql = Sql::new("SELECT pk, id AS held_id, ");
+        sql.push(&CONNECTIONS.read_columns())
+            .push(" FROM connections WHERE project_id = ")
+            .bind(project_id)
+            .push(" AND id_key")
+            .push_in_list(chunk.iter().map(|id| IdKey(id)));
+        let rows = tx.fetch_all(sql).await?;
+        let mut ids = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            ids.insert(row.get::<i64>("pk")?, row.get::<String>("held_id")?);
+        }
+        let pks: Vec<i64> = ids.keys().copied().collect();
+        for (pk, conn) in read_children(tx, &rows, Pks::List(&pks)).await? {
+            let id = ids.remove(&pk).unwrap_or_default();
+            bodies.insert(id, crate::json::to_string(&conn.to_json()));
+        }
+    }
+    Ok(bodies)
+}
+
+/// Which connections' child rows to read: `after < pk <= last`, or these.
+#[derive(Clone, Copy)]
+enum Pks<'a> {
+    Range(i64, i64),
+    List(&'a [i64]),
+}
+
+/// The connections of `rows` (`pk` and the connection columns) with their lists and
+/// policies, by `pk`; `pks` selects the same connections' child rows.
+async fn read_children(tx: &mut Tx, rows: &[Row], pks: Pks<'_>) -> Result<Chunk> {
+    let mut by_pk = Chunk::new();
+    for row in rows {
+        by_pk.insert(row.get("pk")?, CONNECTIONS.read(row)?);
+    }
+    for row in children(tx, &PEER_SUBNETS, "ip_version, position", pks).await? {
+        let cidr = PEER_SUBNETS.read(&row)?;
+        let conn = parent(&mut by_pk, &row)?;
+        let list = match row.get::<i64>("ip_version")? {
+            6 => &mut conn.peer_subnets_v6,
+            _ => &mut conn.peer_subnets,
+        };
+        list.get_or_insert_with(Vec::new).push(cidr);
+    }
+    for row in children(tx, &POLICY_RULES, "ip_version, position", pks).await? {
+        let rule = POLICY_RULES.read(&row)?;
+        rules(parent(&mut by_pk, &row)?, &row)?.push(rule);
+    }
+    let order = "ip_version, rule_position, position";
+    for row in children(tx, &POLICY_RULE_DESTINATIONS, order, pks).await? {
+        let cidr = POLICY_RULE_DESTINATIONS.read(&row)?;
+        let position: i64 = row.get("rule_position")?;
+        let rule = rules(parent(&mut by_pk, &row)?, &row)?
+            .get_mut(usize::try_from(position).unwrap_or(usize::MAX))
+            .ok_or_else(|| inconsistent("a policy rule destination without its rule"))?;
+        rule.destination.get_or_insert_with(Vec::new).push(cidr);
+    }
+    for row in children(tx, &TAGS, "position", pks).await? {
+        let tag = TAGS.read(&row)?;
+        let conn = parent(&mut by_pk, &row)?;
+        conn.tags.get_or_insert_with(Vec::new).push(tag);
+    }
+    for row in children(tx, &IKE_POLICIES, "connection_pk", pks).await? {
+        parent(&mut by_pk, &row)?.ikepolicy = Some(IKE_POLICIES.read(&row)?);
+    }
+    for row in children(tx, &IPSEC_POLICIES, "connection_pk", pks).await? {
+        parent(&mut by_pk, &row)?.ipsecpolicy = Some(IPSEC_POLICIES.read(&row)?);
+    }
+    for row in children(tx, &BGP_PEERS, "connection_pk", pks).await? {
+        parent(&mut by_pk, &row)?.bgp_peer = Some(BGP_PEERS.read(&row)?);
+    }
+    Ok(by_pk)
+}
+
+/// Rows of a child table for the connections `pks`, in list order.
+async fn children<T>(tx: &mut Tx, table: &Table<T>, order: &str, pks: Pks<'_>) -> Result<Vec<Row>> {
     let mut sql = Sql::new("SELECT ");
     sql.push(&table.context.join(", "))
         .push(", ")
         .push(&table.read_columns())
         .push(" FROM ")
         .push(table.name)
-        .push(" WHERE connection_pk > ")
-        .bind(after)
-        .push(" AND connection_pk <= ")
-        .bind(last)
-        .push(" ORDER BY connection_pk, ")
-        .push(order);
+        .push(" WHERE connection_pk");
+    match pks {
+        Pks::Range(after, last) => {
+            sql.push(" > ")
+                .bind(after)
+                .push(" AND connection_pk <= ")
+                .bind(last);
+        }
+        Pks::List([]) => return Ok(Vec::new()),
+        Pks::List(pks) => {
+            sql.push_in_list(pks.iter().copied());
+        }
+    }
+    sql.push(" ORDER BY connection_pk, ").push(order);
     Ok(tx.fetch_all(sql).await?)
 }
 

@@ -1,14 +1,16 @@
 //! Reading history: change records, and the inventory as it was after any complete run.
 
+use super::connections::current_bodies;
 use super::error::{Result, inconsistent};
 use super::runs::RunStatus;
-use super::sql::Sql;
+use super::sql::{Row, Sql};
 use super::tables::CHANGE_RECORDS;
 use super::{Store, Tx};
 use crate::drift::{Category, ChangeKind};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
 
 /// One change record: what a run found changed in one connection (one field of it, for a
 /// modification). Written by the apply step, printed by `drift` and `history`.
@@ -233,16 +235,17 @@ impl VersionCursor {
     /// The next versions (connection JSON as stored); empty when done.
     pub async fn next_chunk(&mut self) -> Result<Vec<Value>> {
         let sql = Sql::new(
-            "SELECT id, body FROM connection_versions
+            "SELECT id, project_id, connection_id, body FROM connection_versions
              WHERE from_seq <= $1 AND (to_seq IS NULL OR to_seq > $1) AND id > $2
              ORDER BY id LIMIT 500",
         )
         .arg(self.seq)
         .arg(self.after);
         let rows = self.tx.fetch_all(sql).await?;
+        let bodies = version_bodies(&mut self.tx, &rows, (1, 2, 3)).await?;
         let mut versions = Vec::with_capacity(rows.len());
-        for row in rows {
-            let (id, body): (i64, String) = (row.at(0)?, row.at(1)?);
+        for (row, body) in rows.iter().zip(bodies) {
+            let id: i64 = row.at(0)?;
             let version = crate::json::parse(&body)
                 .map_err(|e| inconsistent(format!("connection version {id} is not JSON: {e}")))?;
             versions.push(version);
@@ -319,9 +322,10 @@ impl PairCursor {
             .arg(self.after.2);
             let rows = self.tx.fetch_all(sql).await?;
             self.done = rows.len() < CHUNK;
-            for row in rows {
+            let bodies = version_bodies(&mut self.tx, &rows, (0, 1, 3)).await?;
+            for (row, body) in rows.iter().zip(bodies) {
                 let (project_id, connection_id): (String, String) = (row.at(0)?, row.at(1)?);
-                let (id, body, from_seq): (i64, String, i64) = (row.at(2)?, row.at(3)?, row.at(4)?);
+                let (id, from_seq): (i64, i64) = (row.at(2)?, row.at(4)?);
                 let version = crate::json::parse(&body).map_err(|e| {
                     inconsistent(format!("connection version {id} is not JSON: {e}"))
                 })?;
@@ -350,4 +354,46 @@ impl PairCursor {
         }
         Ok(out)
     }
+}
+
+/// The bodies of the versions `rows`, whose columns `project_id`, `connection_id` and `body`
+/// are at `columns`: as archived, or for a current version (which stores none) as the
+/// inventory holds the connection in the same snapshot.
+async fn version_bodies(
+    tx: &mut Tx,
+    rows: &[Row],
+    (project, connection, body): (usize, usize, usize),
+) -> Result<Vec<String>> {
+    let mut stored: Vec<Option<String>> = Vec::with_capacity(rows.len());
+    let mut current: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in rows {
+        let archived: Option<String> = row.at(body)?;
+        if archived.is_none() {
+            let ids = current.entry(row.at(project)?).or_default();
+            ids.push(row.at(connection)?);
+        }
+        stored.push(archived);
+    }
+    let mut held = HashMap::new();
+    for (project_id, ids) in &current {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        for (id, body) in current_bodies(tx, project_id, &ids).await? {
+            held.insert((project_id.clone(), id), body);
+        }
+    }
+    rows.iter()
+        .zip(stored)
+        .map(|(row, archived)| match archived {
+            Some(body) => Ok(body),
+            None => {
+                let key: (String, String) = (row.at(project)?, row.at(connection)?);
+                held.remove(&key).ok_or_else(|| {
+                    inconsistent(format!(
+                        "connection {} has a current version but no stored rows",
+                        key.1
+                    ))
+                })
+            }
+        })
+        .collect()
 }

@@ -10,10 +10,12 @@
 //! it started.
 
 use super::apply::{
-    APPLY_CHUNK, RunContext, close_versions, existing, insert_records, of_project, select_in,
-    staged_ids,
+    APPLY_CHUNK, CLOSE_CHUNK, RunContext, close_versions, existing, insert_records, of_project,
+    select_in, staged_ids,
 };
+use super::connections::current_bodies;
 use super::error::Result;
+use super::error::inconsistent;
 use super::runs::count;
 use super::sql::{IdKey, MAX_PARAMS, Row, Sql, id_keys};
 use super::{ChangeRecord, Tx};
@@ -166,9 +168,10 @@ async fn judge(tx: &mut Tx, ctx: &RunContext<'_>, rows: &[Row], absent: &mut Abs
 }
 
 /// Records `gone` as removed and takes them out of the inventory (their current versions are
-/// closed, so history keeps them) and out of every scope's previous result.
+/// closed with their bodies, so history keeps them) and out of every scope's previous result.
 pub(super) async fn remove(tx: &mut Tx, ctx: &RunContext<'_>, gone: &[&Gone]) -> Result<i64> {
-    for chunk in gone.chunks(MAX_PARAMS / 2) {
+    // A chunk's bodies are held until its versions close.
+    for chunk in gone.chunks(CLOSE_CHUNK.min(MAX_PARAMS / 2)) {
         let records: Vec<ChangeRecord> = chunk
             .iter()
             .map(|g| {
@@ -178,7 +181,15 @@ pub(super) async fn remove(tx: &mut Tx, ctx: &RunContext<'_>, gone: &[&Gone]) ->
             .collect();
         insert_records(tx, ctx.scope, &records).await?;
         let ids: Vec<&str> = chunk.iter().map(|g| g.id.as_str()).collect();
-        tx.execute(close_versions(ctx, &ids)).await?;
+        let bodies = current_bodies(tx, &ctx.scope.project_id, &ids).await?;
+        let closing = ids
+            .iter()
+            .map(|id| match bodies.get(*id) {
+                Some(body) => Ok((*id, body.as_str())),
+                None => Err(inconsistent(format!("removing connection {id}, not held"))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        close_versions(tx, ctx, &closing).await?;
         let mut sql = of_project(ctx.scope, "DELETE FROM connections");
         sql.push(" AND id_key")
             .push_in_list(ids.iter().map(|id| IdKey(id)));

@@ -283,25 +283,47 @@ async fn strings_longer_than_an_index_entry_sync(backend: Backend) {
 }
 
 async fn version_spans_reads_bodies_no_text_column_can_hold(backend: Backend) {
-    let served = vec![
-        r#"{"id":"nul","name":"a\u0000b","status":"ACTIVE","tags":[{"key":"k","value":"\u0000"}]}"#
-            .to_owned(),
-        r#"{"id":"lone","name":"\udfff and \ud83d\ude00","vgw_id":"g\\u0000"}"#.to_owned(),
-        r#"{"id":"plain","name":"plain","style":"BGP"}"#.to_owned(),
-    ];
-    let env = TestEnv::with_verbatim_inventory(backend, served).await;
+    let served = |status: &str| {
+        vec![
+            format!(
+                r#"{{"id":"nul","name":"a\u0000b","status":"{status}",{tags}}}"#,
+                tags = r#""tags":[{"key":"k","value":"\u0000"}]"#
+            ),
+            format!(r#"{{"id":"lone","name":"\udfff and \ud83d\ude00","vgw_id":"g\\u0000"}}"#),
+            format!(r#"{{"id":"plain","name":"plain","style":"BGP","status":"{status}"}}"#),
+        ]
+    };
+    let env = TestEnv::with_verbatim_inventory(backend, served("ACTIVE")).await;
     env.sync(&[]).await;
     let db = env.db().await;
-    // Every version reads; where the body holds what no text can, PostgreSQL gives the name as
-    // the text columns hold it (SQLite's json_extract gives the NUL itself).
-    assert_eq!(db.scalar("SELECT COUNT(name) FROM version_spans").await, 3);
+    // Current versions read the connections' own columns.
     let same_names = "SELECT COUNT(*) FROM version_spans v JOIN connections c
         ON c.project_id = v.project_id AND c.id = v.connection_id AND c.name = v.name";
+    assert_eq!(db.scalar(same_names).await, 3);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM connection_versions WHERE body IS NULL")
+            .await,
+        3,
+        "a current version stores no body"
+    );
+    // Two change and their first versions end, archiving their bodies, which the view reads.
+    env.sim.state.set_verbatim_inventory(served("DOWN"));
+    assert_eq!(env.sync(&[]).await["modified"], 2);
+    let ended = "SELECT COUNT(*) FROM version_spans WHERE to_seq IS NOT NULL";
+    assert_eq!(db.scalar(ended).await, 2);
+    let ended_active = "SELECT COUNT(*) FROM version_spans
+        WHERE to_seq IS NOT NULL AND status = 'ACTIVE' AND body IS NOT NULL";
+    assert_eq!(db.scalar(ended_active).await, 2);
+    // Where the body holds what no text can, PostgreSQL gives the name as the text columns
+    // hold it (SQLite's json_extract gives the NUL itself).
+    let ended_same_names = "SELECT COUNT(*) FROM version_spans v JOIN connections c
+        ON c.project_id = v.project_id AND c.id = v.connection_id AND c.name = v.name
+        WHERE v.to_seq IS NOT NULL";
     let expected = match backend {
         Backend::Sqlite => 1,
-        Backend::Postgres => 3,
+        Backend::Postgres => 2,
     };
-    assert_eq!(db.scalar(same_names).await, expected);
+    assert_eq!(db.scalar(ended_same_names).await, expected);
     let escaped = "SELECT COUNT(*) FROM version_spans WHERE vgw_id = 'g\\u0000'
         AND status IS NULL AND connection_id = 'lone'";
     assert_eq!(
@@ -399,6 +421,17 @@ async fn versions_reach_the_runs_that_opened_and_closed_them(backend: Backend) {
             1,
         ),
         ("SELECT COUNT(*) FROM connection_versions", 4),
+        // The renamed connection's and the removed one's ended versions archived their bodies;
+        // the two current ones store none (their rows are their content).
+        (
+            "SELECT COUNT(*) FROM connection_versions WHERE to_seq IS NOT NULL
+                 AND body LIKE '{%' AND body NOT LIKE '%renamed%'",
+            2,
+        ),
+        (
+            "SELECT COUNT(*) FROM connection_versions WHERE to_seq IS NULL AND body IS NULL",
+            2,
+        ),
         // The same runs as the apply sequence names, and as version_spans shows.
         (
             "SELECT COUNT(*) FROM connection_versions v
