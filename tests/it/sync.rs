@@ -90,6 +90,10 @@ async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing(backend: Back
             "SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE oid = 'connections'::regclass";
         let analyzed = env.db().await.scalar(ROWS).await;
         assert_eq!(analyzed, 120);
+        // The staging, idle after the apply, was truncated: its key index is back to its
+        // metapage (VACUUM alone keeps every page the run's keys took).
+        const STAGING_INDEX: &str = "SELECT pg_relation_size('staged_connections_key')";
+        assert!(env.db().await.scalar(STAGING_INDEX).await <= 8192);
     } else {
         // The pages the staging took were given back to the file system, and a new file has
         // pages large enough for several stored bodies each.
