@@ -102,7 +102,8 @@ struct Classified {
     /// The served body: only when its content is new to the inventory.
     body: Option<String>,
     current: Option<Current>,
-    /// The inventory's current version of it, as stored: only when the content differs.
+    /// The inventory's current version of it, as its rows read back (`export`'s JSON): only
+    /// when the content differs.
     current_body: Option<String>,
     member: bool,
 }

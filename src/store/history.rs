@@ -232,7 +232,8 @@ pub struct VersionCursor {
 }
 
 impl VersionCursor {
-    /// The next versions (connection JSON as stored); empty when done.
+    /// The next versions (connection JSON: as archived, or a current one's read from its
+    /// rows); empty when done.
     pub async fn next_chunk(&mut self) -> Result<Vec<Value>> {
         let sql = Sql::new(
             "SELECT id, project_id, connection_id, body FROM connection_versions
