@@ -120,6 +120,11 @@ measure() {
 sqlite_size() { stat -c %s "$1" "$1-wal" 2>/dev/null | awk '{s += $1} END {print s + 0}'; }
 pg_size() { psql -tA "$PG_ADMIN" -c "select pg_database_size('$1')"; }
 mib() { printf %.1f "$(echo "scale=3; ${1:-0} / 1048576" | bc)"; }
+# ratio A B: A / B to two places; - when B is unknown or 0.
+ratio() {
+  if [ -n "${2:-}" ] && [ "$2" != 0 ]; then printf %.2f "$(echo "scale=4; ${1:-0} / $2" | bc)"
+  else echo -; fi
+}
 fresh_pg() {
   PGOPTIONS='-c client_min_messages=warning' psql -q "$PG_ADMIN" \
     -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
@@ -151,7 +156,11 @@ for rep in $(seq 1 "$REPS"); do
   fi
   rm -f "$LITE" "$LITE-wal" "$LITE-shm"
   measure "SQLite first" "$EP" "sqlite://$LITE"
-  [ "$rep" = 1 ] && SIZE_LITE_FIRST=$(sqlite_size "$LITE")
+  if [ "$rep" = 1 ]; then
+    SIZE_LITE_FIRST=$(sqlite_size "$LITE")
+    # The JSON the first sync downloaded, which the sizes are measured against.
+    SERVED=$(grep -o '"bytes":[0-9]*' "$WORK/last.json" | head -1 | cut -d: -f2)
+  fi
   measure "SQLite unchanged" "$EP" "sqlite://$LITE"
   fresh_pg "$PGDB"
   measure "PostgreSQL first" "$EP" "$PG/$PGDB"
@@ -254,12 +263,15 @@ seconds are wall time, RSS the client's peak (GNU time), both medians"
     for db in SQLite PostgreSQL; do row "$db $kind" "$base"; done
   done
   echo
-  echo "Database size, MiB (SQLite: the file and its -wal; PostgreSQL: pg_database_size):"
+  echo "Database size, MiB (SQLite: the file and its -wal; PostgreSQL: pg_database_size), and as a \
+multiple of the JSON the first sync downloaded ($(mib "${SERVED:-0}") MiB, \"bytes\" in its report):"
   echo
-  echo "| backend | after the first sync | after $RESYNCS unchanged re-syncs |"
-  echo "| --- | --- | --- |"
-  echo "| SQLite | $(mib "$SIZE_LITE_FIRST") | $(mib "$SIZE_LITE_RESYNCS") |"
-  echo "| PostgreSQL | $(mib "$SIZE_PG_FIRST") | $(mib "$SIZE_PG_RESYNCS") |"
+  echo "| backend | after the first sync | x JSON | after $RESYNCS unchanged re-syncs | x first |"
+  echo "| --- | --- | --- | --- | --- |"
+  echo "| SQLite | $(mib "$SIZE_LITE_FIRST") | $(ratio "$SIZE_LITE_FIRST" "${SERVED:-}") \
+| $(mib "$SIZE_LITE_RESYNCS") | $(ratio "$SIZE_LITE_RESYNCS" "$SIZE_LITE_FIRST") |"
+  echo "| PostgreSQL | $(mib "$SIZE_PG_FIRST") | $(ratio "$SIZE_PG_FIRST" "${SERVED:-}") \
+| $(mib "$SIZE_PG_RESYNCS") | $(ratio "$SIZE_PG_RESYNCS" "$SIZE_PG_FIRST") |"
   if [ "$RESYNCS" -gt 1 ]; then
     echo
     echo "Unchanged re-syncs 2 to $RESYNCS (s): SQLite $(for i in $(seq 2 "$RESYNCS"); do \

@@ -75,6 +75,8 @@ pub struct SyncReport {
     /// wait for another run's apply to end).
     pub sweep_ms: u64,
     pub apply_ms: u64,
+    /// Bytes of JSON this run read from the API (a resumed run: since it resumed).
+    pub bytes: u64,
 }
 
 /// Why a sweep's evidence cannot be trusted to remove connections; empty when it can. A
@@ -149,6 +151,8 @@ pub struct DryRunReport {
     /// for a filtered one), and why a run would infer none.
     pub would_remove: Option<i64>,
     pub removals_skipped: Option<String>,
+    /// Bytes of JSON read from the API: what the sweep downloaded.
+    pub bytes: u64,
 }
 
 /// Sweeps `scope` as a run would, with the same client and paging, and compares what it
@@ -177,6 +181,7 @@ pub async fn dry_run(
         unchanged: 0,
         would_remove: None,
         removals_skipped: swept.doubts(filters).reason(),
+        bytes: swept.bytes,
     };
     let Some(store) = store else {
         report.would_add = i64::try_from(hashes.len()).unwrap_or(i64::MAX);
@@ -380,6 +385,7 @@ impl<'a> Run<'a> {
             pages,
             fetched,
             duplicates,
+            bytes,
             ..
         } = swept;
         // Waiting for another run's apply gives way to a signal; the apply itself does not.
@@ -429,6 +435,7 @@ impl<'a> Run<'a> {
             nothing_to_resume: self.nothing_to_resume.clone(),
             sweep_ms,
             apply_ms,
+            bytes,
         })
     }
 
@@ -559,6 +566,8 @@ struct Swept {
     pages: i64,
     fetched: i64,
     duplicates: i64,
+    /// Bytes of JSON read (only of the pages this process fetched).
+    bytes: u64,
     /// The most connections any page's `total_count` claimed.
     total_count: Option<i64>,
     /// Why instants may not have been listed in full (see `api::paging`).
@@ -610,6 +619,7 @@ async fn sweep<S: PageSink>(
     // Pages staged before a resume do not keep the total count: the pages after it, which
     // ask again, claim it afresh.
     let mut total_count: Option<i64> = None;
+    let mut bytes = 0u64;
     // A page is staged on a task of its own while the next one is fetched and prepared; one
     // at a time, in page order. Whatever ends the sweep, the page being staged is stored
     // first (or fails): database transactions never give way.
@@ -635,6 +645,7 @@ async fn sweep<S: PageSink>(
         let mut arrived = fetcher.next(&pager, None).await?;
         loop {
             let Arrived { page, early } = arrived;
+            bytes = bytes.saturating_add(page.bytes);
             let page_no = pager.page();
             let marker = pager.marker().map(str::to_owned);
             let where_ = || describe_page(page_no, marker.as_deref());
@@ -752,6 +763,7 @@ async fn sweep<S: PageSink>(
         pages,
         fetched,
         duplicates,
+        bytes,
         total_count,
         unproven,
     })

@@ -29,6 +29,8 @@ pub struct ListPage {
     /// When the answer began to arrive: what the page shows was current then. (Staging
     /// stamps its connections' observation with it, not with the later moment it writes.)
     pub received_at: DateTime<Utc>,
+    /// The answer's size: bytes of JSON read.
+    pub bytes: u64,
 }
 
 /// A 200 answer of the list API, not yet read: [`RawPage::markers`] reads the little the
@@ -445,6 +447,7 @@ pub fn parse_list_page(
             .map(str::to_owned)
             .or(header_request_id),
         received_at,
+        bytes: u64::try_from(body.len()).unwrap_or(u64::MAX),
     })
 }
 
@@ -546,6 +549,7 @@ mod tests {
             page.request_id.as_deref(),
             Some("1d94a4e8-fdc2-7bfd-943e-19bfa9b234ac")
         );
+        assert_eq!(page.bytes, body.len() as u64);
     }
 
     /// The message and its causes, as `main` prints them.

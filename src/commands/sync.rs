@@ -92,10 +92,11 @@ async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Comman
                 serde_json::to_string(&report).map_err(anyhow::Error::from)? + "\n"
             }
             ReportFormat::Text => format!(
-                "dry run: {} connections fetched in {} pages; would add {}, change {}, \
+                "dry run: {} connections fetched in {} pages ({}); would add {}, change {}, \
                  remove {}; {} unchanged{}\n",
                 report.fetched,
                 report.pages,
+                megabytes(report.bytes),
                 report.would_add,
                 report.would_change,
                 report
@@ -277,17 +278,23 @@ pub fn filters(args: FilterArgs) -> Filters {
     }
 }
 
+/// A download's size as the run summaries print it.
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
 pub fn print_report(report: &SyncReport, format: ReportFormat) -> anyhow::Result<()> {
     let text = match format {
         ReportFormat::Json => serde_json::to_string(report)? + "\n",
         ReportFormat::Text => {
             let mut text = format!(
-                "run {} {}: {} connections fetched in {} pages; \
+                "run {} {}: {} connections fetched in {} pages ({}); \
                  {} added, {} removed, {} modified, {} unchanged\n",
                 report.run_id,
                 report.status,
                 report.fetched,
                 report.pages,
+                megabytes(report.bytes),
                 report.added,
                 report.removed,
                 report.modified,

@@ -274,9 +274,13 @@ async fn a_dry_run_says_what_a_sync_would_change_and_writes_nothing(backend: Bac
         "{second}"
     );
     assert_eq!(env.inventory_fingerprint().await, before);
-    let report = env.sync(&[]).await;
+    let report = env.sync(&["--page-size", "7"]).await;
     assert_eq!(
         (&report["modified"], &report["removed"]),
         (&Value::from(1), &Value::from(2))
     );
+    // Both downloaded the same pages, and say how large they were.
+    let bytes = second["bytes"].as_u64().expect("the bytes read");
+    assert!(bytes > 38 * 100, "{second}");
+    assert_eq!(report["bytes"].as_u64(), Some(bytes), "{report}");
 }
