@@ -224,12 +224,12 @@ impl SimState {
         changes
     }
 
-    /// List requests answered (any outcome) since the faults were last set.
     /// Lets the request held by `Faults::hang_page` answer.
     pub fn release(&self) {
         self.released.notify_one();
     }
 
+    /// List requests answered (any outcome) since the faults were last set.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::SeqCst)
     }
