@@ -131,6 +131,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
     }
 }
 
+/// A size as the summaries print it: decimal megabytes, one decimal.
+pub fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
 /// A table for stdout, which is often piped: no borders, no colours, no wrapping to a
 /// terminal's width; columns two spaces apart, the given ones right-aligned (numbers).
 pub fn plain_table(header: &[&str], right_aligned: &[usize]) -> comfy_table::Table {

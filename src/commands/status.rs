@@ -29,7 +29,7 @@ fn text(database: &DatabaseUrl, status: &Status, now: DateTime<Utc>) -> String {
         .map_or("no schema".to_owned(), |v| format!("schema version {v}"));
     let size = status
         .size_bytes
-        .map_or(String::new(), |b| format!(", {:.1} MB", b as f64 / 1e6));
+        .map_or(String::new(), |b| format!(", {}", super::megabytes(b)));
     let out = format!(
         "database     {}\n             {version}{size}\nconnections  {}\n\n",
         one_line(&database.to_string()),

@@ -96,7 +96,7 @@ async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, Comman
                  remove {}; {} unchanged{}\n",
                 report.fetched,
                 report.pages,
-                megabytes(report.bytes),
+                super::megabytes(report.bytes),
                 report.would_add,
                 report.would_change,
                 report
@@ -278,11 +278,6 @@ pub fn filters(args: FilterArgs) -> Filters {
     }
 }
 
-/// A download's size as the run summaries print it.
-fn megabytes(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
 pub fn print_report(report: &SyncReport, format: ReportFormat) -> anyhow::Result<()> {
     let text = match format {
         ReportFormat::Json => serde_json::to_string(report)? + "\n",
@@ -294,7 +289,7 @@ pub fn print_report(report: &SyncReport, format: ReportFormat) -> anyhow::Result
                 report.status,
                 report.fetched,
                 report.pages,
-                megabytes(report.bytes),
+                super::megabytes(report.bytes),
                 report.added,
                 report.removed,
                 report.modified,

@@ -89,9 +89,14 @@ pub(super) struct RunContext<'a> {
     /// on PostgreSQL are planned on the statistics of tables this very apply is filling).
     inventory_held: bool,
     scope_held: bool,
+}
+
+impl RunContext<'_> {
     /// Whether the scope keeps what it returned (`scope_connections`): only a filtered scope,
     /// whose removals may need it. An unfiltered one selects the project's whole inventory.
-    keeps_result: bool,
+    fn keeps_result(&self) -> bool {
+        !self.scope.filters.is_empty()
+    }
 }
 
 /// One staged connection, with what the inventory holds of it.
@@ -173,9 +178,7 @@ impl Store {
             concurrent: others_running(&mut tx, run_id, scope).await?,
             inventory_held: holds_any(&mut tx, "connections", "project_id", &scope.project_id)
                 .await?,
-            scope_held: !scope.filters.is_empty()
-                && holds_any(&mut tx, "scope_connections", "scope_id", scope_id).await?,
-            keeps_result: !scope.filters.is_empty(),
+            scope_held: holds_any(&mut tx, "scope_connections", "scope_id", scope_id).await?,
         };
         // What the scope selects is judged on the inventory as it was before this run.
         let Absent { held, gone } = absent(&mut tx, &ctx).await?;
@@ -228,7 +231,7 @@ impl Store {
         if removals_skipped.is_none() {
             counts.removed = remove(&mut tx, &ctx, &removable).await?;
             // The scope's result is what it returned: the rest leaves its selection.
-            if ctx.keeps_result {
+            if ctx.keeps_result() {
                 let ids: Vec<&str> = gone.iter().map(|g| g.id.as_str()).collect();
                 forget_members(&mut tx, scope_id, &ids).await?;
             }
@@ -442,28 +445,20 @@ async fn classify(
     Ok((classified, last))
 }
 
-/// The body of the version of connection `id` with content `hash`: as archived, or, for the
-/// current version, as the inventory holds it.
+/// The body of the version of connection `id` with content `hash`. It is asked for only when
+/// the inventory now holds other content, so that version has ended and archived its body.
 async fn held_body(tx: &mut Tx, scope: &Scope, id: &str, hash: &str) -> Result<String> {
     let sql = Sql::new(
         "SELECT body FROM connection_versions
          WHERE project_id = $1 AND connection_id = $2 AND content_hash = $3
+             AND body IS NOT NULL
          ORDER BY from_seq DESC LIMIT 1",
     )
     .arg(&scope.project_id)
     .arg(id)
     .arg(hash);
-    let current = match tx.fetch_all(sql).await?.first() {
-        Some(row) => match row.at::<Option<String>>(0)? {
-            Some(body) => return Ok(body),
-            None => current_bodies(tx, &scope.project_id, &[id])
-                .await?
-                .remove(id),
-        },
-        None => None,
-    };
-    match current {
-        Some(body) => Ok(body),
+    match tx.fetch_all(sql).await?.first() {
+        Some(row) => Ok(row.at(0)?),
         None => Err(inconsistent(format!(
             "connection {id} was staged as the inventory held it, and that version is gone \
              (pruned meanwhile?): sync again"
@@ -586,7 +581,7 @@ async fn write_chunk(
         records,
         counts: chunk_counts,
     } = prepared;
-    if ctx.keeps_result {
+    if ctx.keeps_result() {
         let new_members: Vec<&str> = same
             .iter()
             .chain(changed.iter().map(|s| &s.item))

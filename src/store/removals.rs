@@ -14,10 +14,9 @@ use super::apply::{
     select_in, staged_ids,
 };
 use super::connections::current_bodies;
-use super::error::Result;
-use super::error::inconsistent;
+use super::error::{Result, inconsistent};
 use super::runs::count;
-use super::sql::{IdKey, MAX_PARAMS, Row, Sql, id_keys};
+use super::sql::{IdKey, Row, Sql, id_keys};
 use super::{ChangeRecord, Tx};
 use crate::drift::ChangeKind;
 use crate::scope::Filters;
@@ -171,7 +170,7 @@ async fn judge(tx: &mut Tx, ctx: &RunContext<'_>, rows: &[Row], absent: &mut Abs
 /// closed with their bodies, so history keeps them) and out of every scope's previous result.
 pub(super) async fn remove(tx: &mut Tx, ctx: &RunContext<'_>, gone: &[&Gone]) -> Result<i64> {
     // A chunk's bodies are held until its versions close.
-    for chunk in gone.chunks(CLOSE_CHUNK.min(MAX_PARAMS / 2)) {
+    for chunk in gone.chunks(CLOSE_CHUNK) {
         let records: Vec<ChangeRecord> = chunk
             .iter()
             .map(|g| {

@@ -8,6 +8,7 @@ backend_tests!(
     upgrading_merges_the_inventories_one_project_had_per_endpoint,
     upgrading_bounds_every_stored_network_as_the_store_would,
     upgrading_holds_the_strings_stored_before_as_they_were_sent,
+    upgrading_drops_what_unfiltered_scopes_kept_of_their_results,
 );
 
 /// What the tables hold, read with plain SQL so nothing migrates on the way.
@@ -441,4 +442,28 @@ async fn both_backends_have_the_same_tables_and_columns() {
         seen.push(cols);
     }
     assert_eq!(seen[0], seen[1]);
+}
+
+/// V15: an unfiltered scope's removals read the inventory, never its previous result, so what
+/// such scopes kept goes; a filtered scope keeps its own.
+async fn upgrading_drops_what_unfiltered_scopes_kept_of_their_results(backend: Backend) {
+    let env = TestEnv::generated(backend, 0, 1).await;
+    env.run(&["migrate", "--target-version", "14"])
+        .await
+        .assert_ok();
+    let db = env.db().await;
+    db.execute_script(
+        "INSERT INTO scopes (id, project_id, created_at)
+             VALUES (1, 'p', '2026-01-01 00:00:00+00');
+         INSERT INTO scopes (id, project_id, vgw_id, created_at)
+             VALUES (2, 'p', 'g', '2026-01-01 00:00:00+00');
+         INSERT INTO scope_connections (scope_id, connection_id)
+             VALUES (1, 'a'), (1, 'b'), (2, 'a');",
+    )
+    .await;
+    env.run(&["migrate"]).await.assert_ok();
+    let kept = "SELECT COUNT(*) FROM scope_connections WHERE scope_id = 2 AND connection_id = 'a'";
+    assert_eq!(db.scalar(kept).await, 1);
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM scope_connections").await, 1);
+    db.close().await;
 }
