@@ -12,6 +12,7 @@ pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod confirm;
 pub mod drift;
 pub mod json;
 pub mod logging;

@@ -16,11 +16,13 @@ use crate::api::client::{FetchError, ListPage, RawPage, VpnClient};
 use crate::api::filters::Filters;
 use crate::api::model::VpnConnection;
 use crate::api::paging::{PageMeta, Pager, StagedMarkers};
+use crate::confirm::{Confirmed, confirm_gone};
 use crate::drift::RemovalGuard;
 use crate::scope::Scope;
 use crate::shutdown::{Interrupted, Shutdown};
 use crate::store::{
-    PageToStage, Resumable, RunStatus, ScopeLock, StageOutcome, StagedConnection, StagedPage, Store,
+    PageToStage, Removable, Removals, Resumable, RunStatus, ScopeLock, StageOutcome,
+    StagedConnection, StagedPage, Store,
 };
 use crate::time::parse_api_time;
 use anyhow::Context as _;
@@ -388,6 +390,7 @@ impl<'a> Run<'a> {
             bytes,
             ..
         } = swept;
+        let removals = self.removals(client, doubts.reason(), shutdown).await?;
         // Waiting for another run's apply gives way to a signal; the apply itself does not.
         let tx = tokio::select! {
             tx = self.store.begin_apply(self.lock_timeout) => {
@@ -397,14 +400,7 @@ impl<'a> Run<'a> {
         };
         let applied = self
             .store
-            .complete_run(
-                tx,
-                self.id,
-                self.scope_id,
-                self.scope,
-                doubts.reason(),
-                self.guard,
-            )
+            .complete_run(tx, self.id, self.scope_id, self.scope, removals)
             .await
             .context("cannot apply the completed sweep")?;
         let apply_ms = millis(started.elapsed()).saturating_sub(sweep_ms);
@@ -437,6 +433,48 @@ impl<'a> Run<'a> {
             apply_ms,
             bytes,
         })
+    }
+
+    /// What the completed sweep may remove. A filtered sweep's (unless `doubt` already rules
+    /// removals out) is confirmed with the API first, one connection at a time
+    /// ([`crate::confirm`]).
+    async fn removals(
+        &self,
+        client: &VpnClient,
+        doubt: Option<String>,
+        shutdown: &Shutdown,
+    ) -> Result<Removals, RunError> {
+        let mut removals = Removals {
+            doubt,
+            guard: self.guard,
+            removable: Removable::Lacked,
+        };
+        if self.scope.filters.is_empty() || removals.doubt.is_some() {
+            return Ok(removals);
+        }
+        let candidates = self
+            .store
+            .removal_candidates(self.id, self.scope_id, self.scope)
+            .await
+            .context("cannot read which connections the filtered sweep lacked")?;
+        removals.removable = Removable::Confirmed(HashSet::new());
+        if candidates.is_empty() {
+            return Ok(removals);
+        }
+        let asked = candidates.len();
+        match confirm_gone(client, candidates, self.page_size, shutdown).await? {
+            Ok(Confirmed { gone, served }) => {
+                tracing::info!(
+                    run_id = self.id,
+                    "asked the API for the {asked} connections the filtered sweep lacked by \
+                     id: {} are gone; {served} it still serves stay as stored",
+                    gone.len()
+                );
+                removals.removable = Removable::Confirmed(gone);
+            }
+            Err(reason) => removals.doubt = Some(reason),
+        }
+        Ok(removals)
     }
 
     /// Where the sweep of failed run `from` stood, from the pages this run took over from it.

@@ -15,7 +15,7 @@
 
 use super::connections::current_bodies;
 use super::error::{Result, StoreError, inconsistent};
-use super::removals::{Absent, absent, remove};
+use super::removals::{Absent, Judged, Removals, absent, remove};
 use super::runs::{RunStatus, clear_staging, count, origin, prune_staging, sweep_chain};
 use super::sql::{Cell, IdKey, MAX_PARAMS, Row, Sql, id_keys};
 use super::tables::{
@@ -25,7 +25,7 @@ use super::tables::{
 use super::write::{ConnectionWrite, write_connections};
 use super::{ApplyTx, ChangeRecord, RunCounts, Store, Tx};
 use crate::api::model::{FieldValue, VpnConnection};
-use crate::drift::{self, Category, ChangeKind, FieldChange, Previous, RemovalGuard, Verdict};
+use crate::drift::{self, Category, ChangeKind, FieldChange, Previous, Verdict};
 use crate::scope::Scope;
 use crate::time::now_utc;
 use chrono::{DateTime, Utc};
@@ -136,17 +136,16 @@ impl Classified {
 
 impl Store {
     /// Applies a completed sweep in `tx` (from [`Store::begin_apply`]) and marks the run
-    /// complete. With `doubt` (the reason), or when `guard` finds the removals implausible,
-    /// the sweep is not trusted to remove anything: what it saw is stored, connections it
-    /// lacked stay.
+    /// complete. Of the connections the sweep lacked, `removals` says which it may remove:
+    /// with a doubt, or when its guard finds them implausible, none (what the sweep saw is
+    /// stored, connections it lacked stay).
     pub async fn complete_run(
         &self,
         apply: ApplyTx,
         run_id: i64,
         scope_id: i64,
         scope: &Scope,
-        doubt: Option<String>,
-        guard: RemovalGuard,
+        removals: Removals,
     ) -> Result<Applied> {
         // Held until the apply ends: the lock serializing applies goes with it.
         let ApplyTx {
@@ -181,7 +180,12 @@ impl Store {
             scope_held: holds_any(&mut tx, "scope_connections", "scope_id", scope_id).await?,
         };
         // What the scope selects is judged on the inventory as it was before this run.
-        let Absent { held, gone } = absent(&mut tx, &ctx).await?;
+        let judged = Judged {
+            run_id,
+            scope_id,
+            scope,
+        };
+        let Absent { held, gone } = absent(&mut tx, &judged).await?;
 
         let deferred = tx.defer_indexes(&FILLED).await?;
         let (mut counts, mut older_than_stored) = (RunCounts::default(), 0);
@@ -223,13 +227,21 @@ impl Store {
             }
         }
         tx.restore_indexes(deferred).await?;
-        let removable: Vec<_> = gone
+        let (removing, kept): (Vec<_>, Vec<_>) = gone
             .iter()
             .filter(|g| g.observed_at < ctx.started_at)
-            .collect();
-        let removals_skipped = doubt.or_else(|| guard.doubt(held, count(removable.len())));
+            .partition(|g| removals.removable.allows(&g.id));
+        if !kept.is_empty() {
+            tracing::debug!(
+                run_id,
+                "kept {} lacked connections not confirmed gone",
+                kept.len()
+            );
+        }
+        let Removals { doubt, guard, .. } = removals;
+        let removals_skipped = doubt.or_else(|| guard.doubt(held, count(removing.len())));
         if removals_skipped.is_none() {
-            counts.removed = remove(&mut tx, &ctx, &removable).await?;
+            counts.removed = remove(&mut tx, &ctx, &removing).await?;
             // The scope's result is what it returned: the rest leaves its selection.
             if ctx.keeps_result() {
                 let ids: Vec<&str> = gone.iter().map(|g| g.id.as_str()).collect();

@@ -41,6 +41,7 @@ pub use history::{
 pub use lock::{LockError, ScopeLock};
 pub use prune::Pruned;
 pub use query::{QueryTable, RowSink};
+pub use removals::{Removable, Removals};
 pub use runs::{
     PageToStage, Resumable, RunCounts, RunRow, RunStatus, StageOutcome, StagedConnection,
     StagedPage, SweepOrigin,

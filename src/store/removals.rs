@@ -8,6 +8,11 @@
 //! returned last time (`scope_connections`) is the selection instead. A filtered run never
 //! removes a connection outside it, and no run removes one that another run observed after
 //! it started.
+//!
+//! Even within its selection a filtered sweep's absence is no evidence of deletion: a
+//! connection moved to another gateway or enterprise project is missing from it just as a
+//! deleted one is. A filtered run removes only what the API, asked for each by id
+//! ([`Store::removal_candidates`], [`Removable::Confirmed`]), no longer serves.
 
 use super::apply::{
     APPLY_CHUNK, CLOSE_CHUNK, RunContext, close_versions, existing, insert_records, of_project,
@@ -18,9 +23,48 @@ use super::error::{Result, inconsistent};
 use super::runs::count;
 use super::sql::{IdKey, Row, Sql, id_keys};
 use super::{ChangeRecord, Tx};
-use crate::drift::ChangeKind;
+use super::{Store, runs::sweep_chain};
+use crate::drift::{ChangeKind, RemovalGuard};
 use crate::scope::Filters;
+use crate::scope::Scope;
 use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+
+/// What a run trusts its sweep to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removals {
+    /// Why the sweep is not trusted to remove anything; `None` when it is.
+    pub doubt: Option<String>,
+    /// Which removals are implausible however the sweep went.
+    pub guard: RemovalGuard,
+    pub removable: Removable,
+}
+
+/// Which of the connections a sweep lacked its run may remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removable {
+    /// Every one: the sweep covered the whole project.
+    Lacked,
+    /// Only these, which the API, asked for each by id, no longer serves.
+    Confirmed(HashSet<String>),
+}
+
+impl Removable {
+    /// Whether the connection `id`, which the sweep lacked, may be removed.
+    pub fn allows(&self, id: &str) -> bool {
+        match self {
+            Removable::Lacked => true,
+            Removable::Confirmed(gone) => gone.contains(id),
+        }
+    }
+}
+
+/// The run whose sweep is judged: its staging, its scope and the scope's previous result.
+pub(super) struct Judged<'a> {
+    pub run_id: i64,
+    pub scope_id: i64,
+    pub scope: &'a Scope,
+}
 
 /// A connection of the scope's selection that the sweep did not return.
 pub(super) struct Gone {
@@ -81,8 +125,34 @@ fn push_matching(sql: &mut Sql, filters: &Filters) {
     }
 }
 
+impl Store {
+    /// The connections the apply of run `run_id` would remove as things stand: those its
+    /// scope selects that its sweep lacked and no run observed after the sweep started.
+    pub async fn removal_candidates(
+        &self,
+        run_id: i64,
+        scope_id: i64,
+        scope: &Scope,
+    ) -> Result<Vec<String>> {
+        let mut tx = self.begin().await?;
+        let started_at = super::runs::origin(&tx.fetch_all(sweep_chain(run_id)).await?)?.started_at;
+        let judged = Judged {
+            run_id,
+            scope_id,
+            scope,
+        };
+        let Absent { gone, .. } = absent(&mut tx, &judged).await?;
+        tx.commit().await?;
+        Ok(gone
+            .into_iter()
+            .filter(|g| g.observed_at < started_at)
+            .map(|g| g.id)
+            .collect())
+    }
+}
+
 /// The connections the scope selects in the inventory as it is, and those the sweep lacked.
-pub(super) async fn absent(tx: &mut Tx, ctx: &RunContext<'_>) -> Result<Absent> {
+pub(super) async fn absent(tx: &mut Tx, ctx: &Judged<'_>) -> Result<Absent> {
     let filters = &ctx.scope.filters;
     let vgw_ip_stored = match &filters.vgw_ip {
         None => false,
@@ -148,7 +218,7 @@ pub(super) async fn absent(tx: &mut Tx, ctx: &RunContext<'_>) -> Result<Absent> 
 
 /// Counts the stored connections `rows` (id, name, observed_at) as held, and those the sweep
 /// did not return as gone.
-async fn judge(tx: &mut Tx, ctx: &RunContext<'_>, rows: &[Row], absent: &mut Absent) -> Result<()> {
+async fn judge(tx: &mut Tx, ctx: &Judged<'_>, rows: &[Row], absent: &mut Absent) -> Result<()> {
     let mut held = Vec::with_capacity(rows.len());
     for row in rows {
         held.push(Gone {

@@ -10,9 +10,11 @@ use vpn_inventory::api::filters::Filters;
 use vpn_inventory::api::model::VpnConnection;
 use vpn_inventory::drift::RemovalGuard;
 use vpn_inventory::scope::Scope;
-use vpn_inventory::store::{DatabaseUrl, PageToStage, StageOutcome, StagedConnection, Store};
-use vpn_simulator::Faults;
+use vpn_inventory::store::{
+    DatabaseUrl, PageToStage, Removable, Removals, StageOutcome, StagedConnection, Store,
+};
 use vpn_simulator::mutate::AppliedChange;
+use vpn_simulator::{Faults, Transient, TransientAnswer};
 
 backend_tests!(
     a_change_is_recorded_by_the_first_run_that_sees_it,
@@ -21,6 +23,7 @@ backend_tests!(
     an_older_sweep_never_overwrites_a_newer_one,
     removals_stay_within_what_a_scope_selects,
     a_connection_moved_out_of_a_scope_is_not_removed_by_it,
+    a_filtered_run_removes_only_what_the_api_no_longer_serves,
 );
 
 /// (connection id, change, field) of change records or applied changes.
@@ -249,6 +252,104 @@ async fn a_connection_moved_out_of_a_scope_is_not_removed_by_it(backend: Backend
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
 }
 
+/// A connection moves to another gateway and no run of the new gateway has seen it: the old
+/// gateway's run lacks it just as it lacks a deleted one. It asks the API for both by id and
+/// removes only the deleted one; the move is recorded by the next run that sees it. When the
+/// API cannot be asked, the run removes nothing.
+async fn a_filtered_run_removes_only_what_the_api_no_longer_serves(backend: Backend) {
+    let env = TestEnv::generated(backend, 60, 47).await;
+    let served = env.sim.state.inventory();
+    let gateway_of = |c: &Value| c["vgw_id"].as_str().unwrap().to_owned();
+    let mut sizes = std::collections::BTreeMap::<String, usize>::new();
+    for conn in &served {
+        *sizes.entry(gateway_of(conn)).or_default() += 1;
+    }
+    let (gateway, size) = sizes.iter().max_by_key(|(_, n)| **n).unwrap();
+    assert!(
+        *size >= 4,
+        "the seed gives a gateway four connections: {sizes:?}"
+    );
+    let mine: Vec<String> = served
+        .iter()
+        .filter(|c| gateway_of(c) == *gateway)
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    let elsewhere = served
+        .iter()
+        .map(gateway_of)
+        .find(|g| g != gateway)
+        .unwrap();
+    env.sync(&[]).await;
+
+    let (moved, deleted) = (&mine[0], &mine[1]);
+    let mut next = served.clone();
+    next.retain(|c| c["id"] != deleted.as_str());
+    for conn in &mut next {
+        if conn["id"] == moved.as_str() {
+            conn["vgw_id"] = json!(elsewhere);
+        }
+    }
+    env.sim.state.set_inventory(next.clone());
+    env.sim.state.set_faults(Faults::default());
+    let filtered = env.sync(&["--vgw-id", gateway]).await;
+    let counts = ["removed", "modified", "added"].map(|k| filtered[k].as_u64().unwrap());
+    assert_eq!(counts, [1, 0, 0], "{filtered}");
+    assert_eq!(filtered["removals_skipped"], Value::Null);
+    let asked = env.sim.state.requests();
+    assert_eq!(
+        asked, 3,
+        "one page, then one request for each connection it lacked"
+    );
+    let records = records_of(&env, &filtered).await;
+    assert_eq!(records.as_array().unwrap().len(), 1, "{records}");
+    assert_eq!(records[0]["connection_id"], deleted.as_str());
+    let exported = env.export().await;
+    let kept = exported.iter().find(|c| c["id"] == moved.as_str()).unwrap();
+    assert_eq!(kept["vgw_id"], gateway.as_str(), "kept as stored");
+
+    // The full run sees the move: a modification, not a removal and an addition.
+    let full = env.sync(&[]).await;
+    let counts = ["removed", "modified", "added"].map(|k| full[k].as_u64().unwrap());
+    assert_eq!(counts, [0, 1, 0], "{full}");
+    assert_eq!(history(&env, moved).await, ["added", "modified"]);
+    assert_eq!(history(&env, deleted).await, ["added", "removed"]);
+    assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&next));
+
+    // Asked by id, the API answers with an error: the sweep stored, no removal made.
+    next.retain(|c| c["id"] != mine[2].as_str());
+    env.sim.state.set_inventory(next.clone());
+    let refused = TransientAnswer::Status {
+        status: 400,
+        body: json!({"code": "VPN.0001", "message": "invalid request"}),
+        retry_after: None,
+    };
+    env.sim.state.set_faults(Faults {
+        transient: Some(Transient {
+            from: 2,
+            times: 1,
+            answer: refused,
+        }),
+        ..Faults::default()
+    });
+    let doubted = env.sync(&["--vgw-id", gateway]).await;
+    assert_eq!(doubted["removed"], 0, "{doubted}");
+    let reason = doubted["removals_skipped"].as_str().unwrap();
+    assert!(
+        reason.contains(mine[2].as_str()) && reason.contains("VPN.0001"),
+        "{reason}"
+    );
+    assert!(
+        env.export()
+            .await
+            .iter()
+            .any(|c| c["id"] == mine[2].as_str())
+    );
+    env.sim.state.set_faults(Faults::default());
+    let confirmed = env.sync(&["--vgw-id", gateway]).await;
+    assert_eq!(confirmed["removed"], 1, "{confirmed}");
+    assert_eq!(history(&env, &mine[2]).await, ["added", "removed"]);
+}
+
 /// A page of one connection, staged as a sweep stages it.
 async fn stage_one(store: &Store, run_id: i64, project: &str, served: &Value) -> StageOutcome {
     let conn = VpnConnection::from_map(served.as_object().unwrap().clone());
@@ -303,10 +404,15 @@ async fn a_body_staged_as_held_is_found_when_the_inventory_moved(backend: Backen
     let bodiless = "SELECT COUNT(*) FROM staged_connections WHERE body IS NULL";
     assert_eq!(db.scalar(bodiless).await, 1);
 
+    let trusting = Removals {
+        doubt: None,
+        guard: RemovalGuard::default(),
+        removable: Removable::Lacked,
+    };
     for (run, scope_id, scope) in [(older, older_scope, &full), (newer, newer_scope, &gateway)] {
         let tx = store.begin_apply(Duration::from_secs(5)).await.unwrap();
         let applied = store
-            .complete_run(tx, run, scope_id, scope, None, RemovalGuard::default())
+            .complete_run(tx, run, scope_id, scope, trusting.clone())
             .await
             .unwrap();
         assert_eq!(applied.counts.modified, 1, "run {run}");

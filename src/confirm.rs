@@ -1,0 +1,76 @@
+//! Confirming a filtered run's removals with the API.
+//!
+//! A filtered sweep lacks a connection that was deleted, but also one that moved out of the
+//! filter (another gateway, another enterprise project) since the inventory stored it: its
+//! absence is no evidence of deletion. Before such a run removes anything, each connection it
+//! would remove is asked for by id alone; only those the API no longer serves are removed.
+//! The others stay as stored until a run that sees them records how they changed.
+
+use crate::api::client::VpnClient;
+use crate::api::filters::Filters;
+use crate::api::model::VpnConnection;
+use crate::shutdown::{Interrupted, Shutdown};
+use std::collections::HashSet;
+
+/// The most connections a run asks for one by one: more would be minutes of requests, and
+/// an unfiltered run, whose sweep is evidence enough, records them instead.
+pub const MAX_CONFIRMATIONS: usize = 1000;
+
+/// What asking for each candidate found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Confirmed {
+    /// Connections the API no longer serves.
+    pub gone: HashSet<String>,
+    /// Connections the API still serves: not removed.
+    pub served: usize,
+}
+
+/// Asks the API for each of `candidates` by id (`limit` as the sweep's pages) and returns
+/// which are gone; `Ok(Err(reason))` when removals cannot be confirmed, so none are made.
+pub async fn confirm_gone(
+    client: &VpnClient,
+    candidates: Vec<String>,
+    limit: u32,
+    shutdown: &Shutdown,
+) -> Result<Result<Confirmed, String>, Interrupted> {
+    if candidates.len() > MAX_CONFIRMATIONS {
+        return Ok(Err(format!(
+            "the filtered sweep lacks {} stored connections, more than the {MAX_CONFIRMATIONS} \
+             a run confirms gone one by one; an unfiltered sync records their removal",
+            candidates.len()
+        )));
+    }
+    let mut confirmed = Confirmed::default();
+    for id in candidates {
+        let filters = Filters {
+            vpn_id: Some(id.clone()),
+            ..Filters::default()
+        };
+        let page = tokio::select! {
+            page = client.list_page(&filters, limit, None) => page,
+            interrupted = shutdown.requested() => return Err(interrupted),
+        };
+        let page = match page.and_then(|raw| raw.parse()) {
+            Ok(page) => page,
+            Err(e) => {
+                let e = crate::text::one_line(&crate::api::retry::describe(&e));
+                return Ok(Err(format!(
+                    "cannot confirm that connection {id}, which the filtered sweep lacked, is \
+                     gone: {e}"
+                )));
+            }
+        };
+        let served = page.connections.iter().any(|value| {
+            value.as_object().is_some_and(|map| {
+                VpnConnection::from_map(map.clone()).id.as_deref() == Some(id.as_str())
+            })
+        });
+        match served {
+            true => confirmed.served += 1,
+            false => {
+                confirmed.gone.insert(id);
+            }
+        }
+    }
+    Ok(Ok(confirmed))
+}
