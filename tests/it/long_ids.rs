@@ -1,4 +1,4 @@
-//! A connection id of any length syncs (issue 12): PostgreSQL's btree index entries hold at
+//! A connection id (and a filter) of any length syncs (issue 12): PostgreSQL's btree index entries hold at
 //! most about 2.7 KB, so the keys ids are unique by hold a digest of a long one there, and both
 //! backends give the same results. (Export lists connections in storage order, which for ids
 //! over 2,000 bytes may differ between the databases: the comparisons sort by id.)
@@ -7,7 +7,10 @@ use crate::support::{Backend, TestEnv, assert_same_connections, expected_export,
 use serde_json::Value;
 use vpn_simulator::server::generated_inventory;
 
-backend_tests!(a_ten_thousand_character_id_syncs_changes_and_goes);
+backend_tests!(
+    a_ten_thousand_character_id_syncs_changes_and_goes,
+    a_filter_of_any_length_names_one_scope,
+);
 
 /// An id of `len` characters no compression shortens: letters, digits, a backslash (which the
 /// PostgreSQL key reads its bytes through) and characters of several UTF-8 lengths, drawn by a
@@ -107,4 +110,40 @@ async fn a_ten_thousand_character_id_syncs_changes_and_goes(backend: Backend) {
         "{report}"
     );
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
+}
+
+/// A filter value longer than a btree index entry holds names its scope: each run of it finds
+/// the same scope, and a value differing in its last character another.
+async fn a_filter_of_any_length_names_one_scope(backend: Backend) {
+    let mut served = generated_inventory(3, 13);
+    let gateway = long_id(3_000, 2);
+    let mut twin: String = gateway.chars().take(2_999).collect();
+    twin.push('!');
+    served[0]["vgw_id"] = Value::from(gateway.as_str());
+    served[1]["vgw_id"] = Value::from(twin.as_str());
+    let env = TestEnv::with_inventory(backend, served.clone()).await;
+    let scopes = "SELECT COUNT(*) FROM scopes";
+
+    let first = env.sync(&["--vgw-id", &gateway]).await;
+    assert_eq!(first["added"], 1, "{first}");
+    let again = env.sync(&["--vgw-id", &gateway]).await;
+    assert_eq!(
+        (&again["unchanged"], &again["added"]),
+        (&1.into(), &0.into())
+    );
+    let db = env.db().await;
+    assert_eq!(db.scalar(scopes).await, 1);
+    db.close().await;
+
+    let other = env.sync(&["--vgw-id", &twin]).await;
+    assert_eq!(other["added"], 1, "{other}");
+    let db = env.db().await;
+    assert_eq!(db.scalar(scopes).await, 2);
+    db.close().await;
+    let exported = env.export().await;
+    let gateways: Vec<&str> = exported
+        .iter()
+        .filter_map(|c| c["vgw_id"].as_str())
+        .collect();
+    assert!(gateways.contains(&gateway.as_str()) && gateways.contains(&twin.as_str()));
 }
