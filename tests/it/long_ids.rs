@@ -1,7 +1,8 @@
-//! A connection id (and a filter) of any length syncs (issue 12): PostgreSQL's btree index entries hold at
-//! most about 2.7 KB, so the keys ids are unique by hold a digest of a long one there, and both
-//! backends give the same results. (Export lists connections in storage order, which for ids
-//! over 2,000 bytes may differ between the databases: the comparisons sort by id.)
+//! A connection id or a filter of any length syncs (issue 12): PostgreSQL's btree index
+//! entries hold at most about 2.7 KB, so the keys ids and scopes are unique by hold a digest of
+//! a long one there, and both backends give the same results. (Export lists connections in
+//! storage order, which for ids over 2,000 bytes may differ between the databases: the
+//! comparisons sort by id.)
 
 use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
 use serde_json::Value;
