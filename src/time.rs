@@ -12,14 +12,19 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeDelta, Utc};
 
-/// Parses an API timestamp; `None` if it is in no format we know (the raw text is still kept).
+/// Parses an API timestamp; `None` if it is in no format we know (the raw text is still kept),
+/// or names an instant outside the years 1 to 9999 (UTC), which is no API time and which not
+/// every database holds: PostgreSQL refuses years before 4713 BC, and SQLite's text times
+/// compare in time order only with four-digit years.
 pub fn parse_api_time(text: &str) -> Option<DateTime<Utc>> {
+    use chrono::Datelike as _;
     let parsed = DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .or_else(|_| {
             NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
         })
-        .ok()?;
+        .ok()
+        .filter(|t| (1..=9999).contains(&t.year()))?;
     Some(truncate_to_micros(parsed))
 }
 
@@ -148,6 +153,25 @@ mod tests {
         assert_eq!(parse_api_time("2022-12-11T13:59:59").unwrap(), whole);
         assert_eq!(parse_api_time("2022-12-11T21:59:59+08:00").unwrap(), whole);
         assert!(parse_api_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn years_past_four_digits_read_as_no_time() {
+        for text in [
+            "+10000-01-01T00:00:00",
+            "-5000-01-01T00:00:00",
+            "-0001-01-01T00:00:00",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999Z+01:00",
+        ] {
+            assert_eq!(parse_api_time(text), None, "{text}");
+        }
+        let last = parse_api_time("9999-12-31T23:59:59.999999Z").unwrap();
+        assert_eq!(last.timestamp(), 253_402_300_799);
+        assert!(parse_api_time("0001-01-01T00:00:00Z").is_some());
+        // An offset must not carry a time across the edge either.
+        assert_eq!(parse_api_time("9999-12-31T23:00:00-02:00"), None);
+        assert_eq!(parse_api_time("0001-01-01T01:00:00+02:00"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! No single value blocks a sync (issue 9): NUL anywhere, lone surrogates, numbers no float
-//! holds and deep nesting are synced, stored and exported exactly as the API sent them.
+//! holds, deep nesting and times in years no database holds are synced, stored and exported
+//! exactly as the API sent them.
 
 use crate::support::{Backend, TestEnv};
 use proptest::prelude::*;
@@ -43,6 +44,11 @@ fn odd_connections() -> Vec<String> {
         )
         .to_owned(),
         format!(r#"{{"id":"deep","future":{deep}}}"#),
+        concat!(
+            r#"{"id":"year-10000","created_at":"+10000-01-01T00:00:00","#,
+            r#""updated_at":"-5000-06-01T00:00:00"}"#
+        )
+        .to_owned(),
     ]
 }
 
@@ -64,6 +70,8 @@ const EXPORTED_AS_SENT: &[&str] = &[
     "\"name\":\"\\udfff and \u{1F600}\"",
     r#""source":"\udbff""#,
     r#""destination":["\udc00"]"#,
+    r#""created_at":"+10000-01-01T00:00:00""#,
+    r#""updated_at":"-5000-06-01T00:00:00""#,
 ];
 
 /// Connections by id, each as canonical JSON text (keys sorted, every value as sent).
@@ -114,6 +122,10 @@ async fn odd_values_are_synced_and_exported_exactly(backend: Backend) {
     };
     let db = env.db().await;
     assert_eq!(db.scalar(held).await, 1);
+    // Years no database holds alike are kept as text, with no instant.
+    let no_instant = "SELECT COUNT(*) FROM connections WHERE id = 'year-10000'
+        AND created_at_utc IS NULL AND updated_at_utc IS NULL";
+    assert_eq!(db.scalar(no_instant).await, 1);
     db.close().await;
 
     // A changed name is a change, recorded exactly; a number only respelled is stored as sent
