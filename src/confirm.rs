@@ -60,14 +60,29 @@ pub async fn confirm_gone(
                 )));
             }
         };
-        let served = page.connections.iter().any(|value| {
-            value.as_object().is_some_and(|map| {
-                VpnConnection::from_map(map.clone()).id.as_deref() == Some(id.as_str())
+        let ids: Vec<Option<String>> = page
+            .connections
+            .iter()
+            .map(|value| {
+                let map = value.as_object()?;
+                VpnConnection::from_map(map.clone()).id
             })
-        });
-        match served {
-            true => confirmed.served += 1,
-            false => {
+            .collect();
+        // An answer holding anything but the connection asked for did not apply the filter:
+        // the asked one's absence from it proves nothing.
+        if let Some(other) = ids
+            .iter()
+            .find(|other| other.as_deref() != Some(id.as_str()))
+        {
+            let other = crate::text::one_line(other.as_deref().unwrap_or("(no id)"));
+            return Ok(Err(format!(
+                "asked for connection {id} (vpn_id), which the filtered sweep lacked, the API \
+                 answered with another ({other}): it cannot confirm removals"
+            )));
+        }
+        match ids.is_empty() {
+            false => confirmed.served += 1,
+            true => {
                 confirmed.gone.insert(id);
             }
         }

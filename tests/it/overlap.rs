@@ -255,7 +255,7 @@ async fn a_connection_moved_out_of_a_scope_is_not_removed_by_it(backend: Backend
 /// A connection moves to another gateway and no run of the new gateway has seen it: the old
 /// gateway's run lacks it just as it lacks a deleted one. It asks the API for both by id and
 /// removes only the deleted one; the move is recorded by the next run that sees it. When the
-/// API cannot be asked, the run removes nothing.
+/// API cannot be asked, or answers with other connections, the run removes nothing.
 async fn a_filtered_run_removes_only_what_the_api_no_longer_serves(backend: Backend) {
     let env = TestEnv::generated(backend, 60, 47).await;
     let served = env.sim.state.inventory();
@@ -344,6 +344,15 @@ async fn a_filtered_run_removes_only_what_the_api_no_longer_serves(backend: Back
             .iter()
             .any(|c| c["id"] == mine[2].as_str())
     );
+    // A service that ignores `vpn_id` answers with the first page of everything: no proof.
+    env.sim.state.set_faults(Faults {
+        ignore_vpn_id: true,
+        ..Faults::default()
+    });
+    let ignored = env.sync(&["--vgw-id", gateway]).await;
+    assert_eq!(ignored["removed"], 0, "{ignored}");
+    let reason = ignored["removals_skipped"].as_str().unwrap();
+    assert!(reason.contains("answered with another"), "{reason}");
     env.sim.state.set_faults(Faults::default());
     let confirmed = env.sync(&["--vgw-id", gateway]).await;
     assert_eq!(confirmed["removed"], 1, "{confirmed}");

@@ -102,6 +102,9 @@ pub struct Faults {
     /// Answer with this `total_count` whatever the inventory holds, like a service that
     /// counts wrong (or lists without end).
     pub claimed_total: Option<u64>,
+    /// Ignore the `vpn_id` filter, like a service that does not know it: a request for one
+    /// connection gets the first page of all.
+    pub ignore_vpn_id: bool,
 }
 
 /// A transient fault: `answer` on `times` list requests from request `from` on.
@@ -538,8 +541,8 @@ async fn answer(state: &SimState, request: Request) -> Response {
     };
 
     let replay = faults.replay_from_page.is_some_and(|from| n >= from);
-    let (vgw_id, vgw_ip, vpn_id, eip_id) =
-        (get("vgw_id"), get("vgw_ip"), get("vpn_id"), get("eip_id"));
+    let (vgw_id, vgw_ip, eip_id) = (get("vgw_id"), get("vgw_ip"), get("eip_id"));
+    let vpn_id = get("vpn_id").filter(|_| !faults.ignore_vpn_id);
     let inventory = state.inventory.read().expect("inventory lock");
     // Held newest first: what a marker excludes is a prefix, skipped by binary search (a scan
     // from the top made each page cost the whole inventory, 100,000 connections a page).
