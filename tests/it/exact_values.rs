@@ -201,12 +201,15 @@ async fn nesting_past_the_limit_fails_the_run_naming_the_connection_and_field() 
     let before = export().await;
     let deeper = format!("{}0{}", "[".repeat(125), "]".repeat(125));
     let mut served = served;
+    let index = served.len();
     served.push(format!(r#"{{"id":"too\u0000deep","future":{deeper}}}"#));
     env.sim.state.set_verbatim_inventory(served);
     let run = env.run(&["sync"]).await;
     assert_eq!(run.code, Some(1), "{}", run.stderr);
-    let named = r#"vpn_connections[7] (id "too\0deep") nests its field "future" deeper than 127"#;
-    assert!(run.stderr.contains(named), "{}", run.stderr);
+    let named = format!(
+        r#"vpn_connections[{index}] (id "too\0deep") nests its field "future" deeper than 127"#
+    );
+    assert!(run.stderr.contains(&named), "{}", run.stderr);
     assert_eq!(export().await, before);
     let db = env.db().await;
     let sql = "SELECT COUNT(*) FROM connections WHERE last_changed_run_id <> 1";
