@@ -101,7 +101,7 @@ async fn read_children(tx: &mut Tx, rows: &[Row], pks: Pks<'_>) -> Result<Chunk>
     for row in children(tx, &PEER_SUBNETS, "ip_version, position", pks).await? {
         let cidr = PEER_SUBNETS.read(&row)?;
         let conn = parent(&mut by_pk, &row)?;
-        let list = match row.get::<i64>("ip_version")? {
+        let list = match row.int("ip_version")? {
             6 => &mut conn.peer_subnets_v6,
             _ => &mut conn.peer_subnets,
         };
@@ -114,7 +114,7 @@ async fn read_children(tx: &mut Tx, rows: &[Row], pks: Pks<'_>) -> Result<Chunk>
     let order = "ip_version, rule_position, position";
     for row in children(tx, &POLICY_RULE_DESTINATIONS, order, pks).await? {
         let cidr = POLICY_RULE_DESTINATIONS.read(&row)?;
-        let position: i64 = row.get("rule_position")?;
+        let position = row.int("rule_position")?;
         let rule = rules(parent(&mut by_pk, &row)?, &row)?
             .get_mut(usize::try_from(position).unwrap_or(usize::MAX))
             .ok_or_else(|| inconsistent("a policy rule destination without its rule"))?;
@@ -172,7 +172,7 @@ fn parent<'a>(by_pk: &'a mut Chunk, row: &Row) -> Result<&'a mut VpnConnection> 
 
 /// The IPv4 or IPv6 policy rules of `conn`, as the row's `ip_version` says.
 fn rules<'a>(conn: &'a mut VpnConnection, row: &Row) -> Result<&'a mut Vec<PolicyRule>> {
-    let list = match row.get::<i64>("ip_version")? {
+    let list = match row.int("ip_version")? {
         6 => &mut conn.policy_rules_v6,
         _ => &mut conn.policy_rules,
     };

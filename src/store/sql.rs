@@ -357,6 +357,21 @@ impl Row {
         }
     }
 
+    /// The named integer column, whatever its width: PostgreSQL keeps small numbers of ours
+    /// (the lists' `ip_version` and positions) in `smallint` and `integer`, which sqlx reads
+    /// only as `i16` and `i32`.
+    pub fn int(&self, column: &str) -> sqlx::Result<i64> {
+        use sqlx::{Column as _, Row as _, TypeInfo as _};
+        match self {
+            Row::Sqlite(row) => row.try_get(column),
+            Row::Postgres(row) => match row.try_column(column)?.type_info().name() {
+                "INT2" => row.try_get::<i16, _>(column).map(i64::from),
+                "INT4" => row.try_get::<i32, _>(column).map(i64::from),
+                _ => row.try_get(column),
+            },
+        }
+    }
+
     /// The value of the column at `index` (from 0).
     pub fn at<T: Decoded>(&self, index: usize) -> sqlx::Result<T> {
         use sqlx::Row as _;
