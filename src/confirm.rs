@@ -89,3 +89,24 @@ pub async fn confirm_gone(
     }
     Ok(Ok(confirmed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::credentials::{Credentials, Secret};
+
+    #[tokio::test]
+    async fn more_candidates_than_a_run_confirms_are_not_asked_for() {
+        // An endpoint nothing listens on: the run must give up before asking anything.
+        let credentials = Credentials::Token(Secret::new("token"));
+        let client = VpnClient::new("http://127.0.0.1:9", "project", credentials).unwrap();
+        let candidates: Vec<String> = (0..=MAX_CONFIRMATIONS).map(|i| format!("c{i}")).collect();
+        let answer = confirm_gone(&client, candidates, 200, &Shutdown::default()).await;
+        let reason = answer.unwrap().unwrap_err();
+        assert!(reason.contains("1001 stored connections"), "{reason}");
+        assert!(
+            reason.contains("an unfiltered sync records their removal"),
+            "{reason}"
+        );
+    }
+}
