@@ -8,8 +8,8 @@
 
 use crate::api::client::VpnClient;
 use crate::api::filters::Filters;
-use crate::api::model::VpnConnection;
 use crate::shutdown::{Interrupted, Shutdown};
+use serde_json::Value;
 use std::collections::HashSet;
 
 /// The most connections a run asks for one by one: more would be minutes of requests, and
@@ -60,21 +60,16 @@ pub async fn confirm_gone(
                 )));
             }
         };
-        let ids: Vec<Option<String>> = page
+        // The id as the sweep reads it (`VpnConnection::id`): a string, else none.
+        let ids: Vec<Option<&str>> = page
             .connections
             .iter()
-            .map(|value| {
-                let map = value.as_object()?;
-                VpnConnection::from_map(map.clone()).id
-            })
+            .map(|value| value.get("id").and_then(Value::as_str))
             .collect();
         // An answer holding anything but the connection asked for did not apply the filter:
         // the asked one's absence from it proves nothing.
-        if let Some(other) = ids
-            .iter()
-            .find(|other| other.as_deref() != Some(id.as_str()))
-        {
-            let other = crate::text::one_line(other.as_deref().unwrap_or("(no id)"));
+        if let Some(other) = ids.iter().find(|other| **other != Some(id.as_str())) {
+            let other = crate::text::one_line(other.unwrap_or("(no id)"));
             return Ok(Err(format!(
                 "asked for connection {id} (vpn_id), which the filtered sweep lacked, the API \
                  answered with another ({other}): it cannot confirm removals"

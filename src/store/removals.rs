@@ -20,13 +20,11 @@ use super::apply::{
 };
 use super::connections::current_bodies;
 use super::error::{Result, inconsistent};
-use super::runs::count;
+use super::runs::{count, origin, sweep_chain};
 use super::sql::{IdKey, Row, Sql, id_keys};
-use super::{ChangeRecord, Tx};
-use super::{Store, runs::sweep_chain};
+use super::{ChangeRecord, Store, Tx};
 use crate::drift::{ChangeKind, RemovalGuard};
-use crate::scope::Filters;
-use crate::scope::Scope;
+use crate::scope::{Filters, Scope};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
@@ -135,7 +133,7 @@ impl Store {
         scope: &Scope,
     ) -> Result<Vec<String>> {
         let mut tx = self.begin().await?;
-        let started_at = super::runs::origin(&tx.fetch_all(sweep_chain(run_id)).await?)?.started_at;
+        let started_at = origin(&tx.fetch_all(sweep_chain(run_id)).await?)?.started_at;
         let judged = Judged {
             run_id,
             scope_id,
