@@ -2,10 +2,12 @@
 //! store keeps beside them so that "do these networks overlap?" is a range comparison that
 //! every SQL dialect answers the same way, and an index can serve.
 //!
-//! A network's bounds are its first and last address written as 32 lowercase hex digits, an
-//! IPv4 network mapped into IPv6 (`::ffff:a.b.c.d`, RFC 4291): one text order then covers both
-//! families, and an IPv4 network never overlaps an IPv6 one by accident. Two networks overlap
-//! when `a.first_hex <= b.last_hex AND b.first_hex <= a.last_hex`; since networks nest, that is
+//! A network's bounds are its first and last address as 128-bit numbers, an IPv4 network mapped
+//! into IPv6 (`::ffff:a.b.c.d`, RFC 4291): one order then covers both families, and an IPv4
+//! network never overlaps an IPv6 one by accident. SQLite stores them as 32 lowercase hex
+//! digits, PostgreSQL as a `uuid` of the same digits (16 bytes, compared bytewise): both
+//! compare as the numbers do. Two networks overlap when
+//! `a.first_hex <= b.last_hex AND b.first_hex <= a.last_hex`; since networks nest, that is
 //! also "one holds the other's first address".
 //!
 //! The grammar is strict and the same wherever bounds are computed (here as the store writes,
@@ -18,10 +20,15 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The first and last address of a network, as stored in `*_first_hex` and `*_last_hex`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {
-    pub first: String,
-    pub last: String,
+    pub first: u128,
+    pub last: u128,
+}
+
+/// A bound as SQLite stores it (and as reports print PostgreSQL's): 32 lowercase hex digits.
+pub fn hex(bound: u128) -> String {
+    format!("{bound:032x}")
 }
 
 /// The bounds of `text`, or `None` when it is no network in the grammar above.
@@ -48,8 +55,8 @@ pub fn bounds(text: &str) -> Option<Bounds> {
         n => (1u128 << n) - 1,
     };
     Some(Bounds {
-        first: format!("{:032x}", bits & !host),
-        last: format!("{:032x}", bits | host),
+        first: bits & !host,
+        last: bits | host,
     })
 }
 
@@ -67,7 +74,7 @@ mod tests {
     use super::*;
 
     fn pair(text: &str) -> Option<(String, String)> {
-        bounds(text).map(|b| (b.first, b.last))
+        bounds(text).map(|b| (hex(b.first), hex(b.last)))
     }
 
     fn expect(text: &str, first: &str, last: &str) {

@@ -146,8 +146,9 @@ fn text(cell: &Cell) -> String {
         Cell::Bool(v) => v.map(|b| b.to_string()).unwrap_or_default(),
         Cell::Json(v) => v.as_ref().map(Value::to_string).unwrap_or_default(),
         Cell::Time(v) => v.as_ref().map(stored_text).unwrap_or_default(),
-        // Bound, never read.
+        // Bound, never read (cells read as text, see `store::cells`).
         Cell::IdKey(id) => id.clone(),
+        Cell::Bound(b) => b.map(crate::net::hex).unwrap_or_default(),
     }
 }
 
@@ -162,10 +163,13 @@ fn json_value(cell: &Cell) -> Value {
         | Cell::Float(None)
         | Cell::Bool(None)
         | Cell::Json(None)
-        | Cell::Time(None) => Value::Null,
-        Cell::Text(Some(_)) | Cell::Json(Some(_)) | Cell::Time(Some(_)) | Cell::IdKey(_) => {
-            Value::from(text(cell))
-        }
+        | Cell::Time(None)
+        | Cell::Bound(None) => Value::Null,
+        Cell::Text(Some(_))
+        | Cell::Json(Some(_))
+        | Cell::Time(Some(_))
+        | Cell::IdKey(_)
+        | Cell::Bound(Some(_)) => Value::from(text(cell)),
     }
 }
 

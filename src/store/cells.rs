@@ -65,6 +65,11 @@ pub(super) fn postgres(row: &PgRow, index: usize) -> sqlx::Result<Cell> {
                 .map(|d| d.to_string()),
         ),
         "JSON" | "JSONB" => Cell::Json(row.try_get_unchecked(index)?),
+        // Network bounds: the 32 hex digits SQLite holds, not the uuid's dashed spelling.
+        "UUID" => Cell::Text(
+            row.try_get_unchecked::<Option<sqlx::types::Uuid>, _>(index)?
+                .map(|u| crate::net::hex(u.as_u128())),
+        ),
         other => {
             let what =
                 format!("a column of type {other}, which reports cannot show: CAST it to TEXT");

@@ -32,6 +32,9 @@ pub enum Cell {
     /// A connection id as the key its row is unique by ([`IdKey`]): text, computed as each
     /// backend's generated key column computes it.
     IdKey(String),
+    /// A network's bound ([`crate::net::Bounds`]): a `uuid` in PostgreSQL, 16 bytes that
+    /// compare as the address does; in SQLite 32 lowercase hex digits, which compare the same.
+    Bound(Option<u128>),
 }
 
 /// A connection id bound as the key rows are unique by: `connections.id_key`,
@@ -239,12 +242,14 @@ impl Sql {
     /// bind (sqlx asks each parameter's name), so a statement of 30,000 `$n` took seconds.
     /// Placeholders numbered 1, 2, 3, ... in order (everything `bind` builds) become bare `?`,
     /// which has no name; any other order (fixed statements reusing `$1`) becomes `?n`.
-    /// Times become the text SQLite holds them as (see [`Cell::Time`]), keys SQLite's keys.
+    /// Times become the text SQLite holds them as (see [`Cell::Time`]), keys SQLite's keys,
+    /// network bounds hex text.
     fn for_sqlite(mut self) -> Self {
         for cell in &mut self.binds {
             match cell {
                 Cell::Time(t) => *cell = Cell::Text(t.as_ref().map(crate::time::stored_text)),
                 Cell::IdKey(id) => *cell = Cell::Text(Some(sqlite_id_key(id))),
+                Cell::Bound(b) => *cell = Cell::Text(b.map(crate::net::hex)),
                 _ => {}
             }
         }
@@ -313,6 +318,7 @@ where
     Option<bool>: for<'t> Encode<'t, DB> + Type<DB>,
     Option<Value>: for<'t> Encode<'t, DB> + Type<DB>,
     Option<DateTime<Utc>>: for<'t> Encode<'t, DB> + Type<DB>,
+    Option<sqlx::types::Uuid>: for<'t> Encode<'t, DB> + Type<DB>,
 {
     let persistent = sql.persistent();
     let mut query = sqlx::query(AssertSqlSafe(sql.text)).persistent(persistent);
@@ -326,6 +332,7 @@ where
             Cell::Time(v) => query.bind(v),
             // SQLite's became text in `for_sqlite`.
             Cell::IdKey(id) => query.bind(Some(postgres_id_key(&id))),
+            Cell::Bound(b) => query.bind(b.map(sqlx::types::Uuid::from_u128)),
         };
     }
     query

@@ -176,13 +176,13 @@ pub const CONNECTIONS: Table<VpnConnection> = Table {
 };
 
 /// One bound (`first` or `last`) of the network whose text `$text` takes from object `$o`, as
-/// comparable text for overlap queries (see `crate::net`); NULL when it is no network. Kept
+/// a comparable value for overlap queries (see `crate::net`); NULL when it is no network. Kept
 /// for queries only: the text itself is the stored value.
 macro_rules! bound {
     ($column:literal, $side:ident, |$o:ident| $text:expr) => {
         Field {
             column: $column,
-            write: |$o| Cell::Text($text.and_then(net::bounds).map(|b| b.$side)),
+            write: |$o| Cell::Bound($text.and_then(net::bounds).map(|b| b.$side)),
             read: None,
         }
     };

@@ -383,6 +383,34 @@ async fn network_ranges_join_by_connection_and_read_as_networks(backend: Backend
         assert_eq!(db.scalar(contained).await, 1);
     }
     db.close().await;
+
+    // Bounds (a uuid on PostgreSQL, V19) compare with a literal of their 32 hex digits, and a
+    // report prints those digits on both backends.
+    let dir = tempfile::tempdir().unwrap();
+    let bounds = dir.path().join("bounds.sql");
+    std::fs::write(
+        &bounds,
+        "-- title: The bounds of the networks holding 10.1.200.7\n\
+         SELECT cidr, first_hex, last_hex FROM peer_subnets\n\
+         WHERE first_hex <= '00000000000000000000ffff0a01c807'\n\
+             AND last_hex >= '00000000000000000000ffff0a01c807'\n\
+         ORDER BY cidr;\n",
+    )
+    .unwrap();
+    let run = env
+        .run(&[
+            "report",
+            "--file",
+            &bounds.display().to_string(),
+            "--format",
+            "csv",
+        ])
+        .await;
+    assert_eq!(
+        run.assert_ok().stdout,
+        "cidr,first_hex,last_hex\n\
+         10.1.2.3/16,00000000000000000000ffff0a010000,00000000000000000000ffff0a01ffff\n"
+    );
 }
 
 /// `connection_versions.from_run_id`/`to_run_id` are the runs that added, changed and removed a

@@ -56,7 +56,10 @@ async fn upgrading_a_database_written_by_the_last_release_keeps_its_data(backend
     let written: Vec<Value> =
         serde_json::from_str(include_str!("../fixtures/release-0.1.0/export.json"))
             .expect("fixture export");
-    assert_same_connections(&sorted_by_id(env.export().await), &sorted_by_id(written));
+    assert_same_connections(
+        &sorted_by_id(env.export().await),
+        &sorted_by_id(written.clone()),
+    );
     // History reads as before: the second run's modifications, and the inventory as of run 1.
     let second = env.run(&["drift", "--run", "2", "--format", "json"]).await;
     let second = second.assert_ok().json();
@@ -186,11 +189,22 @@ async fn upgrading_bounds_every_stored_network_as_the_store_would(backend: Backe
     }
     env.run(&["migrate"]).await.assert_ok();
 
-    let sql = "SELECT cidr, first_hex, last_hex FROM peer_subnets
-               UNION ALL SELECT cidr, first_hex, last_hex FROM policy_rule_destinations
-               UNION ALL SELECT source, source_first_hex, source_last_hex FROM policy_rules";
+    // PostgreSQL's bounds are uuids (V19), which print with dashes.
+    let sql = "SELECT cidr, first_hex, last_hex FROM (
+                   SELECT cidr, first_hex, last_hex FROM peer_subnets
+                   UNION ALL SELECT cidr, first_hex, last_hex FROM policy_rule_destinations
+                   UNION ALL SELECT source, source_first_hex, source_last_hex FROM policy_rules
+               ) AS networks";
+    let sql = match backend {
+        Backend::Sqlite => sql.to_owned(),
+        Backend::Postgres => sql.replacen(
+            "cidr, first_hex, last_hex",
+            "cidr, replace(first_hex::text, '-', ''), replace(last_hex::text, '-', '')",
+            1,
+        ),
+    };
     let stored: Vec<(String, Option<String>, Option<String>)> = on_test_db!(&db, pool => {
-        let rows = sqlx::query(sql).fetch_all(pool).await.unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(pool).await.unwrap();
         rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect()
     });
     assert!(stored.len() > 100, "{}", stored.len());
@@ -199,10 +213,8 @@ async fn upgrading_bounds_every_stored_network_as_the_store_would(backend: Backe
     }
     for (text, first, last) in stored {
         let bounds = vpn_inventory::net::bounds(&text);
-        let expected = (
-            bounds.as_ref().map(|b| b.first.clone()),
-            bounds.map(|b| b.last),
-        );
+        let hex = vpn_inventory::net::hex;
+        let expected = (bounds.map(|b| hex(b.first)), bounds.map(|b| hex(b.last)));
         assert_eq!((first, last), expected, "{text}");
     }
     db.close().await;
