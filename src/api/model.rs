@@ -207,9 +207,13 @@ api_object! {
 }
 
 impl VpnConnection {
-    /// SHA-256 of the canonical JSON: equal hashes mean equal stored content.
+    /// The first 128 bits of the SHA-256 of the canonical JSON, as 32 hex digits: equal hashes
+    /// mean equal stored content. 128 bits keep that true for any inventory (two contents
+    /// share a hash with odds near 2^-64 even among 2^32 of them) in half the bytes of the
+    /// whole digest, which every connection and version stores (migration V21).
     pub fn content_hash(&self) -> String {
-        hex::encode(Sha256::digest(canonical_text(self.to_json()).as_bytes()))
+        let digest = Sha256::digest(canonical_text(self.to_json()).as_bytes());
+        hex::encode(&digest[..16])
     }
 }
 

@@ -2,6 +2,7 @@
 
 use crate::support::{Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id};
 use serde_json::Value;
+use vpn_inventory::api::model::VpnConnection;
 
 backend_tests!(
     upgrading_a_database_written_by_the_last_release_keeps_its_data,
@@ -60,6 +61,25 @@ async fn upgrading_a_database_written_by_the_last_release_keeps_its_data(backend
         &sorted_by_id(env.export().await),
         &sorted_by_id(written.clone()),
     );
+    // V21 cut the stored hashes to the 128 bits the store computes now: what it stored is what
+    // it would store again, so an unchanged connection stays unchanged.
+    let stored: std::collections::BTreeMap<String, String> = on_test_db!(&db, pool => {
+        use sqlx::Row;
+        let rows = sqlx::query("SELECT id, content_hash FROM connections")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+    });
+    let computed: std::collections::BTreeMap<String, String> = written
+        .iter()
+        .map(|served| {
+            let conn = VpnConnection::from_map(served.as_object().unwrap().clone());
+            (conn.id.clone().unwrap(), conn.content_hash())
+        })
+        .collect();
+    assert_eq!(stored, computed);
+    assert_eq!(db.scalar(WITHOUT_CURRENT_VERSION).await, 0);
     // History reads as before: the second run's modifications, and the inventory as of run 1.
     let second = env.run(&["drift", "--run", "2", "--format", "json"]).await;
     let second = second.assert_ok().json();
