@@ -57,16 +57,31 @@ async fn empty_inventory_is_a_complete_run_with_nothing(backend: Backend) {
 
 async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing(backend: Backend) {
     let env = TestEnv::generated(backend, 120, 5).await;
-    // SQLite's indexes as the migrations define them, to compare after the first sync.
-    const INDEXES: &str = "SELECT group_concat(name || ': ' || sql, '; ') FROM (
-        SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
-        ORDER BY name)";
-    let defined = match backend {
+    // The indexes as the migrations define them, to compare after the first sync.
+    let indexes = match backend {
         Backend::Sqlite => {
-            env.run(&["migrate"]).await.assert_ok();
-            env.db().await.text(INDEXES).await
+            "SELECT group_concat(name || ': ' || sql, '; ') FROM (
+                SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
+                ORDER BY name)"
         }
-        Backend::Postgres => String::new(),
+        Backend::Postgres => {
+            "SELECT string_agg(indexname || ': ' || indexdef, '; ' ORDER BY indexname)
+             FROM pg_indexes WHERE schemaname = current_schema()"
+        }
+    };
+    env.run(&["migrate"]).await.assert_ok();
+    let defined = env.db().await.text(indexes).await;
+    // PostgreSQL: which index is which (the one built again has a new oid).
+    const BOUNDS_INDEX: &str =
+        "SELECT COALESCE(CAST(CAST(to_regclass('peer_subnets_first_hex') AS OID) AS BIGINT), 0)";
+    const KEY_INDEX: &str =
+        "SELECT COALESCE(CAST(CAST(to_regclass('connections_key') AS OID) AS BIGINT), 0)";
+    let (bounds_index, key_index) = match backend {
+        Backend::Sqlite => (0, 0),
+        Backend::Postgres => {
+            let db = env.db().await;
+            (db.scalar(BOUNDS_INDEX).await, db.scalar(KEY_INDEX).await)
+        }
     };
     let first = env.sync(&["--page-size", "50"]).await;
     assert_eq!(
@@ -94,6 +109,12 @@ async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing(backend: Back
         // metapage (VACUUM alone keeps every page the run's keys took).
         const STAGING_INDEX: &str = "SELECT pg_relation_size('staged_connections_key')";
         assert!(env.db().await.scalar(STAGING_INDEX).await <= 8192);
+        // The apply filled empty tables and built their plain indexes after the rows: every
+        // index is back as defined.
+        let db = env.db().await;
+        assert_eq!(db.text(indexes).await, defined);
+        assert_ne!(db.scalar(BOUNDS_INDEX).await, bounds_index, "built again");
+        assert_eq!(db.scalar(KEY_INDEX).await, key_index, "a unique key stays");
     } else {
         // The pages the staging took were given back to the file system, and a new file has
         // pages large enough for several stored bodies each.
@@ -103,7 +124,7 @@ async fn first_sync_adds_all_and_unchanged_resync_rewrites_nothing(backend: Back
         assert_eq!(db.scalar("PRAGMA auto_vacuum").await, 2);
         // The apply filled empty tables and built their indexes after the rows: every index
         // is back as defined, and holds every row.
-        assert_eq!(db.text(INDEXES).await, defined);
+        assert_eq!(db.text(indexes).await, defined);
         assert_eq!(db.text("PRAGMA integrity_check").await, "ok");
     }
     let before = env.inventory_fingerprint().await;
