@@ -13,7 +13,9 @@
 //! apply rolls them back. SQLite's readers keep the snapshot they began with. On PostgreSQL a
 //! dropped index locks its table until the commit, so a reader of an empty table waits for
 //! the first sync to end instead of seeing it empty: tables are empty only in a database that
-//! holds no inventory yet.
+//! holds no inventory yet. The apply takes that lock without waiting: a table a reader holds
+//! keeps its indexes, so the apply never queues behind a reader, nor deadlocks with one that
+//! holds one table and asks for another.
 
 use super::Tx;
 use super::error::Result;
@@ -31,7 +33,7 @@ impl Tx {
         for table in tables {
             let mut held = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM ");
             held.push(table).push(" LIMIT 1) AS any_row");
-            if self.fetch_one(held).await?.at::<i64>(0)? != 0 {
+            if self.fetch_one(held).await?.at::<i64>(0)? != 0 || !self.take_at_once(table).await? {
                 continue;
             }
             let indexes = match self {
@@ -56,6 +58,30 @@ impl Tx {
             }
         }
         Ok(DeferredIndexes(deferred))
+    }
+
+    /// PostgreSQL: locks `table` against every other session if none holds it now; `false`
+    /// (and nothing locked) when one does. SQLite: always `true` (its writer is alone).
+    async fn take_at_once(&mut self, table: &str) -> Result<bool> {
+        if matches!(self, Tx::Sqlite(_)) {
+            return Ok(true);
+        }
+        // A failed statement would end the transaction: the savepoint keeps it.
+        self.execute_script("SAVEPOINT take_at_once").await?;
+        let lock = format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE NOWAIT");
+        match self.execute_script(&lock).await {
+            Ok(()) => {
+                self.execute_script("RELEASE SAVEPOINT take_at_once")
+                    .await?;
+                Ok(true)
+            }
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
+                self.execute_script("ROLLBACK TO SAVEPOINT take_at_once")
+                    .await?;
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Builds the indexes [`Tx::defer_indexes`] dropped, as they were defined.

@@ -305,3 +305,47 @@ async fn a_dry_run_says_what_a_sync_would_change_and_writes_nothing(backend: Bac
     assert!(bytes > 38 * 100, "{second}");
     assert_eq!(report["bytes"].as_u64(), Some(bytes), "{report}");
 }
+
+/// A reader holds an empty table while a database's first sync applies: the apply does not
+/// queue behind it (nor block the reader), and that table keeps its index; the others are
+/// built after their rows.
+#[tokio::test]
+async fn a_first_sync_on_postgres_never_waits_for_a_reader() {
+    const TAGS_INDEX: &str =
+        "SELECT COALESCE(CAST(CAST(to_regclass('tags_connection') AS OID) AS BIGINT), 0)";
+    const BOUNDS_INDEX: &str =
+        "SELECT COALESCE(CAST(CAST(to_regclass('peer_subnets_first_hex') AS OID) AS BIGINT), 0)";
+    let env = TestEnv::generated(Backend::Postgres, 30, 7).await;
+    env.run(&["migrate"]).await.assert_ok();
+    let db = env.db().await;
+    let (tags_index, bounds_index) = (db.scalar(TAGS_INDEX).await, db.scalar(BOUNDS_INDEX).await);
+    assert!(tags_index > 0 && bounds_index > 0);
+    let crate::support::TestDb::Postgres(pool) = &db else {
+        unreachable!("a PostgreSQL test database")
+    };
+    let mut reader = pool.begin().await.unwrap();
+    sqlx::query("SELECT COUNT(*) FROM tags")
+        .fetch_one(&mut *reader)
+        .await
+        .unwrap();
+
+    let sync = tokio::time::timeout(std::time::Duration::from_secs(120), env.sync(&[]));
+    let report = sync.await.expect("the apply waited for the reader");
+    assert_eq!(report["added"], 30, "{report}");
+    reader.rollback().await.unwrap();
+    assert_eq!(
+        db.scalar(TAGS_INDEX).await,
+        tags_index,
+        "the held table keeps its index"
+    );
+    assert_ne!(
+        db.scalar(BOUNDS_INDEX).await,
+        bounds_index,
+        "built after the rows"
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM tags").await,
+        db.scalar("SELECT COUNT(*) FROM tags t JOIN connections c ON c.pk = t.connection_pk")
+            .await
+    );
+}
