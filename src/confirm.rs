@@ -40,6 +40,15 @@ pub async fn confirm_gone(
             candidates.len()
         )));
     }
+    // An id held with a NUL or a lone surrogate would be asked for in its held spelling,
+    // which no connection has: found absent, it would be removed.
+    if let Some(odd) = candidates.iter().find(|id| crate::json::has_held_form(id)) {
+        let odd = crate::text::one_line(&crate::json::lossy(odd));
+        return Ok(Err(format!(
+            "cannot confirm that connection {odd}, which the filtered sweep lacked, is gone: its \
+             id holds a NUL, a lone surrogate or U+FDD0, which a query does not carry as sent"
+        )));
+    }
     let mut confirmed = Confirmed::default();
     for id in candidates {
         let filters = Filters {
@@ -103,5 +112,20 @@ mod tests {
             reason.contains("an unfiltered sync records their removal"),
             "{reason}"
         );
+    }
+
+    #[tokio::test]
+    async fn an_id_a_query_cannot_carry_is_not_asked_for() {
+        let credentials = Credentials::Token(Secret::new("token"));
+        let client = VpnClient::new("http://127.0.0.1:9", "project", credentials).unwrap();
+        for held in ["c\u{FDD0}0000", "c\u{FDD0}d800", "c\u{FDD0}\u{FDD0}"] {
+            let candidates = vec!["plain".to_owned(), held.to_owned()];
+            let answer = confirm_gone(&client, candidates, 200, &Shutdown::default()).await;
+            let reason = answer.unwrap().unwrap_err();
+            assert!(
+                reason.contains("a query does not carry as sent"),
+                "{reason}"
+            );
+        }
     }
 }

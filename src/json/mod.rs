@@ -72,6 +72,12 @@ fn sent(text: String) -> String {
     }
 }
 
+/// Whether a string holds a held form (a NUL, a lone surrogate, or a U+FDD0 that was sent),
+/// so that it is not, as it is, the text that was sent.
+pub fn has_held_form(held: &str) -> bool {
+    held.contains(MARK)
+}
+
 /// A string as text for people (a table cell, a CSV field, an error): a NUL is a NUL again, a
 /// lone surrogate, which no text can hold, becomes U+FFFD (as in `String::from_utf16_lossy`).
 pub fn lossy(held: &str) -> Cow<'_, str> {
