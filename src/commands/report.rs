@@ -146,7 +146,8 @@ fn text(cell: &Cell) -> String {
         Cell::Bool(v) => v.map(|b| b.to_string()).unwrap_or_default(),
         Cell::Json(v) => v.as_ref().map(Value::to_string).unwrap_or_default(),
         Cell::Time(v) => v.as_ref().map(stored_text).unwrap_or_default(),
-        // Bound, never read (cells read as text, see `store::cells`).
+        // Only ever bound to statements: read columns come back as the cells above
+        // (`store::cells`, which reads a PostgreSQL uuid as its hex digits).
         Cell::IdKey(id) => id.clone(),
         Cell::Bound(b) => b.map(crate::net::hex).unwrap_or_default(),
     }
