@@ -334,7 +334,11 @@ async fn version_completions_and_manual_come_from_the_cli_definition() {
     let version = env.run(&["--version"]).await;
     let version = &version.assert_ok().stdout;
     assert!(
-        version.starts_with("vpn-inventory 0.1.0 (commit "),
+        version.starts_with(concat!(
+            "vpn-inventory ",
+            env!("CARGO_PKG_VERSION"),
+            " (commit "
+        )),
         "{version}"
     );
     let schema = format!("schema version {}", latest_schema_version());

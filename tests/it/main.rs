@@ -19,6 +19,7 @@ mod long_ids;
 mod overlap;
 mod queryable;
 mod readers;
+mod readme;
 mod removals;
 mod reports;
 mod resume;
