@@ -226,145 +226,288 @@ const STYLES: &[(Style, u64)] = &[
 /// Build one fresh connection. `index` is its position in the inventory: every 50 positions a few
 /// are pinned to BGP with the extreme ASNs so any inventory of 50+ covers the whole 4-byte range.
 ///
+/// The random draws come in a fixed order (the helpers below are called in it), so a seed gives
+/// the same connections as long as that order holds.
+///
 /// Panics if `ctx.gateways` is empty.
 pub fn connection(rng: &mut Rng, index: usize, ctx: &Context) -> Value {
-    let forced_asn = match index % 50 {
-        7 => Some(u64::from(u32::MAX)),
-        23 => Some(64_512),
-        41 => Some(4_200_000_000),
-        _ => None,
-    };
+    let forced_asn = forced_asn(index);
     let style = match forced_asn {
         Some(_) => Style::Bgp,
         None => *weighted(rng, STYLES),
     };
-    let demo = rng.chance(5);
-    let gm = rng.chance(5);
-    let future = rng.chance(3);
-    let with_nulls = rng.chance(3);
+    let quirks = Quirks::draw(rng);
     let gw = rng.pick(&ctx.gateways);
-    let new_id = |rng: &mut Rng| if demo { demo_id(rng) } else { uuid_v4(rng) };
+    let new_id = |rng: &mut Rng| {
+        if quirks.demo {
+            demo_id(rng)
+        } else {
+            uuid_v4(rng)
+        }
+    };
 
     let id = new_id(rng);
     let name = name(rng);
     let status = *weighted(rng, STATUSES);
     let cgw_id = new_id(rng);
-
-    let route_based = matches!(style, Style::Static | Style::Bgp);
-    let mut peer_subnets = if route_based || rng.chance(60) {
-        Some(json!(distinct(rng, 1, 4, cidr_v4)))
-    } else {
-        None
-    };
-    // Documented for STATIC/BGP only, yet the seed's POLICY example carries them too.
-    let tunnel = (route_based || rng.chance(30)).then(|| tunnel_pair(rng));
-    let peer_ip = tunnel
-        .as_ref()
-        .map(|(_, peer)| peer.trim_end_matches("/30").to_string());
-    let (mut tunnel_local, mut tunnel_peer) = match tunnel {
-        Some((l, p)) => (Some(Value::from(l)), Some(Value::from(p))),
-        None => (None, None),
-    };
-    let enable_nqa = (style == Style::Static).then(|| Value::from(rng.chance(40)));
-    let mut policy_rules = style.policy_based().then(|| rules(rng, future, cidr_v4));
-    let ikepolicy = ikepolicy(rng, gm, gw, future);
-    let ipsecpolicy = ipsecpolicy(rng, gm, future);
-
+    let mut routing = Routing::draw(rng, style, quirks.future);
+    let ikepolicy = ikepolicy(rng, quirks.gm, gw, quirks.future);
+    let ipsecpolicy = ipsecpolicy(rng, quirks.gm, quirks.future);
     let created = ctx.created_at;
-    let updated = if rng.chance(40) {
+    let updated = updated_at(rng, created, ctx.horizon_ms);
+    let peer_ip = routing.peer_ip.take();
+    let mut extras = Extras::draw(rng, style, peer_ip, forced_asn, quirks.future);
+    if quirks.with_nulls {
+        null_some_absent(rng, &mut routing, &mut extras);
+    }
+
+    let head = Head {
+        id,
+        name,
+        status,
+        style,
+        gw,
+        cgw_id,
+        ikepolicy,
+        ipsecpolicy,
+        created,
+        updated,
+    };
+    let mut m = head.write(routing, extras);
+    if quirks.future {
+        put_future_fields(rng, &mut m);
+    }
+    Value::Object(m)
+}
+
+/// The peer ASN pinned at inventory position `index`, if it is one of the pinned positions.
+fn forced_asn(index: usize) -> Option<u64> {
+    match index % 50 {
+        7 => Some(u64::from(u32::MAX)),
+        23 => Some(64_512),
+        41 => Some(4_200_000_000),
+        _ => None,
+    }
+}
+
+/// The quirks a connection is drawn with, each for a few percent of connections.
+#[derive(Debug, Clone, Copy)]
+struct Quirks {
+    /// Its ids (and its customer gateway's) are in the documentation's non-UUID style.
+    demo: bool,
+    /// Its policies are the GM (Chinese national algorithms) flavor.
+    gm: bool,
+    /// It carries fields and values a newer API version might send.
+    future: bool,
+    /// Some of its absent fields are sent as `null`.
+    with_nulls: bool,
+}
+
+impl Quirks {
+    fn draw(rng: &mut Rng) -> Self {
+        Quirks {
+            demo: rng.chance(5),
+            gm: rng.chance(5),
+            future: rng.chance(3),
+            with_nulls: rng.chance(3),
+        }
+    }
+}
+
+/// What every connection has: who it is, its gateways, its policies and its times.
+struct Head<'c> {
+    id: String,
+    name: String,
+    status: &'static str,
+    style: Style,
+    gw: &'c Gateway,
+    cgw_id: String,
+    ikepolicy: Value,
+    ipsecpolicy: Value,
+    created: Stamp,
+    updated: Stamp,
+}
+
+impl Head<'_> {
+    /// The connection's object, its keys in the seed example's order (it only survives with
+    /// serde_json's preserve_order).
+    fn write(self, routing: Routing, extras: Extras) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("id".into(), self.id.into());
+        m.insert("name".into(), self.name.into());
+        m.insert("status".into(), self.status.into());
+        m.insert("vgw_id".into(), self.gw.vgw_id.clone().into());
+        m.insert("vgw_ip".into(), self.gw.vgw_ip.clone().into());
+        m.insert("style".into(), self.style.as_str().into());
+        m.insert("cgw_id".into(), self.cgw_id.into());
+        put(&mut m, "peer_subnets", routing.peer_subnets);
+        put(&mut m, "tunnel_local_address", routing.tunnel_local);
+        put(&mut m, "tunnel_peer_address", routing.tunnel_peer);
+        put(&mut m, "enable_nqa", routing.enable_nqa);
+        put(&mut m, "policy_rules", routing.policy_rules);
+        m.insert("ikepolicy".into(), self.ikepolicy);
+        m.insert("ipsecpolicy".into(), self.ipsecpolicy);
+        m.insert("created_at".into(), self.created.render().into());
+        m.insert("updated_at".into(), self.updated.render().into());
+        m.insert(
+            "enterprise_project_id".into(),
+            self.gw.enterprise_project_id.clone().into(),
+        );
+        put(
+            &mut m,
+            "connection_monitor_id",
+            extras.connection_monitor_id,
+        );
+        put(&mut m, "ha_role", extras.ha_role);
+        put(&mut m, "tags", extras.tags);
+        put(&mut m, "peer_subnets_v6", extras.peer_subnets_v6);
+        put(&mut m, "policy_rules_v6", extras.policy_rules_v6);
+        put(&mut m, "bgp_peer", extras.bgp_peer);
+        put(&mut m, "enable_hub", extras.enable_hub);
+        m
+    }
+}
+
+/// The IPv4 routing fields, which depend on the connection's style.
+struct Routing {
+    peer_subnets: Option<Value>,
+    tunnel_local: Option<Value>,
+    tunnel_peer: Option<Value>,
+    enable_nqa: Option<Value>,
+    policy_rules: Option<Value>,
+    /// The peer's tunnel address without its prefix: a BGP peer's address.
+    peer_ip: Option<String>,
+}
+
+impl Routing {
+    fn draw(rng: &mut Rng, style: Style, future: bool) -> Self {
+        let route_based = matches!(style, Style::Static | Style::Bgp);
+        let peer_subnets = if route_based || rng.chance(60) {
+            Some(json!(distinct(rng, 1, 4, cidr_v4)))
+        } else {
+            None
+        };
+        // Documented for STATIC/BGP only, yet the seed's POLICY example carries them too.
+        let tunnel = (route_based || rng.chance(30)).then(|| tunnel_pair(rng));
+        let peer_ip = tunnel
+            .as_ref()
+            .map(|(_, peer)| peer.trim_end_matches("/30").to_string());
+        let (tunnel_local, tunnel_peer) = match tunnel {
+            Some((l, p)) => (Some(Value::from(l)), Some(Value::from(p))),
+            None => (None, None),
+        };
+        let enable_nqa = (style == Style::Static).then(|| Value::from(rng.chance(40)));
+        let policy_rules = style.policy_based().then(|| rules(rng, future, cidr_v4));
+        Routing {
+            peer_subnets,
+            tunnel_local,
+            tunnel_peer,
+            enable_nqa,
+            policy_rules,
+            peer_ip,
+        }
+    }
+}
+
+/// `updated_at`: `created` itself, or a later instant no later than `horizon_ms`.
+fn updated_at(rng: &mut Rng, created: Stamp, horizon_ms: i64) -> Stamp {
+    if rng.chance(40) {
         created
     } else {
-        let room = (ctx.horizon_ms - created.unix_ms()).max(0) as u64;
+        let room = (horizon_ms - created.unix_ms()).max(0) as u64;
         // Same style as created_at; created is already floored, so flooring keeps
         // updated >= created.
         Stamp::new(
             created.unix_ms() + rng.below(room + 1) as i64,
             created.style(),
         )
-    };
+    }
+}
 
-    let mut connection_monitor_id = rng.chance(30).then(|| Value::from(uuid_v4(rng)));
-    let mut ha_role = rng.chance(50).then(|| Value::from(ha_role(rng)));
-    let mut tags = tags(rng, future);
-    let dual_stack = rng.chance(10);
-    let mut peer_subnets_v6 = (dual_stack && (route_based || rng.chance(50)))
-        .then(|| json!(distinct(rng, 1, 3, cidr_v6)));
-    let mut policy_rules_v6 =
-        (dual_stack && style.policy_based()).then(|| rules(rng, false, cidr_v6));
-    let mut bgp_peer = (style == Style::Bgp).then(|| {
-        let peer_ip = peer_ip.unwrap_or_else(|| "169.254.0.1".to_string());
-        bgp_peer(rng, peer_ip, forced_asn, future)
-    });
-    let mut enable_hub = rng.chance(20).then(|| Value::from(rng.chance(50)));
+/// The fields many connections lack: monitoring, HA, tags, IPv6, BGP, hub.
+struct Extras {
+    connection_monitor_id: Option<Value>,
+    ha_role: Option<Value>,
+    tags: Option<Value>,
+    peer_subnets_v6: Option<Value>,
+    policy_rules_v6: Option<Value>,
+    bgp_peer: Option<Value>,
+    enable_hub: Option<Value>,
+}
 
-    if with_nulls {
-        // The API sometimes sends null where it would otherwise omit a field; only absent fields
-        // become null so "absent", "null" and a real value all occur for the same key.
-        let mut slots: [&mut Option<Value>; 10] = [
-            &mut connection_monitor_id,
-            &mut ha_role,
-            &mut bgp_peer,
-            &mut tags,
-            &mut peer_subnets_v6,
-            &mut policy_rules_v6,
-            &mut enable_hub,
-            &mut policy_rules,
-            &mut peer_subnets,
-            &mut tunnel_local,
-        ];
-        let mut any = false;
-        for slot in slots.iter_mut() {
-            if slot.is_none() && rng.chance(40) {
-                **slot = Some(Value::Null);
-                any = true;
-            }
+impl Extras {
+    fn draw(
+        rng: &mut Rng,
+        style: Style,
+        peer_ip: Option<String>,
+        forced_asn: Option<u64>,
+        future: bool,
+    ) -> Self {
+        let route_based = matches!(style, Style::Static | Style::Bgp);
+        let connection_monitor_id = rng.chance(30).then(|| Value::from(uuid_v4(rng)));
+        let ha_role = rng.chance(50).then(|| Value::from(ha_role(rng)));
+        let tags = tags(rng, future);
+        let dual_stack = rng.chance(10);
+        let peer_subnets_v6 = (dual_stack && (route_based || rng.chance(50)))
+            .then(|| json!(distinct(rng, 1, 3, cidr_v6)));
+        let policy_rules_v6 =
+            (dual_stack && style.policy_based()).then(|| rules(rng, false, cidr_v6));
+        let bgp_peer = (style == Style::Bgp).then(|| {
+            let peer_ip = peer_ip.unwrap_or_else(|| "169.254.0.1".to_string());
+            bgp_peer(rng, peer_ip, forced_asn, future)
+        });
+        let enable_hub = rng.chance(20).then(|| Value::from(rng.chance(50)));
+        Extras {
+            connection_monitor_id,
+            ha_role,
+            tags,
+            peer_subnets_v6,
+            policy_rules_v6,
+            bgp_peer,
+            enable_hub,
         }
-        if !any && let Some(slot) = slots.iter_mut().find(|s| s.is_none()) {
+    }
+}
+
+/// Sends some absent fields as `null` (at least one), the way the API sometimes does where it
+/// would otherwise omit a field: only absent fields become null, so "absent", "null" and a real
+/// value all occur for the same key. The slots are visited in a fixed order (the draws follow
+/// it).
+fn null_some_absent(rng: &mut Rng, routing: &mut Routing, extras: &mut Extras) {
+    let mut slots: [&mut Option<Value>; 10] = [
+        &mut extras.connection_monitor_id,
+        &mut extras.ha_role,
+        &mut extras.bgp_peer,
+        &mut extras.tags,
+        &mut extras.peer_subnets_v6,
+        &mut extras.policy_rules_v6,
+        &mut extras.enable_hub,
+        &mut routing.policy_rules,
+        &mut routing.peer_subnets,
+        &mut routing.tunnel_local,
+    ];
+    let mut any = false;
+    for slot in slots.iter_mut() {
+        if slot.is_none() && rng.chance(40) {
             **slot = Some(Value::Null);
-        }
-        if tunnel_local == Some(Value::Null) {
-            tunnel_peer = Some(Value::Null);
+            any = true;
         }
     }
+    if !any && let Some(slot) = slots.iter_mut().find(|s| s.is_none()) {
+        **slot = Some(Value::Null);
+    }
+    if routing.tunnel_local == Some(Value::Null) {
+        routing.tunnel_peer = Some(Value::Null);
+    }
+}
 
-    // Insertion order follows the seed example (it only survives with serde_json's preserve_order).
-    let mut m = Map::new();
-    m.insert("id".into(), id.into());
-    m.insert("name".into(), name.into());
-    m.insert("status".into(), status.into());
-    m.insert("vgw_id".into(), gw.vgw_id.clone().into());
-    m.insert("vgw_ip".into(), gw.vgw_ip.clone().into());
-    m.insert("style".into(), style.as_str().into());
-    m.insert("cgw_id".into(), cgw_id.into());
-    put(&mut m, "peer_subnets", peer_subnets);
-    put(&mut m, "tunnel_local_address", tunnel_local);
-    put(&mut m, "tunnel_peer_address", tunnel_peer);
-    put(&mut m, "enable_nqa", enable_nqa);
-    put(&mut m, "policy_rules", policy_rules);
-    m.insert("ikepolicy".into(), ikepolicy);
-    m.insert("ipsecpolicy".into(), ipsecpolicy);
-    m.insert("created_at".into(), created.render().into());
-    m.insert("updated_at".into(), updated.render().into());
-    m.insert(
-        "enterprise_project_id".into(),
-        gw.enterprise_project_id.clone().into(),
-    );
-    put(&mut m, "connection_monitor_id", connection_monitor_id);
-    put(&mut m, "ha_role", ha_role);
-    put(&mut m, "tags", tags);
-    put(&mut m, "peer_subnets_v6", peer_subnets_v6);
-    put(&mut m, "policy_rules_v6", policy_rules_v6);
-    put(&mut m, "bgp_peer", bgp_peer);
-    put(&mut m, "enable_hub", enable_hub);
-    if future {
-        // Fields a newer API version might add: a client must keep them, not choke on them.
-        m.insert("ipv6_flag".into(), rng.chance(50).into());
-        m.insert("future_obj".into(), json!({"a": [1, "x", {"b": 2}]}));
-        if rng.chance(50) {
-            m.insert("traffic_selector_mode".into(), future_value(rng));
-        }
+/// Fields a newer API version might add: a client must keep them, not choke on them.
+fn put_future_fields(rng: &mut Rng, m: &mut Map<String, Value>) {
+    m.insert("ipv6_flag".into(), rng.chance(50).into());
+    m.insert("future_obj".into(), json!({"a": [1, "x", {"b": 2}]}));
+    if rng.chance(50) {
+        m.insert("traffic_selector_mode".into(), future_value(rng));
     }
-    Value::Object(m)
 }
 
 fn put(m: &mut Map<String, Value>, key: &str, value: Option<Value>) {

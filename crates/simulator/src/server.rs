@@ -21,7 +21,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use hwcloud_signer::{self as signer, SigningInput};
 use serde_json::{Value, json};
 use std::borrow::Cow;
@@ -437,45 +437,101 @@ async fn wait_until(deadline: tokio::time::Instant) {
     }
 }
 
+/// Answers one request to the list API: refusals first (unknown API, credentials, project),
+/// then the faults that strike before a page, then the page chosen by the query.
 async fn answer(state: &SimState, request: Request) -> Response {
     let n = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let rid = request_id(n);
     let (parts, _body) = request.into_parts();
-    let path = parts.uri.path().to_owned();
+    let pairs = query_pairs(parts.uri.query());
+    if let Some(refusal) = refusal(&state.config, &parts, &pairs, &rid) {
+        return refusal;
+    }
+    let faults = state.faults.lock().expect("faults lock").clone();
+    let transient = faults.transient.as_ref().and_then(|t| t.at(n));
+    if let Some(response) = act_out_early_faults(state, &faults, transient, n, &rid).await {
+        return response;
+    }
+    let query = match ListQuery::parse(&pairs, state.config.max_limit) {
+        Ok(query) => query,
+        Err(message) => return vpn_error(StatusCode::BAD_REQUEST, "VPN.0001", &message, &rid),
+    };
+
+    let inventory = state.inventory.read().expect("inventory lock");
+    let page = choose_page(&inventory, &query, &faults, n);
+    let texts: Vec<Cow<'_, str>> = page.iter().map(|c| served_text(c, &faults)).collect();
+    if let Some(response) = broken_page(&texts, &faults, n) {
+        return response;
+    }
+    let next_marker = next_marker(&query, &page, &faults, n);
+    // Documented as the tenant's total, not the filtered count: so it is here too.
+    let total_count = faults.claimed_total.unwrap_or(inventory.len() as u64);
+    let body = page_body(
+        &texts,
+        &page_rest(page.len(), next_marker, &rid, total_count),
+    );
+    drop(texts);
+    drop(page);
+    drop(inventory);
+    let body = with_verbatim(body, &state.verbatim.read().expect("verbatim lock"));
+    let truncated = matches!(transient, Some(TransientAnswer::Truncated));
+    page_response(body.into_bytes(), &rid, truncated)
+}
+
+/// A query string's `key=value` pairs, decoded, in the order sent.
+fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The answer refusing a request the gateway or the VPN service would refuse before reading
+/// its query: another API or method, missing or wrong credentials, a project these credentials
+/// do not reach. `None` lets it through.
+fn refusal(
+    config: &SimConfig,
+    parts: &axum::http::request::Parts,
+    pairs: &[(String, String)],
+    rid: &str,
+) -> Option<Response> {
+    let path = parts.uri.path();
     let project_id = match path
         .strip_prefix("/v5/")
         .and_then(|p| p.strip_suffix("/vpn-connection"))
     {
-        Some(p) if !p.contains('/') && parts.method == Method::GET => p.to_owned(),
+        Some(p) if !p.contains('/') && parts.method == Method::GET => p,
         _ => {
-            return gateway_error(
+            return Some(gateway_error(
                 StatusCode::NOT_FOUND,
                 "APIG.0101",
                 "The API does not exist or has not been published in the environment",
-                &rid,
-            );
+                rid,
+            ));
         }
     };
-    let query: Vec<(String, String)> =
-        form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
-    if let Err((code, msg)) =
-        authenticate(&state.config, &parts.method, &path, &query, &parts.headers)
-    {
-        return gateway_error(StatusCode::UNAUTHORIZED, code, &msg, &rid);
+    if let Err((code, msg)) = authenticate(config, &parts.method, path, pairs, &parts.headers) {
+        return Some(gateway_error(StatusCode::UNAUTHORIZED, code, &msg, rid));
     }
-    if project_id != state.config.project_id {
-        return vpn_error(
+    (project_id != config.project_id).then(|| {
+        vpn_error(
             StatusCode::FORBIDDEN,
             "VPN.0003",
             &format!("project {project_id} is not accessible with these credentials"),
-            &rid,
-        );
-    }
+            rid,
+        )
+    })
+}
 
-    let faults = state.faults.lock().expect("faults lock").clone();
-    let transient = faults.transient.as_ref().and_then(|t| t.at(n));
+/// Acts out the faults that strike before a page is chosen, in this order: a transient fault
+/// (a status, a stall, a reset), a redirect, a hang, an error page. Returns the answer that
+/// takes the page's place, if one does.
+async fn act_out_early_faults(
+    state: &SimState,
+    faults: &Faults,
+    transient: Option<&TransientAnswer>,
+    n: u64,
+    rid: &str,
+) -> Option<Response> {
     match transient {
         Some(TransientAnswer::Status {
             status,
@@ -483,11 +539,11 @@ async fn answer(state: &SimState, request: Request) -> Response {
             retry_after,
         }) => {
             let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let mut response = error_response(status, body.clone(), &rid);
+            let mut response = error_response(status, body.clone(), rid);
             if let Some(wait) = retry_after.as_deref().and_then(|w| w.parse().ok()) {
                 response.headers_mut().insert(header::RETRY_AFTER, wait);
             }
-            return response;
+            return Some(response);
         }
         Some(TransientAnswer::Stall(wait)) => tokio::time::sleep(*wait).await,
         // Unwinding ends the connection's task, which closes its socket mid-exchange;
@@ -496,164 +552,219 @@ async fn answer(state: &SimState, request: Request) -> Response {
         Some(TransientAnswer::Truncated) | None => {}
     }
     if let Some(location) = &faults.redirect_to {
-        return (StatusCode::FOUND, [(header::LOCATION, location.as_str())]).into_response();
+        return Some((StatusCode::FOUND, [(header::LOCATION, location.as_str())]).into_response());
     }
     if faults.hang_page == Some(n) {
         state.hanging.notify_one();
         state.released.notified().await;
     }
-    if let Some((page, status, body)) = &faults.error_page
-        && *page == n
-    {
-        return error_response(
+    let (page, status, body) = faults.error_page.as_ref()?;
+    (*page == n).then(|| {
+        error_response(
             StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             body.clone(),
-            &rid,
-        );
+            rid,
+        )
+    })
+}
+
+/// What a list request asks for, read from its query.
+struct ListQuery<'q> {
+    limit: u32,
+    /// The marker as sent, and the instant it names.
+    marker: Option<(&'q str, DateTime<Utc>)>,
+    vgw_id: Option<&'q str>,
+    vgw_ip: Option<&'q str>,
+    eip_id: Option<&'q str>,
+    vpn_id: Option<&'q str>,
+    /// Every `enterprise_project_id` sent (the parameter repeats); empty: any.
+    enterprise_projects: Vec<&'q str>,
+}
+
+impl<'q> ListQuery<'q> {
+    /// Reads `pairs`, or says why the VPN service refuses them: a `limit` above `max_limit` or
+    /// not a number (checked first), a `marker` that is not a creation time.
+    fn parse(pairs: &'q [(String, String)], max_limit: u32) -> Result<Self, String> {
+        let get = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let limit = match get("limit").map(str::parse::<u32>) {
+            None | Some(Ok(0)) => 200.min(max_limit),
+            Some(Ok(l)) if l <= max_limit => l,
+            Some(_) => {
+                return Err(format!(
+                    "invalid request: limit must be an integer from 0 to {max_limit}"
+                ));
+            }
+        };
+        let marker = match get("marker") {
+            None => None,
+            Some(m) => match parse_api_time(m) {
+                Some(t) => Some((m, t)),
+                None => {
+                    return Err(format!(
+                        "invalid request: marker {m:?} is not a creation time"
+                    ));
+                }
+            },
+        };
+        let enterprise_projects = pairs
+            .iter()
+            .filter(|(k, _)| k == "enterprise_project_id")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        Ok(ListQuery {
+            limit,
+            marker,
+            vgw_id: get("vgw_id"),
+            vgw_ip: get("vgw_ip"),
+            eip_id: get("eip_id"),
+            vpn_id: get("vpn_id"),
+            enterprise_projects,
+        })
     }
 
-    let get = |key: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    };
-    let limit = match get("limit").map(str::parse::<u32>) {
-        None | Some(Ok(0)) => 200.min(state.config.max_limit),
-        Some(Ok(l)) if l <= state.config.max_limit => l,
-        Some(_) => {
-            return vpn_error(
-                StatusCode::BAD_REQUEST,
-                "VPN.0001",
-                &format!(
-                    "invalid request: limit must be an integer from 0 to {}",
-                    state.config.max_limit
-                ),
-                &rid,
-            );
+    /// Whether `connection` passes the filters (`vpn_id` only when it is heeded).
+    fn selects(&self, connection: &Held, heed_vpn_id: bool) -> bool {
+        let field_is = |field: &Option<Box<str>>, want: Option<&str>| {
+            want.is_none_or(|w| field.as_deref() == Some(w))
+        };
+        let vpn_id = self.vpn_id.filter(|_| heed_vpn_id);
+        field_is(&connection.vgw_id, self.vgw_id)
+            && field_is(&connection.vgw_ip, self.vgw_ip)
+            && field_is(&connection.id, vpn_id)
+            && field_is(&connection.vgw_ip, self.eip_id)
+            && (self.enterprise_projects.is_empty()
+                || connection
+                    .enterprise_project_id
+                    .as_deref()
+                    .is_some_and(|e| self.enterprise_projects.contains(&e)))
+    }
+}
+
+/// Whether page `n` ignores its marker (`Faults::replay_from_page`).
+fn replays(faults: &Faults, n: u64) -> bool {
+    faults.replay_from_page.is_some_and(|from| n >= from)
+}
+
+/// The connections page `n` serves: those created before the marker (at or before it with
+/// `inclusive_marker`) that pass the filters, newest first, at most `limit` (none from
+/// `empty_from_page` on).
+fn choose_page<'i>(
+    inventory: &'i [Held],
+    query: &ListQuery<'_>,
+    faults: &Faults,
+    n: u64,
+) -> Vec<&'i Held> {
+    let marker = query
+        .marker
+        .filter(|_| !replays(faults, n))
+        .map(|(_, instant)| instant);
+    // Whether instant `t` comes after marker `m` in the newest-first order: is older, or (with
+    // `inclusive_marker`) the same.
+    let after_marker = |t: DateTime<Utc>, m: DateTime<Utc>| {
+        if faults.inclusive_marker {
+            t <= m
+        } else {
+            t < m
         }
     };
-    let marker = match get("marker") {
-        None => None,
-        Some(m) => match parse_api_time(m) {
-            Some(t) => Some((m.to_owned(), t)),
-            None => {
-                return vpn_error(
-                    StatusCode::BAD_REQUEST,
-                    "VPN.0001",
-                    &format!("invalid request: marker {m:?} is not a creation time"),
-                    &rid,
-                );
-            }
-        },
-    };
-    let enterprise_projects: Vec<&str> = query
-        .iter()
-        .filter(|(k, _)| k == "enterprise_project_id")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    let field_is = |field: &Option<Box<str>>, want: Option<&str>| {
-        want.is_none_or(|w| field.as_deref() == Some(w))
-    };
-
-    let replay = faults.replay_from_page.is_some_and(|from| n >= from);
-    let (vgw_id, vgw_ip, eip_id) = (get("vgw_id"), get("vgw_ip"), get("eip_id"));
-    let vpn_id = get("vpn_id").filter(|_| !faults.ignore_vpn_id);
-    let inventory = state.inventory.read().expect("inventory lock");
     // Held newest first: what a marker excludes is a prefix, skipped by binary search (a scan
     // from the top made each page cost the whole inventory, 100,000 connections a page).
-    let start = match &marker {
-        Some((_, m)) if !replay => inventory.partition_point(|c| {
-            c.created_at.is_some_and(|t| {
-                if faults.inclusive_marker {
-                    t > *m
-                } else {
-                    t >= *m
-                }
-            })
-        }),
-        _ => 0,
+    let start = marker.map_or(0, |m| {
+        inventory.partition_point(|c| c.created_at.is_some_and(|t| !after_marker(t, m)))
+    });
+    let size = if faults.empty_from_page.is_some_and(|from| n >= from) {
+        0
+    } else {
+        query.limit as usize
     };
-    let page: Vec<&Held> = inventory[start..]
+    inventory[start..]
         .iter()
-        .filter(|c| {
-            field_is(&c.vgw_id, vgw_id)
-                && field_is(&c.vgw_ip, vgw_ip)
-                && field_is(&c.id, vpn_id)
-                && field_is(&c.vgw_ip, eip_id)
-                && (enterprise_projects.is_empty()
-                    || c.enterprise_project_id
-                        .as_deref()
-                        .is_some_and(|e| enterprise_projects.contains(&e)))
-        })
-        .filter(|c| match (&marker, c.created_at) {
-            _ if replay => true,
+        .filter(|c| query.selects(c, !faults.ignore_vpn_id))
+        .filter(|c| match (marker, c.created_at) {
             (None, _) => true,
-            (Some((_, m)), Some(t)) if faults.inclusive_marker => t <= *m,
-            (Some((_, m)), Some(t)) => t < *m,
+            (Some(m), Some(t)) => after_marker(t, m),
             (Some(_), None) => false,
         })
-        .take(if faults.empty_from_page.is_some_and(|from| n >= from) {
-            0
-        } else {
-            limit as usize
-        })
-        .collect();
-    let texts: Vec<Cow<'_, str>> = page.iter().map(|c| served_text(c, &faults)).collect();
+        .take(size)
+        .collect()
+}
 
+/// The answer that takes page `n`'s place when `faults` break it: a bare empty list, or the
+/// first half of its body.
+fn broken_page(texts: &[Cow<'_, str>], faults: &Faults, n: u64) -> Option<Response> {
     if faults.bare_empty_page == Some(n) {
-        return (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            "{\"vpn_connections\": []}",
-        )
-            .into_response();
+        return Some(
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"vpn_connections\": []}",
+            )
+                .into_response(),
+        );
     }
-    if faults.malformed_page == Some(n) {
-        let text = page_body(&texts, "}");
-        let cut = text.len() / 2;
-        return (
+    if faults.malformed_page != Some(n) {
+        return None;
+    }
+    let text = page_body(texts, "}");
+    let cut = text.len() / 2;
+    Some(
+        (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
             text.into_bytes()[..cut].to_vec(),
         )
-            .into_response();
-    }
+            .into_response(),
+    )
+}
 
-    let next_marker = match (&marker, faults.stuck_marker && n >= 2) {
-        (Some((m, _)), true) => Some(m.clone()),
-        (Some((_, t)), false) if replay => {
+/// The `next_marker` page `n` hands out: its last connection's `created_at`, unless a fault
+/// repeats the marker asked with (`stuck_marker`) or steps one second back from it (`replay`).
+fn next_marker(query: &ListQuery<'_>, page: &[&Held], faults: &Faults, n: u64) -> Option<String> {
+    match (&query.marker, faults.stuck_marker && n >= 2) {
+        (Some((m, _)), true) => Some((*m).to_owned()),
+        (Some((_, t)), false) if replays(faults, n) => {
             let earlier = *t - chrono::Duration::seconds(1);
             Some(earlier.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         }
-        _ => page.last().and_then(|c| served_created_at(c, &faults)),
-    };
-    let mut page_info = json!({"current_count": page.len()});
+        _ => page.last().and_then(|c| served_created_at(c, faults)),
+    }
+}
+
+/// The rest of a page's object after `vpn_connections`, in the order `json!` wrote it.
+fn page_rest(
+    current_count: usize,
+    next_marker: Option<String>,
+    rid: &str,
+    total_count: u64,
+) -> String {
+    let mut page_info = json!({"current_count": current_count});
     if let Some(m) = next_marker {
         page_info["next_marker"] = Value::String(m);
     }
-    // The rest of the object after `vpn_connections`, in the order `json!` wrote it.
-    let rest = format!(
-        ",\"page_info\":{page_info},\"request_id\":{},\"total_count\":{}}}",
-        Value::from(rid.as_str()),
-        // Documented as the tenant's total, not the filtered count: so it is here too.
-        faults.claimed_total.unwrap_or(inventory.len() as u64),
-    );
-    let body = page_body(&texts, &rest);
-    drop(texts);
-    drop(page);
-    drop(inventory);
-    let mut body = with_verbatim(body, &state.verbatim.read().expect("verbatim lock")).into_bytes();
+    format!(
+        ",\"page_info\":{page_info},\"request_id\":{},\"total_count\":{total_count}}}",
+        Value::from(rid),
+    )
+}
+
+/// A page's answer, `body` with its length and request id; only its first half is sent when
+/// `truncated` (`Content-Length` still promises the whole: hyper closes the connection when
+/// the body ends early).
+fn page_response(mut body: Vec<u8>, rid: &str, truncated: bool) -> Response {
     let full_length = body.len();
-    if let Some(TransientAnswer::Truncated) = transient {
-        // Content-Length promises the whole body; hyper closes the connection when it ends early.
+    if truncated {
         body.truncate(full_length / 2);
     }
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::CONTENT_LENGTH, full_length)
-        .header("x-request-id", &rid)
+        .header("x-request-id", rid)
         .body(Body::from(body))
         .expect("valid response")
 }
@@ -663,9 +774,7 @@ type Refusal = (&'static str, String);
 
 /// `POST /_simulator/mutate?rounds=N&seed=S`: the simulator's own control, not part of the API.
 fn mutate(state: &SimState, query: Option<&str>) -> Response {
-    let params: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
+    let params = query_pairs(query);
     let number = |key: &str, default: u64| {
         params
             .iter()
