@@ -25,5 +25,7 @@ mod resume;
 mod retries;
 mod round_trip;
 mod schema;
+mod schema_22;
+mod schema_dump;
 mod sync;
 mod ties;
