@@ -1,7 +1,56 @@
-//! The schema: both backends have the same tables and columns, and database URLs keep their
-//! secrets.
+//! The schema: the snapshot in schema/ is what the migrations leave, both backends have the
+//! same tables and columns, and database URLs keep their secrets.
 
+use crate::schema_dump;
 use crate::support::{Backend, TestEnv};
+
+/// Where the snapshot of `backend`'s schema is kept.
+fn snapshot_path(backend: Backend) -> std::path::PathBuf {
+    let file = match backend {
+        Backend::Sqlite => "sqlite.sql",
+        Backend::Postgres => "postgres.sql",
+    };
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schema")
+        .join(file)
+}
+
+/// schema/*.sql is the schema a fresh database migrates to. With `UPDATE_SCHEMA=1` the test
+/// rewrites them instead (schema/regenerate.sh), for a migration that changed the schema.
+#[tokio::test]
+async fn snapshot() {
+    let bless = std::env::var_os("UPDATE_SCHEMA").is_some_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let env = TestEnv::generated(backend, 0, 1).await;
+        env.run(&["migrate"]).await.assert_ok();
+        let db = env.db().await;
+        let dumped = schema_dump::snapshot(&db).await;
+        db.close().await;
+        let path = snapshot_path(backend);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        if bless {
+            std::fs::write(&path, &dumped).expect("write the schema snapshot");
+        } else if dumped != committed {
+            let fresh = path.with_extension("sql.new");
+            std::fs::write(&fresh, &dumped).expect("write the new snapshot beside it");
+            stale.push(format!(
+                "{} differs from the schema the migrations leave (written to {}; see the \
+                 change with `diff {} {}`)",
+                path.display(),
+                fresh.display(),
+                path.display(),
+                fresh.display()
+            ));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "{}\nIf the migration is meant to change the schema, regenerate the snapshots: \
+         schema/regenerate.sh (UPDATE_SCHEMA=1 cargo test --test it schema::snapshot)",
+        stale.join("\n")
+    );
+}
 
 #[tokio::test]
 async fn database_passwords_never_show() {

@@ -1,5 +1,5 @@
-//! The schema of a test database as text: the structure two databases must share to be the
-//! same schema.
+//! The schema of a test database as text: what `schema/sqlite.sql` and `schema/postgres.sql`
+//! hold, and the structure two databases must share to be the same schema.
 //!
 //! SQLite keeps each object's `CREATE` text, comments and all, so its snapshot is that text;
 //! its structure is what SQLite's pragmas say of each table and index (columns, keys, indexes,
@@ -10,6 +10,22 @@
 
 use crate::support::TestDb;
 use sqlx::Row as _;
+
+/// How a snapshot says what it is and how to regenerate it.
+pub const HEADER: &str = "\
+-- Generated: the schema the migrations in migrations/{backend}/ leave, read back from a
+-- database they created. Do not edit: regenerate with schema/regenerate.sh
+-- (UPDATE_SCHEMA=1 cargo test --test it schema::snapshot); a test fails while it differs.
+";
+
+/// The snapshot of `db`: its header, then its schema.
+pub async fn snapshot(db: &TestDb) -> String {
+    let (backend, schema) = match db {
+        TestDb::Sqlite(pool) => ("sqlite", sqlite_snapshot(pool).await),
+        TestDb::Postgres(pool) => ("postgres", postgres_schema(pool).await),
+    };
+    format!("{}\n{schema}", HEADER.replace("{backend}", backend))
+}
 
 /// What two databases of one backend share when their schemas are the same.
 pub async fn structure(db: &TestDb) -> String {
@@ -30,6 +46,20 @@ async fn sqlite_objects(pool: &sqlx::SqlitePool) -> Vec<(String, String, String,
     rows.iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect()
+}
+
+async fn sqlite_snapshot(pool: &sqlx::SqlitePool) -> String {
+    let objects = sqlite_objects(pool).await;
+    let mut out = String::new();
+    for (i, (kind, _, _, sql)) in objects.iter().enumerate() {
+        // A blank line before each table and view; a table's indexes follow it directly.
+        if i > 0 && kind != "index" {
+            out.push('\n');
+        }
+        out.push_str(sql);
+        out.push_str(";\n");
+    }
+    out
 }
 
 /// `sql` without comments or layout: the words and punctuation SQLite parses.
