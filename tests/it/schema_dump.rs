@@ -35,6 +35,26 @@ pub async fn structure(db: &TestDb) -> String {
     }
 }
 
+/// Asserts that `actual` is the `expected` structure, showing the first lines that differ
+/// rather than both whole.
+#[track_caller]
+pub fn assert_same(actual: &str, expected: &str) {
+    let differ: Vec<String> = actual
+        .lines()
+        .zip(expected.lines())
+        .filter(|(a, e)| a != e)
+        .take(3)
+        .map(|(a, e)| format!("expected: {e}\n   found: {a}"))
+        .collect();
+    assert!(
+        actual == expected,
+        "the schemas differ ({} lines and {} expected); first differences:\n{}",
+        actual.lines().count(),
+        expected.lines().count(),
+        differ.join("\n")
+    );
+}
+
 /// SQLite's objects other than its own and refinery's: (type, name, table, sql), tables each
 /// followed by their indexes, then views, by name.
 async fn sqlite_objects(pool: &sqlx::SqlitePool) -> Vec<(String, String, String, String)> {
