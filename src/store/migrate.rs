@@ -5,10 +5,12 @@
 //! multi-statement prepared queries). On SQLite that transaction runs with foreign key
 //! enforcement off, as SQLite's own procedure for rebuilding a table requires (dropping a
 //! referenced table would otherwise cascade into its children), and the keys are checked
-//! before it commits.
+//! before it commits. Databases from before 0.2.0 are adopted or refused first (`adopt.rs`).
 
+use super::adopt;
 use super::error::{StoreError, inconsistent};
 use super::sql::Sql;
+use super::url::DatabaseUrl;
 use super::{Db, Tx};
 use anyhow::Context as _;
 use refinery_core::Migration;
@@ -134,12 +136,17 @@ impl AsyncQuery<Vec<Migration>> for Migrator<'_> {
 
 impl AsyncMigrate for Migrator<'_> {}
 
-/// The schema version this build migrates to.
-pub fn latest_version(db: &Db) -> i64 {
-    let runner = match db {
+/// The migrations embedded for `db`'s backend.
+fn runner(db: &Db) -> refinery::Runner {
+    match db {
         Db::Sqlite(_) => embedded::sqlite::migrations::runner(),
         Db::Postgres(_) => embedded::postgres::migrations::runner(),
-    };
+    }
+}
+
+/// The schema version this build migrates to.
+pub fn latest_version(db: &Db) -> i64 {
+    let runner = runner(db);
     let versions = runner
         .get_migrations()
         .iter()
@@ -147,12 +154,18 @@ pub fn latest_version(db: &Db) -> i64 {
     versions.max().unwrap_or(0)
 }
 
+/// This build's first migration, which a database at schema 22 is adopted as.
+fn first_migration(runner: &refinery::Runner) -> anyhow::Result<Migration> {
+    let first = runner.get_migrations().iter().min_by_key(|m| m.version());
+    first.cloned().context("this build embeds no migration")
+}
+
 /// Applies pending migrations (up to `target`, if given); returns the names of those applied.
+/// A database at schema 22, from before 0.2.0, is first adopted as V1 (`adopt.rs`); any other
+/// schema from before 0.2.0 is refused, unchanged.
 pub async fn run(db: &Db, target: Option<i32>) -> anyhow::Result<Vec<String>> {
-    let mut runner = match db {
-        Db::Sqlite(_) => embedded::sqlite::migrations::runner(),
-        Db::Postgres(_) => embedded::postgres::migrations::runner(),
-    };
+    let mut runner = runner(db);
+    let adopted = adopt::adopt_or_refuse(db, &first_migration(&runner)?).await?;
     if let Some(version) = target {
         runner = runner.set_target(refinery_core::Target::Version(version));
     }
@@ -160,9 +173,14 @@ pub async fn run(db: &Db, target: Option<i32>) -> anyhow::Result<Vec<String>> {
         .run_async(&mut Migrator(db))
         .await
         .context("database migration failed")?;
-    Ok(report
-        .applied_migrations()
-        .iter()
-        .map(ToString::to_string)
-        .collect())
+    let applied = report.applied_migrations().iter().map(ToString::to_string);
+    Ok(adopted.into_iter().chain(applied).collect())
+}
+
+/// For reading commands, which neither migrate nor write: an error saying what to run when
+/// `db`'s schema is from before 0.2.0.
+pub async fn check_readable(db: &Db, url: &DatabaseUrl) -> anyhow::Result<()> {
+    let runner = runner(db);
+    let v1 = first_migration(&runner)?;
+    adopt::check_readable(db, url, &v1, latest_version(db)).await
 }

@@ -12,6 +12,7 @@
 //! step, while their staging runs freely. Both waits are bounded by `--lock-timeout` and give
 //! way to a signal.
 
+mod adopt;
 mod apply;
 mod bulk;
 mod cells;
@@ -31,6 +32,7 @@ mod tables;
 mod url;
 mod write;
 
+pub use adopt::UnadoptableSchema;
 pub use apply::Applied;
 pub use connections::ExportCursor;
 pub use error::StoreError;
@@ -107,6 +109,7 @@ impl Store {
 
     pub async fn open_for_reading(url: &DatabaseUrl) -> anyhow::Result<Self> {
         let store = Self::connect_as(url, Access::Read).await?;
+        migrate::check_readable(&store.db, url).await?;
         let (found, needed) = (
             store.schema_version().await,
             migrate::latest_version(&store.db),

@@ -26,5 +26,7 @@ mod resume;
 mod retries;
 mod round_trip;
 mod schema;
+mod schema_22;
+mod schema_dump;
 mod sync;
 mod ties;

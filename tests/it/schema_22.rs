@@ -1,0 +1,241 @@
+//! Databases written before 0.2.0 squashed its migrations into V1: one at schema 22 (the
+//! `tests/fixtures/schema-22` database, written by the last build before the squash) is
+//! adopted with everything it holds and then has exactly a new database's schema; one at any
+//! other development schema is refused, unchanged.
+
+use crate::schema_dump;
+use crate::support::{Backend, TestDb, TestEnv, assert_same_connections, sorted_by_id};
+use serde_json::Value;
+use std::str::FromStr as _;
+
+backend_tests!(
+    a_schema_22_database_is_adopted_with_everything_it_holds,
+    an_older_development_schema_is_refused_unchanged,
+);
+
+/// Every table of the schema, refinery's aside.
+const TABLES: [&str; 15] = [
+    "scopes",
+    "sync_runs",
+    "staged_pages",
+    "staged_connections",
+    "scope_connections",
+    "connections",
+    "ike_policies",
+    "ipsec_policies",
+    "bgp_peers",
+    "peer_subnets",
+    "policy_rules",
+    "policy_rule_destinations",
+    "tags",
+    "connection_versions",
+    "change_records",
+];
+
+/// The connection whose history the fixture's readings hold.
+const HISTORY_OF: &str = "1971fac9-03a5-4124-99bf-7bf8b9f97ebb";
+
+/// Loads the schema-22 fixture, schema, rows and migration history, into `env`'s empty
+/// database, as the build before the squash left it.
+pub async fn load_schema_22(env: &TestEnv) -> TestDb {
+    let url = env.database_url();
+    let script = match env.backend() {
+        Backend::Sqlite => {
+            // The file must exist before the test's pool can open it.
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+                .expect("a SQLite URL")
+                .create_if_missing(true);
+            sqlx::SqlitePool::connect_with(options)
+                .await
+                .expect("create the database")
+                .close()
+                .await;
+            include_str!("../fixtures/schema-22/sqlite.sql")
+        }
+        Backend::Postgres => include_str!("../fixtures/schema-22/postgres.sql"),
+    };
+    let db = env.db().await;
+    db.execute_script(script).await;
+    db
+}
+
+/// How many rows each table holds.
+async fn row_counts(db: &TestDb) -> Vec<(&'static str, i64)> {
+    use sqlx::Row as _;
+    let mut counts = Vec::new();
+    for table in TABLES {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let sql = sqlx::AssertSqlSafe(sql.as_str());
+        let count: i64 = on_test_db!(db, pool => {
+            sqlx::query(sql).fetch_one(pool).await.expect("a count").get(0)
+        });
+        counts.push((table, count));
+    }
+    counts
+}
+
+/// refinery's history: version, name, time applied and checksum of each migration.
+async fn history(db: &TestDb) -> Vec<(i32, String, String, String)> {
+    use sqlx::Row as _;
+    const SQL: &str =
+        "SELECT version, name, applied_on, checksum FROM refinery_schema_history ORDER BY version";
+    on_test_db!(db, pool => {
+        let rows = sqlx::query(SQL).fetch_all(pool).await.expect(SQL);
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3))).collect()
+    })
+}
+
+/// What the reading commands showed of the fixture, as the build before the squash read it.
+fn readings(backend: Backend) -> Value {
+    let text = match backend {
+        Backend::Sqlite => include_str!("../fixtures/schema-22/sqlite.readings.json"),
+        Backend::Postgres => include_str!("../fixtures/schema-22/postgres.readings.json"),
+    };
+    serde_json::from_str(text).expect("the fixture's readings")
+}
+
+/// A new database of `backend` migrated by this build (`--target-version 1`, which `migrate`
+/// still takes): its schema and history.
+async fn fresh(backend: Backend) -> (String, Vec<(i32, String, String, String)>) {
+    let env = TestEnv::generated(backend, 0, 1).await;
+    let run = env.run(&["migrate", "--target-version", "1"]).await;
+    assert!(
+        run.assert_ok()
+            .stdout
+            .contains("applied V1__schema; schema version 1")
+    );
+    let db = env.db().await;
+    let fresh = (schema_dump::structure(&db).await, history(&db).await);
+    db.close().await;
+    fresh
+}
+
+async fn a_schema_22_database_is_adopted_with_everything_it_holds(backend: Backend) {
+    // The simulator the fixture was written from, before its mutation (see its README).
+    let env = TestEnv::generated(backend, 40, 41).await;
+    let db = load_schema_22(&env).await;
+    let before = row_counts(&db).await;
+    assert_eq!(history(&db).await.len(), 22);
+    assert_eq!(before[5], ("connections", 40));
+
+    // Reading commands write nothing: they send the database to `migrate`.
+    let refused = env.run(&["runs"]).await;
+    assert_eq!(refused.code, Some(1), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("schema version 22")
+            && refused.stderr.contains("run `vpn-inventory migrate`"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(history(&db).await.len(), 22);
+
+    let migrated = env.run(&["migrate"]).await;
+    let stdout = &migrated.assert_ok().stdout;
+    assert!(
+        stdout.contains("applied V1__schema (adopted: schema 22") && stdout.contains("version 1"),
+        "{stdout}"
+    );
+    assert_eq!(row_counts(&db).await, before, "rows of each table");
+    // The schema is a new database's, and so is the history: refinery's one row for V1.
+    let (schema, new_history) = fresh(backend).await;
+    schema_dump::assert_same(&schema_dump::structure(&db).await, &schema);
+    let adopted = history(&db).await;
+    let key = |h: &[(i32, String, String, String)]| {
+        h.iter()
+            .map(|(v, n, _, c)| (*v, n.clone(), c.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(key(&adopted), key(&new_history));
+    assert_eq!(key(&adopted)[0].1, "schema");
+
+    // Everything reads as the build before the squash read it.
+    let written: Vec<Value> =
+        serde_json::from_str(include_str!("../fixtures/schema-22/export.json")).expect("export");
+    assert_same_connections(&sorted_by_id(env.export().await), &sorted_by_id(written));
+    let expected = readings(backend);
+    for (key, args) in [
+        ("runs", &["runs", "--format", "json"][..]),
+        (
+            "drift --run 2",
+            &["drift", "--run", "2", "--format", "json"][..],
+        ),
+        ("history", &["history", HISTORY_OF, "--format", "json"][..]),
+    ] {
+        assert_eq!(
+            env.run(args).await.assert_ok().json(),
+            expected[key],
+            "{key}"
+        );
+    }
+
+    // A second migrate has nothing to do.
+    let again = env.run(&["migrate"]).await;
+    assert!(
+        again
+            .assert_ok()
+            .stdout
+            .contains("schema version 1, up to date"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(history(&db).await, adopted);
+
+    // And syncing goes on: the simulator serves the inventory as it was before the mutation.
+    let report = env.sync(&[]).await;
+    assert_eq!(report["added"], 0, "{report}");
+    assert!(report["modified"].as_i64() > Some(0), "{report}");
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    assert_eq!(runs.as_array().map(Vec::len), Some(3));
+    let after = row_counts(&db).await;
+    assert!(after[14].1 > before[14].1, "change records: {after:?}");
+    db.close().await;
+}
+
+/// The schema, every table's row count and the history: what a refusal must leave as it was.
+async fn everything(
+    db: &TestDb,
+) -> (
+    String,
+    Vec<(&'static str, i64)>,
+    Vec<(i32, String, String, String)>,
+) {
+    (
+        schema_dump::structure(db).await,
+        row_counts(db).await,
+        history(db).await,
+    )
+}
+
+async fn an_older_development_schema_is_refused_unchanged(backend: Backend) {
+    // A history that stops at V14, and one whose V22 no build shipped.
+    for (change, found) in [
+        (
+            "DELETE FROM refinery_schema_history WHERE version > 14",
+            "schema version 14 (its latest migration is V14__current_versions_are_the_rows)",
+        ),
+        (
+            "UPDATE refinery_schema_history SET name = 'elsewhere' WHERE version = 22",
+            "schema version 22 (its latest migration is V22__elsewhere)",
+        ),
+    ] {
+        let env = TestEnv::generated(backend, 0, 1).await;
+        let db = load_schema_22(&env).await;
+        db.execute_script(change).await;
+        let before = everything(&db).await;
+        for args in [&["migrate"][..], &["sync"], &["runs"]] {
+            let run = env.run(args).await;
+            assert_eq!(run.code, Some(1), "{args:?}: {}", run.stderr);
+            for said in [
+                found,
+                "from before vpn-inventory 0.2.0",
+                "nothing was changed",
+                "with the last build before 0.2.0 (commit 5ebd541) first",
+                "or sync into a new database",
+            ] {
+                assert!(run.stderr.contains(said), "{args:?}: {}", run.stderr);
+            }
+        }
+        assert!(everything(&db).await == before, "the database changed");
+        db.close().await;
+    }
+}
