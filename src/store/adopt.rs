@@ -1,13 +1,13 @@
-//! Databases written before 0.2.0, whose 22 development migrations became one `V1__schema`.
+//! Databases written before 0.2.0, whose 22 development migrations became one, `V22__schema`.
 //!
-//! A database at schema 22 (written by the last build before the squash, commit 5ebd541)
-//! already holds exactly what V1 creates, names and column order included
-//! (`tests/it/schema_22.rs` compares them), so it is adopted in place: in one transaction, its
-//! 22 history rows give way to the row refinery writes for V1, with V1's checksum, and refinery
-//! then has nothing to apply. A history that stops earlier, or names migrations no build
-//! shipped, is refused before anything is written: this build has no migrations that could
-//! bring it to schema 22. Reading commands, which never write, send a schema-22 database to
-//! `migrate` as they do an older schema.
+//! The squashed migration keeps the number 22 because it is schema 22: a database the last
+//! build before the squash (commit 5ebd541) brought to schema 22 already holds exactly what
+//! V22 creates, names and column order included (`tests/it/schema_22.rs` compares them). So it
+//! reads as current as it is, and the first command that migrates adopts it in place: in one
+//! transaction, its 22 history rows give way to the row refinery writes for `V22__schema`, with
+//! its checksum, and refinery then has nothing to apply. A history that stops earlier, or names
+//! migrations no build shipped, is refused before anything is written: this build has no
+//! migrations that could bring it to schema 22.
 
 use super::error::{StoreError, inconsistent};
 use super::sql::Sql;
@@ -75,12 +75,12 @@ async fn history(db: &Db) -> Option<Vec<(i32, String)>> {
         .ok()
 }
 
-/// Whether `db`'s history predates the squash: its V1 is not this build's `v1_name`. `None` for
-/// a database without a history, or with one this build's migrations wrote.
-async fn pre_squash(db: &Db, v1_name: &str) -> Option<PreSquash> {
+/// Whether `db`'s history predates the squash: it lacks this build's `squashed` migration.
+/// `None` for a database without a history, or with one this build's migrations wrote.
+async fn pre_squash(db: &Db, squashed: &Migration) -> Option<PreSquash> {
     let history = history(db).await?;
-    let (_, first) = history.iter().find(|(version, _)| *version == 1)?;
-    if first == v1_name {
+    let ours = (squashed.version(), squashed.name());
+    if history.is_empty() || history.iter().any(|(v, n)| (*v, n.as_str()) == ours) {
         return None;
     }
     let schema_22 = (1..).zip(SCHEMA_22.iter());
@@ -96,23 +96,28 @@ async fn pre_squash(db: &Db, v1_name: &str) -> Option<PreSquash> {
     Some(PreSquash::Unadoptable(UnadoptableSchema { version, name }))
 }
 
-/// Before refinery runs: adopts a schema-22 database as `v1` (returning what it did, for
+/// Before refinery runs: adopts a schema-22 database as `squashed` (returning what it did, for
 /// `migrate` to report), refuses any other history from before the squash, and leaves every
 /// other database to refinery.
-pub(super) async fn adopt_or_refuse(db: &Db, v1: &Migration) -> anyhow::Result<Option<String>> {
-    match pre_squash(db, v1.name()).await {
+pub(super) async fn adopt_or_refuse(
+    db: &Db,
+    squashed: &Migration,
+) -> anyhow::Result<Option<String>> {
+    match pre_squash(db, squashed).await {
         None => Ok(None),
         Some(PreSquash::Unadoptable(refused)) => Err(refused.into()),
         Some(PreSquash::Schema22) => {
-            adopt(db, v1).await?;
-            tracing::info!("adopted a database at schema 22 as {v1}, which it equals");
-            Ok(Some(format!("{v1} (adopted: schema 22, which it equals)")))
+            adopt(db, squashed).await?;
+            tracing::info!("adopted a database at schema 22 as {squashed}, which it equals");
+            Ok(Some(format!(
+                "{squashed} (adopted: schema 22, which it equals)"
+            )))
         }
     }
 }
 
-/// Replaces schema 22's history with the one row refinery writes for `v1`.
-async fn adopt(db: &Db, v1: &Migration) -> Result<(), StoreError> {
+/// Replaces schema 22's history with the one row refinery writes for `squashed`.
+async fn adopt(db: &Db, squashed: &Migration) -> Result<(), StoreError> {
     let mut tx = match db {
         Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
         Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
@@ -132,30 +137,24 @@ async fn adopt(db: &Db, v1: &Migration) -> Result<(), StoreError> {
         "INSERT INTO refinery_schema_history (version, name, applied_on, checksum)
          VALUES ($1, $2, $3, $4)",
     )
-    .arg(i64::from(v1.version()))
-    .arg(v1.name())
+    .arg(i64::from(squashed.version()))
+    .arg(squashed.name())
     .arg(applied_on)
-    .arg(v1.checksum().to_string());
+    .arg(squashed.checksum().to_string());
     tx.execute(insert).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// For reading commands, which never write: a schema-22 database needs `migrate` first, as an
-/// older schema does, and any other history from before the squash is refused. `v1` is this
-/// build's first migration and `latest` the version it migrates to.
+/// For reading commands, which never write: a schema-22 database reads as it is (its schema is
+/// this build's), and any other history from before the squash is refused.
 pub(super) async fn check_readable(
     db: &Db,
     url: &DatabaseUrl,
-    v1: &Migration,
-    latest: i64,
+    squashed: &Migration,
 ) -> anyhow::Result<()> {
-    match pre_squash(db, v1.name()).await {
-        None => Ok(()),
-        Some(PreSquash::Schema22) => anyhow::bail!(
-            "{url} has schema version 22, from before vpn-inventory 0.2.0; this vpn-inventory \
-             reads version {latest}: run `vpn-inventory migrate` to upgrade it"
-        ),
+    match pre_squash(db, squashed).await {
+        None | Some(PreSquash::Schema22) => Ok(()),
         Some(PreSquash::Unadoptable(refused)) => {
             Err(anyhow::Error::new(refused).context(format!("cannot read {url}")))
         }

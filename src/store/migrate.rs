@@ -154,14 +154,34 @@ pub fn latest_version(db: &Db) -> i64 {
     versions.max().unwrap_or(0)
 }
 
-/// This build's first migration, which a database at schema 22 is adopted as.
+/// Whether `db`'s history ends with this build's latest migration, by version and name: then
+/// there is nothing to apply or adopt (a database at schema 22 from before 0.2.0 has the
+/// version but not the name, and is adopted by the next `run`).
+pub async fn is_current(db: &Db) -> bool {
+    let runner = runner(db);
+    let Some(latest) = runner.get_migrations().iter().max_by_key(|m| m.version()) else {
+        return false;
+    };
+    let sql = Sql::new(
+        "SELECT version, name FROM refinery_schema_history
+         WHERE version = (SELECT MAX(version) FROM refinery_schema_history)",
+    );
+    let Ok(Some(row)) = db.fetch_optional(sql).await else {
+        return false;
+    };
+    let found = (row.at::<i32>(0), row.at::<Option<String>>(1));
+    matches!(found, (Ok(v), Ok(Some(name))) if v == latest.version() && name == latest.name())
+}
+
+/// This build's first migration, the squashed schema 22, which a database at schema 22 from
+/// before 0.2.0 is adopted as.
 fn first_migration(runner: &refinery::Runner) -> anyhow::Result<Migration> {
     let first = runner.get_migrations().iter().min_by_key(|m| m.version());
     first.cloned().context("this build embeds no migration")
 }
 
 /// Applies pending migrations (up to `target`, if given); returns the names of those applied.
-/// A database at schema 22, from before 0.2.0, is first adopted as V1 (`adopt.rs`); any other
+/// A database at schema 22, from before 0.2.0, is first adopted as V22 (`adopt.rs`); any other
 /// schema from before 0.2.0 is refused, unchanged.
 pub async fn run(db: &Db, target: Option<i32>) -> anyhow::Result<Vec<String>> {
     let mut runner = runner(db);
@@ -181,6 +201,5 @@ pub async fn run(db: &Db, target: Option<i32>) -> anyhow::Result<Vec<String>> {
 /// `db`'s schema is from before 0.2.0.
 pub async fn check_readable(db: &Db, url: &DatabaseUrl) -> anyhow::Result<()> {
     let runner = runner(db);
-    let v1 = first_migration(&runner)?;
-    adopt::check_readable(db, url, &v1, latest_version(db)).await
+    adopt::check_readable(db, url, &first_migration(&runner)?).await
 }

@@ -226,8 +226,7 @@ impl Store {
     pub async fn migrate_to(&self, target: Option<i32>) -> anyhow::Result<Vec<String>> {
         // Up to date: nothing to lock or write (a SQLite write would wait for another
         // process's apply just to find that out).
-        let latest = migrate::latest_version(&self.db);
-        if target.is_none() && matches!(self.schema_version().await, Ok(Some(v)) if v == latest) {
+        if target.is_none() && migrate::is_current(&self.db).await {
             return Ok(Vec::new());
         }
         let lock = self.lock_migrations().await?;

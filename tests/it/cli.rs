@@ -134,7 +134,7 @@ async fn runs_lists_counts_and_migrate_is_idempotent(backend: Backend) {
     let env = TestEnv::generated(backend, 7, 1).await;
     let run = env.run(&["migrate"]).await;
     assert!(
-        run.assert_ok().stdout.contains("applied V1__schema"),
+        run.assert_ok().stdout.contains("applied V22__schema"),
         "{}",
         run.stdout
     );
