@@ -12,7 +12,8 @@
 //! pager resumes from the staged markers, and what a stopped pager knew but staging does not
 //! show is rebuilt on the safe side. The sweep is then judged and applied as one.
 
-use crate::api::client::{FetchError, ListPage, RawPage, VpnClient};
+use crate::api::client::{ListPage, RawPage, VpnClient};
+use crate::api::error::FetchError;
 use crate::api::filters::Filters;
 use crate::api::model::VpnConnection;
 use crate::api::paging::{PageMeta, Pager, StagedMarkers};

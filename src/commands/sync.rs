@@ -2,10 +2,9 @@
 //! configured target (`targets`).
 
 use super::{CommandError, metrics, one_line, print_stdout};
-use crate::api::client::FetchError;
 use crate::api::client::{VpnClient, default_endpoint};
 use crate::api::credentials::Credentials;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, FetchError};
 use crate::api::filters::Filters;
 use crate::api::retry::RetryPolicy;
 use crate::cli::{ExitDetail, FilterArgs, ReportFormat, SyncArgs, TargetArgs};
