@@ -401,11 +401,16 @@ mod tests {
         Ok(staged)
     }
 
+    /// `n` distinct ids.
+    fn numbered(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("c-{i}")).collect()
+    }
+
     /// A page of `ids`, one instant each from `at` (see `instants`).
-    fn page_of<'a>(ids: &[&'a str], at: &'a [String]) -> Vec<(&'a str, &'a str)> {
+    fn page_of<'a>(ids: &'a [impl AsRef<str>], at: &'a [String]) -> Vec<(&'a str, &'a str)> {
         ids.iter()
             .zip(at)
-            .map(|(id, t)| (*id, t.as_str()))
+            .map(|(id, t)| (id.as_ref(), t.as_str()))
             .collect()
     }
 
@@ -682,13 +687,8 @@ mod tests {
 
     #[test]
     fn a_sweep_beyond_the_total_count_and_its_margin_stops() {
-        let at = instants(0, 101);
-        let ids: Vec<String> = (0..101).map(|i| format!("c-{i}")).collect();
-        let page: Vec<(&str, &str)> = ids
-            .iter()
-            .map(String::as_str)
-            .zip(at.iter().map(String::as_str))
-            .collect();
+        let (ids, at) = (numbered(101), instants(0, 101));
+        let page = page_of(&ids, &at);
         // A count of 1 allows 1 + 0 + 100.
         take(&mut SweepState::new(200), &page, None, Some(1)).expect("within the margin");
         let stop = take(&mut SweepState::new(200), &page, None, Some(0)).unwrap_err();
@@ -707,13 +707,8 @@ mod tests {
 
     #[test]
     fn the_largest_count_any_page_claimed_bounds_the_sweep() {
-        let at = instants(0, 160);
-        let ids: Vec<String> = (0..160).map(|i| format!("c-{i}")).collect();
-        let page: Vec<(&str, &str)> = ids
-            .iter()
-            .map(String::as_str)
-            .zip(at.iter().map(String::as_str))
-            .collect();
+        let (ids, at) = (numbered(160), instants(0, 160));
+        let page = page_of(&ids, &at);
         let mut state = SweepState::new(60);
         take(&mut state, &page[..60], None, Some(50)).unwrap();
         // A later, smaller count does not lower the bound of 50 + 5 + 100.
