@@ -12,6 +12,16 @@ use tokio_util::sync::CancellationToken;
 #[error("interrupted by {0}; the run was marked failed and nothing was changed")]
 pub struct Interrupted(pub &'static str);
 
+/// Why work that gives way to a shutdown request did not complete (a run: `sync::RunError`).
+/// Callers branch on it: an interruption exits 130, an error 1.
+#[derive(Debug, thiserror::Error)]
+pub enum Stopped {
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 /// Whether (and by which signal) the process was asked to stop. Clones share one token.
 #[derive(Clone, Default)]
 pub struct Shutdown {

@@ -2,7 +2,7 @@
 //! the answer into a `RawPage` (then a `ListPage`) or an error that says what went wrong.
 
 use super::credentials::Credentials;
-use super::error::ApiError;
+use super::error::{ApiError, FetchError};
 use super::filters::Filters;
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::signer::{self, SigningInput};
@@ -129,30 +129,6 @@ pub fn parse_endpoint(text: &str) -> Result<reqwest::Url, String> {
     }
 }
 
-/// Why a page could not be had. Each variant keeps its cause as `source`, so an error chain
-/// (`{:#}` of anyhow) names every cause once.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// The API answered with an error: its code, message and request id.
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    /// No answer, or an answer cut short (the URL carries no secrets: they travel in headers).
-    #[error("request failed")]
-    Transport(#[source] reqwest::Error),
-    #[error("response is not the expected JSON")]
-    Json(#[source] serde_json::Error),
-    #[error("response is not the expected JSON: {0}")]
-    Malformed(String),
-    /// Redirects are not followed: the token headers would go to wherever they point.
-    #[error(
-        "the endpoint answered HTTP {status} redirecting to {location}; redirects are not \
-         followed (credentials would go to another host): point --endpoint at the final address"
-    )]
-    Redirect { status: u16, location: String },
-    #[error("the answer is larger than {limit} bytes (--max-response-size); stopped reading it")]
-    TooLarge { limit: u64 },
-}
-
 /// The default `--max-response-size`: far above a page of 2,000 connections (about 20 MB).
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 << 20;
 
@@ -265,6 +241,20 @@ impl VpnClient {
         limit: u32,
         marker: Option<&str>,
     ) -> Result<RawPage, FetchError> {
+        let request = self.signed_request(filters, limit, marker);
+        let sent = std::time::Instant::now();
+        let response = request.send().await.map_err(FetchError::Transport)?;
+        let waited = sent.elapsed();
+        self.read_answer(response, waited).await
+    }
+
+    /// The GET of one page: its URL, query and headers, signed with the client's credentials.
+    fn signed_request(
+        &self,
+        filters: &Filters,
+        limit: u32,
+        marker: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let mut query = filters.query_pairs();
         query.push(("limit".to_owned(), limit.to_string()));
         if let Some(marker) = marker {
@@ -279,7 +269,17 @@ impl VpnClient {
         let mut url = self.endpoint.clone();
         url.set_path(&path);
         url.set_query(Some(&query_string));
+        let headers = self.signed_headers(&path, &query);
+        let mut request = self.http.get(url);
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        request
+    }
 
+    /// The headers of a GET of `path` with `query`, the credentials' among them (an AK/SK
+    /// signature over the others, or the token).
+    fn signed_headers(&self, path: &str, query: &[(String, String)]) -> Vec<(String, String)> {
         let mut headers: Vec<(String, String)> = vec![
             ("Content-Type".into(), "application/json".into()),
             ("Host".into(), self.host.clone()),
@@ -301,8 +301,8 @@ impl VpnClient {
                     secret_key.expose(),
                     &SigningInput {
                         method: "GET",
-                        path: &path,
-                        query: &query,
+                        path,
+                        query,
                         headers: &headers,
                         body: b"",
                     },
@@ -313,14 +313,16 @@ impl VpnClient {
                 headers.push(("X-Auth-Token".into(), token.expose().to_owned()));
             }
         }
+        headers
+    }
 
-        let mut request = self.http.get(url);
-        for (name, value) in &headers {
-            request = request.header(name, value);
-        }
-        let sent = std::time::Instant::now();
-        let response = request.send().await.map_err(FetchError::Transport)?;
-        let waited = sent.elapsed();
+    /// The answer to a page request that began to arrive after `waited`: the page unread, or
+    /// the API's error (with the wait it asks for), a redirect, or a body too large.
+    async fn read_answer(
+        &self,
+        response: reqwest::Response,
+        waited: Duration,
+    ) -> Result<RawPage, FetchError> {
         let received_at = Utc::now();
         let status = response.status();
         if status.is_redirection() {

@@ -2,7 +2,9 @@
 //!
 //! The VPN service answers `{"code","message"}`, the API gateway in front of it
 //! `{"error_code","error_msg","request_id"}`, and some services `{"errorCode","errorMsg"}`;
-//! the request id may also come only in the `X-Request-Id` header.
+//! the request id may also come only in the `X-Request-Id` header. `FetchError` is every way a
+//! page request can fail: the client returns it and the retry policy judges it, so it lives
+//! here, below both.
 
 use serde_json::Value;
 use std::fmt;
@@ -75,6 +77,30 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// Why a page could not be had. Each variant keeps its cause as `source`, so an error chain
+/// (`{:#}` of anyhow) names every cause once.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The API answered with an error: its code, message and request id.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// No answer, or an answer cut short (the URL carries no secrets: they travel in headers).
+    #[error("request failed")]
+    Transport(#[source] reqwest::Error),
+    #[error("response is not the expected JSON")]
+    Json(#[source] serde_json::Error),
+    #[error("response is not the expected JSON: {0}")]
+    Malformed(String),
+    /// Redirects are not followed: the token headers would go to wherever they point.
+    #[error(
+        "the endpoint answered HTTP {status} redirecting to {location}; redirects are not \
+         followed (credentials would go to another host): point --endpoint at the final address"
+    )]
+    Redirect { status: u16, location: String },
+    #[error("the answer is larger than {limit} bytes (--max-response-size); stopped reading it")]
+    TooLarge { limit: u64 },
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! When and how long to wait before asking for a page again: which failures are transient,
 //! exponential backoff with jitter, and the server's own `Retry-After`. Pure; the client loops.
 
-use super::client::FetchError;
+use super::error::FetchError;
 use std::time::Duration;
 
 /// How hard one page is tried.

@@ -115,8 +115,9 @@ fn resolve(target: &Target) -> Resolved<'_> {
 
 /// The endpoint a target's requests go to, checked as `sync` checks `--endpoint`.
 pub fn target_endpoint(target: &Target) -> anyhow::Result<String> {
-    let endpoint = super::sync::endpoint_of(target.endpoint.as_deref(), target.region.as_deref())?
-        .ok_or_else(|| anyhow::anyhow!("no region or endpoint"))?;
+    let endpoint =
+        super::run_setup::endpoint_of(target.endpoint.as_deref(), target.region.as_deref())?
+            .ok_or_else(|| anyhow::anyhow!("no region or endpoint"))?;
     parse_endpoint(&endpoint).map_err(anyhow::Error::msg)?;
     Ok(endpoint)
 }

@@ -1,6 +1,6 @@
 //! `vpn-inventory demo`: the main job end to end against the built-in simulator.
 
-use super::sync::print_report;
+use super::run_report::print_report;
 use super::{CommandError, print_stdout};
 use crate::api::client::VpnClient;
 use crate::api::credentials::{Credentials, Secret};

@@ -5,7 +5,7 @@
 //! atomically (a temporary file renamed over it), so the collector never reads half a file.
 
 use super::runs::scope_summary;
-use crate::store::{Status, Store};
+use crate::store::{ScopeStatus, Status, Store};
 use crate::time::now_utc;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -43,8 +43,21 @@ fn render(
     changes: &[Vec<(String, String, i64)>],
     retries: &[(String, u64)],
 ) -> String {
-    let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
+    let mut out = Families::default();
+    last_runs(&mut out, &status.scopes);
+    last_success(&mut out, &status.scopes, changes);
+    this_process(&mut out, status, retries);
+    out.0
+}
+
+/// The text of metric families, one after the other.
+#[derive(Default)]
+struct Families(String);
+
+impl Families {
+    /// Appends family `vpn_inventory_{name}`: its help, type and samples (labels, value).
+    fn family(&mut self, name: &str, kind: &str, help: &str, samples: Vec<(String, String)>) {
+        let out = &mut self.0;
         let _ = writeln!(out, "# HELP vpn_inventory_{name} {help}");
         let _ = writeln!(out, "# TYPE vpn_inventory_{name} {kind}");
         for (labels, value) in samples {
@@ -55,13 +68,22 @@ fn render(
             };
             let _ = writeln!(out, "vpn_inventory_{name}{labels} {value}");
         }
-    };
-    let scope_label =
-        |s: &crate::store::ScopeStatus| format!("scope=\"{}\"", label(&scope_summary(&s.scope)));
-    let seconds =
-        |t: chrono::DateTime<chrono::Utc>| format!("{:.3}", t.timestamp_millis() as f64 / 1e3);
-    let scopes = &status.scopes;
-    family(
+    }
+}
+
+/// The `scope` label of a scope's samples.
+fn scope_label(scope: &ScopeStatus) -> String {
+    format!("scope=\"{}\"", label(&scope_summary(&scope.scope)))
+}
+
+/// A time as the text format's seconds since the epoch, to the millisecond.
+fn seconds(t: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{:.3}", t.timestamp_millis() as f64 / 1e3)
+}
+
+/// When each scope's latest runs ended, and whether the latest of them completed.
+fn last_runs(out: &mut Families, scopes: &[ScopeStatus]) {
+    out.family(
         "last_success_timestamp_seconds",
         "gauge",
         "When the scope's latest complete run finished.",
@@ -74,7 +96,7 @@ fn render(
             })
             .collect(),
     );
-    family(
+    out.family(
         "last_failure_timestamp_seconds",
         "gauge",
         "When the scope's latest failed run ended.",
@@ -87,7 +109,7 @@ fn render(
             })
             .collect(),
     );
-    family(
+    out.family(
         "last_run_success",
         "gauge",
         "1 when the scope's latest finished run completed, 0 when it failed.",
@@ -104,7 +126,15 @@ fn render(
             })
             .collect(),
     );
-    family(
+}
+
+/// What each scope's latest complete run took, received and changed.
+fn last_success(
+    out: &mut Families,
+    scopes: &[ScopeStatus],
+    changes: &[Vec<(String, String, i64)>],
+) {
+    out.family(
         "last_success_duration_seconds",
         "gauge",
         "How long the scope's latest complete run took.",
@@ -117,7 +147,7 @@ fn render(
             })
             .collect(),
     );
-    family(
+    out.family(
         "last_success_connections",
         "gauge",
         "Connections the scope's latest complete run received.",
@@ -129,7 +159,7 @@ fn render(
             })
             .collect(),
     );
-    family(
+    out.family(
         "last_success_changes",
         "gauge",
         "Change records of the scope's latest complete run, by change and category.",
@@ -149,16 +179,21 @@ fn render(
             })
             .collect(),
     );
-    family(
+}
+
+/// Runs marked running, this process's retries, the inventory's size and the file's time.
+fn this_process(out: &mut Families, status: &Status, retries: &[(String, u64)]) {
+    out.family(
         "running_runs",
         "gauge",
         "Runs of the scope marked running (live, or killed and not yet found abandoned).",
-        scopes
+        status
+            .scopes
             .iter()
             .map(|s| (scope_label(s), s.running.len().to_string()))
             .collect(),
     );
-    family(
+    out.family(
         "retries",
         "gauge",
         "Page requests this process asked again after a transient failure.",
@@ -167,17 +202,16 @@ fn render(
             .map(|(scope, n)| (format!("scope=\"{}\"", label(scope)), n.to_string()))
             .collect(),
     );
-    family(
+    out.family(
         "inventory_connections",
         "gauge",
         "Connections the inventory holds.",
         vec![(String::new(), status.connections.to_string())],
     );
-    family(
+    out.family(
         "metrics_written_timestamp_seconds",
         "gauge",
         "When this file was written.",
         vec![(String::new(), seconds(now_utc()))],
     );
-    out
 }

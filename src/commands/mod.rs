@@ -13,6 +13,8 @@ pub mod metrics;
 pub mod migrate;
 pub mod prune;
 pub mod report;
+pub mod run_report;
+pub mod run_setup;
 pub mod runs;
 #[cfg(feature = "simulator")]
 pub mod simulate;

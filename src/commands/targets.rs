@@ -5,9 +5,10 @@
 //! an interruption (130), a failure (1), then with `--detailed-exitcode` a run that inferred no
 //! removals (3), changes (2), nothing (0).
 
-use super::sync::{
-    exit_code, failure_record, log_summary, print_report, run_options, scope_label, warn_skipped,
+use super::run_report::{
+    exit_code, failure_record, log_summary, print_report, scope_label, warn_skipped,
 };
+use super::run_setup::run_options;
 use super::{CommandError, metrics, one_line, print_stdout};
 use crate::api::client::VpnClient;
 use crate::cli::{ReportFormat, SyncArgs};

@@ -1,0 +1,59 @@
+//! What a sync run needs from the flags or a configured target, checked: its options and
+//! retry policy, and its endpoint (given, or the default one of a region).
+
+use crate::api::client::default_endpoint;
+use crate::api::retry::RetryPolicy;
+use crate::cli::SyncArgs;
+use crate::drift::RemovalGuard;
+use crate::sync::RunOptions;
+
+/// The run options and retry policy the flags give, checked.
+pub fn run_options(args: &SyncArgs) -> anyhow::Result<(RunOptions, RetryPolicy)> {
+    if args.request_timeout.0.is_zero() {
+        anyhow::bail!("--request-timeout must be longer than 0");
+    }
+    // PostgreSQL's lock_timeout stops at about 596 hours; nobody means to wait a day.
+    if args.lock_timeout.0 > MAX_LOCK_TIMEOUT {
+        anyhow::bail!("--lock-timeout must be at most 24h");
+    }
+    let retry = RetryPolicy {
+        max_retries: args.max_retries,
+        request_timeout: args.request_timeout.0,
+        ..RetryPolicy::default()
+    };
+    let options = RunOptions {
+        page_size: args.page_size,
+        lock_timeout: args.lock_timeout.0,
+        guard: RemovalGuard {
+            max_percent: args.max_removal_percent,
+            accept: args.accept_mass_removal,
+        },
+        resume: args.resume,
+    };
+    Ok((options, retry))
+}
+
+/// The longest `--lock-timeout`.
+const MAX_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The endpoint given, else the default one of a (checked) region; `None` without either.
+pub fn endpoint_of(endpoint: Option<&str>, region: Option<&str>) -> anyhow::Result<Option<String>> {
+    if let Some(region) = region {
+        check_region(region)?;
+    }
+    Ok(endpoint
+        .map(str::to_owned)
+        .or_else(|| region.map(default_endpoint)))
+}
+
+/// A region is lower-case letters, digits and '-': it becomes part of a host name.
+pub fn check_region(region: &str) -> anyhow::Result<()> {
+    let valid = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+    if region.is_empty() || !region.bytes().all(valid) {
+        anyhow::bail!(
+            "invalid region {:?}: expected lower-case letters, digits and '-', e.g. cn-north-4",
+            region.escape_debug().to_string()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! One sync run: sweep every page of a scope into staging, then apply the sweep atomically.
+//!
+//! Paging decisions live in `api::paging`, HTTP (and sending the next page's request early) in
+//! `api::client` and `api::prefetch`, storage in `store`; this module sequences them:
+//!
+//! - `run`: the lifecycle. `sync_scope` takes the scope's lock, records a run (or one resuming
+//!   the staged sweep of the scope's latest failed run), executes it and releases the lock; a
+//!   run that fails or is interrupted is marked failed and changes nothing.
+//! - `dry_run`: the same sweep held in memory and compared with the inventory.
+//! - `sweep`: the I/O loop. The next page is fetched while the current one is being staged,
+//!   so a run costs little more than the download itself, and memory holds at most two pages
+//!   (and the ids seen, `seen_ids`).
+//! - `sweep_state`: the sweep's judgement, free of I/O. It drives the pager, drops the ids a
+//!   recovery marker asked for again before staging (so only repeats nobody asked for count as
+//!   duplicates), stops a sweep that brings nothing new or more than the API's count allows,
+//!   and says what doubts withhold removals.
+//!
+//! A run started with `resume` takes over the staged pages of its scope's latest run when that
+//! failed, and continues its sweep (`SweepState::resumed`): the ids seen are the staged ids,
+//! the pager resumes from the staged markers, and what a stopped pager knew but staging does not
+//! show is rebuilt on the safe side. The sweep is then judged and applied as one.
+//!
+//! The sweep's log lines keep the target `vpn_inventory::sync` (`api::prefetch::SWEEP_LOG_TARGET`)
+//! whichever file logs them.
+
+mod dry_run;
+mod report;
+mod run;
+mod seen_ids;
+mod sweep;
+mod sweep_state;
+
+pub use dry_run::{DryRunReport, dry_run};
+pub use report::{RunError, RunFailed, SyncReport};
+pub use run::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Run, RunOptions, sync_scope};
+pub use sweep_state::Doubts;

@@ -1,0 +1,406 @@
+//! A run's lifecycle: take the scope's lock, record the run (a new one, or one resuming the
+//! staged sweep of the scope's latest failed run), sweep into staging, work out what the sweep
+//! may remove, apply it in one transaction, and mark the run failed when anything stops it.
+//!
+//! Every call the sync makes into the store is here, but for the two reads of a dry run
+//! (`dry_run.rs`).
+
+use super::report::{RunError, RunFailed, SyncReport};
+use super::sweep::{PageSink, PreparedPage, sweep};
+use super::sweep_state::{StagedPageFacts, SweepState, Swept};
+use crate::api::client::VpnClient;
+use crate::api::paging::StagedMarkers;
+use crate::api::prefetch::SWEEP_LOG_TARGET;
+use crate::confirm::{Confirmed, confirm_gone};
+use crate::drift::RemovalGuard;
+use crate::scope::Scope;
+use crate::shutdown::Shutdown;
+use crate::store::{Removable, Removals, Resumable, RunStatus, ScopeLock, StageOutcome, Store};
+use anyhow::Context as _;
+use std::collections::HashSet;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tracing::Instrument as _;
+
+/// How long a failed or interrupted run waits to record that it failed.
+const FAIL_WAIT: Duration = Duration::from_secs(2);
+
+/// The API's documented page size limit, and the largest some dedicated regions allow.
+pub const DEFAULT_PAGE_SIZE: u32 = 200;
+pub const MAX_PAGE_SIZE: u32 = 2000;
+
+/// Runs one sync of `scope` under its lock (waiting up to `lock_timeout` for it). A shutdown
+/// request stops it at the next safe point and marks it failed.
+pub async fn sync_scope(
+    store: &Store,
+    client: &VpnClient,
+    scope: &Scope,
+    options: RunOptions,
+    shutdown: &Shutdown,
+) -> Result<SyncReport, RunError> {
+    let lock = tokio::select! {
+        lock = store.lock_scope(scope, options.lock_timeout) => {
+            lock.map_err(anyhow::Error::from)?
+        }
+        interrupted = shutdown.requested() => return Err(interrupted.into()),
+    };
+    let result = match Run::start(store, scope, options, &lock).await {
+        Ok(run) => run.execute(client, shutdown).await,
+        Err(error) => Err(error.into()),
+    };
+    lock.release().await;
+    result
+}
+
+/// How a run sweeps, how long it waits for locks, and what it trusts its sweep to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    pub page_size: u32,
+    /// The longest wait for the scope's lock, and for another run's apply to finish.
+    pub lock_timeout: Duration,
+    pub guard: RemovalGuard,
+    /// Continue the sweep of the scope's latest run if it failed after staging pages; start
+    /// from the first page when there is none.
+    pub resume: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            page_size: DEFAULT_PAGE_SIZE,
+            lock_timeout: Duration::from_secs(300),
+            guard: RemovalGuard::default(),
+            resume: false,
+        }
+    }
+}
+
+/// A run that has been recorded as started; `execute` performs it.
+pub struct Run<'a> {
+    pub id: i64,
+    scope_id: i64,
+    scope: &'a Scope,
+    store: &'a Store,
+    page_size: u32,
+    lock_timeout: Duration,
+    guard: RemovalGuard,
+    /// The failed run whose staged pages this one took over.
+    resumed_from: Option<i64>,
+    /// Why `resume` found nothing to continue.
+    nothing_to_resume: Option<String>,
+}
+
+impl<'a> Run<'a> {
+    /// Records a new run of `scope`, whose lock the caller holds: one that takes over the
+    /// staged pages of the scope's latest run, when `resume` asks and that run failed after
+    /// staging some.
+    pub async fn start(
+        store: &'a Store,
+        scope: &'a Scope,
+        options: RunOptions,
+        _lock: &ScopeLock,
+    ) -> anyhow::Result<Self> {
+        let RunOptions {
+            page_size,
+            lock_timeout,
+            guard,
+            resume,
+        } = options;
+        let scope_id = store
+            .ensure_scope(scope)
+            .await
+            .context("cannot record the scope")?;
+        let abandoned = store.abandon_running(scope_id).await?;
+        if abandoned > 0 {
+            tracing::warn!(
+                target: SWEEP_LOG_TARGET,
+                abandoned,
+                "earlier runs of this scope never finished; marked failed"
+            );
+        }
+        let elsewhere = store.abandon_dead_runs(scope_id).await?;
+        if elsewhere > 0 {
+            tracing::warn!(
+                target: SWEEP_LOG_TARGET,
+                abandoned = elsewhere,
+                "runs of other scopes whose process is gone; marked failed"
+            );
+        }
+        // Runs found abandoned above are failed runs now: the latest may be continued.
+        let resumable = match resume {
+            true => Some(store.resumable(scope_id).await?),
+            false => None,
+        };
+        let (id, resumed_from, nothing_to_resume) = match resumable {
+            Some(Resumable::Run(from)) => {
+                let id = store
+                    .resume_run(from, scope_id, scope, page_size)
+                    .await
+                    .with_context(|| format!("cannot record a run resuming run {from}"))?;
+                tracing::info!(
+                    target: SWEEP_LOG_TARGET,
+                    run_id = id,
+                    "continuing the sweep of failed run {from}"
+                );
+                (id, Some(from), None)
+            }
+            other => {
+                let why = match other {
+                    Some(Resumable::Nothing(why)) => Some(why),
+                    _ => None,
+                };
+                if let Some(why) = &why {
+                    tracing::info!(
+                        target: SWEEP_LOG_TARGET,
+                        "nothing to resume ({why}); sweeping from the first page"
+                    );
+                }
+                let id = store
+                    .start_run(scope_id, scope, page_size)
+                    .await
+                    .context("cannot record the run")?;
+                (id, None, why)
+            }
+        };
+        Ok(Self {
+            id,
+            scope_id,
+            scope,
+            store,
+            page_size,
+            lock_timeout,
+            guard,
+            resumed_from,
+            nothing_to_resume,
+        })
+    }
+
+    /// Sweeps and applies. On error or shutdown the run is marked failed and the inventory is
+    /// unchanged.
+    pub async fn execute(
+        &self,
+        client: &VpnClient,
+        shutdown: &Shutdown,
+    ) -> Result<SyncReport, RunError> {
+        match self.sweep_and_apply(client, shutdown).await {
+            Ok(report) => Ok(report),
+            Err(RunError::Interrupted(interrupted)) => {
+                self.fail(&format!("interrupted by {}", interrupted.0))
+                    .await;
+                Err(interrupted.into())
+            }
+            Err(RunError::Failed(error)) => {
+                self.fail(&crate::text::causes(error.as_ref())).await;
+                Err(error.context(RunFailed { run_id: self.id }).into())
+            }
+        }
+    }
+
+    /// Marks the run failed; used for errors and interruptions. Waits briefly: when another
+    /// run's apply holds the database, the run stays `running` until the next sync takes the
+    /// scope's lock and marks it abandoned, which is better than ignoring a signal.
+    pub async fn fail(&self, reason: &str) {
+        let marked = tokio::time::timeout(FAIL_WAIT, self.store.fail_run(self.id, reason));
+        match marked.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(
+                    target: SWEEP_LOG_TARGET,
+                    run_id = self.id,
+                    "cannot mark run failed: {e}"
+                )
+            }
+            Err(_) => tracing::warn!(
+                target: SWEEP_LOG_TARGET,
+                run_id = self.id,
+                "the database stayed busy; the next sync of this scope marks the run abandoned"
+            ),
+        }
+    }
+
+    #[tracing::instrument(target = "vpn_inventory::sync", skip_all, fields(run_id = self.id))]
+    async fn sweep_and_apply(
+        &self,
+        client: &VpnClient,
+        shutdown: &Shutdown,
+    ) -> Result<SyncReport, RunError> {
+        let filters = &self.scope.filters;
+        let progress = match self.resumed_from {
+            None => SweepState::new(self.page_size),
+            Some(from) => self.staged_progress(from).await?,
+        };
+        let sink = StagingSink {
+            store: self.store.clone(),
+            run_id: self.id,
+            project_id: self.scope.project_id.clone(),
+        };
+        let started = std::time::Instant::now();
+        let swept = sweep(client, filters, self.page_size, progress, &sink, shutdown).await?;
+        let sweep_ms = millis(started.elapsed());
+        let doubts = swept.doubts(filters);
+        let Swept {
+            pages,
+            fetched,
+            duplicates,
+            bytes,
+            ..
+        } = swept;
+        let removals = self.removals(client, doubts.reason(), shutdown).await?;
+        // Waiting for another run's apply gives way to a signal; the apply itself does not.
+        let tx = tokio::select! {
+            tx = self.store.begin_apply(self.lock_timeout) => {
+                tx.context("cannot start applying the completed sweep")?
+            }
+            interrupted = shutdown.requested() => return Err(interrupted.into()),
+        };
+        let applied = self
+            .store
+            .complete_run(tx, self.id, self.scope_id, self.scope, removals)
+            .await
+            .context("cannot apply the completed sweep")?;
+        let apply_ms = millis(started.elapsed()).saturating_sub(sweep_ms);
+        let (counts, skip) = (applied.counts, applied.removals_skipped);
+        if let Some(reason) = &skip {
+            tracing::warn!(
+                target: SWEEP_LOG_TARGET,
+                run_id = self.id,
+                "no removals inferred: {reason}"
+            );
+        }
+        if applied.older_than_stored > 0 {
+            tracing::info!(
+                target: SWEEP_LOG_TARGET,
+                run_id = self.id,
+                "kept {} connections as stored: another run observed them after this one did",
+                applied.older_than_stored
+            );
+        }
+        Ok(SyncReport {
+            run_id: self.id,
+            status: RunStatus::Complete,
+            fetched,
+            added: counts.added,
+            removed: counts.removed,
+            modified: counts.modified,
+            modified_config: counts.modified_config,
+            unchanged: counts.unchanged,
+            pages,
+            duplicates,
+            removals_skipped: skip,
+            resumed_from: self.resumed_from,
+            nothing_to_resume: self.nothing_to_resume.clone(),
+            sweep_ms,
+            apply_ms,
+            bytes,
+        })
+    }
+
+    /// What the completed sweep may remove. A filtered sweep's (unless `doubt` already rules
+    /// removals out) is confirmed with the API first, one connection at a time
+    /// ([`crate::confirm`]).
+    async fn removals(
+        &self,
+        client: &VpnClient,
+        doubt: Option<String>,
+        shutdown: &Shutdown,
+    ) -> Result<Removals, RunError> {
+        let mut removals = Removals {
+            doubt,
+            guard: self.guard,
+            removable: Removable::Lacked,
+        };
+        if self.scope.filters.is_empty() || removals.doubt.is_some() {
+            return Ok(removals);
+        }
+        let candidates = self
+            .store
+            .removal_candidates(self.id, self.scope_id, self.scope)
+            .await
+            .context("cannot read which connections the filtered sweep lacked")?;
+        removals.removable = Removable::Confirmed(HashSet::new());
+        if candidates.is_empty() {
+            return Ok(removals);
+        }
+        let asked = candidates.len();
+        match confirm_gone(client, candidates, self.page_size, shutdown).await? {
+            Ok(Confirmed { gone, served }) => {
+                tracing::info!(
+                    target: SWEEP_LOG_TARGET,
+                    run_id = self.id,
+                    "asked the API for the {asked} connections the filtered sweep lacked by \
+                     id: {} are gone; {served} it still serves stay as stored",
+                    gone.len()
+                );
+                removals.removable = Removable::Confirmed(gone);
+            }
+            Err(reason) => removals.doubt = Some(reason),
+        }
+        Ok(removals)
+    }
+
+    /// Where the sweep of failed run `from` stood, from the pages this run took over from it.
+    async fn staged_progress(&self, from: i64) -> anyhow::Result<SweepState> {
+        let store = self.store;
+        let staged = store.staged_pages(self.id).await?;
+        if let Some((i, page)) = staged
+            .iter()
+            .enumerate()
+            .find(|(i, p)| usize::try_from(p.page_no).ok() != Some(i + 1))
+        {
+            anyhow::bail!(
+                "run {from} staged page {} where page {} was due: its sweep cannot be continued",
+                page.page_no,
+                i + 1
+            );
+        }
+        let created = store.staged_created_at(self.id).await?;
+        let origin = store.sweep_origin(from).await?;
+        let facts: Vec<StagedPageFacts<'_>> = staged
+            .iter()
+            .map(|p| StagedPageFacts {
+                markers: StagedMarkers {
+                    marker: p.marker.as_deref(),
+                    next_marker: p.next_marker.as_deref(),
+                },
+                items: p.item_count,
+                brought_new: p.first_seen != 0,
+            })
+            .collect();
+        let smallest = origin.smallest_page_size;
+        let progress = SweepState::resumed(self.page_size, &facts, &created, smallest);
+        tracing::info!(
+            target: SWEEP_LOG_TARGET,
+            run_id = self.id,
+            "run {from} staged {} pages and {} connections; asking again from page {}",
+            staged.len(),
+            created.len(),
+            staged.len()
+        );
+        Ok(progress)
+    }
+}
+
+/// A run's staging in the database.
+struct StagingSink {
+    store: Store,
+    run_id: i64,
+    project_id: String,
+}
+
+impl PageSink for StagingSink {
+    fn stage(&self, page: PreparedPage) -> JoinHandle<anyhow::Result<StageOutcome>> {
+        let (store, run_id, project_id) =
+            (self.store.clone(), self.run_id, self.project_id.clone());
+        // In the run's span: whatever the staging logs (a slow statement, say) names the run.
+        let staging = async move {
+            Ok(store
+                .stage_page(run_id, &project_id, &page.to_stage())
+                .await?)
+        };
+        tokio::spawn(staging.in_current_span())
+    }
+}
+
+fn millis(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}

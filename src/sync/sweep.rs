@@ -1,0 +1,265 @@
+//! The sweep's I/O loop: fetch every page from where a [`SweepState`] stands, prepare each for
+//! staging and hand it to a [`PageSink`] while the next one downloads.
+//!
+//! What each page means (the next marker, overlap, idle pages, the count guard) is the
+//! state's to decide (`sweep_state.rs`); fetching, and sending the next request early, is
+//! `api::prefetch`'s. The next page is fetched while the current one is prepared and staged,
+//! so a run costs little more than the download itself, and memory holds at most two pages
+//! (and the ids seen).
+
+use super::report::RunError;
+use super::sweep_state::{Ledger, SweepState, Swept, Turn, count};
+use crate::api::client::{ListPage, VpnClient};
+use crate::api::filters::Filters;
+use crate::api::model::VpnConnection;
+use crate::api::paging::PageMeta;
+use crate::api::prefetch::{Arrived, Fetcher, SWEEP_LOG_TARGET, describe_page};
+use crate::shutdown::{Interrupted, Shutdown};
+use crate::store::{PageToStage, StageOutcome, StagedConnection};
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+/// Where a sweep's pages go: the run's staging, or (a dry run) memory.
+pub(crate) trait PageSink {
+    /// Starts storing `page` on a task of its own, so that the sweep fetches and prepares
+    /// the next page meanwhile; the handle gives the outcome.
+    fn stage(&self, page: PreparedPage) -> JoinHandle<anyhow::Result<StageOutcome>>;
+}
+
+/// One page checked and ready to stage, owning its parts (its staging outlives the loop
+/// iteration that prepared it).
+pub(crate) struct PreparedPage {
+    page_no: i64,
+    marker: Option<String>,
+    next_marker: Option<String>,
+    request_id: Option<String>,
+    fetched_at: DateTime<Utc>,
+    pub(super) connections: Vec<StagedConnection>,
+}
+
+impl PreparedPage {
+    pub(super) fn to_stage(&self) -> PageToStage<'_> {
+        PageToStage {
+            page_no: self.page_no,
+            marker: self.marker.as_deref(),
+            next_marker: self.next_marker.as_deref(),
+            request_id: self.request_id.as_deref(),
+            fetched_at: self.fetched_at,
+            connections: &self.connections,
+        }
+    }
+}
+
+/// A page being staged: which one, and the handle of its staging.
+struct Staging {
+    page_no: i64,
+    described: String,
+    handle: JoinHandle<anyhow::Result<StageOutcome>>,
+}
+
+impl Staging {
+    /// Waits for the page to be stored: its outcome, or why it was not.
+    async fn outcome(self) -> anyhow::Result<(i64, StageOutcome)> {
+        let staged = match self.handle.await {
+            Ok(staged) => staged,
+            Err(e) => Err(anyhow::anyhow!("the staging task ended: {e}")),
+        };
+        let outcome = staged.with_context(|| format!("cannot stage {}", self.described))?;
+        Ok((self.page_no, outcome))
+    }
+}
+
+/// Counts the repeats staging found on a page, and says so.
+fn tally(ledger: &mut Ledger, (page_no, outcome): (i64, StageOutcome)) {
+    ledger.add_duplicates(outcome.duplicates);
+    if outcome.duplicates > 0 {
+        tracing::warn!(
+            target: SWEEP_LOG_TARGET,
+            page = page_no,
+            duplicates = outcome.duplicates,
+            "ids repeated across pages were ignored"
+        );
+    }
+}
+
+/// Fetches every page from where `state` stands and hands each to `sink` while the next
+/// one downloads. Bounded: pages that bring nothing new, or far more than the API's count,
+/// end it with an error instead of a loop.
+pub(super) async fn sweep<S: PageSink>(
+    client: &VpnClient,
+    filters: &Filters,
+    page_size: u32,
+    mut state: SweepState,
+    sink: &S,
+    shutdown: &Shutdown,
+) -> Result<Swept, RunError> {
+    // A page is staged on a task of its own while the next one is fetched and prepared; one
+    // at a time, in page order. Whatever ends the sweep, the page being staged is stored
+    // first (or fails): database transactions never give way.
+    let mut staging: Option<Staging> = None;
+    let mut fetcher = Fetcher::new(client, filters, page_size, shutdown);
+    let swept = async {
+        let mut arrived = fetcher.next(state.pager(), None).await?;
+        loop {
+            let Arrived { page, early } = arrived;
+            let page_no = state.pager().page();
+            let marker = state.pager().marker().map(str::to_owned);
+            let created_at: Vec<Option<&str>> = page
+                .connections
+                .iter()
+                .map(|c| c.get("created_at").and_then(Value::as_str))
+                .collect();
+            let meta = PageMeta {
+                current_count: page.current_count,
+                next_marker: page.next_marker.as_deref(),
+                created_at: &created_at,
+            };
+            let turn = state
+                .turn(meta, page.bytes)
+                .with_context(|| describe_page(page_no, marker.as_deref()))?;
+            let (pager, ledger) = state.split();
+            // The next page is asked for first; this one is checked while it comes.
+            let next_page = async {
+                if pager.is_done() {
+                    return None;
+                }
+                Some(fetcher.next(pager, early).await)
+            };
+            let received = Received {
+                page_no,
+                marker: &marker,
+                page: &page,
+                created_at: &created_at,
+                turn,
+            };
+            let this_page = stage_page(received, ledger, &mut staging, sink);
+            let (next, items) = tokio::join!(next_page, this_page);
+            state.ledger().count_page(items?);
+            match next {
+                Some(next) => arrived = next?,
+                None => return Ok(()),
+            }
+        }
+    }
+    .await;
+    let last = staging.take().map(Staging::outcome);
+    match (swept, last) {
+        (Err(e), Some(last)) => {
+            // The sweep's own error is the one to report; the page's staging ends first.
+            if let Err(staging) = last.await {
+                tracing::warn!(target: SWEEP_LOG_TARGET, "{staging:#}");
+            }
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+        (Ok(()), Some(last)) => tally(state.ledger(), last.await?),
+        (Ok(()), None) => {}
+    }
+    if let Some(signal) = shutdown.received() {
+        return Err(Interrupted(signal).into());
+    }
+    Ok(state.finish())
+}
+
+/// A page just received, and what its request asked for.
+struct Received<'a> {
+    page_no: i64,
+    marker: &'a Option<String>,
+    page: &'a ListPage,
+    /// Each connection's `created_at`, in page order.
+    created_at: &'a [Option<&'a str>],
+    turn: Turn,
+}
+
+/// Prepares a page, has the ledger judge it, waits for the page before it to be stored and
+/// starts storing this one; returns how many connections it stages.
+async fn stage_page<S: PageSink>(
+    received: Received<'_>,
+    ledger: &mut Ledger,
+    staging: &mut Option<Staging>,
+    sink: &S,
+) -> anyhow::Result<i64> {
+    let Received {
+        page_no,
+        marker,
+        page,
+        created_at,
+        turn,
+    } = received;
+    let where_ = || describe_page(page_no, marker.as_deref());
+    let mut staged = prepare(page, created_at).with_context(where_)?;
+    let overlap = drop_overlap(&mut staged, created_at, &turn, ledger);
+    let ids = staged.iter().map(|c| c.id.as_str());
+    if let Err(stop) = ledger.admit(&turn, ids, page.total_count) {
+        anyhow::bail!(stop.at(&where_()));
+    }
+    tracing::info!(
+        target: SWEEP_LOG_TARGET,
+        page = page_no,
+        connections = staged.len(),
+        overlap,
+        marker = marker.as_deref().unwrap_or(""),
+        total_count = page.total_count,
+        "page received"
+    );
+    let prepared = PreparedPage {
+        page_no,
+        marker: marker.clone(),
+        next_marker: page.next_marker.clone(),
+        request_id: page.request_id.clone(),
+        fetched_at: page.received_at,
+        connections: staged,
+    };
+    let items = count(prepared.connections.len());
+    // The page before must be stored before this one is begun.
+    if let Some(before) = staging.take() {
+        tally(ledger, before.outcome().await?);
+    }
+    *staging = Some(Staging {
+        page_no,
+        described: where_(),
+        handle: sink.stage(prepared),
+    });
+    Ok(items)
+}
+
+/// Drops from `staged` (in page order, like `created_at`) the connections its request asked
+/// for again ([`Ledger::asked_again`]). Returns how many.
+fn drop_overlap(
+    staged: &mut Vec<StagedConnection>,
+    created_at: &[Option<&str>],
+    turn: &Turn,
+    ledger: &Ledger,
+) -> usize {
+    let before = staged.len();
+    let mut times = created_at.iter();
+    staged.retain(|c| !ledger.asked_again(turn, &c.id, times.next().copied().flatten()));
+    before - staged.len()
+}
+
+/// Checks each connection of a page and computes what staging stores; `created_at` is each
+/// connection's, in page order.
+fn prepare(page: &ListPage, created_at: &[Option<&str>]) -> anyhow::Result<Vec<StagedConnection>> {
+    page.connections
+        .iter()
+        .zip(created_at)
+        .enumerate()
+        .map(|(index, (value, created_at))| {
+            let Some(map) = value.as_object() else {
+                anyhow::bail!("vpn_connections[{index}] is not an object");
+            };
+            let conn = VpnConnection::from_map(map.clone());
+            let Some(id) = conn.id.clone().filter(|id| !id.is_empty()) else {
+                anyhow::bail!("vpn_connections[{index}] has no string id; cannot store it");
+            };
+            Ok(StagedConnection {
+                id,
+                content_hash: conn.content_hash(),
+                created_at: created_at.map(str::to_owned),
+                body: crate::json::to_string(value),
+            })
+        })
+        .collect()
+}
