@@ -14,79 +14,10 @@
 //!   not 2^64 + 1. Values are stored as sent (`crate::json`), so a number the API only spells
 //!   differently is stored anew but is no change.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    #[default]
-    Config,
-    State,
-}
-
-impl Category {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Config => "config",
-            Category::State => "state",
-        }
-    }
-}
-
-impl std::str::FromStr for Category {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_word(s, "change category")
-    }
-}
-
-/// A vocabulary word (`config`, `modified`, ...) back into its enum, by its serde name.
-fn parse_word<T: serde::de::DeserializeOwned>(word: &str, what: &str) -> Result<T, String> {
-    use serde::de::IntoDeserializer;
-    let word: serde::de::value::StrDeserializer<serde::de::value::Error> = word.into_deserializer();
-    T::deserialize(word).map_err(|e| format!("unknown {what}: {e}"))
-}
-
-/// What happened to a connection as a run saw it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeKind {
-    #[default]
-    Added,
-    Removed,
-    Modified,
-}
-
-impl ChangeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Added => "added",
-            ChangeKind::Removed => "removed",
-            ChangeKind::Modified => "modified",
-        }
-    }
-}
-
-impl std::str::FromStr for ChangeKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_word(s, "change kind")
-    }
-}
-
-impl std::fmt::Display for Category {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl std::fmt::Display for ChangeKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+pub use crate::store::{Category, ChangeKind};
 
 /// How many removals one run may infer before they look like a bad answer (an empty page, a
 /// marker that jumps to the end) rather than what operators did.

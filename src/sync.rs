@@ -18,11 +18,11 @@ use crate::api::model::VpnConnection;
 use crate::api::paging::{PageMeta, Pager, StagedMarkers};
 use crate::confirm::{Confirmed, confirm_gone};
 use crate::drift::RemovalGuard;
+use crate::reconcile::{self, Removable, Removals};
 use crate::scope::Scope;
 use crate::shutdown::{Interrupted, Shutdown};
 use crate::store::{
-    PageToStage, Removable, Removals, Resumable, RunStatus, ScopeLock, StageOutcome,
-    StagedConnection, StagedPage, Store,
+    PageToStage, Resumable, RunStatus, ScopeLock, StageOutcome, StagedConnection, StagedPage, Store,
 };
 use crate::time::parse_api_time;
 use anyhow::Context as _;
@@ -398,11 +398,10 @@ impl<'a> Run<'a> {
             }
             interrupted = shutdown.requested() => return Err(interrupted.into()),
         };
-        let applied = self
-            .store
-            .complete_run(tx, self.id, self.scope_id, self.scope, removals)
-            .await
-            .context("cannot apply the completed sweep")?;
+        let applied =
+            reconcile::complete_run(self.store, tx, self.id, self.scope_id, self.scope, removals)
+                .await
+                .context("cannot apply the completed sweep")?;
         let apply_ms = millis(started.elapsed()).saturating_sub(sweep_ms);
         let (counts, skip) = (applied.counts, applied.removals_skipped);
         if let Some(reason) = &skip {
@@ -452,11 +451,10 @@ impl<'a> Run<'a> {
         if self.scope.filters.is_empty() || removals.doubt.is_some() {
             return Ok(removals);
         }
-        let candidates = self
-            .store
-            .removal_candidates(self.id, self.scope_id, self.scope)
-            .await
-            .context("cannot read which connections the filtered sweep lacked")?;
+        let candidates =
+            reconcile::removal_candidates(self.store, self.id, self.scope_id, self.scope)
+                .await
+                .context("cannot read which connections the filtered sweep lacked")?;
         removals.removable = Removable::Confirmed(HashSet::new());
         if candidates.is_empty() {
             return Ok(removals);

@@ -1,9 +1,10 @@
-//! What `vpn-inventory status` reports: the database, and each scope's latest runs.
+//! What `vpn-inventory status` and `metrics` report: the database, each scope's latest runs,
+//! and the change records a run made.
 
+use super::Store;
+use super::dialect::{Row, Sql};
 use super::error::Result;
 use super::runs::{RunStatus, stored_scope};
-use super::sql::{IdKey, Row, Sql};
-use super::{Db, Store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -84,39 +85,10 @@ impl Store {
         }
         Ok(Status {
             schema_version: self.schema_version().await?,
-            size_bytes: self.size_bytes().await?,
+            size_bytes: self.db.size_bytes().await?,
             connections,
             scopes,
         })
-    }
-
-    /// The stored content hashes of these connections of `project_id` (those it holds).
-    pub async fn stored_hashes(
-        &self,
-        project_id: &str,
-        ids: &[&str],
-    ) -> Result<std::collections::HashMap<String, String>> {
-        let mut hashes = std::collections::HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(super::sql::MAX_PARAMS / 2) {
-            let mut sql = Sql::new("SELECT id, content_hash FROM connections WHERE project_id = ");
-            sql.bind(project_id)
-                .push(" AND id_key")
-                .push_in_list(chunk.iter().map(|id| IdKey(id)));
-            for row in self.db.fetch_all(sql).await? {
-                hashes.insert(row.at(0)?, row.at(1)?);
-            }
-        }
-        Ok(hashes)
-    }
-
-    /// The ids of every stored connection of `project_id`.
-    pub async fn stored_ids(&self, project_id: &str) -> Result<Vec<String>> {
-        let sql = Sql::new("SELECT id FROM connections WHERE project_id = $1").arg(project_id);
-        let rows = self.db.fetch_all(sql).await?;
-        Ok(rows
-            .iter()
-            .map(|row| row.at(0))
-            .collect::<sqlx::Result<_>>()?)
     }
 
     /// How many change records a run wrote, by change and category.
@@ -130,26 +102,6 @@ impl Store {
         rows.iter()
             .map(|row| Ok((row.at(0)?, row.at(1)?, row.at(2)?)))
             .collect()
-    }
-
-    /// The database's size on disk, when it can be known.
-    async fn size_bytes(&self) -> Result<Option<u64>> {
-        match &self.db {
-            Db::Sqlite(pool) => {
-                let file = pool.connect_options().get_filename().to_owned();
-                let mut wal = file.clone().into_os_string();
-                wal.push("-wal");
-                let size = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len());
-                Ok(size(&file)
-                    .ok()
-                    .map(|main| main + size(std::path::Path::new(&wal)).unwrap_or(0)))
-            }
-            Db::Postgres(_) => {
-                let sql = Sql::new("SELECT pg_database_size(current_database())");
-                let size: i64 = self.db.fetch_one(sql).await?.at(0)?;
-                Ok(u64::try_from(size).ok())
-            }
-        }
     }
 }
 

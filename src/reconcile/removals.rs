@@ -1,0 +1,214 @@
+//! Which connections a complete sweep lacked, and which of them its run may remove.
+//!
+//! A run's scope selects part of the project's inventory: the connections whose *stored*
+//! fields match its filters. The stored fields are the latest any run observed, so a
+//! connection another scope saw move out (a new enterprise project) is no longer selected.
+//! Where a filter cannot be evaluated on stored data (an `eip_id`, or a `vgw_ip` given as the
+//! gateway's private address while connections store its EIP id), what the same scope
+//! returned last time (`scope_connections`) is the selection instead. A filtered run never
+//! removes a connection outside it, and no run removes one that another run observed after
+//! its sweep started.
+//!
+//! Even within its selection a filtered sweep's absence is no evidence of deletion: a
+//! connection moved to another gateway or enterprise project is missing from it just as a
+//! deleted one is. A filtered run removes only what the API, asked for each by id
+//! ([`removal_candidates`], [`Removable::Confirmed`]), no longer serves. And no run removes
+//! anything while its sweep is in doubt, or when its guard finds the removals implausible
+//! (`drift::RemovalGuard`): what it saw is stored, connections it lacked stay.
+
+use super::context::{APPLY_CHUNK, RunContext, count};
+use crate::drift::RemovalGuard;
+use crate::scope::{Filters, Scope};
+use crate::store::{
+    ApplyTx, ChangeKind, ChangeRecord, Selection, Store, StoreError, StoredRow, SweepTx,
+};
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+
+/// What a run trusts its sweep to remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removals {
+    /// Why the sweep is not trusted to remove anything; `None` when it is.
+    pub doubt: Option<String>,
+    /// Which removals are implausible however the sweep went.
+    pub guard: RemovalGuard,
+    pub removable: Removable,
+}
+
+/// Which of the connections a sweep lacked its run may remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removable {
+    /// Every one: the sweep covered the whole project.
+    Lacked,
+    /// Only these, which the API, asked for each by id, no longer serves.
+    Confirmed(HashSet<String>),
+}
+
+impl Removable {
+    /// Whether the connection `id`, which the sweep lacked, may be removed.
+    pub fn allows(&self, id: &str) -> bool {
+        match self {
+            Removable::Lacked => true,
+            Removable::Confirmed(gone) => gone.contains(id),
+        }
+    }
+}
+
+/// What the scope selected before the run, and which of it the sweep lacked.
+#[derive(Debug, Default)]
+pub(super) struct Absent {
+    pub held: i64,
+    pub gone: Vec<StoredRow>,
+}
+
+/// What an apply does with the connections its sweep lacked.
+#[derive(Debug, PartialEq)]
+pub(super) struct Decision<'a> {
+    /// Those it removes (none when `skipped`).
+    pub remove: Vec<&'a StoredRow>,
+    /// How many it keeps because the API did not confirm them gone.
+    pub unconfirmed: usize,
+    /// Why it removes none; `None` when it removes `remove`.
+    pub skipped: Option<String>,
+}
+
+/// Whether a lacked connection can be judged by a sweep that started at `started_at`: one
+/// another run observed after that is not the sweep's to remove.
+fn judgeable(gone: &StoredRow, started_at: DateTime<Utc>) -> bool {
+    gone.observed_at < started_at
+}
+
+/// The removal policy: of what the sweep lacked (and could judge), what `removals` allows,
+/// unless the sweep is in doubt or the guard finds it too much of what the scope held.
+pub(super) fn decide(
+    removals: Removals,
+    absent: &Absent,
+    started_at: DateTime<Utc>,
+) -> Decision<'_> {
+    let (remove, kept): (Vec<_>, Vec<_>) = absent
+        .gone
+        .iter()
+        .filter(|g| judgeable(g, started_at))
+        .partition(|g| removals.removable.allows(&g.id));
+    let Removals { doubt, guard, .. } = removals;
+    let skipped = doubt.or_else(|| guard.doubt(absent.held, count(remove.len())));
+    Decision {
+        remove: if skipped.is_some() {
+            Vec::new()
+        } else {
+            remove
+        },
+        unconfirmed: kept.len(),
+        skipped,
+    }
+}
+
+/// How `filters` select; `vgw_ip_stored`: whether a stored connection has the filter's
+/// `vgw_ip`.
+fn selection(filters: &Filters, vgw_ip_stored: bool) -> Selection<'_> {
+    // Connections store the gateway's EIP id in `vgw_ip`, but the filter also takes the
+    // gateway's private address, which no stored field holds: an address counts only when
+    // stored connections carry it.
+    let vgw_ip_unknown = filters
+        .vgw_ip
+        .as_deref()
+        .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_ok() && !vgw_ip_stored);
+    if filters.is_empty() {
+        Selection::Project
+    } else if filters.eip_id.is_some() || vgw_ip_unknown {
+        Selection::PreviousResult
+    } else {
+        Selection::Matching(filters)
+    }
+}
+
+/// The connections the apply of run `run_id` would remove as things stand: those its scope
+/// selects that its sweep lacked and no run observed after the sweep started. A filtered run
+/// asks the API about each of them before it applies.
+pub async fn removal_candidates(
+    store: &Store,
+    run_id: i64,
+    scope_id: i64,
+    scope: &Scope,
+) -> Result<Vec<String>, StoreError> {
+    let mut tx = store.begin_judging().await?;
+    let started_at = tx.sweep_origin(run_id).await?.started_at;
+    let Absent { gone, .. } = absent(&mut tx, run_id, scope_id, scope).await?;
+    tx.commit().await?;
+    Ok(gone
+        .into_iter()
+        .filter(|g| judgeable(g, started_at))
+        .map(|g| g.id)
+        .collect())
+}
+
+/// The connections the scope selects in the inventory as it is, and those the sweep of
+/// `run_id` lacked, a chunk at a time.
+pub(super) async fn absent(
+    tx: &mut SweepTx,
+    run_id: i64,
+    scope_id: i64,
+    scope: &Scope,
+) -> Result<Absent, StoreError> {
+    let project_id = scope.project_id.as_str();
+    let filters = &scope.filters;
+    let vgw_ip_stored = match &filters.vgw_ip {
+        None => false,
+        Some(vgw_ip) => tx.holds_vgw_ip(project_id, vgw_ip).await?,
+    };
+    let selection = selection(filters, vgw_ip_stored);
+    let mut absent = Absent::default();
+    let mut after = String::new();
+    loop {
+        let (held, last) = tx
+            .selected_chunk(project_id, scope_id, selection, &after, APPLY_CHUNK)
+            .await?;
+        let Some(last) = last else { break };
+        after = last;
+        let ids: Vec<&str> = held.iter().map(|g| g.id.as_str()).collect();
+        let served = tx.staged_among(run_id, &ids).await?;
+        absent.held += count(held.len());
+        absent
+            .gone
+            .extend(held.into_iter().filter(|g| !served.contains(&g.id)));
+    }
+    Ok(absent)
+}
+
+/// Connections removed per round: their bodies are held until their versions close.
+const REMOVE_CHUNK: usize = 500;
+
+/// Records `gone` as removed and takes them out of the inventory (their current versions are
+/// closed with their bodies, so history keeps them) and out of every scope's previous result.
+pub(super) async fn remove(
+    tx: &mut ApplyTx,
+    ctx: &RunContext<'_>,
+    gone: &[&StoredRow],
+) -> Result<i64, StoreError> {
+    let project_id = ctx.project_id();
+    for chunk in gone.chunks(REMOVE_CHUNK) {
+        let records: Vec<ChangeRecord> = chunk
+            .iter()
+            .map(|g| {
+                ctx.stamp
+                    .record(&g.id, g.name.as_deref(), ChangeKind::Removed, None)
+            })
+            .collect();
+        tx.insert_records(project_id, &records).await?;
+        let ids: Vec<&str> = chunk.iter().map(|g| g.id.as_str()).collect();
+        let bodies = tx.current_bodies(project_id, &ids).await?;
+        let closing = ids
+            .iter()
+            .map(|id| match bodies.get(*id) {
+                Some(body) => Ok((*id, body.as_str())),
+                None => Err(StoreError::Inconsistent(format!(
+                    "removing connection {id}, not held"
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.close_versions(project_id, ctx.versions(), &closing)
+            .await?;
+        tx.delete_connections(project_id, &ids).await?;
+    }
+    Ok(count(gone.len()))
+}
