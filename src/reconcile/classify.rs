@@ -263,3 +263,163 @@ pub(super) async fn prepare_apart(
             StoreError::Inconsistent(format!("preparing a chunk of the apply failed: {e}"))
         })?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::context::RecordStamp;
+    use super::*;
+    use chrono::TimeZone as _;
+
+    fn at(second: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, second).unwrap()
+    }
+
+    /// Connection `id` staged with content `hash` at second 10, and what the inventory holds.
+    fn staged(id: &str, hash: &str, held: Option<(&str, u32)>) -> Classified {
+        Classified {
+            id: id.to_owned(),
+            hash: hash.to_owned(),
+            observed_at: at(10),
+            body: None,
+            current: held.map(|(hash, second)| Held {
+                hash: hash.to_owned(),
+                observed_at: at(second),
+            }),
+            current_body: None,
+            member: false,
+        }
+    }
+
+    fn stamp() -> RecordStamp {
+        RecordStamp {
+            run_id: 7,
+            detected_at: at(30),
+        }
+    }
+
+    #[test]
+    fn a_staged_connection_is_new_the_same_or_older_than_the_stored_one() {
+        let added = staged("a", "h1", None);
+        assert!(added.is_new_content() && !added.is_older_than_stored());
+        let same = staged("a", "h1", Some(("h1", 5)));
+        assert!(!same.is_new_content() && !same.is_older_than_stored());
+        let modified = staged("a", "h2", Some(("h1", 5)));
+        assert!(modified.is_new_content());
+        // Another run observed it later: nothing at all, whatever the content.
+        let older = staged("a", "h2", Some(("h1", 20)));
+        assert!(older.is_older_than_stored() && !older.is_new_content());
+        // Observed at the same instant: the same observation, not an older one.
+        let tie = staged("a", "h2", Some(("h1", 10)));
+        assert!(!tie.is_older_than_stored() && tie.is_new_content());
+    }
+
+    #[test]
+    fn chunks_grow_while_little_of_them_is_new() {
+        let unchanged = |n: usize| (0..n).map(|_| staged("a", "h", Some(("h", 1))));
+        let quarter_new: Vec<Classified> = unchanged(3).chain([staged("b", "h", None)]).collect();
+        assert_eq!(next_limit(&quarter_new), APPLY_CHUNK);
+        let half_new: Vec<Classified> = unchanged(1).chain([staged("b", "h", None)]).collect();
+        assert_eq!(next_limit(&half_new), NEW_CHUNK);
+        assert_eq!(next_limit(&[]), APPLY_CHUNK);
+    }
+
+    #[test]
+    fn new_content_is_judged_field_by_field_and_the_same_content_left_alone() {
+        let mut added = staged("a", "h1", None);
+        added.body = Some(r#"{"id":"a","name":"first","status":"ACTIVE"}"#.to_owned());
+        let mut modified = staged("m", "h2", Some(("h1", 5)));
+        modified.body = Some(r#"{"id":"m","name":"new","status":"DOWN"}"#.to_owned());
+        modified.current_body = Some(r#"{"id":"m","name":"old","status":"ACTIVE"}"#.to_owned());
+        let mut touched = staged("t", "h2", Some(("h1", 5)));
+        touched.body = Some(r#"{"id":"t","updated_at":"2"}"#.to_owned());
+        touched.current_body = Some(r#"{"id":"t","updated_at":"1"}"#.to_owned());
+        let same = staged("s", "h1", Some(("h1", 5)));
+        let older = staged("o", "h2", Some(("h1", 20)));
+        let batch = vec![added, modified, touched, same, older];
+
+        let prepared = prepare_chunk(batch, stamp()).unwrap();
+        let counts = RunCounts {
+            added: 1,
+            modified: 1,
+            modified_config: 1,
+            unchanged: 3,
+            removed: 0,
+        };
+        assert_eq!(prepared.counts, counts);
+        let records: Vec<(&str, ChangeKind, Option<&str>, Category)> = prepared
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    r.connection_id.as_str(),
+                    r.change,
+                    r.field.as_deref(),
+                    r.category,
+                )
+            })
+            .collect();
+        assert_eq!(
+            records,
+            [
+                ("a", ChangeKind::Added, None, Category::Config),
+                ("m", ChangeKind::Modified, Some("name"), Category::Config),
+                ("m", ChangeKind::Modified, Some("status"), Category::State),
+            ]
+        );
+        assert!(prepared.records.iter().all(|r| r.run_id == 7));
+        assert_eq!(prepared.records[1].connection_name.as_deref(), Some("new"));
+        // Content the inventory lacks is written, even when no field counts as a change; the
+        // body it replaces goes with it, to be archived.
+        let changed: Vec<(&str, Option<&str>)> = prepared
+            .changed
+            .iter()
+            .map(|s| (s.item.id.as_str(), s.replaced.as_deref()))
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                ("a", None),
+                ("m", Some(r#"{"id":"m","name":"old","status":"ACTIVE"}"#)),
+                ("t", Some(r#"{"id":"t","updated_at":"1"}"#)),
+            ]
+        );
+        assert!(prepared.changed.iter().all(|s| s.item.body.is_none()));
+        let same: Vec<&str> = prepared.same.iter().map(|k| k.id.as_str()).collect();
+        assert_eq!(same, ["s", "o"]);
+    }
+
+    #[test]
+    fn a_body_that_cannot_be_judged_is_an_inconsistency() {
+        let mut unreadable = staged("a", "h1", None);
+        unreadable.body = Some("[1]".to_owned());
+        let error = prepare_chunk(vec![unreadable], stamp()).err().unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("staged connection a is no JSON object")
+        );
+        let mut unversioned = staged("a", "h2", Some(("h1", 5)));
+        unversioned.body = Some(r#"{"id":"a"}"#.to_owned());
+        let error = prepare_chunk(vec![unversioned], stamp()).err().unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("no current version of connection a")
+        );
+    }
+
+    #[test]
+    fn members_are_added_and_observations_moved_only_where_needed() {
+        let mut member = staged("m", "h", Some(("h", 5)));
+        member.member = true;
+        let seen_later = staged("s", "h", Some(("h", 5)));
+        let seen_earlier = staged("e", "h", Some(("h", 20)));
+        let mut added = staged("a", "h", None);
+        added.body = Some(r#"{"id":"a"}"#.to_owned());
+        let batch = vec![member, seen_later, seen_earlier, added];
+        let prepared = prepare_chunk(batch, stamp()).unwrap();
+        assert_eq!(prepared.new_members(), ["s", "e", "a"]);
+        assert_eq!(prepared.seen_again(true), [("m", at(10)), ("s", at(10))]);
+        assert!(prepared.seen_again(false).is_empty());
+    }
+}

@@ -212,3 +212,128 @@ pub(super) async fn remove(
     }
     Ok(count(gone.len()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    fn at(second: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, second).unwrap()
+    }
+
+    /// A scope that held `held` connections, of which the sweep lacked `gone` (id, second
+    /// observed).
+    fn absent(held: i64, gone: &[(&str, u32)]) -> Absent {
+        Absent {
+            held,
+            gone: gone
+                .iter()
+                .map(|(id, second)| StoredRow {
+                    id: (*id).to_owned(),
+                    name: None,
+                    observed_at: at(*second),
+                })
+                .collect(),
+        }
+    }
+
+    fn trusting() -> Removals {
+        Removals {
+            doubt: None,
+            guard: RemovalGuard::default(),
+            removable: Removable::Lacked,
+        }
+    }
+
+    fn removed<'a>(decision: &Decision<'a>) -> Vec<&'a str> {
+        decision.remove.iter().map(|g| g.id.as_str()).collect()
+    }
+
+    #[test]
+    fn a_trusted_sweep_removes_what_it_lacked_and_could_judge() {
+        let absent = absent(10, &[("a", 1), ("late", 30)]);
+        let decision = decide(trusting(), &absent, at(20));
+        // Observed after the sweep started: another run's to judge.
+        assert_eq!(removed(&decision), ["a"]);
+        assert_eq!((decision.unconfirmed, decision.skipped), (0, None));
+    }
+
+    #[test]
+    fn a_doubt_or_the_guard_withholds_every_removal() {
+        let absent = absent(10, &[("a", 1), ("b", 1)]);
+        let doubtful = Removals {
+            doubt: Some("the sweep hit a tie".to_owned()),
+            ..trusting()
+        };
+        let decision = decide(doubtful, &absent, at(20));
+        assert!(decision.remove.is_empty());
+        assert_eq!(decision.skipped.as_deref(), Some("the sweep hit a tie"));
+        // Emptying a scope is implausible: the guard says why.
+        let emptied = self::absent(2, &[("a", 1), ("b", 1)]);
+        let decision = decide(trusting(), &emptied, at(20));
+        assert!(decision.remove.is_empty());
+        assert!(decision.skipped.unwrap().contains("2 of the 2"));
+        let accepted = Removals {
+            guard: RemovalGuard {
+                accept: true,
+                ..RemovalGuard::default()
+            },
+            ..trusting()
+        };
+        assert_eq!(removed(&decide(accepted, &emptied, at(20))), ["a", "b"]);
+    }
+
+    #[test]
+    fn a_filtered_run_removes_only_what_the_api_confirmed_gone() {
+        let absent = absent(2, &[("moved", 1), ("deleted", 1), ("late", 30)]);
+        let confirmed = Removals {
+            removable: Removable::Confirmed(HashSet::from(["deleted".to_owned()])),
+            ..trusting()
+        };
+        let decision = decide(confirmed, &absent, at(20));
+        assert_eq!(removed(&decision), ["deleted"]);
+        assert_eq!((decision.unconfirmed, decision.skipped), (1, None));
+        // The guard weighs only what would be removed: one of two is plausible, where both
+        // (emptying the scope) would not be.
+        let all = Removals {
+            removable: Removable::Confirmed(HashSet::from([
+                "moved".to_owned(),
+                "deleted".to_owned(),
+            ])),
+            ..trusting()
+        };
+        assert!(decide(all, &absent, at(20)).skipped.is_some());
+    }
+
+    #[test]
+    fn filters_stored_fields_cannot_answer_fall_back_to_the_previous_result() {
+        let by = |f: Filters| match selection(&f, false) {
+            Selection::Project => "all",
+            Selection::Matching(_) => "matching",
+            Selection::PreviousResult => "previous",
+        };
+        assert_eq!(by(Filters::default()), "all");
+        let gateway = Filters {
+            vgw_id: Some("g".into()),
+            ..Filters::default()
+        };
+        assert_eq!(by(gateway), "matching");
+        let eip = Filters {
+            vgw_ip: Some("3ea3b006-demo-a8df-va86-ae180ae07885".into()),
+            ..Filters::default()
+        };
+        assert_eq!(by(eip), "matching");
+        let address = Filters {
+            vgw_ip: Some("192.168.45.7".into()),
+            ..Filters::default()
+        };
+        assert_eq!(by(address.clone()), "previous");
+        assert!(matches!(selection(&address, true), Selection::Matching(_)));
+        let eip_id = Filters {
+            eip_id: Some("e".into()),
+            ..Filters::default()
+        };
+        assert_eq!(by(eip_id), "previous");
+    }
+}
