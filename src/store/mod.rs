@@ -38,9 +38,9 @@ pub use history::{AsOf, Named, PairCursor, RecordFilter, VersionCursor, VersionP
 pub use prune::Pruned;
 pub use query::{QueryTable, RowSink};
 pub use records::{Category, ChangeKind, ChangeRecord};
-pub use runs::{Resumable, RunCounts, RunRow, RunStatus, SweepOrigin};
+pub use runs::{Resumable, RunCounts, RunStatus, SweepOrigin};
 pub use staging::{PageToStage, StageOutcome, StagedConnection, StagedPage};
-pub use status::{RunBrief, ScopeStatus, Status};
+pub use status::{RunBrief, RunRow, ScopeStatus, Status};
 pub use write::{ConnectionWrite, NewVersion, VersionStamp};
 
 // `migrate.rs` reads these as `super::...`; it moves into `dialect/` (issue #23).

@@ -58,7 +58,7 @@ impl RunStatus {
         }
     }
 
-    fn parse(text: &str) -> Result<Self> {
+    pub(super) fn parse(text: &str) -> Result<Self> {
         match text {
             "running" => Ok(RunStatus::Running),
             "complete" => Ok(RunStatus::Complete),
@@ -90,33 +90,6 @@ pub struct SweepOrigin {
     pub started_at: DateTime<Utc>,
     /// The smallest page size any of them asked with.
     pub smallest_page_size: i64,
-}
-
-/// A run as `vpn-inventory runs` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunRow {
-    pub run_id: i64,
-    pub status: RunStatus,
-    pub scope: serde_json::Value,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub duration_seconds: Option<f64>,
-    pub pages: i64,
-    pub fetched: i64,
-    pub duplicates: i64,
-    pub added: Option<i64>,
-    pub removed: Option<i64>,
-    pub modified: Option<i64>,
-    pub unchanged: Option<i64>,
-    /// Why a complete run inferred no removals; `None` when it did (or is not complete).
-    pub removals_skipped: Option<String>,
-    pub error: Option<String>,
-    /// The failed run whose staged pages this run took over and continued (`sync --resume`).
-    pub resumed_from: Option<i64>,
-    /// The run that took this failed run's staged pages over and continued its sweep.
-    pub resumed_by: Option<i64>,
-    /// The first complete run of its scope: what it added was already there.
-    pub baseline: bool,
 }
 
 impl Store {
@@ -359,24 +332,6 @@ impl Store {
             row.get("error")?,
         )))
     }
-
-    /// Runs, newest first.
-    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>> {
-        let sql = Sql::new(
-            "SELECT r.id, r.status, r.started_at, r.finished_at, r.pages,
-                 r.fetched, r.duplicates, r.added, r.removed, r.modified, r.unchanged,
-                 r.removals_skipped, r.error, r.endpoint, r.region, s.project_id, s.vgw_id,
-                 s.vgw_ip, s.vpn_id, s.eip_id, s.enterprise_project_ids, r.resumed_from,
-                 (SELECT MIN(n.id) FROM sync_runs n WHERE n.resumed_from = r.id) AS resumed_by,
-                 r.apply_seq,
-                 (SELECT MIN(f.apply_seq) FROM sync_runs f WHERE f.scope_id = r.scope_id)
-                     AS first_seq
-             FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
-             ORDER BY r.id DESC LIMIT $1",
-        )
-        .arg(limit);
-        self.db.fetch_all(sql).await?.iter().map(run_row).collect()
-    }
 }
 
 /// The started_at and page_size of `run_id` and of every run it resumed, transitively.
@@ -437,38 +392,6 @@ pub(super) async fn clear_staging(tx: &mut Tx, run_id: i64) -> Result<()> {
         tx.execute(sql).await?;
     }
     Ok(())
-}
-
-fn run_row(row: &Row) -> Result<RunRow> {
-    let started_at: DateTime<Utc> = row.get("started_at")?;
-    let finished_at: Option<DateTime<Utc>> = row.get("finished_at")?;
-    let mut scope = stored_scope(row)?;
-    scope.endpoint = row.get::<Option<String>>("endpoint")?.unwrap_or_default();
-    scope.region = row.get("region")?;
-    let duration = finished_at.map(|f| (f - started_at).to_std().unwrap_or_default());
-    Ok(RunRow {
-        run_id: row.get("id")?,
-        status: RunStatus::parse(&row.get::<String>("status")?)?,
-        scope: scope.shown(),
-        started_at,
-        finished_at,
-        duration_seconds: duration.map(|d| d.as_secs_f64()),
-        pages: row.get("pages")?,
-        fetched: row.get("fetched")?,
-        duplicates: row.get("duplicates")?,
-        added: row.get("added")?,
-        removed: row.get("removed")?,
-        modified: row.get("modified")?,
-        unchanged: row.get("unchanged")?,
-        removals_skipped: row.get("removals_skipped")?,
-        error: row.get("error")?,
-        resumed_from: row.get("resumed_from")?,
-        resumed_by: row.get("resumed_by")?,
-        baseline: {
-            let seq: Option<i64> = row.get("apply_seq")?;
-            seq.is_some() && seq == row.get::<Option<i64>>("first_seq")?
-        },
-    })
 }
 
 /// The scope of a row holding the `scopes` columns (without an endpoint).
