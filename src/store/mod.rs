@@ -1,16 +1,18 @@
 //! The inventory database: it gets and puts rows, and decides nothing about what they mean.
 //!
 //! What a run added, modified or removed, and when removals are withheld, is decided above
-//! it (the `reconcile` and `drift` modules); the store only reads and writes what it is told, with
-//! explicit keys and in chunks. Store code is written once: it builds [`Sql`] statements and
+//! it (the `reconcile` and `drift` modules); the store only reads and writes what it is told,
+//! with explicit keys and in chunks. Store code is written once: it builds [`Sql`] statements and
 //! runs them on a [`Db`] or [`Tx`] of `dialect/`, the only code that names a backend. Tables
 //! mirroring the API are declared once in `tables.rs`.
 //!
-//! `Store`'s methods are grouped by what they serve, one file each: opening and migrating
-//! (here), a run's lifecycle and locks (`runs.rs`), staging pages (`staging.rs`), the apply's
-//! transaction (`apply.rs` reads, `write.rs` writes), and reads for commands: `history.rs`,
-//! `connections.rs` (export), `status.rs`, `query.rs` (reports), plus `forget.rs` and
-//! `prune.rs`.
+//! `Store`'s methods are grouped by what they serve, one `impl` per file: opening and
+//! migrating (here), a run's lifecycle and locks (`runs.rs`), staging pages (`staging.rs`, with
+//! the dry run's reads), the apply's transaction (`apply.rs` reads, `write.rs` writes), and
+//! reads for commands: `history.rs` (drift, history, diff, export --as-of), `connections.rs`
+//! (export), `status.rs` (status, runs, metrics), `query.rs` (reports); then `forget.rs` and
+//! `prune.rs`. `records.rs` holds the change records' vocabulary, `lookup.rs` the chunked
+//! explicit-key lookups every reader shares.
 
 mod apply;
 mod connections;
