@@ -2,10 +2,11 @@
 //! versions, change records, what a scope returned, observation times, and removals. Each
 //! call writes what it is given, in as few statements as the bind limits allow.
 //!
-//! A batch of connections costs a fixed handful of statements whatever its size: one multi-row upsert of the
-//! connection rows, one delete per child table for connections stored before (their children
-//! are replaced wholesale), and multi-row inserts per child table. Per-row statements made the
-//! first sync of a large inventory pay one database round trip per subnet, rule and tag.
+//! A batch of connections costs a fixed handful of statements whatever its size: one
+//! multi-row upsert of the connection rows, one delete per child table for connections stored
+//! before (their children are replaced wholesale), and multi-row inserts per child table.
+//! Per-row statements made the first sync of a large inventory pay one database round trip per
+//! subnet, rule and tag.
 
 use super::apply::ApplyTx;
 use super::dialect::{Cell, IdKey, MAX_PARAMS, Sql, Tx};
