@@ -443,19 +443,14 @@ impl<'a> Run<'a> {
         doubt: Option<String>,
         shutdown: &Shutdown,
     ) -> Result<Removals, RunError> {
-        let mut removals = Removals {
-            doubt,
-            guard: self.guard,
-            removable: Removable::Lacked,
-        };
-        if self.scope.filters.is_empty() || removals.doubt.is_some() {
+        let mut removals = Removals::of_sweep(doubt, self.guard, &self.scope.filters);
+        if !removals.needs_confirmation() {
             return Ok(removals);
         }
         let candidates =
             reconcile::removal_candidates(self.store, self.id, self.scope_id, self.scope)
                 .await
                 .context("cannot read which connections the filtered sweep lacked")?;
-        removals.removable = Removable::Confirmed(HashSet::new());
         if candidates.is_empty() {
             return Ok(removals);
         }

@@ -44,6 +44,29 @@ pub enum Removable {
     Confirmed(HashSet<String>),
 }
 
+impl Removals {
+    /// What a completed sweep may remove before the API is asked anything: with a `doubt`,
+    /// nothing; an unfiltered sweep, every connection it lacked (it covered the whole
+    /// project); a filtered one, only those the API confirms gone, so none until it has.
+    pub fn of_sweep(doubt: Option<String>, guard: RemovalGuard, filters: &Filters) -> Self {
+        let removable = match filters.is_empty() || doubt.is_some() {
+            true => Removable::Lacked,
+            false => Removable::Confirmed(HashSet::new()),
+        };
+        Self {
+            doubt,
+            guard,
+            removable,
+        }
+    }
+
+    /// Whether the API must first be asked, by id, about the connections the sweep lacked
+    /// ([`removal_candidates`]); its answer sets `removable` (or, when it cannot tell, `doubt`).
+    pub fn needs_confirmation(&self) -> bool {
+        self.doubt.is_none() && matches!(self.removable, Removable::Confirmed(_))
+    }
+}
+
 impl Removable {
     /// Whether the connection `id`, which the sweep lacked, may be removed.
     pub fn allows(&self, id: &str) -> bool {
@@ -304,6 +327,27 @@ mod tests {
             ..trusting()
         };
         assert!(decide(all, &absent, at(20)).skipped.is_some());
+    }
+
+    #[test]
+    fn only_a_filtered_sweep_without_doubt_asks_the_api_first() {
+        let guard = RemovalGuard::default();
+        let unfiltered = Removals::of_sweep(None, guard, &Filters::default());
+        assert_eq!(unfiltered, trusting());
+        assert!(!unfiltered.needs_confirmation());
+        let gateway = Filters {
+            vgw_id: Some("g".into()),
+            ..Filters::default()
+        };
+        let filtered = Removals::of_sweep(None, guard, &gateway);
+        assert!(filtered.needs_confirmation());
+        assert!(
+            !filtered.removable.allows("anything"),
+            "none until the API confirms"
+        );
+        let doubtful = Removals::of_sweep(Some("a tie".into()), guard, &gateway);
+        assert!(!doubtful.needs_confirmation());
+        assert_eq!(doubtful.doubt.as_deref(), Some("a tie"));
     }
 
     #[test]
