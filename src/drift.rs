@@ -19,45 +19,6 @@ use std::collections::BTreeSet;
 
 pub use crate::store::{Category, ChangeKind};
 
-/// How many removals one run may infer before they look like a bad answer (an empty page, a
-/// marker that jumps to the end) rather than what operators did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RemovalGuard {
-    /// The most a run may remove, in percent of what the scope held.
-    pub max_percent: u8,
-    /// Trust the sweep whatever it removes (`--accept-mass-removal`).
-    pub accept: bool,
-}
-
-impl Default for RemovalGuard {
-    fn default() -> Self {
-        Self {
-            max_percent: 50,
-            accept: false,
-        }
-    }
-}
-
-/// Fewer removals than this are never "mass" (unless they empty the scope): a small gateway
-/// losing two of three connections is an operator's doing, not a bad answer.
-const MASS_REMOVAL_FLOOR: i64 = 5;
-
-impl RemovalGuard {
-    /// Why removing `unseen` of the `held` connections at once is implausible, or `None`.
-    pub fn doubt(&self, held: i64, unseen: i64) -> Option<String> {
-        let too_many = unseen * 100 > held * i64::from(self.max_percent);
-        let mass = unseen > MASS_REMOVAL_FLOOR || (unseen > 0 && unseen == held);
-        (!self.accept && too_many && mass).then(|| {
-            format!(
-                "the sweep lacks {unseen} of the {held} connections this scope held, more than \
-                 {}% (--max-removal-percent); if they are really gone, sync again with \
-                 --accept-mass-removal",
-                self.max_percent
-            )
-        })
-    }
-}
-
 /// What a scope held of a served connection before this run.
 #[derive(Debug, Clone, Copy)]
 pub enum Previous<'a> {
@@ -470,27 +431,6 @@ mod tests {
         let subnets = |items: &str| json!({"peer_subnets": number(items)});
         assert_eq!(diff(&subnets("[1, 2.0]"), &subnets("[2, 1.00]")), vec![]);
         assert_eq!(diff(&subnets("[1]"), &subnets("[1.1]")).len(), 1);
-    }
-
-    #[test]
-    fn mass_removal_is_doubted_unless_accepted() {
-        let guard = RemovalGuard::default();
-        assert!(guard.doubt(450, 450).is_some(), "an empty answer");
-        assert!(guard.doubt(450, 350).unwrap().contains("350 of the 450"));
-        assert_eq!(guard.doubt(450, 225), None, "exactly half is allowed");
-        assert_eq!(guard.doubt(3, 2), None, "a few from a small scope");
-        assert!(guard.doubt(3, 3).is_some(), "a small scope emptied");
-        assert_eq!(guard.doubt(0, 0), None);
-        let accept = RemovalGuard {
-            accept: true,
-            ..guard
-        };
-        assert_eq!(accept.doubt(450, 450), None);
-        let strict = RemovalGuard {
-            max_percent: 10,
-            accept: false,
-        };
-        assert!(strict.doubt(100, 11).is_some());
     }
 
     #[test]

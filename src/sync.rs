@@ -17,8 +17,7 @@ use crate::api::filters::Filters;
 use crate::api::model::VpnConnection;
 use crate::api::paging::{PageMeta, Pager, StagedMarkers};
 use crate::confirm::{Confirmed, confirm_gone};
-use crate::drift::RemovalGuard;
-use crate::reconcile::{self, Removable, Removals};
+use crate::reconcile::{self, Removable, RemovalGuard, Removals};
 use crate::scope::Scope;
 use crate::shutdown::{Interrupted, Shutdown};
 use crate::store::{

@@ -10,7 +10,7 @@ use crate::api::filters::Filters;
 use crate::api::retry::RetryPolicy;
 use crate::cli::{ExitDetail, FilterArgs, ReportFormat, SyncArgs, TargetArgs};
 use crate::config::Config;
-use crate::drift::RemovalGuard;
+use crate::reconcile::RemovalGuard;
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};

@@ -21,4 +21,4 @@ mod context;
 mod removals;
 
 pub use apply::{Applied, complete_run};
-pub use removals::{Removable, Removals, removal_candidates};
+pub use removals::{Removable, RemovalGuard, Removals, removal_candidates};

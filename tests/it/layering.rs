@@ -3,8 +3,8 @@
 //! `use` that loops back is caught when it is written, not in a later review.
 //!
 //! - Between top-level modules: every `crate::x` a module's product code names is an edge
-//!   (comments included: a doc link is a reference too); the graph has no cycle, and `api`
-//!   and `store` use nothing above them.
+//!   (comments included: a doc link is a reference too); the graph has no cycle, and `api`,
+//!   `store` and the domain (`drift`, `reconcile`) use nothing above them.
 //! - Between files (`src/**/*.rs`): an edge is a path a file's product code names (what
 //!   precedes `#[cfg(test)]`, with comments and string literals left out), in a `use` item
 //!   (groups expanded) or in an expression: `crate::a::b`, `super::x`, `self::x`, or `c::x`
@@ -155,6 +155,22 @@ fn the_store_uses_nothing_above_it() {
         .filter(|m| above.contains(&m.as_str()))
         .collect();
     assert!(wrong.is_empty(), "store uses {wrong:?}");
+}
+
+#[test]
+fn the_domain_uses_nothing_above_it() {
+    let graph = module_graph();
+    let above = [
+        "cli", "commands", "config", "confirm", "logging", "reports", "sync",
+    ];
+    for domain in ["drift", "reconcile"] {
+        let uses = graph.get(domain).expect("a domain module");
+        let wrong: Vec<&String> = uses
+            .iter()
+            .filter(|m| above.contains(&m.as_str()))
+            .collect();
+        assert!(wrong.is_empty(), "{domain} uses {wrong:?}");
+    }
 }
 
 #[test]
