@@ -17,6 +17,7 @@
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
+/// The words change records are stored with: the store writes them, so they live there.
 pub use crate::store::{Category, ChangeKind};
 
 /// What a scope held of a served connection before this run.
