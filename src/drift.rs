@@ -14,118 +14,11 @@
 //!   not 2^64 + 1. Values are stored as sent (`crate::json`), so a number the API only spells
 //!   differently is stored anew but is no change.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    #[default]
-    Config,
-    State,
-}
-
-impl Category {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Config => "config",
-            Category::State => "state",
-        }
-    }
-}
-
-impl std::str::FromStr for Category {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_word(s, "change category")
-    }
-}
-
-/// A vocabulary word (`config`, `modified`, ...) back into its enum, by its serde name.
-fn parse_word<T: serde::de::DeserializeOwned>(word: &str, what: &str) -> Result<T, String> {
-    use serde::de::IntoDeserializer;
-    let word: serde::de::value::StrDeserializer<serde::de::value::Error> = word.into_deserializer();
-    T::deserialize(word).map_err(|e| format!("unknown {what}: {e}"))
-}
-
-/// What happened to a connection as a run saw it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeKind {
-    #[default]
-    Added,
-    Removed,
-    Modified,
-}
-
-impl ChangeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeKind::Added => "added",
-            ChangeKind::Removed => "removed",
-            ChangeKind::Modified => "modified",
-        }
-    }
-}
-
-impl std::str::FromStr for ChangeKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_word(s, "change kind")
-    }
-}
-
-impl std::fmt::Display for Category {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl std::fmt::Display for ChangeKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-/// How many removals one run may infer before they look like a bad answer (an empty page, a
-/// marker that jumps to the end) rather than what operators did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RemovalGuard {
-    /// The most a run may remove, in percent of what the scope held.
-    pub max_percent: u8,
-    /// Trust the sweep whatever it removes (`--accept-mass-removal`).
-    pub accept: bool,
-}
-
-impl Default for RemovalGuard {
-    fn default() -> Self {
-        Self {
-            max_percent: 50,
-            accept: false,
-        }
-    }
-}
-
-/// Fewer removals than this are never "mass" (unless they empty the scope): a small gateway
-/// losing two of three connections is an operator's doing, not a bad answer.
-const MASS_REMOVAL_FLOOR: i64 = 5;
-
-impl RemovalGuard {
-    /// Why removing `unseen` of the `held` connections at once is implausible, or `None`.
-    pub fn doubt(&self, held: i64, unseen: i64) -> Option<String> {
-        let too_many = unseen * 100 > held * i64::from(self.max_percent);
-        let mass = unseen > MASS_REMOVAL_FLOOR || (unseen > 0 && unseen == held);
-        (!self.accept && too_many && mass).then(|| {
-            format!(
-                "the sweep lacks {unseen} of the {held} connections this scope held, more than \
-                 {}% (--max-removal-percent); if they are really gone, sync again with \
-                 --accept-mass-removal",
-                self.max_percent
-            )
-        })
-    }
-}
+/// The words change records are stored with: the store writes them, so they live there.
+pub use crate::store::{Category, ChangeKind};
 
 /// What a scope held of a served connection before this run.
 #[derive(Debug, Clone, Copy)]
@@ -539,27 +432,6 @@ mod tests {
         let subnets = |items: &str| json!({"peer_subnets": number(items)});
         assert_eq!(diff(&subnets("[1, 2.0]"), &subnets("[2, 1.00]")), vec![]);
         assert_eq!(diff(&subnets("[1]"), &subnets("[1.1]")).len(), 1);
-    }
-
-    #[test]
-    fn mass_removal_is_doubted_unless_accepted() {
-        let guard = RemovalGuard::default();
-        assert!(guard.doubt(450, 450).is_some(), "an empty answer");
-        assert!(guard.doubt(450, 350).unwrap().contains("350 of the 450"));
-        assert_eq!(guard.doubt(450, 225), None, "exactly half is allowed");
-        assert_eq!(guard.doubt(3, 2), None, "a few from a small scope");
-        assert!(guard.doubt(3, 3).is_some(), "a small scope emptied");
-        assert_eq!(guard.doubt(0, 0), None);
-        let accept = RemovalGuard {
-            accept: true,
-            ..guard
-        };
-        assert_eq!(accept.doubt(450, 450), None);
-        let strict = RemovalGuard {
-            max_percent: 10,
-            accept: false,
-        };
-        assert!(strict.doubt(100, 11).is_some());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::api::client::default_endpoint;
 use crate::api::retry::RetryPolicy;
 use crate::cli::SyncArgs;
-use crate::drift::RemovalGuard;
+use crate::reconcile::RemovalGuard;
 use crate::sync::RunOptions;
 
 /// The run options and retry policy the flags give, checked.

@@ -2,13 +2,16 @@
 //! span around it sit side by side (the run's `target` and `run_id` among them), so a log
 //! collector finds a run's lines by a plain field; the module that logged is `module`.
 
-use super::RunId;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
+
+/// The run id of a `run` span, found in a span inside it (the layer of `mod.rs` records it).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RunId(pub(super) i64);
 
 pub struct FlatJson;
 

@@ -12,6 +12,7 @@ mod json;
 pub mod progress;
 
 use crate::cli::{Cli, LogFormat};
+use json::RunId;
 use std::io::IsTerminal as _;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
@@ -38,10 +39,6 @@ pub fn json_lines() -> bool {
 }
 
 static JSON_LINES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-
-/// The run id of a `run` span, found in a span inside it.
-#[derive(Debug, Clone, Copy)]
-struct RunId(i64);
 
 /// Installs the global subscriber the command line asks for.
 pub fn init(cli: &Cli) {

@@ -1,13 +1,13 @@
 //! Normalized connection rows read back into the API's shape for `export` (`write` stores them;
 //! `tables` declares how each column maps to the model).
 
+use super::Store;
+use super::dialect::{IdKey, Row, Sql, Tx};
 use super::error::{Result, inconsistent};
-use super::sql::{IdKey, Row, Sql};
 use super::tables::{
     BGP_PEERS, CONNECTIONS, IKE_POLICIES, IPSEC_POLICIES, PEER_SUBNETS, POLICY_RULE_DESTINATIONS,
     POLICY_RULES, TAGS, Table,
 };
-use super::{Store, Tx};
 use crate::api::model::{FieldValue, PolicyRule, VpnConnection};
 use std::collections::{BTreeMap, HashMap};
 
@@ -27,7 +27,7 @@ const EXPORT_CHUNK: i64 = 500;
 impl Store {
     pub async fn export_cursor(&self) -> Result<ExportCursor> {
         Ok(ExportCursor {
-            tx: self.begin().await?,
+            tx: self.db.begin().await?,
             after_pk: 0,
         })
     }

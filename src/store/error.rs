@@ -7,7 +7,7 @@ pub enum StoreError {
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
-    Lock(#[from] super::lock::LockError),
+    Lock(#[from] super::dialect::LockError),
     #[error("the inventory database is inconsistent: {0}")]
     Inconsistent(String),
     #[error(

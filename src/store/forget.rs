@@ -7,9 +7,9 @@
 //! a later sync of the same project and filters starts it afresh, judged as a first run.
 
 use super::Store;
-use super::lock::LockError;
+use super::dialect::{LockError, Sql};
 use super::runs::stored_scope;
-use super::sql::Sql;
+use super::staging::STAGING;
 use crate::scope::Scope;
 use serde::Serialize;
 use std::time::Duration;
@@ -85,8 +85,8 @@ impl Store {
             runs_abandoned,
             ..Forgotten::default()
         };
-        let mut tx = self.begin_write().await?;
-        for table in ["staged_connections", "staged_pages"] {
+        let mut tx = self.db.begin_write().await?;
+        for table in STAGING {
             let mut sql = Sql::new("DELETE FROM ");
             sql.push(table)
                 .push(" WHERE run_id IN (SELECT id FROM sync_runs WHERE scope_id = ")

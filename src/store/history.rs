@@ -1,37 +1,15 @@
 //! Reading history: change records, and the inventory as it was after any complete run.
 
+use super::Store;
 use super::connections::current_bodies;
+use super::dialect::{Row, Sql, Tx};
 use super::error::{Result, inconsistent};
+use super::records::{Category, ChangeKind, ChangeRecord};
 use super::runs::RunStatus;
-use super::sql::{Row, Sql};
 use super::tables::CHANGE_RECORDS;
-use super::{Store, Tx};
-use crate::drift::{Category, ChangeKind};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-
-/// One change record: what a run found changed in one connection (one field of it, for a
-/// modification). Written by the apply step, printed by `drift` and `history`.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct ChangeRecord {
-    pub run_id: i64,
-    pub connection_id: String,
-    pub connection_name: Option<String>,
-    pub change: ChangeKind,
-    pub category: Category,
-    /// The changed field's dotted API path; `None` for an added or removed connection.
-    pub field: Option<String>,
-    /// The field's values as JSON; `None` where the field was absent (left out of JSON
-    /// output), `Some(null)` where the API sent `null` (inside an object the model does not
-    /// know).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub old: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub new: Option<Value>,
-    pub detected_at: DateTime<Utc>,
-}
 
 /// Which change records to read; unset parts do not filter.
 #[derive(Debug, Clone, Default)]
@@ -217,9 +195,23 @@ impl Store {
     /// Reads the inventory as it was right after apply `seq`, a chunk at a time.
     pub async fn versions_at(&self, seq: i64) -> Result<VersionCursor> {
         Ok(VersionCursor {
-            tx: self.begin().await?,
+            tx: self.db.begin().await?,
             seq,
             after: 0,
+        })
+    }
+
+    /// The connections whose version right after apply `old_seq` is not the one right after
+    /// `new_seq` (either may be the earlier). A version current at both is the same row, so
+    /// only what changed in between is read.
+    pub async fn version_pairs(&self, old_seq: i64, new_seq: i64) -> Result<PairCursor> {
+        Ok(PairCursor {
+            tx: self.db.begin().await?,
+            old_seq,
+            new_seq,
+            after: (String::new(), String::new(), 0),
+            pending: None,
+            done: false,
         })
     }
 }
@@ -277,22 +269,6 @@ pub struct PairCursor {
     /// The last connection read, which the next chunk may complete.
     pending: Option<VersionPair>,
     done: bool,
-}
-
-impl Store {
-    /// The connections whose version right after apply `old_seq` is not the one right after
-    /// `new_seq` (either may be the earlier). A version current at both is the same row, so
-    /// only what changed in between is read.
-    pub async fn version_pairs(&self, old_seq: i64, new_seq: i64) -> Result<PairCursor> {
-        Ok(PairCursor {
-            tx: self.begin().await?,
-            old_seq,
-            new_seq,
-            after: (String::new(), String::new(), 0),
-            pending: None,
-            done: false,
-        })
-    }
 }
 
 impl PairCursor {

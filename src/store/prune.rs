@@ -6,8 +6,9 @@
 //! ended before it.
 
 use super::Store;
+use super::dialect::Sql;
 use super::runs::RunStatus;
-use super::sql::Sql;
+use super::staging::STAGING;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -29,8 +30,8 @@ impl Store {
             runs_abandoned: self.abandon_dead_runs(-1).await?,
             ..Pruned::default()
         };
-        let mut tx = self.begin_write().await?;
-        for table in ["staged_connections", "staged_pages"] {
+        let mut tx = self.db.begin_write().await?;
+        for table in STAGING {
             let mut sql = Sql::new("DELETE FROM ");
             sql.push(table)
                 .push(" WHERE run_id IN (SELECT id FROM sync_runs WHERE status <> ")

@@ -3,8 +3,7 @@
 //! [`RowSink`] as they arrive, so a large result is never held whole.
 
 use super::Store;
-use super::Tx;
-use super::sql::{Cell, Sql};
+use super::dialect::{Cell, Row, Sql, Tx};
 
 /// What a statement returned: its column names (also when it returned no rows) and rows.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,7 +34,7 @@ impl RowSink for QueryTable {
 
 impl Store {
     /// Runs `text` (`$1`, `$2`, ... for `binds`, in order) where it can change nothing
-    /// ([`Store::begin_query_only`]), in one snapshot, handing its rows to `sink`.
+    /// (a query-only transaction), in one snapshot, handing its rows to `sink`.
     pub async fn query_rows(
         &self,
         text: &str,
@@ -47,7 +46,7 @@ impl Store {
         for cell in binds {
             sql = sql.arg(cell);
         }
-        let mut tx = self.begin_query_only().await?;
+        let mut tx = self.db.begin_query_only().await?;
         let fed = feed(&mut tx, sql, sink).await;
         tx.end_query_only().await?;
         fed
@@ -58,7 +57,7 @@ async fn feed(tx: &mut Tx, sql: Sql, sink: &mut dyn RowSink) -> anyhow::Result<(
     let mut columns: Option<Vec<String>> = None;
     // What the sink refused, if it stopped the statement.
     let mut refused: Option<anyhow::Error> = None;
-    let mut each = |row: super::sql::Row| -> sqlx::Result<()> {
+    let mut each = |row: Row| -> sqlx::Result<()> {
         let handed = (|| {
             let width = match &columns {
                 Some(columns) => columns.len(),

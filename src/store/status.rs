@@ -1,11 +1,39 @@
-//! What `vpn-inventory status` reports: the database, and each scope's latest runs.
+//! What `vpn-inventory status`, `runs` and `metrics` read: the database, each scope's latest
+//! runs, every run, and the change records a run made.
 
+use super::Store;
+use super::dialect::{Row, Sql};
 use super::error::Result;
 use super::runs::{RunStatus, stored_scope};
-use super::sql::{IdKey, Row, Sql};
-use super::{Db, Store};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
+/// A run as `vpn-inventory runs` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRow {
+    pub run_id: i64,
+    pub status: RunStatus,
+    pub scope: serde_json::Value,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<f64>,
+    pub pages: i64,
+    pub fetched: i64,
+    pub duplicates: i64,
+    pub added: Option<i64>,
+    pub removed: Option<i64>,
+    pub modified: Option<i64>,
+    pub unchanged: Option<i64>,
+    /// Why a complete run inferred no removals; `None` when it did (or is not complete).
+    pub removals_skipped: Option<String>,
+    pub error: Option<String>,
+    /// The failed run whose staged pages this run took over and continued (`sync --resume`).
+    pub resumed_from: Option<i64>,
+    /// The run that took this failed run's staged pages over and continued its sweep.
+    pub resumed_by: Option<i64>,
+    /// The first complete run of its scope: what it added was already there.
+    pub baseline: bool,
+}
 
 /// One run as status shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -84,39 +112,28 @@ impl Store {
         }
         Ok(Status {
             schema_version: self.schema_version().await?,
-            size_bytes: self.size_bytes().await?,
+            size_bytes: self.db.size_bytes().await?,
             connections,
             scopes,
         })
     }
 
-    /// The stored content hashes of these connections of `project_id` (those it holds).
-    pub async fn stored_hashes(
-        &self,
-        project_id: &str,
-        ids: &[&str],
-    ) -> Result<std::collections::HashMap<String, String>> {
-        let mut hashes = std::collections::HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(super::sql::MAX_PARAMS / 2) {
-            let mut sql = Sql::new("SELECT id, content_hash FROM connections WHERE project_id = ");
-            sql.bind(project_id)
-                .push(" AND id_key")
-                .push_in_list(chunk.iter().map(|id| IdKey(id)));
-            for row in self.db.fetch_all(sql).await? {
-                hashes.insert(row.at(0)?, row.at(1)?);
-            }
-        }
-        Ok(hashes)
-    }
-
-    /// The ids of every stored connection of `project_id`.
-    pub async fn stored_ids(&self, project_id: &str) -> Result<Vec<String>> {
-        let sql = Sql::new("SELECT id FROM connections WHERE project_id = $1").arg(project_id);
-        let rows = self.db.fetch_all(sql).await?;
-        Ok(rows
-            .iter()
-            .map(|row| row.at(0))
-            .collect::<sqlx::Result<_>>()?)
+    /// Runs, newest first.
+    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>> {
+        let sql = Sql::new(
+            "SELECT r.id, r.status, r.started_at, r.finished_at, r.pages,
+                 r.fetched, r.duplicates, r.added, r.removed, r.modified, r.unchanged,
+                 r.removals_skipped, r.error, r.endpoint, r.region, s.project_id, s.vgw_id,
+                 s.vgw_ip, s.vpn_id, s.eip_id, s.enterprise_project_ids, r.resumed_from,
+                 (SELECT MIN(n.id) FROM sync_runs n WHERE n.resumed_from = r.id) AS resumed_by,
+                 r.apply_seq,
+                 (SELECT MIN(f.apply_seq) FROM sync_runs f WHERE f.scope_id = r.scope_id)
+                     AS first_seq
+             FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
+             ORDER BY r.id DESC LIMIT $1",
+        )
+        .arg(limit);
+        self.db.fetch_all(sql).await?.iter().map(run_row).collect()
     }
 
     /// How many change records a run wrote, by change and category.
@@ -131,26 +148,6 @@ impl Store {
             .map(|row| Ok((row.at(0)?, row.at(1)?, row.at(2)?)))
             .collect()
     }
-
-    /// The database's size on disk, when it can be known.
-    async fn size_bytes(&self) -> Result<Option<u64>> {
-        match &self.db {
-            Db::Sqlite(pool) => {
-                let file = pool.connect_options().get_filename().to_owned();
-                let mut wal = file.clone().into_os_string();
-                wal.push("-wal");
-                let size = |path: &std::path::Path| std::fs::metadata(path).map(|m| m.len());
-                Ok(size(&file)
-                    .ok()
-                    .map(|main| main + size(std::path::Path::new(&wal)).unwrap_or(0)))
-            }
-            Db::Postgres(_) => {
-                let sql = Sql::new("SELECT pg_database_size(current_database())");
-                let size: i64 = self.db.fetch_one(sql).await?.at(0)?;
-                Ok(u64::try_from(size).ok())
-            }
-        }
-    }
 }
 
 fn brief(row: &Row) -> Result<RunBrief> {
@@ -161,5 +158,37 @@ fn brief(row: &Row) -> Result<RunBrief> {
         connections: row.get("connections")?,
         endpoint: row.get("endpoint")?,
         error: row.get("error")?,
+    })
+}
+
+fn run_row(row: &Row) -> Result<RunRow> {
+    let started_at: DateTime<Utc> = row.get("started_at")?;
+    let finished_at: Option<DateTime<Utc>> = row.get("finished_at")?;
+    let mut scope = stored_scope(row)?;
+    scope.endpoint = row.get::<Option<String>>("endpoint")?.unwrap_or_default();
+    scope.region = row.get("region")?;
+    let duration = finished_at.map(|f| (f - started_at).to_std().unwrap_or_default());
+    Ok(RunRow {
+        run_id: row.get("id")?,
+        status: RunStatus::parse(&row.get::<String>("status")?)?,
+        scope: scope.shown(),
+        started_at,
+        finished_at,
+        duration_seconds: duration.map(|d| d.as_secs_f64()),
+        pages: row.get("pages")?,
+        fetched: row.get("fetched")?,
+        duplicates: row.get("duplicates")?,
+        added: row.get("added")?,
+        removed: row.get("removed")?,
+        modified: row.get("modified")?,
+        unchanged: row.get("unchanged")?,
+        removals_skipped: row.get("removals_skipped")?,
+        error: row.get("error")?,
+        resumed_from: row.get("resumed_from")?,
+        resumed_by: row.get("resumed_by")?,
+        baseline: {
+            let seq: Option<i64> = row.get("apply_seq")?;
+            seq.is_some() && seq == row.get::<Option<i64>>("first_seq")?
+        },
     })
 }

@@ -13,9 +13,9 @@
 //! columns hold JSON text as `crate::json` writes it, every number and string as sent (text on
 //! both backends: PostgreSQL's jsonb rewrites numbers and refuses `\u0000`).
 
+use super::dialect::{Cell, MAX_PARAMS, Row, Sql};
 use super::error::{Result, inconsistent};
-use super::history::ChangeRecord;
-use super::sql::{Cell, MAX_PARAMS, Row, Sql};
+use super::records::ChangeRecord;
 use crate::api::model::{BgpPeer, Dpd, IkePolicy, IpsecPolicy, PolicyRule, Tag, VpnConnection};
 use crate::json;
 use crate::net;

@@ -12,12 +12,11 @@ use crate::api::client::VpnClient;
 use crate::api::paging::StagedMarkers;
 use crate::api::prefetch::SWEEP_LOG_TARGET;
 use crate::confirm::{Confirmed, confirm_gone};
-use crate::drift::RemovalGuard;
+use crate::reconcile::{self, Removable, RemovalGuard, Removals};
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
-use crate::store::{Removable, Removals, Resumable, RunStatus, ScopeLock, StageOutcome, Store};
+use crate::store::{Resumable, RunStatus, ScopeLock, StageOutcome, Store};
 use anyhow::Context as _;
-use std::collections::HashSet;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
@@ -253,11 +252,10 @@ impl<'a> Run<'a> {
             }
             interrupted = shutdown.requested() => return Err(interrupted.into()),
         };
-        let applied = self
-            .store
-            .complete_run(tx, self.id, self.scope_id, self.scope, removals)
-            .await
-            .context("cannot apply the completed sweep")?;
+        let applied =
+            reconcile::complete_run(self.store, tx, self.id, self.scope_id, self.scope, removals)
+                .await
+                .context("cannot apply the completed sweep")?;
         let apply_ms = millis(started.elapsed()).saturating_sub(sweep_ms);
         let (counts, skip) = (applied.counts, applied.removals_skipped);
         if let Some(reason) = &skip {
@@ -304,20 +302,14 @@ impl<'a> Run<'a> {
         doubt: Option<String>,
         shutdown: &Shutdown,
     ) -> Result<Removals, RunError> {
-        let mut removals = Removals {
-            doubt,
-            guard: self.guard,
-            removable: Removable::Lacked,
-        };
-        if self.scope.filters.is_empty() || removals.doubt.is_some() {
+        let mut removals = Removals::of_sweep(doubt, self.guard, &self.scope.filters);
+        if !removals.needs_confirmation() {
             return Ok(removals);
         }
-        let candidates = self
-            .store
-            .removal_candidates(self.id, self.scope_id, self.scope)
-            .await
-            .context("cannot read which connections the filtered sweep lacked")?;
-        removals.removable = Removable::Confirmed(HashSet::new());
+        let candidates =
+            reconcile::removal_candidates(self.store, self.id, self.scope_id, self.scope)
+                .await
+                .context("cannot read which connections the filtered sweep lacked")?;
         if candidates.is_empty() {
             return Ok(removals);
         }

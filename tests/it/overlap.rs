@@ -8,11 +8,9 @@ use std::process::Stdio;
 use std::time::Duration;
 use vpn_inventory::api::filters::Filters;
 use vpn_inventory::api::model::VpnConnection;
-use vpn_inventory::drift::RemovalGuard;
+use vpn_inventory::reconcile::{self, Removable, RemovalGuard, Removals};
 use vpn_inventory::scope::Scope;
-use vpn_inventory::store::{
-    DatabaseUrl, PageToStage, Removable, Removals, StageOutcome, StagedConnection, Store,
-};
+use vpn_inventory::store::{DatabaseUrl, PageToStage, StageOutcome, StagedConnection, Store};
 use vpn_simulator::mutate::AppliedChange;
 use vpn_simulator::{Faults, Transient, TransientAnswer};
 
@@ -420,8 +418,7 @@ async fn a_body_staged_as_held_is_found_when_the_inventory_moved(backend: Backen
     };
     for (run, scope_id, scope) in [(older, older_scope, &full), (newer, newer_scope, &gateway)] {
         let tx = store.begin_apply(Duration::from_secs(5)).await.unwrap();
-        let applied = store
-            .complete_run(tx, run, scope_id, scope, trusting.clone())
+        let applied = reconcile::complete_run(&store, tx, run, scope_id, scope, trusting.clone())
             .await
             .unwrap();
         assert_eq!(applied.counts.modified, 1, "run {run}");

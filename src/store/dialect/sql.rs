@@ -1,15 +1,29 @@
-//! The thin dialect layer: one statement, built once, runs on every backend.
+//! One statement, built once, runs on every backend: the pool ([`Db`]), transaction ([`Tx`])
+//! and row ([`Row`]) of either, and the dispatch to them.
 //!
 //! Store code builds a [`Sql`] (text with `$n` placeholders, which SQLite and PostgreSQL both
 //! read, plus bind values as backend-neutral [`Cell`]s) and runs it on a [`Tx`] or [`Db`]; rows
-//! come back as [`Row`], read by column name into any type both drivers decode. Only this module
-//! and `store/mod.rs` (connecting, transactions) match on the backend, one line per backend.
+//! come back as [`Row`], read by column name into any type both drivers decode. Each method
+//! here matches on the backend, one line per backend.
 
-use super::{Db, Tx, cells};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Database, Decode, Encode, Postgres, Sqlite, Type};
+use sqlx::{AssertSqlSafe, Database, Decode, Encode, PgPool, Postgres, Sqlite, SqlitePool};
+use sqlx::{Transaction, Type};
 use std::borrow::Cow;
+
+/// A pool of connections to the inventory database.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open transaction on the inventory database.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
 
 /// Bind parameters per statement: well under SQLite's 32,766 and PostgreSQL's 65,535.
 pub const MAX_PARAMS: usize = 30_000;
@@ -388,15 +402,6 @@ impl Row {
         }
     }
 
-    /// The value at `index` whatever its type, for rows whose shape the code does not know
-    /// (reports).
-    pub fn cell(&self, index: usize) -> sqlx::Result<Cell> {
-        match self {
-            Row::Sqlite(row) => cells::sqlite(row, index),
-            Row::Postgres(row) => cells::postgres(row, index),
-        }
-    }
-
     /// The names of the row's columns, in order.
     pub fn column_names(&self) -> Vec<String> {
         use sqlx::{Column as _, Row as _};
@@ -412,6 +417,13 @@ fn rows<R>(rows: Vec<R>, wrap: fn(R) -> Row) -> Vec<Row> {
 }
 
 impl Tx {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
     /// Runs a statement; returns the number of rows it affected.
     pub async fn execute(&mut self, sql: Sql) -> sqlx::Result<u64> {
         Ok(match self {

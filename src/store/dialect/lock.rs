@@ -1,14 +1,12 @@
-//! One sync per scope at a time, across processes and hosts (and one migration at a time).
+//! Named locks across processes and hosts: one sync per scope at a time, one migration at a
+//! time, and (on SQLite) one apply at a time.
 //!
 //! PostgreSQL: a session advisory lock on a connection held for the whole run. SQLite: an OS
 //! file lock on a file beside the database. Both vanish with the process that holds them, so a
 //! crashed or killed cron job never leaves a stale lock behind, and whoever takes the lock next
 //! knows any run of the scope still marked `running` was abandoned.
 
-use super::runs::{RunStatus, stored_scope};
-use super::sql::Sql;
-use super::{Db, Store};
-use crate::scope::Scope;
+use super::sql::Db;
 use sha2::{Digest, Sha256};
 use sqlx::Postgres;
 use sqlx::pool::PoolConnection;
@@ -54,83 +52,23 @@ fn lock_key(name: &str) -> [u8; 8] {
     digest[..8].try_into().expect("8 bytes")
 }
 
-/// How long a process waits for another one's schema migration.
-const MIGRATION_LOCK_TIMEOUT: Duration = Duration::from_secs(300);
-
-impl Store {
-    /// Waits up to `timeout` for the scope's lock.
-    pub async fn lock_scope(
+impl Db {
+    /// Waits up to `timeout` for the lock named `name`; `holder` and `hint` say in the error
+    /// who held it and which option sets the wait.
+    pub async fn lock(
         &self,
-        scope: &Scope,
-        timeout: Duration,
-    ) -> Result<ScopeLock, LockError> {
-        let holder = format!("another sync of this scope (project {})", scope.project_id);
-        self.lock(lock_key(&scope.key()), timeout, holder, " (--lock-timeout)")
-            .await
-    }
-
-    /// Marks abandoned the runs of other scopes (not `except_scope_id`) still shown `running`
-    /// whose process is gone: their scope's lock is free. A crashed cron job's run then does
-    /// not show `running` for ever when its scope is never synced again. Returns how many.
-    pub async fn abandon_dead_runs(&self, except_scope_id: i64) -> anyhow::Result<u64> {
-        let sql = Sql::new(
-            "SELECT DISTINCT s.id, s.project_id, s.vgw_id, s.vgw_ip, s.vpn_id, s.eip_id,
-                 s.enterprise_project_ids
-             FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
-             WHERE r.status = $1 AND s.id <> $2",
-        )
-        .arg(RunStatus::Running.as_str())
-        .arg(except_scope_id);
-        let mut abandoned = 0;
-        for row in self.db.fetch_all(sql).await? {
-            let (scope_id, key): (i64, String) = (row.at(0)?, stored_scope(&row)?.key());
-            let holder = String::new();
-            match self.lock(lock_key(&key), Duration::ZERO, holder, "").await {
-                Ok(lock) => {
-                    let marked = self.abandon_running(scope_id).await;
-                    lock.release().await;
-                    abandoned += marked?;
-                }
-                Err(LockError::Busy { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(abandoned)
-    }
-
-    /// Serializes the applies of one SQLite database across processes (`begin_apply` takes
-    /// it); public so maintenance (and tests) can hold applies off without starting one.
-    pub async fn lock_applies(&self, timeout: Duration) -> Result<ScopeLock, LockError> {
-        let holder = "another run's apply".to_owned();
-        let key = lock_key("vpn-inventory applies");
-        self.lock(key, timeout, holder, " (--lock-timeout)").await
-    }
-
-    /// Serializes schema migrations of one database across processes.
-    pub(super) async fn lock_migrations(&self) -> Result<ScopeLock, LockError> {
-        let holder = "another process's schema migration".to_owned();
-        self.lock(
-            lock_key("vpn-inventory migrations"),
-            MIGRATION_LOCK_TIMEOUT,
-            holder,
-            "",
-        )
-        .await
-    }
-
-    async fn lock(
-        &self,
-        key: [u8; 8],
+        name: &str,
         timeout: Duration,
         holder: String,
         hint: &'static str,
     ) -> Result<ScopeLock, LockError> {
+        let key = lock_key(name);
         let busy = || LockError::Busy {
             holder: holder.clone(),
             waited: timeout,
             hint,
         };
-        let held = match &self.db {
+        let held = match self {
             Db::Sqlite(pool) => {
                 let options = pool.connect_options();
                 let db_file = options.get_filename();
@@ -185,7 +123,18 @@ impl Store {
         };
         Ok(ScopeLock { held })
     }
+
+    /// Serializes the applies of one SQLite database across processes (`begin_apply` takes
+    /// it on SQLite; PostgreSQL's applies take a transaction-scoped advisory lock instead).
+    pub async fn lock_applies(&self, timeout: Duration) -> Result<ScopeLock, LockError> {
+        let holder = "another run's apply".to_owned();
+        self.lock(APPLIES, timeout, holder, " (--lock-timeout)")
+            .await
+    }
 }
+
+/// The name of the lock that serializes applies.
+const APPLIES: &str = "vpn-inventory applies";
 
 /// `inventory.db` -> `inventory.db.lock-<key>`, beside the database.
 fn lock_file(db_file: &Path, key: &[u8; 8]) -> PathBuf {

@@ -17,18 +17,17 @@
 //! keeps its indexes, so the apply never queues behind a reader, nor deadlocks with one that
 //! holds one table and asks for another.
 
-use super::Tx;
-use super::error::Result;
-use super::sql::Sql;
+use super::sql::{Sql, Tx};
+use sqlx::Result;
 
 /// The secondary indexes dropped from empty tables, as the statements that create them again.
 #[must_use = "indexes deferred are missing until rebuilt"]
-pub(super) struct DeferredIndexes(Vec<String>);
+pub struct DeferredIndexes(Vec<String>);
 
 impl Tx {
     /// Drops the non-unique indexes of those `tables` that hold no row. Unique indexes stay:
     /// they keep keys unique and serve as conflict targets.
-    pub(super) async fn defer_indexes(&mut self, tables: &[&str]) -> Result<DeferredIndexes> {
+    pub async fn defer_indexes(&mut self, tables: &[&str]) -> Result<DeferredIndexes> {
         let mut deferred = Vec::new();
         for table in tables {
             let mut held = Sql::new("SELECT COUNT(*) FROM (SELECT 1 FROM ");
@@ -80,12 +79,12 @@ impl Tx {
                     .await?;
                 Ok(false)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
     /// Builds the indexes [`Tx::defer_indexes`] dropped, as they were defined.
-    pub(super) async fn restore_indexes(&mut self, deferred: DeferredIndexes) -> Result<()> {
+    pub async fn restore_indexes(&mut self, deferred: DeferredIndexes) -> Result<()> {
         for create in &deferred.0 {
             self.execute_script(create).await?;
         }

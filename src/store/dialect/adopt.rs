@@ -9,10 +9,10 @@
 //! migrations no build shipped, is refused before anything is written: this build has no
 //! migrations that could bring it to schema 22.
 
-use super::error::{StoreError, inconsistent};
 use super::sql::Sql;
 use super::url::DatabaseUrl;
 use super::{Db, Tx};
+use crate::store::error::{StoreError, inconsistent};
 use refinery_core::Migration;
 
 /// The history of a database at schema 22: the names of versions 1 to 22, in order.

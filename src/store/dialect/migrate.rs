@@ -8,10 +8,10 @@
 //! before it commits. Databases from before 0.2.0 are adopted or refused first (`adopt.rs`).
 
 use super::adopt;
-use super::error::{StoreError, inconsistent};
 use super::sql::Sql;
 use super::url::DatabaseUrl;
 use super::{Db, Tx};
+use crate::store::error::{StoreError, inconsistent};
 use anyhow::Context as _;
 use refinery_core::Migration;
 use refinery_core::traits::r#async::{AsyncMigrate, AsyncQuery, AsyncTransaction};

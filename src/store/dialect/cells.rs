@@ -5,12 +5,23 @@
 //! integers give) an integer when it is whole and a float otherwise, as SQLite's arithmetic
 //! gives them.
 
-use super::sql::Cell;
+use super::sql::{Cell, Row};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row as _, TypeInfo as _, ValueRef as _};
 
-pub(super) fn sqlite(row: &SqliteRow, index: usize) -> sqlx::Result<Cell> {
+impl Row {
+    /// The value at `index` whatever its type, for rows whose shape the code does not know
+    /// (reports).
+    pub fn cell(&self, index: usize) -> sqlx::Result<Cell> {
+        match self {
+            Row::Sqlite(row) => sqlite(row, index),
+            Row::Postgres(row) => postgres(row, index),
+        }
+    }
+}
+
+fn sqlite(row: &SqliteRow, index: usize) -> sqlx::Result<Cell> {
     let raw = row.try_get_raw(index)?;
     if raw.is_null() {
         return Ok(Cell::Text(None));
@@ -26,7 +37,7 @@ pub(super) fn sqlite(row: &SqliteRow, index: usize) -> sqlx::Result<Cell> {
     })
 }
 
-pub(super) fn postgres(row: &PgRow, index: usize) -> sqlx::Result<Cell> {
+fn postgres(row: &PgRow, index: usize) -> sqlx::Result<Cell> {
     let raw = row.try_get_raw(index)?;
     let kind = raw.type_info().name().to_owned();
     if kind == "NUMERIC" {

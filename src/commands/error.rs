@@ -1,0 +1,76 @@
+//! How a command ends when it does not succeed: the error `main` prints, and its exit code.
+
+use crate::shutdown::Interrupted;
+use crate::sync::{RunError, RunFailed};
+use crate::text::one_line;
+use std::process::ExitCode;
+
+/// How a command ended when it did not succeed; `main` prints it and exits with `exit_code`.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// SIGINT/SIGTERM stopped a run at a safe point.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+    /// The failure of a sync of one target, which `main`'s JSON log line names.
+    #[error("{error}")]
+    OfTarget {
+        target: String,
+        error: Box<CommandError>,
+    },
+}
+
+impl CommandError {
+    /// The error and its causes on one line, each once, safe for a terminal.
+    pub fn message(&self) -> String {
+        match self {
+            CommandError::Interrupted(interrupted) => one_line(&interrupted.to_string()),
+            CommandError::Failed(error) => one_line(&crate::text::causes(error.as_ref())),
+            CommandError::OfTarget { error, .. } => error.message(),
+        }
+    }
+
+    /// The target whose sync failed, when the error names one.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            CommandError::OfTarget { target, .. } => Some(target),
+            _ => None,
+        }
+    }
+
+    /// The error without the target it names.
+    pub fn inner(&self) -> &CommandError {
+        match self {
+            CommandError::OfTarget { error, .. } => error.inner(),
+            other => other,
+        }
+    }
+
+    /// The run that failed, when the error names one.
+    pub fn run_id(&self) -> Option<i64> {
+        match self {
+            CommandError::Interrupted(_) => None,
+            CommandError::Failed(error) => error.downcast_ref::<RunFailed>().map(|f| f.run_id),
+            CommandError::OfTarget { error, .. } => error.run_id(),
+        }
+    }
+
+    /// 130 for an interruption, as a shell reports SIGINT; 1 for any other failure.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CommandError::Interrupted(_) => ExitCode::from(130),
+            CommandError::Failed(_) => ExitCode::FAILURE,
+            CommandError::OfTarget { error, .. } => error.exit_code(),
+        }
+    }
+}
+
+impl From<RunError> for CommandError {
+    fn from(error: RunError) -> Self {
+        match error {
+            RunError::Interrupted(interrupted) => interrupted.into(),
+            RunError::Failed(error) => error.into(),
+        }
+    }
+}
