@@ -705,3 +705,77 @@ fn only_the_dialect_names_a_backend() {
         ["Backend", "PgRow", "Postgres", "Sqlite", "sqlite"]
     );
 }
+
+/// The longest a function of the product may be, from its `fn` line to its closing brace: a
+/// longer one is doing several jobs, which want names of their own.
+const MAX_FUNCTION_LINES: usize = 100;
+
+/// Each function of `code` (blanked by `strip`) longer than `limit` lines: its name and length.
+fn long_functions(code: &str, limit: usize) -> Vec<(String, usize)> {
+    let mut long = Vec::new();
+    let bytes = code.as_bytes();
+    for (at, _) in code.match_indices("fn ") {
+        let fresh = at == 0 || !is_ident_byte(bytes[at - 1]);
+        let Some(name) = ident(&code[at + 3..]) else {
+            continue;
+        };
+        // The body opens at the first `{` before any `;` (a declaration without a body).
+        let rest = &code[at..];
+        let Some(open) = rest
+            .find(['{', ';'])
+            .filter(|i| rest.as_bytes()[*i] == b'{')
+        else {
+            continue;
+        };
+        if !fresh {
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut close = None;
+        for (i, b) in rest.bytes().enumerate().skip(open) {
+            match b {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(i);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let lines = rest[..close.map_or(rest.len(), |i| i + 1)].lines().count();
+        if lines > limit {
+            long.push((name, lines));
+        }
+    }
+    long
+}
+
+#[test]
+fn no_function_of_the_product_is_longer_than_a_screen() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut long = Vec::new();
+    for dir in ["src", "crates/simulator/src", "crates/hwcloud-signer/src"] {
+        for file in rust_files(&root.join(dir)) {
+            let text = std::fs::read_to_string(&file).expect("readable source");
+            let shown = file.strip_prefix(root).expect("under the root").display();
+            for (name, lines) in long_functions(&strip(product_code(&text)), MAX_FUNCTION_LINES) {
+                long.push(format!("{shown}: {name} ({lines} lines)"));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FUNCTION_LINES} lines:\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn function_lengths_count_from_fn_to_the_closing_brace() {
+    let code = "fn short() {\n    1\n}\nfn decl();\npub fn long() {\n    {\n\n    }\n}\n";
+    assert_eq!(long_functions(code, 3), [("long".to_owned(), 5)]);
+    assert_eq!(long_functions(code, 5), []);
+}
