@@ -10,8 +10,8 @@
 //! `a.first_hex <= b.last_hex AND b.first_hex <= a.last_hex`; since networks nest, that is
 //! also "one holds the other's first address".
 //!
-//! The grammar is strict and the same wherever bounds are computed (here as the store writes,
-//! and in the `V6__reports` migrations for rows stored before): an IPv4 address in four decimal
+//! The grammar is strict and the same wherever bounds are computed (here, as the store writes;
+//! a migration that bounds stored rows must follow it too): an IPv4 address in four decimal
 //! octets without leading zeros, or an IPv6 address in hex groups with at most one `::` (no
 //! embedded IPv4, no zone), then optionally `/` and a prefix length without leading zeros. A
 //! bare address is a single-address network; host bits under the prefix are ignored

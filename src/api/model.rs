@@ -210,7 +210,7 @@ impl VpnConnection {
     /// The first 128 bits of the SHA-256 of the canonical JSON, as 32 hex digits: equal hashes
     /// mean equal stored content. 128 bits keep that true for any inventory (two contents
     /// share a hash with odds near 2^-64 even among 2^32 of them) in half the bytes of the
-    /// whole digest, which every connection and version stores (migration V21).
+    /// whole digest, which every connection and version stores.
     pub fn content_hash(&self) -> String {
         let digest = Sha256::digest(canonical_text(self.to_json()).as_bytes());
         hex::encode(&digest[..16])

@@ -4,7 +4,7 @@
 //! files of `queries/`, compiled into the binary; a user's own file runs the same way.
 //!
 //! Every built-in report runs unchanged on SQLite and PostgreSQL and gives the same rows: it
-//! uses only SQL both speak, the views of the `V6__reports` migration for the common shapes,
+//! uses only SQL both speak, the schema's views (`schema/*.sql`) for the common shapes,
 //! and parameters for everything that differs by moment. Times in particular are compared
 //! with bound times (`detected_at >= :since`), computed here, so one text serves both: each
 //! database's own date functions work too (`datetime('now', '-1 day')` on SQLite, whose times

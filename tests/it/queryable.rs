@@ -384,7 +384,7 @@ async fn network_ranges_join_by_connection_and_read_as_networks(backend: Backend
     }
     db.close().await;
 
-    // Bounds (a uuid on PostgreSQL, V19) compare with a literal of their 32 hex digits, and a
+    // Bounds (a uuid on PostgreSQL) compare with a literal of their 32 hex digits, and a
     // report prints those digits on both backends.
     let dir = tempfile::tempdir().unwrap();
     let bounds = dir.path().join("bounds.sql");

@@ -52,7 +52,7 @@ pub enum Cell {
 }
 
 /// A connection id bound as the key rows are unique by: `connections.id_key`,
-/// `staged_connections.connection_key`, `scope_connections.connection_key` (migration V11).
+/// `staged_connections.connection_key`, `scope_connections.connection_key`.
 /// A btree index entry of PostgreSQL holds at most about 2.7 KB, so those columns hold `0` and
 /// the id when it takes at most [`SHORT_ID_BYTES`], else `1` and (PostgreSQL) the SHA-256 of
 /// its bytes as 64 hex digits or (SQLite) the id. Lookups by key use the unique index whole,
