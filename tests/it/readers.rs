@@ -66,16 +66,27 @@ async fn a_schema_22_database_is_read_as_it_is_and_adopted_only_by_migrate(backe
     let env = TestEnv::generated(backend, 1, 93).await;
     let db = crate::schema_22::load_schema_22(&env).await;
     let history = "SELECT COUNT(*) FROM refinery_schema_history";
+    // Read as it is while V22 is the latest migration; sent to `migrate` once a later one ships.
+    let current = crate::support::latest_schema_version() == 22;
     for args in READERS {
         let run = env.run(args).await;
-        assert_eq!(run.code, Some(0), "{args:?}: {}", run.stderr);
+        if current {
+            assert_eq!(run.code, Some(0), "{args:?}: {}", run.stderr);
+        } else {
+            assert!(
+                run.stderr.contains("vpn-inventory migrate"),
+                "{args:?}: {}",
+                run.stderr
+            );
+        }
     }
     // Nothing was adopted behind the user's back: the 22 rows of its history are all there.
     assert_eq!(db.scalar(history).await, 22);
     let migrated = env.run(&["migrate"]).await;
     let stdout = &migrated.assert_ok().stdout;
     assert!(stdout.contains("applied V22__schema (adopted"), "{stdout}");
-    assert_eq!(db.scalar(history).await, 1);
+    let after_22 = crate::support::latest_schema_version() - 22;
+    assert_eq!(db.scalar(history).await, 1 + after_22);
     db.close().await;
     env.run(&["runs"]).await.assert_ok();
 }
