@@ -28,7 +28,7 @@ pub async fn run(
         return super::targets::run(database, config, args).await;
     }
     let format = args.format;
-    let result = sync(database, args).await;
+    let result = sync(database, config, args).await;
     if let (Err(error), ReportFormat::Json) = (&result, format) {
         // Scripts reading the report get one record whatever happened.
         print_stdout(&format!("{}\n", failure_record(error)))?;
@@ -36,12 +36,16 @@ pub async fn run(
     result
 }
 
-async fn sync(database: &DatabaseUrl, args: SyncArgs) -> Result<ExitCode, CommandError> {
+async fn sync(
+    database: &DatabaseUrl,
+    config: &Config,
+    args: SyncArgs,
+) -> Result<ExitCode, CommandError> {
     let project_id = args
         .target
         .project_id
         .as_deref()
-        .context("no project id: pass --project-id or set HUAWEICLOUD_SDK_PROJECT_ID")?;
+        .with_context(|| no_project_id(config))?;
     let endpoint = endpoint(&args.target)?;
     let credentials = Credentials::from_env()?;
     let (options, retry) = run_options(&args)?;
@@ -133,4 +137,19 @@ pub fn filters(args: FilterArgs) -> Filters {
         eip_id: args.eip_id,
         enterprise_project_ids: args.enterprise_project_ids,
     }
+}
+
+/// Why a sync without a target has no project, and what would give it one: the configuration's
+/// targets, when it has some, are what a user who set one up meant to sync.
+fn no_project_id(config: &Config) -> String {
+    let flags = "pass --project-id or set HUAWEICLOUD_SDK_PROJECT_ID";
+    if config.targets.is_empty() {
+        return format!("no project id: {flags}");
+    }
+    let names: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+    format!(
+        "no project id: `sync --all` syncs the configuration's targets ({}), `sync NAME` one of \
+         them; or {flags}",
+        one_line(&names.join(", "))
+    )
 }

@@ -80,6 +80,24 @@ async fn missing_settings_name_the_flag_and_variable() {
         run.stderr
     );
 
+    // With a configuration, the targets it names are what the user meant.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let targets = "[[targets]]\nname = \"prod-north\"\nproject_id = \"p1\"\nregion = \"r-1\"\n\n\
+                   [[targets]]\nname = \"lab\"\nproject_id = \"p2\"\nregion = \"r-1\"\n";
+    std::fs::write(&config, targets).unwrap();
+    let mut cmd = env.command(&["--config", config.to_str().unwrap(), "sync"]);
+    cmd.env_remove("HUAWEICLOUD_SDK_PROJECT_ID");
+    let run = env.run_cmd(cmd).await;
+    assert_eq!(run.code, Some(1));
+    assert!(
+        run.stderr.contains("sync --all")
+            && run.stderr.contains("(prod-north, lab)")
+            && run.stderr.contains("--project-id"),
+        "{}",
+        run.stderr
+    );
+
     let mut cmd = env.command(&["sync"]);
     cmd.env_remove("VPN_INVENTORY_ENDPOINT");
     let run = env.run_cmd(cmd).await;
@@ -623,4 +641,51 @@ async fn sync_all_runs_every_target_and_the_exit_code_is_the_worst() {
         "{}",
         unknown.stderr
     );
+}
+
+/// What bash offers for `words` (the last one being completed), from the script `completions
+/// bash` prints, sourced as bash-completion would.
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let script = std::process::Command::new(env!("CARGO_BIN_EXE_vpn-inventory"))
+        .args(["completions", "bash"])
+        .output()
+        .expect("the binary runs");
+    assert!(script.status.success(), "{script:?}");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("vpn-inventory.bash");
+    std::fs::write(&file, &script.stdout).expect("write the script");
+    let line = words.join(" ");
+    let complete = format!(
+        "source {file}; f=$(complete -p vpn-inventory | sed -E 's/.* -F ([^ ]+) .*/\\1/'); \
+         COMP_WORDS=({line}); COMP_CWORD={cword}; \
+         $f vpn-inventory {cur} {prev}; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        file = file.display(),
+        cword = words.len() - 1,
+        cur = words[words.len() - 1],
+        prev = words[words.len() - 2],
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &complete])
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bash_completes_the_flags_of_subcommands() {
+    let sync = bash_completes(&["vpn-inventory", "sync", "--"]);
+    for flag in ["--all", "--resume", "--dry-run", "--lock-timeout"] {
+        assert!(sync.iter().any(|s| s == flag), "sync --<TAB>: {sync:?}");
+    }
+    let check = bash_completes(&["vpn-inventory", "config", "check", "--"]);
+    assert!(
+        check.iter().any(|s| s == "--format"),
+        "config check --<TAB>: {check:?}"
+    );
+    let top = bash_completes(&["vpn-inventory", "sy"]);
+    assert_eq!(top, ["sync"]);
 }
