@@ -36,7 +36,11 @@ fn mend_bash_states(script: &str) -> String {
 
 pub fn man() -> anyhow::Result<ExitCode> {
     let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut page)?;
+    // The page's footer holds its source: the release alone. The long version (commit, schema)
+    // overran the footer's other fields, and the VERSION section still gives it whole.
+    clap_mangen::Man::new(Cli::command())
+        .source(format!("{BIN} {}", env!("CARGO_PKG_VERSION")))
+        .render(&mut page)?;
     print_stdout(&String::from_utf8(page)?)?;
     Ok(ExitCode::SUCCESS)
 }

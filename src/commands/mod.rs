@@ -31,7 +31,7 @@ pub mod targets;
 pub use crate::text::one_line;
 pub use database::database_url;
 pub use error::CommandError;
-pub use output::{megabytes, plain_table, print_stdout, table_text};
+pub use output::{counted, megabytes, plain_table, print_stdout, table_text};
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::Config;

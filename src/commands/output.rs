@@ -36,3 +36,21 @@ pub fn print_stdout(text: &str) -> anyhow::Result<()> {
         other => Ok(other?),
     }
 }
+
+/// `count` of `noun`, in the plural unless it is one: `1 page`, `12 pages`.
+pub fn counted(count: i64, noun: &str) -> String {
+    match count {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_is_singular_and_every_other_count_plural() {
+        assert_eq!(super::counted(1, "page"), "1 page");
+        assert_eq!(super::counted(0, "page"), "0 pages");
+        assert_eq!(super::counted(504, "page"), "504 pages");
+    }
+}

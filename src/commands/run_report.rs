@@ -105,12 +105,12 @@ pub fn print_report(report: &SyncReport, format: ReportFormat) -> anyhow::Result
         ReportFormat::Json => serde_json::to_string(report)? + "\n",
         ReportFormat::Text => {
             let mut text = format!(
-                "run {} {}: {} connections fetched in {} pages ({}); \
+                "run {} {}: {} fetched in {} ({}); \
                  {} added, {} removed, {} modified, {} unchanged\n",
                 report.run_id,
                 report.status,
-                report.fetched,
-                report.pages,
+                super::counted(report.fetched, "connection"),
+                super::counted(report.pages, "page"),
                 super::megabytes(report.bytes),
                 report.added,
                 report.removed,

@@ -69,10 +69,10 @@ async fn sync(
                 serde_json::to_string(&report).map_err(anyhow::Error::from)? + "\n"
             }
             ReportFormat::Text => format!(
-                "dry run: {} connections fetched in {} pages ({}); would add {}, change {}, \
-                 remove {}; {} unchanged{}\n",
-                report.fetched,
-                report.pages,
+                "dry run: {} fetched in {} ({}); would add {}, change {}, remove {}; \
+                 {} unchanged{}\n",
+                super::counted(report.fetched, "connection"),
+                super::counted(report.pages, "page"),
                 super::megabytes(report.bytes),
                 report.would_add,
                 report.would_change,

@@ -372,6 +372,17 @@ async fn version_completions_and_manual_come_from_the_cli_definition() {
         page.contains(".TH vpn-inventory 1") && page.contains("sync"),
         "{page}"
     );
+    // The footer names the release alone: the long version overran its other fields.
+    let title = page
+        .lines()
+        .find(|l| l.starts_with(".TH"))
+        .expect("a title line");
+    let release = concat!("\"vpn-inventory ", env!("CARGO_PKG_VERSION"), "\"");
+    assert!(title.trim_end().ends_with(release), "{title}");
+    assert!(
+        page.contains("schema version"),
+        "the VERSION section keeps the long version"
+    );
 }
 
 #[tokio::test]
@@ -688,4 +699,18 @@ fn bash_completes_the_flags_of_subcommands() {
     );
     let top = bash_completes(&["vpn-inventory", "sy"]);
     assert_eq!(top, ["sync"]);
+}
+
+#[tokio::test]
+async fn summaries_count_one_page_and_one_connection_in_the_singular() {
+    let env = TestEnv::generated(Backend::Sqlite, 1, 4).await;
+    let dry = env.run(&["sync", "--dry-run"]).await;
+    let dry = &dry.assert_ok().stdout;
+    assert!(
+        dry.contains("dry run: 1 connection fetched in 1 page ("),
+        "{dry}"
+    );
+    let run = env.run(&["sync"]).await;
+    let run = &run.assert_ok().stdout;
+    assert!(run.contains(": 1 connection fetched in 1 page ("), "{run}");
 }
