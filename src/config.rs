@@ -214,13 +214,12 @@ impl Target {
 
     /// Reads and checks the target's credentials.
     pub fn credentials(&self) -> anyhow::Result<Credentials> {
-        let name = &self.name;
         let source = &self.credentials;
         if let Some(file) = &source.file {
             let values = read_credential_file(file)
-                .with_context(|| format!("target {name}: credentials file {}", file.display()))?;
+                .with_context(|| format!("credentials file {}", file.display()))?;
             return Credentials::from_lookup(|key| values.get(key).cloned())
-                .with_context(|| format!("target {name}: credentials file {}", file.display()));
+                .with_context(|| format!("credentials file {}", file.display()));
         }
         // Each standard variable, or the one the target names instead.
         let renamed = [
@@ -239,12 +238,12 @@ impl Target {
         for (standard, _) in renamed {
             let var = variable(standard);
             if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(&var) {
-                anyhow::bail!("target {name}: {var} is not valid UTF-8");
+                anyhow::bail!("{var} is not valid UTF-8");
             }
         }
-        let names: Vec<String> = renamed.iter().map(|(s, _)| variable(s)).collect();
-        Credentials::from_lookup(|key| std::env::var(variable(key)).ok().filter(|v| !v.is_empty()))
-            .with_context(|| format!("target {name}: credentials from {}", names.join(", ")))
+        // Errors name the variables as configured; whoever reports one names the target.
+        let value = |key: &str| std::env::var(variable(key)).ok().filter(|v| !v.is_empty());
+        Credentials::from_named_lookup(value, variable)
     }
 }
 

@@ -61,25 +61,40 @@ impl Credentials {
 
     /// Credentials from `get` (a variable's value by name), each checked before it is used.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let credentials = Self::read(get)?;
-        credentials.check()?;
+        Self::from_named_lookup(get, |standard| standard.to_owned())
+    }
+
+    /// As [`Credentials::from_lookup`], where each standard variable may go by another name
+    /// (a configured target's `ak_env`, ...): `name` gives it, and errors use it, so they name
+    /// the variable the user set or must set.
+    pub fn from_named_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        name: impl Fn(&str) -> String,
+    ) -> anyhow::Result<Self> {
+        let credentials = Self::read(get, &name)?;
+        credentials.check(&name)?;
         Ok(credentials)
     }
 
-    fn read(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+    fn read(
+        get: impl Fn(&str) -> Option<String>,
+        name: &impl Fn(&str) -> String,
+    ) -> anyhow::Result<Self> {
+        let [ak, sk, security_token, auth_token] =
+            [ENV_AK, ENV_SK, ENV_SECURITY_TOKEN, ENV_AUTH_TOKEN].map(name);
         match (get(ENV_AK), get(ENV_SK)) {
             (Some(access_key), Some(secret_key)) => Ok(Self::AkSk {
                 access_key,
                 secret_key: Secret::new(secret_key),
                 security_token: get(ENV_SECURITY_TOKEN).map(Secret::new),
             }),
-            (Some(_), None) => anyhow::bail!("{ENV_AK} is set but {ENV_SK} is not"),
-            (None, Some(_)) => anyhow::bail!("{ENV_SK} is set but {ENV_AK} is not"),
+            (Some(_), None) => anyhow::bail!("{ak} is set but {sk} is not"),
+            (None, Some(_)) => anyhow::bail!("{sk} is set but {ak} is not"),
             (None, None) => match get(ENV_AUTH_TOKEN) {
                 Some(token) => Ok(Self::Token(Secret::new(token))),
                 None => anyhow::bail!(
-                    "no credentials: set {ENV_AK} and {ENV_SK} (plus {ENV_SECURITY_TOKEN} for \
-                     temporary credentials), or {ENV_AUTH_TOKEN} for an IAM token"
+                    "no credentials: set {ak} and {sk} (plus {security_token} for temporary \
+                     credentials), or {auth_token} for an IAM token"
                 ),
             },
         }
@@ -89,7 +104,7 @@ impl Credentials {
 impl Credentials {
     /// Values that would break or forge a header (or sign with a blank key) fail here, naming
     /// the variable, never showing the value.
-    fn check(&self) -> anyhow::Result<()> {
+    fn check(&self, name: &impl Fn(&str) -> String) -> anyhow::Result<()> {
         match self {
             Credentials::AkSk {
                 access_key,
@@ -97,16 +112,16 @@ impl Credentials {
                 security_token,
             } => {
                 // The AK stands in `Authorization: ... Access=AK, SignedHeaders=...`.
-                header_safe(ENV_AK, access_key, &[',', '='])?;
+                header_safe(&name(ENV_AK), access_key, &[',', '='])?;
                 if secret_key.expose().trim().is_empty() {
-                    anyhow::bail!("{ENV_SK} is blank");
+                    anyhow::bail!("{} is blank", name(ENV_SK));
                 }
                 if let Some(token) = security_token {
-                    header_safe(ENV_SECURITY_TOKEN, token.expose(), &[])?;
+                    header_safe(&name(ENV_SECURITY_TOKEN), token.expose(), &[])?;
                 }
                 Ok(())
             }
-            Credentials::Token(token) => header_safe(ENV_AUTH_TOKEN, token.expose(), &[]),
+            Credentials::Token(token) => header_safe(&name(ENV_AUTH_TOKEN), token.expose(), &[]),
         }
     }
 }
@@ -189,6 +204,15 @@ mod tests {
         assert!(with(ENV_AK, "AK=1").contains("'='"));
         assert!(with(ENV_SK, "   ").contains(&format!("{ENV_SK} is blank")));
         assert!(with(ENV_SECURITY_TOKEN, "tok en").contains(ENV_SECURITY_TOKEN));
+        // Under other names (a configured target's), errors use those names.
+        let renamed = |standard: &str| format!("PROD_{}", &standard[standard.len() - 2..]);
+        let err = Credentials::from_named_lookup(|_| None, renamed).unwrap_err();
+        assert!(err.to_string().contains("set PROD_AK and PROD_SK"), "{err}");
+        let bad = Credentials::from_named_lookup(
+            |key| (key == ENV_AK || key == ENV_SK).then(|| "AK\n1".to_owned()),
+            renamed,
+        );
+        assert!(bad.unwrap_err().to_string().starts_with("PROD_AK"));
         let err = Credentials::from_lookup(lookup(&[(ENV_AUTH_TOKEN, "a\nb")])).unwrap_err();
         assert!(err.to_string().contains(ENV_AUTH_TOKEN), "{err}");
         // The SK is never sent, only used to sign: any non-blank value works.

@@ -54,7 +54,9 @@ async fn config_check_resolves_targets_and_names_what_is_wrong() {
     assert_eq!(sim["problems"], serde_json::json!([]));
     let broken = checked["targets"][1]["problems"].to_string();
     assert!(broken.contains("user name or password"), "{broken}");
-    assert!(broken.contains("MISSING_AK"), "{broken}");
+    // The variables as the target names them, not the SDK's it stands in for.
+    assert!(broken.contains("set MISSING_AK and MISSING_SK"), "{broken}");
+    assert!(!broken.contains("HUAWEICLOUD_SDK_AK"), "{broken}");
 
     let missing = env
         .run(&["--config", "/nonexistent/config.toml", "status"])
