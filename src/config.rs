@@ -114,6 +114,15 @@ pub fn default_database() -> String {
     }
 }
 
+/// A configuration file that does not read. Its message spans lines (TOML points at the
+/// column that is wrong), and it is the user's own file, so it is printed line for line.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration {}: {message}", path.display())]
+pub struct InvalidConfig {
+    pub path: PathBuf,
+    pub message: String,
+}
+
 impl Config {
     /// Reads the configuration: `explicit` (from `--config` or `VPN_INVENTORY_CONFIG`) must
     /// exist; the default file may be missing (then the configuration is empty).
@@ -135,9 +144,14 @@ impl Config {
                     .with_context(|| format!("cannot read configuration {}", path.display()));
             }
         };
-        let config = Self::parse(&text)
-            .with_context(|| format!("invalid configuration {}", path.display()))?;
-        Ok((config, Some(path)))
+        match Self::parse(&text) {
+            Ok(config) => Ok((config, Some(path))),
+            Err(e) => Err(InvalidConfig {
+                path,
+                message: crate::text::causes(e.as_ref()),
+            }
+            .into()),
+        }
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Self> {

@@ -1,5 +1,6 @@
 //! How a command ends when it does not succeed: the error `main` prints, and its exit code.
 
+use crate::config::InvalidConfig;
 use crate::shutdown::Interrupted;
 use crate::sync::{RunError, RunFailed};
 use crate::text::one_line;
@@ -26,7 +27,15 @@ impl CommandError {
     pub fn message(&self) -> String {
         match self {
             CommandError::Interrupted(interrupted) => one_line(&interrupted.to_string()),
-            CommandError::Failed(error) => one_line(&crate::text::causes(error.as_ref())),
+            CommandError::Failed(error) => match error.downcast_ref::<InvalidConfig>() {
+                // Line for line, each line still escaped: TOML points at the column below.
+                Some(invalid) => {
+                    let lines: Vec<String> = invalid.message.lines().map(one_line).collect();
+                    let path = one_line(&invalid.path.display().to_string());
+                    format!("invalid configuration {path}:\n{}", lines.join("\n"))
+                }
+                None => one_line(&crate::text::causes(error.as_ref())),
+            },
             CommandError::OfTarget { error, .. } => error.message(),
         }
     }

@@ -58,6 +58,32 @@ async fn config_check_resolves_targets_and_names_what_is_wrong() {
     assert!(broken.contains("set MISSING_AK and MISSING_SK"), "{broken}");
     assert!(!broken.contains("HUAWEICLOUD_SDK_AK"), "{broken}");
 
+    // A file that does not read is shown as TOML points at it, line for line, and a control
+    // character in it still cannot drive the terminal.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[targets]]\nname = \"a\\u001b\"\nproject_id = 3 # \u{1b}[31m\n",
+    )
+    .unwrap();
+    let run = env
+        .run(&["--config", bad.to_str().unwrap(), "status"])
+        .await;
+    assert_eq!(run.code, Some(1));
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(lines[0].ends_with("bad.toml:"), "{}", run.stderr);
+    assert!(
+        lines.iter().any(|l| l.contains("at line 3, column")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        lines.iter().any(|l| l.trim_end().ends_with('^')),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains('\u{1b}'), "{}", run.stderr);
+
     let missing = env
         .run(&["--config", "/nonexistent/config.toml", "status"])
         .await;
