@@ -160,8 +160,8 @@ pub struct SyncArgs {
     #[arg(long, conflicts_with = "targets")]
     pub all: bool,
     /// Fetch and parse every page as a sync would and say what would change (by connection),
-    /// writing nothing: no run, no lock, no staging.
-    #[arg(long, conflicts_with_all = ["all", "targets", "resume", "metrics_file"])]
+    /// writing nothing: no run, no lock, no staging. With targets or --all, for each of them.
+    #[arg(long, conflicts_with_all = ["resume", "metrics_file"])]
     pub dry_run: bool,
     /// How many targets sync at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]

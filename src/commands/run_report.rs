@@ -6,7 +6,7 @@ use super::{CommandError, one_line, print_stdout};
 use crate::api::error::{ApiError, FetchError};
 use crate::cli::{ExitDetail, ReportFormat};
 use crate::scope::Scope;
-use crate::sync::{RunFailed, SyncReport};
+use crate::sync::{DryRunReport, RunFailed, SyncReport};
 
 /// What `sync --format json` prints when the sync did not complete.
 pub fn failure_record(error: &CommandError) -> serde_json::Value {
@@ -138,4 +138,28 @@ pub fn print_report(report: &SyncReport, format: ReportFormat) -> anyhow::Result
         }
     };
     print_stdout(&text)
+}
+
+/// A dry run's summary line.
+pub fn dry_run_text(report: &DryRunReport) -> String {
+    format!(
+        "dry run: {} fetched in {} ({}); would add {}, change {}, remove {}; \
+         {} unchanged{}\n",
+        super::counted(report.fetched, "connection"),
+        super::counted(report.pages, "page"),
+        super::megabytes(report.bytes),
+        report.would_add,
+        report.would_change,
+        report
+            .would_remove
+            .map_or("? (filtered sweep)".to_owned(), |n| n.to_string()),
+        report.unchanged,
+        report
+            .removals_skipped
+            .as_deref()
+            .map_or(String::new(), |why| format!(
+                "; a run would infer no removals: {}",
+                one_line(why)
+            )),
+    )
 }

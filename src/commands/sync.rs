@@ -2,7 +2,7 @@
 //! configured target (`targets`).
 
 use super::run_report::{
-    exit_code, failure_record, log_summary, print_report, scope_label, warn_skipped,
+    dry_run_text, exit_code, failure_record, log_summary, print_report, scope_label, warn_skipped,
 };
 use super::run_setup::{endpoint_of, run_options};
 use super::{CommandError, metrics, one_line, print_stdout};
@@ -68,26 +68,7 @@ async fn sync(
             ReportFormat::Json => {
                 serde_json::to_string(&report).map_err(anyhow::Error::from)? + "\n"
             }
-            ReportFormat::Text => format!(
-                "dry run: {} fetched in {} ({}); would add {}, change {}, remove {}; \
-                 {} unchanged{}\n",
-                super::counted(report.fetched, "connection"),
-                super::counted(report.pages, "page"),
-                super::megabytes(report.bytes),
-                report.would_add,
-                report.would_change,
-                report
-                    .would_remove
-                    .map_or("? (filtered sweep)".to_owned(), |n| n.to_string()),
-                report.unchanged,
-                report
-                    .removals_skipped
-                    .as_deref()
-                    .map_or(String::new(), |why| format!(
-                        "; a run would infer no removals: {}",
-                        one_line(why)
-                    )),
-            ),
+            ReportFormat::Text => dry_run_text(&report),
         };
         print_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);

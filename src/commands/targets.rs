@@ -6,7 +6,7 @@
 //! removals (3), changes (2), nothing (0).
 
 use super::run_report::{
-    exit_code, failure_record, log_summary, print_report, scope_label, warn_skipped,
+    dry_run_text, exit_code, failure_record, log_summary, print_report, scope_label, warn_skipped,
 };
 use super::run_setup::run_options;
 use super::{CommandError, metrics, one_line, print_stdout};
@@ -16,7 +16,7 @@ use crate::config::{Config, Target};
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
-use crate::sync::{SyncReport, sync_scope};
+use crate::sync::{SyncReport, dry_run, sync_scope};
 use std::process::ExitCode;
 use std::sync::Arc;
 use tracing::Instrument as _;
@@ -36,6 +36,9 @@ pub async fn run(
 ) -> Result<ExitCode, CommandError> {
     let names = (!args.all).then_some(args.targets.as_slice());
     let targets: Vec<Target> = config.targets(names)?.into_iter().cloned().collect();
+    if args.dry_run {
+        return dry_run_each(database, targets, &args).await;
+    }
     let (options, retry) = run_options(&args)?;
     let store = Store::open(database).await?;
     let shutdown = Shutdown::listen();
@@ -99,6 +102,63 @@ pub async fn run(
         })
         .max()
         .map_or(0, |(_, code)| code);
+    Ok(ExitCode::from(worst))
+}
+
+/// `sync --dry-run` of targets: each one's sweep compared with the inventory, one target after
+/// another, writing nothing (the database is read if it exists, never created or locked).
+/// Prints each target's outcome as a sync would; exits 1 if any failed, 130 if interrupted.
+async fn dry_run_each(
+    database: &DatabaseUrl,
+    targets: Vec<Target>,
+    args: &SyncArgs,
+) -> Result<ExitCode, CommandError> {
+    let (_, retry) = run_options(args)?;
+    let store = Store::open_if_exists(database).await?;
+    let shutdown = Shutdown::listen();
+    let mut records = Vec::new();
+    let mut worst = 0;
+    for target in targets {
+        let name = one_line(&target.name);
+        let span = crate::logging::run_span(&target.name);
+        let outcome = async {
+            let (client, scope) = prepare(&target, retry, args.max_response_size.0)?;
+            let report = dry_run(store.as_ref(), &client, &scope, args.page_size, &shutdown);
+            Ok::<_, CommandError>(report.await?)
+        }
+        .instrument(span)
+        .await;
+        let mut record = match &outcome {
+            Ok(report) => serde_json::to_value(report).map_err(anyhow::Error::from)?,
+            Err(error) => failure_record(error),
+        };
+        record["target"] = target.name.clone().into();
+        records.push(record);
+        match outcome {
+            Ok(report) if args.format == ReportFormat::Text => {
+                print_stdout(&format!("target {name}: {}", dry_run_text(&report)))?;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                eprintln!("vpn-inventory: error: target {name}: {}", error.message());
+                if args.format == ReportFormat::Text {
+                    print_stdout(&format!("target {name}: failed\n"))?;
+                }
+                let interrupted = matches!(error.inner(), CommandError::Interrupted(_));
+                worst = worst.max(if interrupted { 130 } else { 1 });
+                if interrupted {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(store) = store {
+        store.close().await;
+    }
+    if args.format == ReportFormat::Json {
+        let records = serde_json::to_string(&records).map_err(anyhow::Error::from)?;
+        print_stdout(&format!("{records}\n"))?;
+    }
     Ok(ExitCode::from(worst))
 }
 

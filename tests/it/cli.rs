@@ -742,3 +742,69 @@ async fn summaries_count_one_page_and_one_connection_in_the_singular() {
     let run = &run.assert_ok().stdout;
     assert!(run.contains(": 1 connection fetched in 1 page ("), "{run}");
 }
+
+#[tokio::test]
+async fn sync_all_dry_run_reports_each_target_and_writes_nothing() {
+    let env = TestEnv::generated(Backend::Sqlite, 20, 6).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    // A database that does not exist yet: a dry run must not create it.
+    let database = dir.path().join("never.db");
+    let text = format!(
+        r#"
+        database = "sqlite://{database}"
+        [[targets]]
+        name = "whole"
+        project_id = "{project}"
+        endpoint = "{endpoint}"
+        credentials = {{ ak_env = "SIM_AK", sk_env = "SIM_SK" }}
+
+        [[targets]]
+        name = "gateway"
+        project_id = "{project}"
+        endpoint = "{endpoint}"
+        vgw_id = "{gateway}"
+        credentials = {{ ak_env = "SIM_AK", sk_env = "SIM_SK" }}
+
+        [[targets]]
+        name = "no-keys"
+        project_id = "{project}"
+        endpoint = "{endpoint}"
+        credentials = {{ ak_env = "MISSING_AK", sk_env = "MISSING_SK" }}
+        "#,
+        database = database.display(),
+        project = env.config.project_id,
+        endpoint = env.sim.endpoint(),
+        gateway = env.first_gateway(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let config = config.to_str().unwrap();
+    let dry_run = |args: &[&str]| {
+        let mut all = vec!["--config", config, "sync", "--dry-run"];
+        all.extend_from_slice(args);
+        let mut cmd = env.command(&all);
+        cmd.env_remove("VPN_INVENTORY_DATABASE")
+            .env("SIM_AK", &env.config.access_key)
+            .env("SIM_SK", &env.config.secret_key);
+        env.run_cmd(cmd)
+    };
+    let run = dry_run(&["--all", "--format", "json"]).await;
+    assert_eq!(run.code, Some(1), "one target has no keys: {}", run.stderr);
+    assert!(run.stderr.contains("target no-keys"), "{}", run.stderr);
+    let outcomes = run.json();
+    let outcomes = outcomes.as_array().unwrap();
+    let by_name = |name: &str| outcomes.iter().find(|o| o["target"] == name).unwrap();
+    assert_eq!(by_name("whole")["status"], "dry-run");
+    assert_eq!(by_name("whole")["would_add"], 20);
+    assert_eq!(by_name("gateway")["status"], "dry-run");
+    let gateway = by_name("gateway")["would_add"].as_i64().unwrap();
+    assert!(gateway > 0 && gateway < 20, "{gateway}");
+    assert_eq!(by_name("no-keys")["status"], "failed");
+    assert!(!database.exists(), "a dry run created the database");
+
+    let run = dry_run(&["gateway"]).await;
+    let stdout = &run.assert_ok().stdout;
+    assert!(stdout.starts_with("target gateway: dry run: "), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(!database.exists(), "a dry run created the database");
+}
