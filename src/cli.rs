@@ -302,6 +302,10 @@ pub enum ConfigCommand {
     Check {
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         format: TableFormat,
+        /// Also ask each target's API for one connection (`limit=1`, signed as a sync signs):
+        /// shows whether its credentials, permission and endpoint work; exit 1 if any fails.
+        #[arg(long)]
+        probe: bool,
     },
 }
 

@@ -1,8 +1,10 @@
 //! `vpn-inventory config check`: the configuration as it resolves, secrets masked.
 
 use super::{one_line, plain_table, print_stdout, table_text};
-use crate::api::client::parse_endpoint;
+use crate::api::client::{VpnClient, parse_endpoint};
 use crate::api::credentials::Credentials;
+use crate::api::error::FetchError;
+use crate::api::retry::{RetryPolicy, describe};
 use crate::cli::TableFormat;
 use crate::config::{Config, Target};
 use serde::Serialize;
@@ -18,17 +20,30 @@ struct Resolved<'a> {
     resolved_endpoint: Option<String>,
     /// `AK/SK`, `AK/SK with security token` or `IAM token`; never a value.
     resolved_credentials: Option<&'static str>,
+    /// What the API answered one signed request (`--probe`): `ok`, or why it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probe: Option<String>,
     problems: Vec<String>,
 }
 
-pub fn check(
+pub async fn check(
     config: &Config,
     path: Option<&Path>,
     database_flag: Option<String>,
     format: TableFormat,
+    probe: bool,
 ) -> anyhow::Result<ExitCode> {
     let database = super::database_url(database_flag, config)?;
-    let resolved: Vec<Resolved> = config.targets.iter().map(resolve).collect();
+    let mut resolved: Vec<Resolved> = config.targets.iter().map(resolve).collect();
+    if probe {
+        for r in resolved.iter_mut().filter(|r| r.problems.is_empty()) {
+            let answer = probe_target(r.target).await;
+            if let Err(why) = &answer {
+                r.problems.push(format!("probe: {why}"));
+            }
+            r.probe = Some(answer.map_or_else(|why| why, |()| "ok".to_owned()));
+        }
+    }
     let ok = resolved.iter().all(|r| r.problems.is_empty());
     let file = path.map_or("(none)".to_owned(), |p| p.display().to_string());
     let text = match format {
@@ -42,14 +57,11 @@ pub fn check(
             serde_json::to_string_pretty(&json)? + "\n"
         }
         TableFormat::Table => {
-            let header = [
-                "TARGET",
-                "PROJECT",
-                "ENDPOINT",
-                "FILTERS",
-                "CREDENTIALS",
-                "PROBLEMS",
-            ];
+            let mut header = vec!["TARGET", "PROJECT", "ENDPOINT", "FILTERS", "CREDENTIALS"];
+            if probe {
+                header.push("PROBE");
+            }
+            header.push("PROBLEMS");
             let mut table = plain_table(&header, &[]);
             for r in &resolved {
                 let filters = serde_json::to_value(r.target.filters())?;
@@ -59,14 +71,23 @@ pub fn check(
                         .collect::<Vec<_>>()
                         .join(" ")
                 });
-                table.add_row([
+                let mut row = vec![
                     one_line(&r.target.name),
                     one_line(&r.target.project_id),
                     one_line(r.resolved_endpoint.as_deref().unwrap_or("-")),
                     one_line(&filters),
                     r.resolved_credentials.unwrap_or("-").to_owned(),
-                    one_line(&r.problems.join("; ")),
-                ]);
+                ];
+                if probe {
+                    let shown = if r.probe.as_deref() == Some("ok") {
+                        "ok"
+                    } else {
+                        "failed"
+                    };
+                    row.push(if r.probe.is_some() { shown } else { "-" }.to_owned());
+                }
+                row.push(one_line(&r.problems.join("; ")));
+                table.add_row(row);
             }
             format!(
                 "configuration  {}\ndatabase       {}\n\n{}",
@@ -109,8 +130,41 @@ fn resolve(target: &Target) -> Resolved<'_> {
         target,
         resolved_endpoint: endpoint,
         resolved_credentials: credentials,
+        probe: None,
         problems,
     }
+}
+
+/// One signed request for one connection of `target`'s list, with no retry and a short wait:
+/// what the API says of its credentials (401), permission (403) and endpoint (no answer).
+async fn probe_target(target: &Target) -> Result<(), String> {
+    let what = |e: anyhow::Error| format!("{e:#}");
+    let endpoint = target_endpoint(target).map_err(what)?;
+    let credentials = target.credentials().map_err(what)?;
+    let once = RetryPolicy {
+        max_retries: 0,
+        request_timeout: PROBE_TIMEOUT,
+        ..RetryPolicy::default()
+    };
+    let client =
+        VpnClient::with_retries(&endpoint, &target.project_id, credentials, once).map_err(what)?;
+    let answer = client.list_page(&target.filters(), 1, None).await;
+    let page = answer.map_err(|e| probe_failure(&e))?;
+    page.parse().map(drop).map_err(|e| probe_failure(&e))
+}
+
+/// How long a probe waits for its one answer.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// A probe's failure in the words an operator acts on, then the API's own.
+fn probe_failure(error: &FetchError) -> String {
+    let kind = match error {
+        FetchError::Api(api) if api.status == 401 => "credentials refused",
+        FetchError::Api(api) if api.status == 403 => "permission denied",
+        FetchError::Transport(_) => "endpoint unreachable",
+        _ => "unexpected answer",
+    };
+    one_line(&format!("{kind}: {}", describe(error)))
 }
 
 /// The endpoint a target's requests go to, checked as `sync` checks `--endpoint`.

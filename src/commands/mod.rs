@@ -40,13 +40,9 @@ use std::process::ExitCode;
 /// Runs the command `cli` names against the database it selects.
 pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
     let (config, config_path) = Config::load(cli.config.as_deref())?;
-    if let Command::Config(ConfigCommand::Check { format }) = cli.command {
-        return Ok(config::check(
-            &config,
-            config_path.as_deref(),
-            cli.database,
-            format,
-        )?);
+    if let Command::Config(ConfigCommand::Check { format, probe }) = cli.command {
+        let path = config_path.as_deref();
+        return Ok(config::check(&config, path, cli.database, format, probe).await?);
     }
     let database = &database_url(cli.database, &config)?;
     match cli.command {

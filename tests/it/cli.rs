@@ -808,3 +808,56 @@ async fn sync_all_dry_run_reports_each_target_and_writes_nothing() {
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(!database.exists(), "a dry run created the database");
 }
+
+#[tokio::test]
+async fn config_check_probe_asks_each_target_once_and_says_what_failed() {
+    let env = TestEnv::generated(Backend::Sqlite, 3, 5).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let target = |name: &str, endpoint: &str, sk_env: &str| {
+        format!(
+            "[[targets]]\nname = \"{name}\"\nproject_id = \"{}\"\nendpoint = \"{endpoint}\"\n\
+             credentials = {{ ak_env = \"SIM_AK\", sk_env = \"{sk_env}\" }}\n\n",
+            env.config.project_id
+        )
+    };
+    let endpoint = env.sim.endpoint();
+    let text = target("good", &endpoint, "SIM_SK")
+        + &target("wrong-sk", &endpoint, "WRONG_SK")
+        + &target("dead", "http://127.0.0.1:1", "SIM_SK");
+    std::fs::write(&config, text).unwrap();
+    let check = |probe: bool| {
+        let config = config.to_str().unwrap();
+        let mut args = vec!["--config", config, "config", "check", "--format", "json"];
+        if probe {
+            args.push("--probe");
+        }
+        let mut cmd = env.command(&args);
+        cmd.env("SIM_AK", &env.config.access_key)
+            .env("SIM_SK", &env.config.secret_key)
+            .env("WRONG_SK", "not-the-secret-key");
+        env.run_cmd(cmd)
+    };
+    // Without --probe nothing is asked, and every target resolves.
+    let run = check(false).await;
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+    assert!(run.json()["targets"][0].get("probe").is_none());
+    assert_eq!(env.sim.state.requests(), 0);
+
+    let run = check(true).await;
+    // One request for each target the simulator serves, a refused one not asked again.
+    assert_eq!(env.sim.state.requests(), 2);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert!(!run.stdout.contains(&env.config.secret_key));
+    let checked = run.json();
+    let probe = |i: usize| checked["targets"][i]["probe"].as_str().unwrap().to_owned();
+    assert_eq!(probe(0), "ok");
+    assert!(
+        probe(1).starts_with("credentials refused: HTTP 401"),
+        "{}",
+        probe(1)
+    );
+    assert!(probe(2).starts_with("endpoint unreachable"), "{}", probe(2));
+    assert_eq!(checked["targets"][0]["problems"], serde_json::json!([]));
+    assert_eq!(checked["ok"], false);
+}
