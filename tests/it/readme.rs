@@ -175,3 +175,99 @@ fn the_demo_and_the_look_around_after_it_run_offline() {
     let status = String::from_utf8_lossy(&status.stdout);
     assert!(status.contains("inventory.db"), "{status}");
 }
+
+/// README's crontab entry: its `MAILTO` line and the command of its one job (the line after
+/// the five time fields).
+fn readme_crontab() -> (String, String) {
+    let lines = shell_lines();
+    let mailto = lines.iter().find(|l| l.starts_with("MAILTO="));
+    let job = lines.iter().find(|l| l.starts_with("17 * * * *"));
+    let (Some(mailto), Some(job)) = (mailto, job) else {
+        panic!("README shows no crontab with MAILTO and a job: {lines:?}");
+    };
+    let command = job
+        .splitn(6, ' ')
+        .nth(5)
+        .expect("a command after the time fields");
+    ((*mailto).to_owned(), command.trim().to_owned())
+}
+
+/// Runs `command` as cron runs a job: `/bin/sh -c`, an environment of HOME, LOGNAME, SHELL and
+/// cron's PATH only, and the home directory as its working directory.
+fn as_cron(home: &Path, command: &str) -> std::process::Output {
+    std::process::Command::new("env")
+        .args([
+            "-i",
+            &format!("HOME={}", home.display()),
+            "LOGNAME=cron",
+            "SHELL=/bin/sh",
+        ])
+        .args(["PATH=/usr/bin:/bin", "/bin/sh", "-c", command])
+        .current_dir(home)
+        .output()
+        .expect("env and sh run")
+}
+
+// Two workers: the simulator answers on one while this test waits for the job on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crontab_readme_shows_syncs_every_target_and_is_quiet_on_a_good_day() {
+    use crate::support::{Backend, TestEnv};
+    let (mailto, command) = readme_crontab();
+    assert!(mailto.contains('@'), "{mailto}");
+    let env = TestEnv::generated(Backend::Sqlite, 7, 11).await;
+    let home = tempfile::tempdir().expect("a home");
+    let home = home.path();
+    // What README tells the user to set up: the binary in ~/.cargo/bin, a configuration with
+    // a target whose credentials are in variables, and an env file exporting them.
+    let bin = home.join(".cargo/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_vpn-inventory"),
+        bin.join("vpn-inventory"),
+    )
+    .unwrap();
+    let config = home.join(".config/vpn-inventory");
+    std::fs::create_dir_all(&config).unwrap();
+    let target = format!(
+        "[[targets]]\nname = \"prod\"\nproject_id = \"{}\"\nendpoint = \"{}\"\n\
+         credentials = {{ ak_env = \"PROD_AK\", sk_env = \"PROD_SK\" }}\n",
+        env.config.project_id,
+        env.sim.endpoint()
+    );
+    std::fs::write(config.join("config.toml"), target).unwrap();
+    let env_file = home.join(".config/vpn-inventory.env");
+    let exports = |sk: &str| {
+        format!(
+            "export PROD_AK={}\nexport PROD_SK={sk}\n",
+            env.config.access_key
+        )
+    };
+    std::fs::write(&env_file, exports(&env.config.secret_key)).unwrap();
+
+    let good = as_cron(home, &command);
+    assert!(good.status.success(), "{good:?}");
+    assert!(
+        good.stdout.is_empty() && good.stderr.is_empty(),
+        "cron would mail: {good:?}"
+    );
+    let database = home.join(".local/share/vpn-inventory/inventory.db");
+    assert!(database.exists(), "the job synced into {database:?}");
+    let runs = std::process::Command::new(env!("CARGO_BIN_EXE_vpn-inventory"))
+        .args(["--database", &format!("sqlite://{}", database.display())])
+        .args(["runs", "--format", "json"])
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).expect("runs as JSON");
+    assert_eq!(runs[0]["status"], "complete", "{runs}");
+    assert_eq!(runs[0]["added"], 7, "{runs}");
+
+    // A bad day reaches the mail: the error on stderr, and a failing exit.
+    std::fs::write(&env_file, exports("not-the-secret-key")).unwrap();
+    let bad = as_cron(home, &command);
+    assert!(!bad.status.success(), "{bad:?}");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("target prod") && stderr.contains("401"),
+        "{stderr}"
+    );
+}
