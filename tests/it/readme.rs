@@ -1,6 +1,7 @@
-//! README.md's commands stay true: every `vpn-inventory` command line in its `sh` blocks parses
-//! with the real command-line definition, and the ones that run offline (the demo and the look
-//! around after it) run, in a fresh home directory, against the database README says they use.
+//! README.md's commands stay true: every `vpn-inventory` command line in its `sh` blocks and
+//! systemd units parses with the real command-line definition, and the ones that run offline
+//! run: the demo and the look around after it, in a fresh home directory, against the database
+//! README says they use, and the crontab line, as cron runs it.
 
 use clap::Parser as _;
 use std::path::Path;
@@ -8,15 +9,17 @@ use vpn_inventory::cli::Cli;
 
 const README: &str = include_str!("../../README.md");
 
-/// The lines of README's `sh` code blocks.
+/// The lines of README's `sh` code blocks, and the commands of its systemd units
+/// (`ExecStart=` of its `ini` blocks), which run the same way.
 fn shell_lines() -> Vec<&'static str> {
     let mut lines = Vec::new();
-    let mut in_shell = false;
+    let mut block = "";
     for line in README.lines() {
         match line.trim() {
-            "```sh" => in_shell = true,
-            fence if fence.starts_with("```") => in_shell = false,
-            _ if in_shell => lines.push(line),
+            fence if fence.starts_with("```") && block.is_empty() => block = &fence[3..],
+            fence if fence.starts_with("```") => block = "",
+            _ if block == "sh" => lines.push(line),
+            _ if block == "ini" => lines.extend(line.strip_prefix("ExecStart=")),
             _ => {}
         }
     }
@@ -127,6 +130,13 @@ fn every_command_readme_shows_parses() {
         }
         subcommands.extend(args.first().cloned());
     }
+    let systemd = invocations
+        .iter()
+        .find(|(line, _)| line.starts_with("/usr/local/bin/"));
+    assert!(
+        systemd.is_some(),
+        "README's systemd unit runs no vpn-inventory"
+    );
     for command in [
         "sync", "drift", "history", "diff", "export", "report", "config", "runs",
     ] {
