@@ -111,8 +111,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff), e.g. `vpn-inventory man | man -l -`.
-    Man,
+    /// Print the manual page (roff), e.g. `vpn-inventory man | man -l -`; with a subcommand,
+    /// that subcommand's page (`vpn-inventory man sync`).
+    Man {
+        /// The subcommand whose page to print.
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
 }
 
 /// Where the API is and which project to read.

@@ -61,7 +61,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Report(args) => Ok(report::run(database, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),
         Command::Completions { shell } => Ok(docs::completions(shell)?),
-        Command::Man => Ok(docs::man()?),
+        Command::Man { subcommand } => Ok(docs::man(subcommand.as_deref())?),
         #[cfg(feature = "simulator")]
         Command::Simulate(args) => Ok(simulate::run(args).await?),
     }

@@ -411,6 +411,25 @@ async fn version_completions_and_manual_come_from_the_cli_definition() {
         page.contains("schema version"),
         "the VERSION section keeps the long version"
     );
+    for section in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH FILES"] {
+        assert!(page.contains(section), "{section}: {page}");
+    }
+    // One page per subcommand, with its own options and the same closing sections.
+    let sync = env.run(&["man", "sync"]).await;
+    let sync = &sync.assert_ok().stdout;
+    assert!(sync.contains(".TH vpn-inventory-sync 1"), "{sync}");
+    assert!(
+        sync.contains(r"\-\-all") && sync.contains(r"\-\-resume"),
+        "{sync}"
+    );
+    assert!(sync.contains(".SH \"EXIT STATUS\""), "{sync}");
+    let unknown = env.run(&["man", "sink"]).await;
+    assert_eq!(unknown.code, Some(1));
+    assert!(
+        unknown.stderr.contains("no subcommand \"sink\""),
+        "{}",
+        unknown.stderr
+    );
 }
 
 #[tokio::test]
