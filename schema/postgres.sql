@@ -1,6 +1,7 @@
 -- Generated: the schema the migrations in migrations/postgres/ leave, read back from a
 -- database they created. Do not edit: regenerate with schema/regenerate.sh
 -- (UPDATE_SCHEMA=1 cargo test --test it schema::snapshot); a test fails while it differs.
+-- Up to the migration V22__schema.
 
 CREATE OR REPLACE FUNCTION public.connection_id_key(id text)
  RETURNS text

@@ -1,6 +1,7 @@
 -- Generated: the schema the migrations in migrations/sqlite/ leave, read back from a
 -- database they created. Do not edit: regenerate with schema/regenerate.sh
 -- (UPDATE_SCHEMA=1 cargo test --test it schema::snapshot); a test fails while it differs.
+-- Up to the migration V22__schema.
 
 CREATE TABLE bgp_peers (
     connection_pk        INTEGER PRIMARY KEY REFERENCES connections (pk) ON DELETE CASCADE,

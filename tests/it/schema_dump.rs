@@ -18,13 +18,21 @@ pub const HEADER: &str = "\
 -- (UPDATE_SCHEMA=1 cargo test --test it schema::snapshot); a test fails while it differs.
 ";
 
-/// The snapshot of `db`: its header, then its schema.
+/// The snapshot of `db`: its header and the latest migration applied, then its schema. Naming
+/// the migration dates the snapshot: one that changes nothing in the schema still renews it.
 pub async fn snapshot(db: &TestDb) -> String {
     let (backend, schema) = match db {
         TestDb::Sqlite(pool) => ("sqlite", sqlite_snapshot(pool).await),
         TestDb::Postgres(pool) => ("postgres", postgres_schema(pool).await),
     };
-    format!("{}\n{schema}", HEADER.replace("{backend}", backend))
+    let latest = db
+        .text(
+            "SELECT 'V' || CAST(version AS TEXT) || '__' || name FROM refinery_schema_history
+             ORDER BY version DESC LIMIT 1",
+        )
+        .await;
+    let header = HEADER.replace("{backend}", backend);
+    format!("{header}-- Up to the migration {latest}.\n\n{schema}")
 }
 
 /// What two databases of one backend share when their schemas are the same.
