@@ -39,11 +39,14 @@ const FILTERS: [&str; 5] = [
     "enterprise_project_ids",
 ];
 
+/// How a scope given as its JSON object (`status --format json`) starts.
+const JSON_OBJECT_START: char = '{';
+
 /// A scope as `status` shows it: `PROJECT name=value ...` (table), or its JSON object
 /// (`status --format json`).
 pub fn parse_scope(text: &str) -> anyhow::Result<Scope> {
     let text = text.trim();
-    let object = if text.starts_with('{') {
+    let object = if text.starts_with(JSON_OBJECT_START) {
         match serde_json::from_str(text) {
             Ok(Value::Object(object)) => object,
             _ => anyhow::bail!("scope {:?} is not a JSON object", one_line(text)),
