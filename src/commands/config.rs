@@ -1,7 +1,8 @@
 //! `vpn-inventory config check`: the configuration as it resolves, secrets masked.
 
+use super::run_setup::{target_client, target_endpoint};
 use super::{one_line, plain_table, print_stdout, table_text};
-use crate::api::client::{VpnClient, parse_endpoint};
+use crate::api::client::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::api::credentials::Credentials;
 use crate::api::error::FetchError;
 use crate::api::retry::{RetryPolicy, describe};
@@ -138,16 +139,13 @@ fn resolve(target: &Target) -> Resolved<'_> {
 /// One signed request for one connection of `target`'s list, with no retry and a short wait:
 /// what the API says of its credentials (401), permission (403) and endpoint (no answer).
 async fn probe_target(target: &Target) -> Result<(), String> {
-    let what = |e: anyhow::Error| format!("{e:#}");
-    let endpoint = target_endpoint(target).map_err(what)?;
-    let credentials = target.credentials().map_err(what)?;
     let once = RetryPolicy {
         max_retries: 0,
         request_timeout: PROBE_TIMEOUT,
         ..RetryPolicy::default()
     };
-    let client =
-        VpnClient::with_retries(&endpoint, &target.project_id, credentials, once).map_err(what)?;
+    let (client, _) =
+        target_client(target, once, DEFAULT_MAX_RESPONSE_BYTES).map_err(|e| format!("{e:#}"))?;
     let answer = client.list_page(&target.filters(), 1, None).await;
     let page = answer.map_err(|e| probe_failure(&e))?;
     page.parse().map(drop).map_err(|e| probe_failure(&e))
@@ -165,13 +163,4 @@ fn probe_failure(error: &FetchError) -> String {
         _ => "unexpected answer",
     };
     one_line(&format!("{kind}: {}", describe(error)))
-}
-
-/// The endpoint a target's requests go to, checked as `sync` checks `--endpoint`.
-pub fn target_endpoint(target: &Target) -> anyhow::Result<String> {
-    let endpoint =
-        super::run_setup::endpoint_of(target.endpoint.as_deref(), target.region.as_deref())?
-            .ok_or_else(|| anyhow::anyhow!("no region or endpoint"))?;
-    parse_endpoint(&endpoint).map_err(anyhow::Error::msg)?;
-    Ok(endpoint)
 }

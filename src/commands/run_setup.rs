@@ -1,10 +1,13 @@
 //! What a sync run needs from the flags or a configured target, checked: its options and
-//! retry policy, and its endpoint (given, or the default one of a region).
+//! retry policy, its endpoint (given, or the default one of a region), and a target's client,
+//! which `sync --all` and `config check --probe` build alike.
 
-use crate::api::client::default_endpoint;
+use crate::api::client::{VpnClient, default_endpoint, parse_endpoint};
 use crate::api::retry::RetryPolicy;
 use crate::cli::SyncArgs;
+use crate::config::Target;
 use crate::reconcile::RemovalGuard;
+use crate::scope::Scope;
 use crate::sync::RunOptions;
 
 /// The run options and retry policy the flags give, checked.
@@ -56,4 +59,32 @@ pub fn check_region(region: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The endpoint a target's requests go to, checked as `sync` checks `--endpoint`.
+pub fn target_endpoint(target: &Target) -> anyhow::Result<String> {
+    let endpoint = endpoint_of(target.endpoint.as_deref(), target.region.as_deref())?
+        .ok_or_else(|| anyhow::anyhow!("no region or endpoint"))?;
+    parse_endpoint(&endpoint).map_err(anyhow::Error::msg)?;
+    Ok(endpoint)
+}
+
+/// The client and scope of a target, from the configuration.
+pub fn target_client(
+    target: &Target,
+    retry: RetryPolicy,
+    max_response_size: u64,
+) -> anyhow::Result<(VpnClient, Scope)> {
+    let endpoint =
+        target_endpoint(target).map_err(|e| e.context(format!("target {}", target.name)))?;
+    let credentials = target.credentials()?;
+    let client = VpnClient::with_retries(&endpoint, &target.project_id, credentials, retry)?
+        .with_max_response_size(max_response_size);
+    let scope = Scope::new(
+        &endpoint,
+        target.region.clone(),
+        &target.project_id,
+        target.filters(),
+    );
+    Ok((client, scope))
 }

@@ -8,12 +8,10 @@
 use super::run_report::{
     dry_run_text, exit_code, failure_record, log_summary, print_report, scope_label, warn_skipped,
 };
-use super::run_setup::run_options;
+use super::run_setup::{run_options, target_client};
 use super::{CommandError, metrics, one_line, print_stdout};
-use crate::api::client::VpnClient;
 use crate::cli::{ReportFormat, SyncArgs};
 use crate::config::{Config, Target};
-use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
 use crate::sync::{SyncReport, dry_run, sync_scope};
@@ -54,7 +52,7 @@ pub async fn run(
                     .acquire_owned()
                     .await
                     .expect("the semaphore stays open");
-                let (result, retries) = match prepare(&target, retry, max_response_size) {
+                let (result, retries) = match target_client(&target, retry, max_response_size) {
                     Err(e) => (Err(e.into()), None),
                     Ok((client, scope)) => {
                         let started = std::time::Instant::now();
@@ -122,7 +120,7 @@ async fn dry_run_each(
         let name = one_line(&target.name);
         let span = crate::logging::run_span(&target.name);
         let outcome = async {
-            let (client, scope) = prepare(&target, retry, args.max_response_size.0)?;
+            let (client, scope) = target_client(&target, retry, args.max_response_size.0)?;
             let report = dry_run(store.as_ref(), &client, &scope, args.page_size, &shutdown);
             Ok::<_, CommandError>(report.await?)
         }
@@ -160,26 +158,6 @@ async fn dry_run_each(
         print_stdout(&format!("{records}\n"))?;
     }
     Ok(ExitCode::from(worst))
-}
-
-/// The client and scope of a target, from the configuration.
-fn prepare(
-    target: &Target,
-    retry: crate::api::retry::RetryPolicy,
-    max_response_size: u64,
-) -> anyhow::Result<(VpnClient, Scope)> {
-    let endpoint = super::config::target_endpoint(target)
-        .map_err(|e| e.context(format!("target {}", target.name)))?;
-    let credentials = target.credentials()?;
-    let client = VpnClient::with_retries(&endpoint, &target.project_id, credentials, retry)?
-        .with_max_response_size(max_response_size);
-    let scope = Scope::new(
-        &endpoint,
-        target.region.clone(),
-        &target.project_id,
-        target.filters(),
-    );
-    Ok((client, scope))
 }
 
 /// Prints each target's outcome: a line each (text), or one JSON array; failures also on
