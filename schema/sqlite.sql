@@ -1,7 +1,7 @@
 -- Generated: the schema the migrations in migrations/sqlite/ leave, read back from a
 -- database they created. Do not edit: regenerate with schema/regenerate.sh
 -- (UPDATE_SCHEMA=1 cargo test --test it schema::snapshot); a test fails while it differs.
--- Up to the migration V22__schema.
+-- Up to the migration V23__syncs_targets_baselines.
 
 CREATE TABLE bgp_peers (
     connection_pk        INTEGER PRIMARY KEY REFERENCES connections (pk) ON DELETE CASCADE,
@@ -27,7 +27,8 @@ CREATE TABLE change_records (
     old_value       TEXT,
     new_value       TEXT,
     detected_at     TEXT NOT NULL
-);
+, baseline INTEGER NOT NULL DEFAULT 0
+    CHECK (baseline IN (0, 1)));
 CREATE INDEX change_records_connection ON change_records (connection_id, id);
 CREATE INDEX change_records_detected ON change_records (detected_at);
 CREATE INDEX change_records_run ON change_records (run_id);
@@ -236,9 +237,17 @@ CREATE TABLE sync_runs (
     endpoint         TEXT,
     region           TEXT,
     resumed_from     INTEGER REFERENCES sync_runs (id)  -- `sync --resume`: the run taken over
-);
+, sync_id INTEGER REFERENCES syncs (id), target TEXT);
 CREATE INDEX sync_runs_resumed_from ON sync_runs (resumed_from);
 CREATE INDEX sync_runs_scope ON sync_runs (scope_id, id);
+CREATE INDEX sync_runs_sync ON sync_runs (sync_id, id);
+
+CREATE TABLE syncs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,                  -- NULL while running, or when the process died
+    host        TEXT                   -- the host name of the machine that ran it
+);
 
 CREATE TABLE tags (
     connection_pk INTEGER NOT NULL REFERENCES connections (pk) ON DELETE CASCADE,
@@ -253,7 +262,8 @@ CREATE VIEW change_log AS
 SELECT r.id AS record_id, r.run_id, s.apply_seq,
        s.started_at AS run_started_at, s.finished_at AS run_finished_at, r.detected_at,
        r.project_id, r.connection_id, r.connection_name, c.name AS current_name,
-       r.change, r.category, r.field, r.old_value, r.new_value
+       r.change, r.category, r.field, r.old_value, r.new_value,
+       s.sync_id, s.target, s.region, r.baseline
 FROM change_records r
 JOIN sync_runs s ON s.id = r.run_id
 LEFT JOIN connections c ON c.project_id = r.project_id AND c.id = r.connection_id;

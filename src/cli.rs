@@ -367,15 +367,18 @@ pub enum RecordFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct DriftArgs {
-    /// Change records of this run.
+    /// Change records of this sync: every run of one `sync` (`sync --all`: every target's).
+    /// Without --sync, --run, --since or --until: the latest sync that recorded changes.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["run", "since", "until"])]
+    pub sync: Option<i64>,
+    /// Change records of this run (one target's, of one sync).
     #[arg(long, conflicts_with_all = ["since", "until"])]
     pub run: Option<i64>,
     /// Change records detected at or after this time: a time ago (24h, 7d, 30m), a date
-    /// (2026-11-20, midnight UTC) or an RFC 3339 time. Leaves out what baseline runs added.
+    /// (2026-11-20, midnight UTC) or an RFC 3339 time.
     #[arg(long, value_name = "TIME", value_parser = time_arg)]
     pub since: Option<chrono::DateTime<chrono::Utc>>,
-    /// Change records detected before this time (same formats as --since). Leaves out what
-    /// baseline runs added.
+    /// Change records detected before this time (same formats as --since).
     #[arg(long, value_name = "TIME", value_parser = time_arg)]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
     /// Only this connection: its id, a unique start of its id, or its exact name.
@@ -391,8 +394,8 @@ pub struct DriftArgs {
     /// Only `config` (what operators set) or `state` (status, BGP state) changes.
     #[arg(long, value_enum)]
     pub category: Option<CategoryArg>,
-    /// With --since or --until, keep what baseline runs added: a scope's first complete run
-    /// adds every connection it finds, which is no drift.
+    /// Keep what baseline runs added: a scope's first complete run adds every connection it
+    /// finds, which is no drift, so it is left out unless asked for.
     #[arg(long)]
     pub include_baseline: bool,
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]

@@ -18,6 +18,10 @@ pub struct Scope {
     pub project_id: String,
     #[serde(flatten)]
     pub filters: Filters,
+    /// The configuration's target this scope was synced for: a label, not part of the
+    /// identity (`key`), so a target renamed in the configuration keeps its scope.
+    #[serde(skip)]
+    pub target: Option<String>,
 }
 
 impl Scope {
@@ -27,6 +31,15 @@ impl Scope {
             region,
             project_id: project_id.to_owned(),
             filters: filters.normalized(),
+            target: None,
+        }
+    }
+
+    /// The scope as synced for the configuration's target `name`.
+    pub fn for_target(self, name: &str) -> Self {
+        Self {
+            target: Some(name.to_owned()),
+            ..self
         }
     }
 

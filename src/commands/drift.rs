@@ -28,6 +28,7 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
         None => None,
     };
     let mut filter = RecordFilter {
+        sync_id: args.sync,
         run_id: args.run,
         since: args.since,
         until: args.until,
@@ -35,7 +36,7 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
         category: args.category.map(Into::into),
         change: args.change.map(Into::into),
         field_prefix: args.field.clone(),
-        skip_baseline_added: period && !args.include_baseline,
+        skip_baseline: false,
     };
     if let (Some(since), Some(until)) = (args.since, args.until) {
         anyhow::ensure!(
@@ -57,15 +58,47 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
                 anyhow::bail!("run {run} is still running: its changes are not recorded yet")
             }
         },
-        None if !period => match store.latest_complete_run().await? {
-            Some(run) => filter.run_id = Some(run),
+        None if args.sync.is_some() || period => {}
+        None => match store.latest_sync_with_changes_recorded().await? {
+            Some(sync) => filter.sync_id = Some(sync),
             None => anyhow::bail!("no complete run yet: run `vpn-inventory sync` first"),
         },
-        None => {}
     }
-    let records = store.change_records(&filter).await?;
+    if let Some(sync) = filter.sync_id {
+        anyhow::ensure!(
+            store.sync_exists(sync).await?,
+            "there is no sync {sync} (`vpn-inventory runs` lists them)"
+        );
+    }
+    let (baseline, records): (Vec<_>, Vec<_>) = store
+        .change_records(&filter)
+        .await?
+        .into_iter()
+        .partition(|r| r.baseline && !args.include_baseline);
     print_stdout(&render_records(&records, args.format)?)?;
+    if !baseline.is_empty() {
+        tell_baseline_left_out(&baseline);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says on stderr that baseline adds were left out, so an empty answer is not mistaken for
+/// an empty inventory.
+fn tell_baseline_left_out(baseline: &[ChangeRecord]) {
+    let runs: std::collections::BTreeSet<i64> = baseline.iter().map(|r| r.run_id).collect();
+    let runs: Vec<String> = runs.iter().map(i64::to_string).collect();
+    let (noun, list) = match runs.len() {
+        1 => ("run", runs[0].clone()),
+        _ => ("runs", runs.join(", ")),
+    };
+    eprintln!(
+        "vpn-inventory: {} left out: the baseline that {noun} {list} took (the first run of \
+         a scope adds what was already there); --include-baseline lists them",
+        super::counted(
+            i64::try_from(baseline.len()).unwrap_or(i64::MAX),
+            "added connection"
+        )
+    );
 }
 
 pub async fn history(database: &DatabaseUrl, args: HistoryArgs) -> anyhow::Result<ExitCode> {
@@ -309,6 +342,7 @@ mod tests {
             old,
             new,
             detected_at: DateTime::from_timestamp(1_670_767_199, 123_456_000).unwrap(),
+            baseline: false,
         }
     }
 

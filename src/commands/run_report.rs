@@ -90,7 +90,9 @@ pub fn exit_code(report: &SyncReport, detail: Option<ExitDetail>) -> u8 {
         Some(ExitDetail::Config) => report.modified_config,
         _ => report.modified,
     };
-    let changed = report.added + report.removed + modified > 0;
+    // A baseline's adds were there already: no change to page anyone about (as `drift`).
+    let added = if report.baseline { 0 } else { report.added };
+    let changed = added + report.removed + modified > 0;
     match detail {
         None => 0,
         // Not a clean success: someone should look at why (stderr says).

@@ -32,6 +32,7 @@ pub fn run_options(args: &SyncArgs) -> anyhow::Result<(RunOptions, RetryPolicy)>
             accept: args.accept_mass_removal,
         },
         resume: args.resume,
+        sync_id: None,
     };
     Ok((options, retry))
 }
@@ -85,6 +86,7 @@ pub fn target_client(
         target.region.clone(),
         &target.project_id,
         target.filters(),
-    );
+    )
+    .for_target(&target.name);
     Ok((client, scope))
 }

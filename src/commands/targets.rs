@@ -14,7 +14,7 @@ use crate::cli::{ReportFormat, SyncArgs};
 use crate::config::{Config, Target};
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
-use crate::sync::{SyncReport, dry_run, sync_scope};
+use crate::sync::{RunOptions, SyncReport, dry_run, sync_scope};
 use std::process::ExitCode;
 use std::sync::Arc;
 use tracing::Instrument as _;
@@ -39,6 +39,12 @@ pub async fn run(
     }
     let (options, retry) = run_options(&args)?;
     let store = Store::open(database).await?;
+    // One sync, whose runs `runs` groups and `drift` reads back together.
+    let sync_id = store.start_sync().await.map_err(anyhow::Error::from)?;
+    let options = RunOptions {
+        sync_id: Some(sync_id),
+        ..options
+    };
     let shutdown = Shutdown::listen();
     let slots = Arc::new(tokio::sync::Semaphore::new(usize::from(args.concurrency)));
     let mut running = tokio::task::JoinSet::new();
@@ -80,6 +86,9 @@ pub async fn run(
     let mut outcomes: Vec<(usize, Outcome)> = running.join_all().await.into_iter().collect();
     outcomes.sort_by_key(|(index, _)| *index);
     let outcomes: Vec<Outcome> = outcomes.into_iter().map(|(_, o)| o).collect();
+    if let Err(e) = store.finish_sync(sync_id).await {
+        tracing::warn!(sync_id, "cannot record that the sync ended: {e}");
+    }
     if let Some(path) = &args.metrics_file {
         let retries: Vec<(String, u64)> =
             outcomes.iter().filter_map(|o| o.retries.clone()).collect();

@@ -21,6 +21,8 @@ pub struct Applied {
     pub removals_skipped: Option<String>,
     /// Served connections left alone because another run had observed them later.
     pub older_than_stored: i64,
+    /// The run was its scope's first: its adds were recorded as the scope's baseline.
+    pub baseline: bool,
 }
 
 /// Applies the completed sweep of run `run_id` (of scope `scope_id`) in `apply` (from
@@ -102,6 +104,7 @@ pub async fn complete_run(
         counts,
         removals_skipped: skipped,
         older_than_stored,
+        baseline: ctx.stamp.baseline,
     })
 }
 

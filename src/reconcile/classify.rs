@@ -294,6 +294,7 @@ mod tests {
         RecordStamp {
             run_id: 7,
             detected_at: at(30),
+            baseline: false,
         }
     }
 

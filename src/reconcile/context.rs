@@ -46,6 +46,7 @@ impl<'a> RunContext<'a> {
             stamp: RecordStamp {
                 run_id,
                 detected_at,
+                baseline: start.baseline,
             },
             started_at: start.origin.started_at,
             page_times: start.page_times,
@@ -80,6 +81,8 @@ impl<'a> RunContext<'a> {
 pub(super) struct RecordStamp {
     pub run_id: i64,
     pub detected_at: DateTime<Utc>,
+    /// The run is its scope's first: its adds are the scope's baseline.
+    pub baseline: bool,
 }
 
 impl RecordStamp {
@@ -105,6 +108,7 @@ impl RecordStamp {
             old,
             new,
             detected_at: self.detected_at,
+            baseline: self.baseline && change == ChangeKind::Added,
         }
     }
 }

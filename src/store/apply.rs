@@ -83,6 +83,8 @@ pub struct ApplyStart {
     pub inventory_held: bool,
     /// The scope's previous result (`scope_connections`) holds any connection.
     pub scope_held: bool,
+    /// No run of the scope has completed before: this run's adds are its baseline.
+    pub baseline: bool,
 }
 
 /// One staged connection: its id, content hash and page.
@@ -378,6 +380,11 @@ impl ApplyTx {
         .arg(RunStatus::Running.as_str())
         .arg(run_id);
         let others_running = tx.fetch_one(sql).await?.at::<i64>(0)? > 0;
+        let sql = Sql::new(
+            "SELECT COUNT(*) FROM sync_runs WHERE scope_id = $1 AND apply_seq IS NOT NULL",
+        )
+        .arg(scope_id);
+        let baseline = tx.fetch_one(sql).await?.at::<i64>(0)? == 0;
         Ok(ApplyStart {
             seq,
             origin,
@@ -385,6 +392,7 @@ impl ApplyTx {
             others_running,
             inventory_held: holds_any(tx, "connections", "project_id", project_id).await?,
             scope_held: holds_any(tx, "scope_connections", "scope_id", scope_id).await?,
+            baseline,
         })
     }
 

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 /// Which change records to read; unset parts do not filter.
 #[derive(Debug, Clone, Default)]
 pub struct RecordFilter {
+    pub sync_id: Option<i64>,
     pub run_id: Option<i64>,
     /// Detected at or after this time.
     pub since: Option<DateTime<Utc>>,
@@ -24,15 +25,10 @@ pub struct RecordFilter {
     pub change: Option<ChangeKind>,
     /// Fields whose dotted path starts with this text (added and removed records have none).
     pub field_prefix: Option<String>,
-    /// Leave out the `added` records of baseline runs (`BASELINE_RUNS`): a scope's first
-    /// complete run adds what was already there, which is no drift.
-    pub skip_baseline_added: bool,
+    /// Leave out baseline records (`change_records.baseline`): the adds of a scope's first
+    /// complete run, which found what was already there, which is no drift.
+    pub skip_baseline: bool,
 }
-
-/// The ids of baseline runs: each scope's first complete run. Complete runs are never
-/// deleted (`prune` deletes only failed ones), so the first stays first.
-const BASELINE_RUNS: &str = "SELECT b.id FROM sync_runs b WHERE b.apply_seq = (
-     SELECT MIN(f.apply_seq) FROM sync_runs f WHERE f.scope_id = b.scope_id)";
 
 /// A connection a person named (`history`, `drift --connection`): its id, or why the text
 /// names none or several.
@@ -59,6 +55,11 @@ impl Store {
         let mut sql = Sql::new("SELECT ");
         sql.push(&CHANGE_RECORDS.read_columns())
             .push(" FROM change_records WHERE 1 = 1");
+        if let Some(sync) = filter.sync_id {
+            sql.push(" AND run_id IN (SELECT id FROM sync_runs WHERE sync_id = ")
+                .bind(sync)
+                .push(")");
+        }
         if let Some(run) = filter.run_id {
             sql.push(" AND run_id = ").bind(run);
         }
@@ -84,12 +85,8 @@ impl Store {
                 .push(")) = ")
                 .bind(prefix);
         }
-        if filter.skip_baseline_added {
-            sql.push(" AND (change <> ")
-                .bind(ChangeKind::Added.as_str())
-                .push(" OR run_id NOT IN (")
-                .push(BASELINE_RUNS)
-                .push("))");
+        if filter.skip_baseline {
+            sql.push(" AND NOT baseline");
         }
         sql.push(" ORDER BY id");
         let rows = self.db.fetch_all(sql).await?;

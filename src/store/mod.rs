@@ -27,6 +27,7 @@ mod records;
 mod runs;
 mod staging;
 mod status;
+mod syncs;
 mod tables;
 mod write;
 

@@ -95,4 +95,8 @@ pub struct ChangeRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new: Option<Value>,
     pub detected_at: DateTime<Utc>,
+    /// An add of its scope's first run: what was there already, not drift. Shown only when
+    /// true, so a record reads the same as before schema 23 otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub baseline: bool,
 }

@@ -124,18 +124,27 @@ impl Store {
         Ok(self.db.fetch_one(bind(find)).await?.at(0)?)
     }
 
-    /// Records a new run of the scope, and how it reaches the API.
-    pub async fn start_run(&self, scope_id: i64, scope: &Scope, page_size: u32) -> Result<i64> {
+    /// Records a new run of the scope as part of sync `sync_id`, and how it reaches the API.
+    pub async fn start_run(
+        &self,
+        scope_id: i64,
+        scope: &Scope,
+        page_size: u32,
+        sync_id: i64,
+    ) -> Result<i64> {
         let sql = Sql::new(
-            "INSERT INTO sync_runs (scope_id, status, started_at, page_size, endpoint, region)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO sync_runs (scope_id, status, started_at, page_size, endpoint, region,
+                 sync_id, target)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .arg(scope_id)
         .arg(RunStatus::Running.as_str())
         .arg(now_utc())
         .arg(i64::from(page_size))
         .arg(&scope.endpoint)
-        .arg(&scope.region);
+        .arg(&scope.region)
+        .arg(sync_id)
+        .arg(&scope.target);
         Ok(self.db.fetch_one(sql).await?.at(0)?)
     }
 
@@ -262,6 +271,7 @@ impl Store {
         scope_id: i64,
         scope: &Scope,
         page_size: u32,
+        sync_id: i64,
     ) -> Result<i64> {
         let mut tx = self.db.begin_write().await?;
         // Locks the failed run's row (SQLite's write lock holds it all anyway): a process that
@@ -288,8 +298,8 @@ impl Store {
         let (pages, fetched, distinct): (i64, i64, i64) = (row.at(0)?, row.at(1)?, row.at(2)?);
         let sql = Sql::new(
             "INSERT INTO sync_runs (scope_id, status, started_at, page_size, endpoint, region,
-                 resumed_from, pages, fetched, duplicates)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                 resumed_from, pages, fetched, duplicates, sync_id, target)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .arg(scope_id)
         .arg(RunStatus::Running.as_str())
@@ -300,7 +310,9 @@ impl Store {
         .arg(from)
         .arg(pages)
         .arg(fetched)
-        .arg(fetched - distinct);
+        .arg(fetched - distinct)
+        .arg(sync_id)
+        .arg(&scope.target);
         let id: i64 = tx.fetch_one(sql).await?.at(0)?;
         for table in STAGING {
             let mut sql = Sql::new("UPDATE ");

@@ -350,6 +350,7 @@ pub const CHANGE_RECORDS: Table<ChangeRecord> = Table {
         change_value!("old_value", old),
         change_value!("new_value", new),
         field!(detected_at),
+        field!(baseline),
     ],
 };
 

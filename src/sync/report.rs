@@ -8,9 +8,14 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SyncReport {
     pub run_id: i64,
+    /// The sync the run was part of (`runs` groups by it, `drift --sync` reads it).
+    pub sync_id: i64,
     pub status: RunStatus,
     pub fetched: i64,
     pub added: i64,
+    /// The run was its scope's first: `added` is the scope's baseline, which is no drift
+    /// (`drift` leaves it out, and `--detailed-exitcode` does not count it as a change).
+    pub baseline: bool,
     pub removed: i64,
     pub modified: i64,
     /// Of `modified`, those with a configuration change (not only status or BGP state).

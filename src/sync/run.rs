@@ -43,11 +43,24 @@ pub async fn sync_scope(
         }
         interrupted = shutdown.requested() => return Err(interrupted.into()),
     };
+    let own_sync = match options.sync_id {
+        Some(_) => None,
+        None => Some(store.start_sync().await.map_err(anyhow::Error::from)?),
+    };
+    let options = RunOptions {
+        sync_id: options.sync_id.or(own_sync),
+        ..options
+    };
     let result = match Run::start(store, scope, options, &lock).await {
         Ok(run) => run.execute(client, shutdown).await,
         Err(error) => Err(error.into()),
     };
     lock.release().await;
+    if let Some(sync_id) = own_sync {
+        if let Err(e) = store.finish_sync(sync_id).await {
+            tracing::warn!(sync_id, "cannot record that the sync ended: {e}");
+        }
+    }
     result
 }
 
@@ -61,6 +74,8 @@ pub struct RunOptions {
     /// Continue the sweep of the scope's latest run if it failed after staging pages; start
     /// from the first page when there is none.
     pub resume: bool,
+    /// The sync the run is part of; `None`: a sync of its own, recorded by the run.
+    pub sync_id: Option<i64>,
 }
 
 impl Default for RunOptions {
@@ -70,6 +85,7 @@ impl Default for RunOptions {
             lock_timeout: Duration::from_secs(300),
             guard: RemovalGuard::default(),
             resume: false,
+            sync_id: None,
         }
     }
 }
@@ -77,6 +93,7 @@ impl Default for RunOptions {
 /// A run that has been recorded as started; `execute` performs it.
 pub struct Run<'a> {
     pub id: i64,
+    sync_id: i64,
     scope_id: i64,
     scope: &'a Scope,
     store: &'a Store,
@@ -104,7 +121,9 @@ impl<'a> Run<'a> {
             lock_timeout,
             guard,
             resume,
+            sync_id,
         } = options;
+        let sync_id = sync_id.context("a run is started as part of a sync")?;
         let scope_id = store
             .ensure_scope(scope)
             .await
@@ -133,7 +152,7 @@ impl<'a> Run<'a> {
         let (id, resumed_from, nothing_to_resume) = match resumable {
             Some(Resumable::Run(from)) => {
                 let id = store
-                    .resume_run(from, scope_id, scope, page_size)
+                    .resume_run(from, scope_id, scope, page_size, sync_id)
                     .await
                     .with_context(|| format!("cannot record a run resuming run {from}"))?;
                 tracing::info!(
@@ -155,7 +174,7 @@ impl<'a> Run<'a> {
                     );
                 }
                 let id = store
-                    .start_run(scope_id, scope, page_size)
+                    .start_run(scope_id, scope, page_size, sync_id)
                     .await
                     .context("cannot record the run")?;
                 (id, None, why)
@@ -163,6 +182,7 @@ impl<'a> Run<'a> {
         };
         Ok(Self {
             id,
+            sync_id,
             scope_id,
             scope,
             store,
@@ -275,9 +295,11 @@ impl<'a> Run<'a> {
         }
         Ok(SyncReport {
             run_id: self.id,
+            sync_id: self.sync_id,
             status: RunStatus::Complete,
             fetched,
             added: counts.added,
+            baseline: applied.baseline,
             removed: counts.removed,
             modified: counts.modified,
             modified_config: counts.modified_config,

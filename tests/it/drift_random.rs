@@ -92,7 +92,14 @@ fn id_of(connection: &Value) -> String {
 
 async fn drift_of_run(env: &TestEnv, run_id: &str) -> Vec<Value> {
     let out = env
-        .run(&["drift", "--run", run_id, "--format", "json"])
+        .run(&[
+            "drift",
+            "--run",
+            run_id,
+            "--include-baseline",
+            "--format",
+            "json",
+        ])
         .await
         .assert_ok()
         .json();

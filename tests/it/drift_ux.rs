@@ -140,8 +140,21 @@ async fn drift_filters_periods_and_baselines(backend: Backend) {
     assert_eq!(with_baseline.len(), 20);
     let after_first = json_of(&env, &["drift", "--since", before_second]).await;
     assert_eq!(after_first, since);
-    // A run asked for by id shows all it recorded, baseline or not.
-    assert_eq!(json_of(&env, &["drift", "--run", "1"]).await.len(), 20);
+    // A run asked for by id leaves its baseline out too, and says so.
+    let baseline_run = env.run(&["drift", "--run", "1", "--format", "json"]).await;
+    assert_eq!(baseline_run.assert_ok().json(), serde_json::json!([]));
+    assert!(
+        baseline_run
+            .stderr
+            .contains("20 added connections left out")
+            && baseline_run.stderr.contains("run 1")
+            && baseline_run.stderr.contains("--include-baseline"),
+        "{}",
+        baseline_run.stderr
+    );
+    let all = json_of(&env, &["drift", "--run", "1", "--include-baseline"]).await;
+    assert_eq!(all.len(), 20);
+    assert!(all.iter().all(|r| r["baseline"] == true), "{all:?}");
 
     // --change, --field (a prefix) and --connection narrow it.
     let removed = json_of(&env, &["drift", "--since", "1h", "--change", "removed"]).await;

@@ -150,7 +150,15 @@ async fn drift_of_an_unknown_or_failed_run_says_so(backend: Backend) {
     );
     env.sim.state.set_faults(Faults::default());
     env.sync(&[]).await;
-    let records = env.run(&["drift", "--run", "2", "--format", "json"]).await;
+    let records = [
+        "drift",
+        "--run",
+        "2",
+        "--include-baseline",
+        "--format",
+        "json",
+    ];
+    let records = env.run(&records).await;
     assert_eq!(records.assert_ok().json().as_array().map(Vec::len), Some(5));
 }
 

@@ -402,10 +402,17 @@ async fn a_body_staged_as_held_is_found_when_the_inventory_moved(backend: Backen
     // The older sweep fetches the rename; the newer one fetches the original content again,
     // which the inventory holds: staged without its body.
     let older_scope = store.ensure_scope(&full).await.unwrap();
-    let older = store.start_run(older_scope, &full, 200).await.unwrap();
+    let sync = store.start_sync().await.unwrap();
+    let older = store
+        .start_run(older_scope, &full, 200, sync)
+        .await
+        .unwrap();
     stage_one(&store, older, project, &renamed).await;
     let newer_scope = store.ensure_scope(&gateway).await.unwrap();
-    let newer = store.start_run(newer_scope, &gateway, 200).await.unwrap();
+    let newer = store
+        .start_run(newer_scope, &gateway, 200, sync)
+        .await
+        .unwrap();
     stage_one(&store, newer, project, &original).await;
     let db = env.db().await;
     let bodiless = "SELECT COUNT(*) FROM staged_connections WHERE body IS NULL";

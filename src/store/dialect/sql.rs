@@ -154,6 +154,12 @@ impl From<bool> for Cell {
         Cell::Bool(Some(v))
     }
 }
+impl From<&bool> for Cell {
+    fn from(value: &bool) -> Self {
+        Cell::Bool(Some(*value))
+    }
+}
+
 impl From<&Option<bool>> for Cell {
     fn from(v: &Option<bool>) -> Self {
         Cell::Bool(*v)

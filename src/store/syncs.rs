@@ -1,0 +1,54 @@
+//! Syncs: one per invocation of `sync`, over one target or many. Its runs name it
+//! (`sync_runs.sync_id`), so the changes of a whole `sync --all` read back as one answer.
+
+use super::Store;
+use super::dialect::Sql;
+use super::error::Result;
+use crate::time::now_utc;
+
+impl Store {
+    /// Records a new sync, started now on this host.
+    pub async fn start_sync(&self) -> Result<i64> {
+        let sql = Sql::new("INSERT INTO syncs (started_at, host) VALUES ($1, $2) RETURNING id")
+            .arg(now_utc())
+            .arg(host_name());
+        Ok(self.db.fetch_one(sql).await?.at(0)?)
+    }
+
+    /// Marks the sync ended: every run of it completed or failed.
+    pub async fn finish_sync(&self, sync_id: i64) -> Result<()> {
+        let sql = Sql::new("UPDATE syncs SET finished_at = $1 WHERE id = $2")
+            .arg(now_utc())
+            .arg(sync_id);
+        self.db.execute(sql).await?;
+        Ok(())
+    }
+
+    /// The latest sync with a complete run: the one whose changes `drift` shows by default.
+    pub async fn latest_sync_with_changes_recorded(&self) -> Result<Option<i64>> {
+        let sql = Sql::new(
+            "SELECT sync_id FROM sync_runs
+             WHERE apply_seq = (SELECT MAX(apply_seq) FROM sync_runs)",
+        );
+        match self.db.fetch_optional(sql).await? {
+            Some(row) => Ok(row.at::<Option<i64>>(0)?),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether sync `sync_id` exists.
+    pub async fn sync_exists(&self, sync_id: i64) -> Result<bool> {
+        let sql = Sql::new("SELECT 1 FROM syncs WHERE id = $1").arg(sync_id);
+        Ok(self.db.fetch_optional(sql).await?.is_some())
+    }
+}
+
+/// This machine's host name, which tells the syncs of several hosts sharing one PostgreSQL
+/// database apart; `None` where it cannot be read.
+fn host_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
