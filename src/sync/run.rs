@@ -56,10 +56,10 @@ pub async fn sync_scope(
         Err(error) => Err(error.into()),
     };
     lock.release().await;
-    if let Some(sync_id) = own_sync {
-        if let Err(e) = store.finish_sync(sync_id).await {
-            tracing::warn!(sync_id, "cannot record that the sync ended: {e}");
-        }
+    if let Some(sync_id) = own_sync
+        && let Err(e) = store.finish_sync(sync_id).await
+    {
+        tracing::warn!(sync_id, "cannot record that the sync ended: {e}");
     }
     result
 }
