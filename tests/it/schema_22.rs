@@ -193,14 +193,14 @@ fn as_schema_22_read_it(reading: &Value) -> Value {
     };
     let rows = rows.iter().map(|row| {
         let mut row = row.clone();
-        if let Some(object) = row.as_object_mut() {
-            if object.contains_key("change") {
-                let baseline = object.get("change") == Some(&json!("added"))
-                    && object.get("run_id") == Some(&json!(1));
-                assert_eq!(object.get("baseline").is_some(), baseline, "{object:?}");
-                for member in RECORD_MEMBERS_ADDED_SINCE_22 {
-                    object.remove(*member);
-                }
+        if let Some(object) = row.as_object_mut()
+            && object.contains_key("change")
+        {
+            let baseline = object.get("change") == Some(&json!("added"))
+                && object.get("run_id") == Some(&json!(1));
+            assert_eq!(object.get("baseline").is_some(), baseline, "{object:?}");
+            for member in RECORD_MEMBERS_ADDED_SINCE_22 {
+                object.remove(*member);
             }
         }
         row
