@@ -213,6 +213,12 @@ pub struct SyncArgs {
     /// 1h or 1h30m; a bare number is seconds.
     #[arg(long, default_value = "5m")]
     pub lock_timeout: Wait,
+    /// With targets or --all: skip a target whose scope completed a run less than this long
+    /// ago (e.g. 30m), so several hosts running the same `sync --all` share the work instead of
+    /// syncing it twice. A target another process is syncing is always skipped, never waited
+    /// for. 0: sync every target that is not being synced.
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub min_interval: Wait,
     /// Retries of a page after a transient failure (429 or APIG.0308 throttling, 500, 502,
     /// 503, 504, a timeout, a dropped connection), with exponential backoff from 1s up to 30s
     /// and jitter, or as long as the server's Retry-After says (up to 5m). 0: never retry.

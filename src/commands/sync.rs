@@ -27,6 +27,12 @@ pub async fn run(
     if args.all || !args.targets.is_empty() {
         return super::targets::run(database, config, args).await;
     }
+    if !args.min_interval.0.is_zero() {
+        return Err(anyhow::anyhow!(
+            "--min-interval applies to configured targets: use it with --all or TARGET names"
+        )
+        .into());
+    }
     let format = args.format;
     let result = sync(database, config, args).await;
     if let (Err(error), ReportFormat::Json) = (&result, format) {

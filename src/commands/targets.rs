@@ -1,9 +1,11 @@
 //! `sync --all` and `sync TARGET...`: one run per configured target, several at a time.
 //!
-//! Each target is its own scope, run and drift; one target's failure does not stop the
-//! others. The summary lists every target's outcome, and the exit code is the worst of them:
-//! an interruption (130), a failure (1), then with `--detailed-exitcode` a run that inferred no
-//! removals (3), changes (2), nothing (0).
+//! Each target is its own scope, run and drift, all under one sync id; one target's failure
+//! does not stop the others. A target another process is syncing, or one synced less than
+//! `--min-interval` ago, is skipped (`sync::shared`: several hosts may share the work). The
+//! summary lists every target's outcome, and the exit code is the worst of them: an
+//! interruption (130), a failure (1), then with `--detailed-exitcode` a run that inferred no
+//! removals (3), changes (2), nothing (0); a skipped target counts as nothing.
 
 use super::run_report::{
     dry_run_text, exit_code, failure_record, log_summary, print_report, scope_label, warn_skipped,
@@ -14,7 +16,7 @@ use crate::cli::{ReportFormat, SyncArgs};
 use crate::config::{Config, Target};
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
-use crate::sync::{RunOptions, SyncReport, dry_run, sync_scope};
+use crate::sync::{RunOptions, Synced, dry_run, sync_scope_unless_taken};
 use std::process::ExitCode;
 use std::sync::Arc;
 use tracing::Instrument as _;
@@ -22,7 +24,7 @@ use tracing::Instrument as _;
 /// How one target's sync ended.
 struct Outcome {
     target: String,
-    result: Result<SyncReport, CommandError>,
+    result: Result<Synced, CommandError>,
     /// The scope's label and the page retries its client made (for the metrics).
     retries: Option<(String, u64)>,
 }
@@ -51,6 +53,7 @@ pub async fn run(
     for (index, target) in targets.into_iter().enumerate() {
         let (store, shutdown, slots) = (store.clone(), shutdown.clone(), slots.clone());
         let max_response_size = args.max_response_size.0;
+        let min_interval = args.min_interval.0;
         let span = crate::logging::run_span(&target.name);
         running.spawn(
             async move {
@@ -62,9 +65,21 @@ pub async fn run(
                     Err(e) => (Err(e.into()), None),
                     Ok((client, scope)) => {
                         let started = std::time::Instant::now();
-                        let result = sync_scope(&store, &client, &scope, options, &shutdown).await;
-                        if let Ok(report) = &result {
-                            log_summary(report, started.elapsed());
+                        let result = sync_scope_unless_taken(
+                            &store,
+                            &client,
+                            &scope,
+                            options,
+                            min_interval,
+                            &shutdown,
+                        )
+                        .await;
+                        match &result {
+                            Ok(Synced::Ran(report)) => log_summary(report, started.elapsed()),
+                            Ok(Synced::Skipped(skipped)) => {
+                                tracing::info!("skipped: {}", skipped.reason);
+                            }
+                            Err(_) => {}
                         }
                         let retries = (scope_label(&scope), client.retries());
                         (result.map_err(CommandError::from), Some(retries))
@@ -101,7 +116,8 @@ pub async fn run(
         .map(|o| match &o.result {
             Err(e) if matches!(e.inner(), CommandError::Interrupted(_)) => (4, 130),
             Err(_) => (3, 1),
-            Ok(report) => match exit_code(report, args.detailed_exitcode) {
+            Ok(Synced::Skipped(_)) => (0, 0),
+            Ok(Synced::Ran(report)) => match exit_code(report, args.detailed_exitcode) {
                 3 => (2, 3),
                 2 => (1, 2),
                 _ => (0, 0),
@@ -193,7 +209,14 @@ fn summarize(outcomes: &[Outcome], format: ReportFormat) -> anyhow::Result<()> {
                 .iter()
                 .map(|o| {
                     let mut record = match &o.result {
-                        Ok(report) => serde_json::to_value(report).expect("a report serializes"),
+                        Ok(Synced::Ran(report)) => {
+                            serde_json::to_value(report).expect("a report serializes")
+                        }
+                        Ok(Synced::Skipped(skipped)) => serde_json::json!({
+                            "status": "skipped",
+                            "reason": skipped.reason,
+                            "run_id": skipped.run_id,
+                        }),
                         Err(error) => failure_record(error),
                     };
                     record["target"] = o.target.clone().into();
@@ -206,11 +229,15 @@ fn summarize(outcomes: &[Outcome], format: ReportFormat) -> anyhow::Result<()> {
             for o in outcomes {
                 let name = one_line(&o.target);
                 match &o.result {
-                    Ok(report) => {
+                    Ok(Synced::Ran(report)) => {
                         print_stdout(&format!("target {name}: "))?;
                         print_report(report, format)?;
                         warn_skipped(report, &format!("target {name}: "), &o.target);
                     }
+                    Ok(Synced::Skipped(skipped)) => print_stdout(&format!(
+                        "target {name}: skipped: {}\n",
+                        one_line(&skipped.reason)
+                    ))?,
                     Err(_) => print_stdout(&format!("target {name}: failed\n"))?,
                 }
             }

@@ -43,6 +43,7 @@ pub use records::{Category, ChangeKind, ChangeRecord};
 pub use runs::{Resumable, RunCounts, RunStatus, SweepOrigin};
 pub use staging::{PageToStage, StageOutcome, StagedConnection, StagedPage};
 pub use status::{RunBrief, RunRow, ScopeStatus, Status};
+pub use syncs::RunElsewhere;
 pub use write::{ConnectionWrite, NewVersion, VersionStamp};
 
 // `migrate.rs` reads these as `super::...`; it moves into `dialect/` (issue #23).

@@ -4,7 +4,17 @@
 use super::Store;
 use super::dialect::Sql;
 use super::error::Result;
+use super::runs::RunStatus;
 use crate::time::now_utc;
+use chrono::{DateTime, Utc};
+
+/// A run of a scope as another process left it: which run, on which host, and when it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunElsewhere {
+    pub run_id: i64,
+    pub host: Option<String>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
 
 impl Store {
     /// Records a new sync, started now on this host.
@@ -34,6 +44,36 @@ impl Store {
             Some(row) => Ok(row.at::<Option<i64>>(0)?),
             None => Ok(None),
         }
+    }
+
+    /// The scope's run marked running with the highest id, if any: the one another process
+    /// is sweeping when its lock is held.
+    pub async fn running_run_of_scope(&self, scope_id: i64) -> Result<Option<RunElsewhere>> {
+        self.run_of_scope(scope_id, RunStatus::Running).await
+    }
+
+    /// The scope's most recently applied complete run, if any.
+    pub async fn last_complete_run_of_scope(&self, scope_id: i64) -> Result<Option<RunElsewhere>> {
+        self.run_of_scope(scope_id, RunStatus::Complete).await
+    }
+
+    async fn run_of_scope(&self, scope_id: i64, status: RunStatus) -> Result<Option<RunElsewhere>> {
+        let sql = Sql::new(
+            "SELECT r.id, y.host, r.finished_at FROM sync_runs r
+             LEFT JOIN syncs y ON y.id = r.sync_id
+             WHERE r.scope_id = $1 AND r.status = $2
+             ORDER BY COALESCE(r.apply_seq, 0) DESC, r.id DESC LIMIT 1",
+        )
+        .arg(scope_id)
+        .arg(status.as_str());
+        let Some(row) = self.db.fetch_optional(sql).await? else {
+            return Ok(None);
+        };
+        Ok(Some(RunElsewhere {
+            run_id: row.at(0)?,
+            host: row.at(1)?,
+            finished_at: row.at(2)?,
+        }))
     }
 
     /// Whether sync `sync_id` exists.

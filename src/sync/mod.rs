@@ -27,10 +27,12 @@ mod dry_run;
 mod report;
 mod run;
 mod seen_ids;
+mod shared;
 mod sweep;
 mod sweep_state;
 
 pub use dry_run::{DryRunReport, dry_run};
 pub use report::{RunError, RunFailed, SyncReport};
 pub use run::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Run, RunOptions, sync_scope};
+pub use shared::{Skipped, Synced, sync_scope_unless_taken};
 pub use sweep_state::Doubts;

@@ -43,6 +43,18 @@ pub async fn sync_scope(
         }
         interrupted = shutdown.requested() => return Err(interrupted.into()),
     };
+    run_locked(store, client, scope, options, lock, shutdown).await
+}
+
+/// Runs one sync of `scope`, whose lock the caller took; releases it.
+pub(super) async fn run_locked(
+    store: &Store,
+    client: &VpnClient,
+    scope: &Scope,
+    options: RunOptions,
+    lock: ScopeLock,
+    shutdown: &Shutdown,
+) -> Result<SyncReport, RunError> {
     let own_sync = match options.sync_id {
         Some(_) => None,
         None => Some(store.start_sync().await.map_err(anyhow::Error::from)?),

@@ -28,5 +28,6 @@ mod round_trip;
 mod schema;
 mod schema_22;
 mod schema_dump;
+mod shared_work;
 mod sync;
 mod ties;
