@@ -108,13 +108,18 @@ pub fn print_report(report: &SyncReport, format: ReportFormat) -> anyhow::Result
         ReportFormat::Text => {
             let mut text = format!(
                 "run {} {}: {} fetched in {} ({}); \
-                 {} added, {} removed, {} modified, {} unchanged\n",
+                 {} added{}, {} removed, {} modified, {} unchanged\n",
                 report.run_id,
                 report.status,
                 super::counted(report.fetched, "connection"),
                 super::counted(report.pages, "page"),
                 super::megabytes(report.bytes),
                 report.added,
+                if report.baseline {
+                    " (the scope's baseline)"
+                } else {
+                    ""
+                },
                 report.removed,
                 report.modified,
                 report.unchanged

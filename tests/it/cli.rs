@@ -214,25 +214,54 @@ async fn runs_lists_counts_and_migrate_is_idempotent(backend: Backend) {
 
 async fn demo_syncs_the_built_in_simulator_twice_and_finds_drift(backend: Backend) {
     let env = TestEnv::generated(backend, 0, 1).await;
-    let run = env.run(&["demo", "--connections", "300"]).await;
-    assert!(
-        run.assert_ok().stdout.contains("300 added"),
-        "{}",
-        run.stdout
-    );
+    let run = env.run(&["demo", "--connections", "301"]).await;
+    let stdout = &run.assert_ok().stdout;
+    for line in [
+        "target prod-north: run 1 complete: 151 connections",
+        "151 added (the scope's baseline)",
+        "target prod-south: run 2 complete: 150 connections",
+        "name = \"prod-south\"",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+    // Two syncs of two projects: each sync's runs share its id.
     let runs = env.run(&["runs", "--format", "json"]).await.json();
     let runs = runs.as_array().unwrap();
-    assert_eq!(runs.len(), 2);
+    assert_eq!(runs.len(), 4);
     assert!(runs.iter().all(|r| r["status"] == "complete"));
-    let changed = ["added", "removed", "modified"].map(|k| runs[0][k].as_i64().unwrap());
-    assert!(changed.iter().sum::<i64>() > 0, "{:?}", runs[0]);
+    let db = env.db().await;
+    assert_eq!(
+        db.scalar("SELECT COUNT(DISTINCT sync_id) FROM sync_runs")
+            .await,
+        2
+    );
+    assert_eq!(
+        db.scalar("SELECT COUNT(DISTINCT project_id) FROM connections")
+            .await,
+        2
+    );
+    db.close().await;
+    let change = |k: &str| {
+        runs[..2]
+            .iter()
+            .map(|r| r[k].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    let changed = ["added", "removed", "modified"].map(change);
+    assert!(changed.iter().sum::<i64>() > 0, "{:?}", &runs[..2]);
+    // drift shows the whole second sync: both projects' changes.
     let drift = env.run(&["drift", "--format", "json"]).await.json();
-    assert!(!drift.as_array().unwrap().is_empty());
-    let expected_len = 300 + changed[0] - changed[1];
+    let drift = drift.as_array().unwrap();
+    let runs_in_drift: std::collections::BTreeSet<i64> = drift
+        .iter()
+        .map(|r| r["run_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(runs_in_drift, [3, 4].into(), "{drift:?}");
+    let expected_len = 301 + changed[0] - changed[1];
     assert_eq!(i64::try_from(env.export().await.len()), Ok(expected_len));
-    // A second demo (a new simulator on another port) feeds the same project's inventory: the
-    // fresh simulator serves the 300 unchanged again, and no connection is held twice.
-    env.run(&["demo", "--connections", "300"]).await.assert_ok();
+    // A second demo (new simulators on other ports) feeds the same projects' inventories: the
+    // fresh simulators serve the 301 unchanged again, and no connection is held twice.
+    env.run(&["demo", "--connections", "301"]).await.assert_ok();
     let exported = env.export().await;
     let mut ids: Vec<&str> = exported.iter().map(|c| c["id"].as_str().unwrap()).collect();
     ids.sort_unstable();
