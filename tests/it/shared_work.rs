@@ -12,6 +12,7 @@ use vpn_inventory::store::{DatabaseUrl, Store};
 backend_tests!(
     a_target_being_synced_elsewhere_is_skipped_not_waited_for,
     two_processes_share_the_targets_and_sync_each_once,
+    the_exit_code_and_summary_of_a_sync_agree_with_its_drift,
 );
 
 /// A configuration of three targets of one project: all of it, and two of its gateways.
@@ -89,9 +90,11 @@ impl Shared {
     }
 }
 
-/// Each target's status in a `sync --all --format json` summary, and its record.
+/// Each target's record in the summary of a `sync --all --format json` that succeeded
+/// (exit 0, or 2 with `--detailed-exitcode`).
 fn outcomes(run: &Run) -> BTreeMap<String, Value> {
-    let summary = run.assert_ok().json();
+    assert!(matches!(run.code, Some(0 | 2)), "{}", run.stderr);
+    let summary = run.json();
     let records = summary.as_array().expect("one record per target");
     records
         .iter()
@@ -188,4 +191,58 @@ async fn two_processes_share_the_targets_and_sync_each_once(backend: Backend) {
     assert_eq!(runs.len(), 3, "{runs:?}");
     assert!(runs.iter().all(|r| r["status"] == "complete"), "{runs:?}");
     assert_eq!(shared.env.export().await.len(), 30);
+}
+
+async fn the_exit_code_and_summary_of_a_sync_agree_with_its_drift(backend: Backend) {
+    let shared = Shared::new(backend).await;
+    // The first sync is every target's baseline: no change, exit 0, and no drift.
+    let first = shared.sync_all(&["--detailed-exitcode"]).await;
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    let first = outcomes(&first);
+    assert!(first.values().any(|r| r["baseline"] == true), "{first:?}");
+    let drift = shared.env.run(&["drift", "--format", "json"]).await;
+    assert_eq!(drift.assert_ok().json(), serde_json::json!([]));
+    assert!(
+        drift.stderr.contains("--include-baseline"),
+        "{}",
+        drift.stderr
+    );
+
+    shared.env.sim.state.mutate(6, 9);
+    let second = shared.sync_all(&["--detailed-exitcode"]).await;
+    assert_eq!(second.code, Some(2), "{}", second.stderr);
+    let second = outcomes(&second);
+    let sync_ids: std::collections::BTreeSet<i64> = second
+        .values()
+        .map(|r| r["sync_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(sync_ids.len(), 1, "one sync: {second:?}");
+    // drift shows that sync: every run's records, and as many as the runs reported.
+    let records = shared.env.run(&["drift", "--format", "json"]).await.json();
+    let records = records.as_array().unwrap();
+    let connections_changed = |run: &Value| {
+        let mut ids: Vec<&str> = records
+            .iter()
+            .filter(|r| r["run_id"] == run["run_id"])
+            .map(|r| r["connection_id"].as_str().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        i64::try_from(ids.len()).unwrap()
+    };
+    for (target, run) in &second {
+        let reported = ["added", "removed", "modified"].map(|k| run[k].as_i64().unwrap());
+        assert_eq!(
+            connections_changed(run),
+            reported.iter().sum::<i64>(),
+            "{target}: {run}"
+        );
+    }
+    assert!(!records.is_empty());
+    let by_sync = ["drift", "--sync", &sync_ids.first().unwrap().to_string()];
+    let by_sync = [&by_sync[..], &["--format", "json"]].concat();
+    assert_eq!(
+        shared.env.run(&by_sync).await.json().as_array(),
+        Some(records)
+    );
 }
