@@ -7,6 +7,7 @@ use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 use std::collections::{BTreeMap, HashSet};
 use vpn_simulator::server::{SimConfig, generated_inventory};
+use vpn_simulator::{Faults, Transient, TransientAnswer};
 
 backend_tests!(metrics_label_each_target_and_leave_baselines_out);
 
@@ -19,12 +20,13 @@ type Sample = (BTreeMap<String, String>, f64);
 /// rules on it.
 fn parse_checked(text: &str) -> Exposition {
     let parsed = parse_prometheus(text).unwrap_or_else(|e| panic!("{e:?} in:\n{text}"));
-    let valid_name = |name: &str, first_colon: bool| {
+    // Metric names may hold colons (recording rules' names), label names may not.
+    let valid_name = |name: &str, colons: bool| {
         let mut chars = name.chars();
         chars
             .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (first_colon && c == ':'))
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (first_colon && c == ':'))
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colons && c == ':'))
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colons && c == ':'))
     };
     let mut declared = HashSet::new();
     for line in text.lines().filter(|l| l.starts_with("# TYPE ")) {
@@ -195,11 +197,27 @@ async fn metrics_label_each_target_and_leave_baselines_out(backend: Backend) {
     assert!(changes.iter().all(|(_, n)| *n == 0.0), "{text}");
     let inventory = samples(&parsed, "vpn_inventory_inventory_connections");
     assert_eq!(inventory, vec![(BTreeMap::new(), 19.0)]);
+    let retries = samples(&parsed, "vpn_inventory_last_sync_page_retries");
+    assert_eq!(retries.len(), 3, "every target this sync ran: {text}");
 
     // A connection of the south project renamed: the next sync counts that change there only.
     let mut served = south.state.inventory();
     served[0]["name"] = "renamed-by-the-test".into();
     south.state.set_inventory(served);
+    // And the south's first request throttled once: its retry is the south's alone.
+    let throttled = TransientAnswer::Status {
+        status: 429,
+        body: serde_json::json!({"error_code": "APIG.0308", "error_msg": "throttled"}),
+        retry_after: Some("0".into()),
+    };
+    south.state.set_faults(Faults {
+        transient: Some(Transient {
+            from: 1,
+            times: 1,
+            answer: throttled,
+        }),
+        ..Faults::default()
+    });
     let run = sync_all().await;
     assert_eq!(run.code, Some(2), "one change: {}", run.stderr);
     let text = std::fs::read_to_string(&metrics).unwrap();
@@ -210,6 +228,9 @@ async fn metrics_label_each_target_and_leave_baselines_out(backend: Backend) {
             0.0
         );
     }
+    let retries = "vpn_inventory_last_sync_page_retries";
+    assert_eq!(of_target(&parsed, retries, "south"), 1.0, "{text}");
+    assert_eq!(of_target(&parsed, retries, "north"), 0.0, "{text}");
     let changes = samples(&parsed, "vpn_inventory_last_success_changes");
     let changed: Vec<_> = changes.iter().filter(|(_, n)| *n > 0.0).collect();
     assert_eq!(changed.len(), 1, "{text}");
