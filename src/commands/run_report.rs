@@ -35,7 +35,7 @@ pub fn failure_record(error: &CommandError) -> serde_json::Value {
     })
 }
 
-/// A scope as logs and metrics name it: the project and filters.
+/// A scope as logs name it: the project and filters.
 pub fn scope_label(scope: &Scope) -> String {
     super::runs::scope_summary(&scope.shown_without_endpoint())
 }

@@ -96,7 +96,7 @@ async fn sync(
     // The run's span closes: its progress bar goes before anything else is printed.
     drop(span);
     if let Some(path) = &args.metrics_file {
-        let retries = [(scope_label(&scope), client.retries())];
+        let retries = [(scope.shown_without_endpoint(), client.retries())];
         metrics::write(&store, path, &retries).await?;
     }
     let report = result?;

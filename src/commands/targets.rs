@@ -8,7 +8,7 @@
 //! removals (3), changes (2), nothing (0); a skipped target counts as nothing.
 
 use super::run_report::{
-    dry_run_text, exit_code, failure_record, log_summary, print_report, scope_label, warn_skipped,
+    dry_run_text, exit_code, failure_record, log_summary, print_report, warn_skipped,
 };
 use super::run_setup::{run_options, target_client};
 use super::{CommandError, metrics, one_line, print_stdout};
@@ -25,8 +25,8 @@ use tracing::Instrument as _;
 struct Outcome {
     target: String,
     result: Result<Synced, CommandError>,
-    /// The scope's label and the page retries its client made (for the metrics).
-    retries: Option<(String, u64)>,
+    /// The scope's identity and the page retries its client made (for the metrics).
+    retries: Option<metrics::Retries>,
 }
 
 pub async fn run(
@@ -81,7 +81,7 @@ pub async fn run(
                             }
                             Err(_) => {}
                         }
-                        let retries = (scope_label(&scope), client.retries());
+                        let retries = (scope.shown_without_endpoint(), client.retries());
                         (result.map_err(CommandError::from), Some(retries))
                     }
                 };
@@ -105,7 +105,7 @@ pub async fn run(
         tracing::warn!(sync_id, "cannot record that the sync ended: {e}");
     }
     if let Some(path) = &args.metrics_file {
-        let retries: Vec<(String, u64)> =
+        let retries: Vec<metrics::Retries> =
             outcomes.iter().filter_map(|o| o.retries.clone()).collect();
         metrics::write(&store, path, &retries).await?;
     }

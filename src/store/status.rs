@@ -46,6 +46,12 @@ pub struct RunBrief {
     pub connections: i64,
     pub endpoint: Option<String>,
     pub error: Option<String>,
+    /// The region the run was for, when known; the configuration's target it ran for (`None`
+    /// when run from flags).
+    pub region: Option<String>,
+    pub target: Option<String>,
+    /// The run applied first of its scope's: what it added is the scope's baseline.
+    pub baseline: bool,
 }
 
 /// A scope's latest runs.
@@ -88,7 +94,10 @@ impl Store {
             let latest = |status: RunStatus| {
                 Sql::new(
                     "SELECT id, started_at, COALESCE(finished_at, started_at) AS at,
-                         fetched - duplicates AS connections, endpoint, error
+                         fetched - duplicates AS connections, endpoint, error, region, target,
+                         CASE WHEN apply_seq = (SELECT MIN(f.apply_seq) FROM sync_runs f
+                             WHERE f.scope_id = sync_runs.scope_id) THEN 1 ELSE 0 END
+                             AS baseline
                      FROM sync_runs WHERE scope_id = $1 AND status = $2 AND id > $3
                      ORDER BY id DESC LIMIT $4",
                 )
@@ -136,10 +145,12 @@ impl Store {
         self.db.fetch_all(sql).await?.iter().map(run_row).collect()
     }
 
-    /// How many change records a run wrote, by change and category.
+    /// How many change records a run wrote, by change and category, leaving its baseline
+    /// records out (what a scope's first run added was there already: no drift).
     pub async fn change_counts(&self, run_id: i64) -> Result<Vec<(String, String, i64)>> {
         let sql = Sql::new(
-            "SELECT change, category, COUNT(*) FROM change_records WHERE run_id = $1
+            "SELECT change, category, COUNT(*) FROM change_records
+             WHERE run_id = $1 AND NOT baseline
              GROUP BY change, category ORDER BY change, category",
         )
         .arg(run_id);
@@ -158,6 +169,9 @@ fn brief(row: &Row) -> Result<RunBrief> {
         connections: row.get("connections")?,
         endpoint: row.get("endpoint")?,
         error: row.get("error")?,
+        region: row.get("region")?,
+        target: row.get("target")?,
+        baseline: row.int("baseline")? == 1,
     })
 }
 

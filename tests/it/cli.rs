@@ -708,11 +708,16 @@ async fn sync_all_runs_every_target_and_the_exit_code_is_the_worst() {
     let project = &env.config.project_id;
     assert!(
         metrics.contains(&format!(
-            "vpn_inventory_last_success_connections{{scope=\"{project}\"}} 20"
+            "vpn_inventory_last_success_connections{{project_id=\"{project}\",region=\"\",\
+             target=\"whole\",vgw_id=\"\",vgw_ip=\"\",vpn_id=\"\",eip_id=\"\",\
+             enterprise_project_ids=\"\"}} 20"
         )),
         "{metrics}"
     );
-    assert!(metrics.contains(&format!("vgw_id={gateway}")), "{metrics}");
+    assert!(
+        metrics.contains(&format!("vgw_id=\"{gateway}\"")),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("vpn_inventory_inventory_connections 20"),
         "{metrics}"

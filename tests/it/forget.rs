@@ -92,11 +92,11 @@ async fn forgetting_a_scope_keeps_the_inventory_and_history(backend: Backend) {
     env.sync(&["--vgw-id", &gateway, "--metrics-file", path])
         .await;
     let metrics = std::fs::read_to_string(&metrics).unwrap();
-    assert!(metrics.contains(&format!("vgw_id={gateway}")), "{metrics}");
     assert!(
-        !metrics.contains(&format!("scope=\"{project}\"")),
+        metrics.contains(&format!("vgw_id=\"{gateway}\"")),
         "{metrics}"
     );
+    assert!(!metrics.contains("vgw_id=\"\""), "{metrics}");
 
     let again = env.run(&["forget-scope", &project]).await;
     assert_eq!(again.code, Some(1));

@@ -16,6 +16,7 @@ mod hardening;
 mod layering;
 mod logs;
 mod long_ids;
+mod metrics;
 mod overlap;
 mod queryable;
 mod readers;
