@@ -17,6 +17,7 @@ pub mod forget;
 pub mod metrics;
 pub mod migrate;
 mod output;
+mod project_target;
 pub mod prune;
 pub mod report;
 pub mod run_report;
@@ -31,7 +32,10 @@ pub mod targets;
 pub use crate::text::one_line;
 pub use database::database_url;
 pub use error::CommandError;
-pub use output::{counted, megabytes, plain_table, print_stdout, table_text};
+pub use output::{
+    SCREEN_COLUMNS, clipped, counted, megabytes, plain_table, print_stdout, screen_table,
+    table_text,
+};
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::Config;
