@@ -394,7 +394,8 @@ pub enum RecordFormat {
 #[derive(Debug, Clone, Args)]
 pub struct DriftArgs {
     /// Change records of this sync: every run of one `sync` (`sync --all`: every target's).
-    /// Without --sync, --run, --since or --until: the latest sync that recorded changes.
+    /// Without --sync, --run, --since or --until: the latest sync that recorded changes (of
+    /// the --project or --target, when given).
     #[arg(long, value_name = "ID", conflicts_with_all = ["run", "since", "until"])]
     pub sync: Option<i64>,
     /// Change records of this run (one target's, of one sync).

@@ -63,10 +63,19 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
             }
         },
         None if args.sync.is_some() || period => {}
-        None => match store.latest_sync_with_changes_recorded().await? {
-            Some(sync) => filter.sync_id = Some(sync),
-            None => anyhow::bail!("no complete run yet: run `vpn-inventory sync` first"),
-        },
+        None => {
+            let (project, target) = (filter.project_id.as_deref(), filter.target.as_deref());
+            match store
+                .latest_sync_with_changes_recorded(project, target)
+                .await?
+            {
+                Some(sync) => filter.sync_id = Some(sync),
+                None if project.is_some() || target.is_some() => anyhow::bail!(
+                    "no complete run of that --project or --target yet: nothing recorded"
+                ),
+                None => anyhow::bail!("no complete run yet: run `vpn-inventory sync` first"),
+            }
+        }
     }
     if let Some(sync) = filter.sync_id {
         anyhow::ensure!(

@@ -1,8 +1,8 @@
 //! One module per subcommand, and `run`, which dispatches the parsed command line to it. Each
 //! prints data to stdout and returns the exit code; errors bubble up to `main`, which prints
 //! them to stderr. What several commands share is in files of its own (`output`, `error`,
-//! `database`, `run_setup`, `run_report`), which this module only re-exports, so no command
-//! imports the dispatcher that imports it.
+//! `database`, `run_setup`, `run_report`, `project_target`), which this module only
+//! re-exports, so no command imports the dispatcher that imports it.
 
 pub mod config;
 mod database;

@@ -349,4 +349,19 @@ async fn every_answer_says_which_project_and_target(backend: Backend) {
     );
     let wide = t.stdout(&["status", "--wide"]).await;
     assert!(wide.contains(&format!("vgw_id={}", t.gateway)), "{wide}");
+
+    // A later sync of one target: plain `drift` answers for it, `drift --target` for the
+    // latest sync that ran the target named.
+    assert!(!t.env.sim.state.mutate(1, 7).is_empty());
+    t.run(&["sync", "prod-north"]).await.assert_ok();
+    let latest = t.json(&["drift"]).await;
+    assert!(!items(&latest).is_empty());
+    assert!(
+        items(&latest).iter().all(|r| r["target"] == "prod-north"),
+        "{latest}"
+    );
+    let south_latest = t.json(&["drift", "--target", "prod-south"]).await;
+    assert_eq!(items(&south_latest).iter().collect::<Vec<_>>(), south_only);
+    let south_latest = t.json(&["drift", "--project", SOUTH]).await;
+    assert_eq!(items(&south_latest).iter().collect::<Vec<_>>(), south_only);
 }
