@@ -68,11 +68,17 @@ impl TwoProjects {
 
     /// The binary with the configuration and the simulators' keys.
     async fn run(&self, args: &[&str]) -> crate::support::Run {
+        self.run_with_secret(args, &self.env.config.secret_key)
+            .await
+    }
+
+    /// [`TwoProjects::run`] with another secret key.
+    async fn run_with_secret(&self, args: &[&str], secret_key: &str) -> crate::support::Run {
         let mut all = vec!["--config", self.config.to_str().unwrap()];
         all.extend_from_slice(args);
         let mut cmd = self.env.command(&all);
         cmd.env("SIM_AK", &self.env.config.access_key)
-            .env("SIM_SK", &self.env.config.secret_key);
+            .env("SIM_SK", secret_key);
         self.env.run_cmd(cmd).await
     }
 
@@ -364,4 +370,23 @@ async fn every_answer_says_which_project_and_target(backend: Backend) {
     assert_eq!(items(&south_latest).iter().collect::<Vec<_>>(), south_only);
     let south_latest = t.json(&["drift", "--project", SOUTH]).await;
     assert_eq!(items(&south_latest).iter().collect::<Vec<_>>(), south_only);
+
+    // A failed run's long error is clipped to the screen in the default tables, whole in
+    // --wide.
+    let failed = t
+        .run_with_secret(&["sync", "prod-south"], "a-wrong-secret-key")
+        .await;
+    assert_eq!(failed.code, Some(1), "{}", failed.stderr);
+    let runs = t.json(&["runs", "--limit", "1"]).await;
+    let error = items(&runs)[0]["error"]
+        .as_str()
+        .expect("an error")
+        .to_owned();
+    for args in [&["runs"][..], &["status"]] {
+        let table = t.stdout(args).await;
+        assert_fits_a_screen(&table);
+        assert!(table.contains('…') && !table.contains(&error), "{table}");
+    }
+    assert!(t.stdout(&["runs", "--wide"]).await.contains(&error));
+    assert!(t.stdout(&["status", "--wide"]).await.contains(&error));
 }
