@@ -344,12 +344,38 @@ pub struct ForgetScopeArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
+    #[command(flatten)]
+    pub only: ProjectTargetArgs,
+    /// Show each scope in full (project, endpoint and filters) and every failure whole,
+    /// however wide the table gets.
+    #[arg(long)]
+    pub wide: bool,
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
 }
 
+/// `--project` and `--target`: one project's, or one configuration target's, answers.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProjectTargetArgs {
+    /// Only this project: its id, or a unique start of it (tables show the start).
+    #[arg(long, value_name = "PROJECT_ID")]
+    pub project: Option<String>,
+    /// Only runs of this configuration target (its `name`; runs from flags have none).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct RunsArgs {
+    /// Only the runs of this sync (one invocation of `sync`).
+    #[arg(long, value_name = "ID")]
+    pub sync: Option<i64>,
+    #[command(flatten)]
+    pub only: ProjectTargetArgs,
+    /// Every column, each scope in full (project, endpoint and filters) and notes whole,
+    /// however wide the table gets.
+    #[arg(long)]
+    pub wide: bool,
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
     /// Show at most this many runs.
@@ -374,7 +400,8 @@ pub enum RecordFormat {
 #[derive(Debug, Clone, Args)]
 pub struct DriftArgs {
     /// Change records of this sync: every run of one `sync` (`sync --all`: every target's).
-    /// Without --sync, --run, --since or --until: the latest sync that recorded changes.
+    /// Without --sync, --run, --since or --until: the latest sync that recorded changes (of
+    /// the --project or --target, when given).
     #[arg(long, value_name = "ID", conflicts_with_all = ["run", "since", "until"])]
     pub sync: Option<i64>,
     /// Change records of this run (one target's, of one sync).
@@ -404,6 +431,8 @@ pub struct DriftArgs {
     /// finds, which is no drift, so it is left out unless asked for.
     #[arg(long)]
     pub include_baseline: bool,
+    #[command(flatten)]
+    pub only: ProjectTargetArgs,
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
 }
@@ -451,6 +480,8 @@ pub struct HistoryArgs {
     /// earlier).
     #[arg(value_name = "CONNECTION")]
     pub connection: String,
+    #[command(flatten)]
+    pub only: ProjectTargetArgs,
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
 }

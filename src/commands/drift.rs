@@ -11,11 +11,12 @@
 //!
 //! Times are RFC 3339 in UTC with `Z` everywhere (whole seconds in tables).
 
+use super::project_target::{Only, ShortIds, target_cell};
 use super::{one_line, plain_table, print_stdout, table_text};
 use crate::cli::{DriftArgs, HistoryArgs, RecordFormat};
 use crate::drift::{Category, ChangeKind};
 use crate::json::lossy;
-use crate::store::{ChangeRecord, DatabaseUrl, Named, RecordFilter, RunStatus, Store};
+use crate::store::{DatabaseUrl, Named, RecordFilter, RecordedChange, RunStatus, Store};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::process::ExitCode;
@@ -27,12 +28,15 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
         Some(text) => Some(connection(&store, text).await?),
         None => None,
     };
+    let only = Only::resolve(&store, &args.only).await?;
     let mut filter = RecordFilter {
         sync_id: args.sync,
         run_id: args.run,
         since: args.since,
         until: args.until,
         connection_id,
+        project_id: only.project_id,
+        target: only.target,
         category: args.category.map(Into::into),
         change: args.change.map(Into::into),
         field_prefix: args.field.clone(),
@@ -59,10 +63,19 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
             }
         },
         None if args.sync.is_some() || period => {}
-        None => match store.latest_sync_with_changes_recorded().await? {
-            Some(sync) => filter.sync_id = Some(sync),
-            None => anyhow::bail!("no complete run yet: run `vpn-inventory sync` first"),
-        },
+        None => {
+            let (project, target) = (filter.project_id.as_deref(), filter.target.as_deref());
+            match store
+                .latest_sync_with_changes_recorded(project, target)
+                .await?
+            {
+                Some(sync) => filter.sync_id = Some(sync),
+                None if project.is_some() || target.is_some() => anyhow::bail!(
+                    "no complete run of that --project or --target yet: nothing recorded"
+                ),
+                None => anyhow::bail!("no complete run yet: run `vpn-inventory sync` first"),
+            }
+        }
     }
     if let Some(sync) = filter.sync_id {
         anyhow::ensure!(
@@ -74,7 +87,7 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
         .change_records(&filter)
         .await?
         .into_iter()
-        .partition(|r| r.baseline && !args.include_baseline);
+        .partition(|r| r.record.baseline && !args.include_baseline);
     print_stdout(&render_records(&records, args.format)?)?;
     if !baseline.is_empty() {
         tell_baseline_left_out(&baseline);
@@ -84,8 +97,8 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
 
 /// Says on stderr that baseline adds were left out, so an empty answer is not mistaken for
 /// an empty inventory.
-fn tell_baseline_left_out(baseline: &[ChangeRecord]) {
-    let runs: std::collections::BTreeSet<i64> = baseline.iter().map(|r| r.run_id).collect();
+fn tell_baseline_left_out(baseline: &[RecordedChange]) {
+    let runs: std::collections::BTreeSet<i64> = baseline.iter().map(|r| r.record.run_id).collect();
     let runs: Vec<String> = runs.iter().map(i64::to_string).collect();
     let (noun, list) = match runs.len() {
         1 => ("run", runs[0].clone()),
@@ -103,6 +116,7 @@ fn tell_baseline_left_out(baseline: &[ChangeRecord]) {
 
 pub async fn history(database: &DatabaseUrl, args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_for_reading(database).await?;
+    let only = Only::resolve(&store, &args.only).await?;
     let id = match store.connection_named(&args.connection).await? {
         Named::None if args.format != RecordFormat::Table => {
             // A script asking about an id no run has seen gets an empty answer, as it always
@@ -112,11 +126,20 @@ pub async fn history(database: &DatabaseUrl, args: HistoryArgs) -> anyhow::Resul
         }
         named => the_one(&args.connection, named)?,
     };
+    let narrowed = only != Only::default();
     let filter = RecordFilter {
         connection_id: Some(id.clone()),
+        project_id: only.project_id,
+        target: only.target,
         ..RecordFilter::default()
     };
     let records = store.change_records(&filter).await?;
+    if records.is_empty() && args.format == RecordFormat::Table && narrowed {
+        anyhow::bail!(
+            "no history for connection {} in that --project or --target",
+            one_line(&id)
+        );
+    }
     if records.is_empty() && args.format == RecordFormat::Table {
         anyhow::bail!(
             "no history for connection {}: its records were pruned",
@@ -163,9 +186,18 @@ fn the_one(text: &str, named: Named) -> anyhow::Result<String> {
     }
 }
 
+/// Where and when a change record was made.
+pub(super) struct Recorded<'a> {
+    pub run_id: i64,
+    pub detected_at: DateTime<Utc>,
+    pub project_id: &'a str,
+    /// The configuration target of its run; `None` for a run from flags.
+    pub target: Option<&'a str>,
+}
+
 /// One change to print: a change record, or a difference `diff` found (no run, no time).
 pub(super) struct Line<'a> {
-    pub when: Option<(i64, DateTime<Utc>)>,
+    pub when: Option<Recorded<'a>>,
     pub connection_id: &'a str,
     pub connection_name: Option<&'a str>,
     pub change: ChangeKind,
@@ -175,10 +207,16 @@ pub(super) struct Line<'a> {
     pub new: Option<&'a Value>,
 }
 
-impl<'a> From<&'a ChangeRecord> for Line<'a> {
-    fn from(r: &'a ChangeRecord) -> Self {
+impl<'a> From<&'a RecordedChange> for Line<'a> {
+    fn from(recorded: &'a RecordedChange) -> Self {
+        let r = &recorded.record;
         Line {
-            when: Some((r.run_id, r.detected_at)),
+            when: Some(Recorded {
+                run_id: r.run_id,
+                detected_at: r.detected_at,
+                project_id: &recorded.project_id,
+                target: recorded.target.as_deref(),
+            }),
             connection_id: &r.connection_id,
             connection_name: r.connection_name.as_deref(),
             change: r.change,
@@ -190,13 +228,14 @@ impl<'a> From<&'a ChangeRecord> for Line<'a> {
     }
 }
 
-fn render_records(records: &[ChangeRecord], format: RecordFormat) -> anyhow::Result<String> {
+fn render_records(records: &[RecordedChange], format: RecordFormat) -> anyhow::Result<String> {
     let json = || crate::json::to_string_pretty(records) + "\n";
     let lines: Vec<Line> = records.iter().map(Line::from).collect();
     render(&lines, true, format, json)
 }
 
-/// `lines` in `format`; `with_when` adds the run and time columns; `json` gives the JSON.
+/// `lines` in `format`; `with_when` adds the run, time, project and target columns; `json`
+/// gives the JSON.
 pub(super) fn render(
     lines: &[Line],
     with_when: bool,
@@ -238,9 +277,8 @@ fn type_of(value: Option<&Value>) -> &'static str {
     }
 }
 
-/// CSV columns; the first and last only with a run and time.
-const COLUMNS: [&str; 11] = [
-    "run_id",
+/// CSV columns of every change.
+const COLUMNS: [&str; 9] = [
     "connection_id",
     "connection_name",
     "change",
@@ -250,8 +288,12 @@ const COLUMNS: [&str; 11] = [
     "new",
     "old_type",
     "new_type",
-    "detected_at",
 ];
+
+/// CSV columns of a change record: the first before [`COLUMNS`], the rest after (so the
+/// columns older builds wrote keep their places).
+const RECORD_COLUMNS: ([&str; 1], [&str; 3]) =
+    (["run_id"], ["detected_at", "project_id", "target"]);
 
 fn row(l: &Line, with_when: bool) -> Vec<String> {
     let mut row = vec![
@@ -265,9 +307,11 @@ fn row(l: &Line, with_when: bool) -> Vec<String> {
         type_of(l.old).to_owned(),
         type_of(l.new).to_owned(),
     ];
-    if let (true, Some((run, at))) = (with_when, l.when) {
-        row.insert(0, run.to_string());
-        row.push(crate::time::shown(&at));
+    if let (true, Some(when)) = (with_when, &l.when) {
+        row.insert(0, when.run_id.to_string());
+        row.push(crate::time::shown(&when.detected_at));
+        row.push(lossy(when.project_id).into_owned());
+        row.push(lossy(when.target.unwrap_or_default()).into_owned());
     }
     row
 }
@@ -275,12 +319,12 @@ fn row(l: &Line, with_when: bool) -> Vec<String> {
 /// RFC 4180 CSV (records end in `\n`), header first.
 fn csv(lines: &[Line], with_when: bool) -> anyhow::Result<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    let columns = if with_when {
-        &COLUMNS[..]
+    let (before, after) = if with_when {
+        (&RECORD_COLUMNS.0[..], &RECORD_COLUMNS.1[..])
     } else {
-        &COLUMNS[1..COLUMNS.len() - 1]
+        (&[][..], &[][..])
     };
-    out.write_record(columns)?;
+    out.write_record(before.iter().chain(&COLUMNS).chain(after))?;
     for l in lines {
         out.write_record(row(l, with_when))?;
     }
@@ -297,8 +341,13 @@ fn table(lines: &[Line], with_when: bool) -> String {
         "OLD -> NEW",
     ];
     if with_when {
-        header.splice(0..0, ["RUN", "DETECTED"]);
+        header.splice(0..0, ["RUN", "DETECTED", "PROJECT", "TARGET"]);
     }
+    let projects = ShortIds::new(
+        lines
+            .iter()
+            .filter_map(|l| Some(l.when.as_ref()?.project_id)),
+    );
     let mut table = plain_table(&header, if with_when { &[0] } else { &[] });
     for l in lines {
         let values = if l.change == ChangeKind::Modified {
@@ -314,8 +363,14 @@ fn table(lines: &[Line], with_when: bool) -> String {
             one_line(l.field.unwrap_or_default()),
             one_line(&values),
         ];
-        if let (true, Some((run, at))) = (with_when, l.when) {
-            cells.splice(0..0, [run.to_string(), crate::time::shown_in_table(&at)]);
+        if let (true, Some(when)) = (with_when, &l.when) {
+            let recorded = [
+                when.run_id.to_string(),
+                crate::time::shown_in_table(&when.detected_at),
+                projects.of(when.project_id),
+                target_cell(when.target),
+            ];
+            cells.splice(0..0, recorded);
         }
         table.add_row(cells);
     }
@@ -329,10 +384,13 @@ fn table(lines: &[Line], with_when: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ChangeRecord;
     use serde_json::json;
 
-    fn record(name: &str, old: Option<Value>, new: Option<Value>) -> ChangeRecord {
-        ChangeRecord {
+    const PROJECT: &str = "0123456789abcdef0123456789abcdef";
+
+    fn record(name: &str, old: Option<Value>, new: Option<Value>) -> RecordedChange {
+        let record = ChangeRecord {
             run_id: 7,
             connection_id: "c-1".into(),
             connection_name: Some(name.into()),
@@ -343,14 +401,19 @@ mod tests {
             new,
             detected_at: DateTime::from_timestamp(1_670_767_199, 123_456_000).unwrap(),
             baseline: false,
+        };
+        RecordedChange {
+            record,
+            project_id: PROJECT.into(),
+            target: Some("prod-north".into()),
         }
     }
 
-    fn csv_of(records: &[ChangeRecord]) -> String {
+    fn csv_of(records: &[RecordedChange]) -> String {
         render_records(records, RecordFormat::Csv).unwrap()
     }
 
-    fn table_of(records: &[ChangeRecord]) -> String {
+    fn table_of(records: &[RecordedChange]) -> String {
         render_records(records, RecordFormat::Table).unwrap()
     }
 
@@ -363,8 +426,12 @@ mod tests {
             record("n", Some(json!(1.50)), Some(json!(true))),
         ]);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], COLUMNS.join(","));
-        let at = "2022-12-11T13:59:59.123456Z";
+        assert_eq!(
+            lines[0],
+            "run_id,connection_id,connection_name,change,category,field,old,new,old_type,\
+             new_type,detected_at,project_id,target"
+        );
+        let at = format!("2022-12-11T13:59:59.123456Z,{PROJECT},prod-north");
         let prefix = "7,c-1";
         assert_eq!(
             lines[1],
@@ -402,8 +469,8 @@ mod tests {
         assert!(lines[3].ends_with("[] -> null"), "{text}");
         assert!(lines[4].ends_with(r#""null" -> "[]""#), "{text}");
         assert!(
-            lines[1].starts_with("  7  2022-12-11T13:59:59Z  c-1")
-                || lines[1].starts_with("7  2022-12-11T13:59:59Z  c-1"),
+            lines[1].starts_with("  7  2022-12-11T13:59:59Z  01234567  prod-north  c-1")
+                || lines[1].starts_with("7  2022-12-11T13:59:59Z  01234567  prod-north  c-1"),
             "{text}"
         );
     }

@@ -287,6 +287,9 @@ mod tests {
         }
         let status = ScopeStatus {
             scope,
+            project_id: "p".to_owned(),
+            region: None,
+            targets: Vec::new(),
             last_complete: None,
             last_failed: None,
             running: Vec::new(),

@@ -1,8 +1,8 @@
 //! One module per subcommand, and `run`, which dispatches the parsed command line to it. Each
 //! prints data to stdout and returns the exit code; errors bubble up to `main`, which prints
 //! them to stderr. What several commands share is in files of its own (`output`, `error`,
-//! `database`, `run_setup`, `run_report`), which this module only re-exports, so no command
-//! imports the dispatcher that imports it.
+//! `database`, `run_setup`, `run_report`, `project_target`), which this module only
+//! re-exports, so no command imports the dispatcher that imports it.
 
 pub mod config;
 mod database;
@@ -17,6 +17,7 @@ pub mod forget;
 pub mod metrics;
 pub mod migrate;
 mod output;
+mod project_target;
 pub mod prune;
 pub mod report;
 pub mod run_report;
@@ -31,7 +32,10 @@ pub mod targets;
 pub use crate::text::one_line;
 pub use database::database_url;
 pub use error::CommandError;
-pub use output::{counted, megabytes, plain_table, print_stdout, table_text};
+pub use output::{
+    SCREEN_COLUMNS, clipped, counted, megabytes, plain_table, print_stdout, screen_table,
+    table_text,
+};
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::Config;

@@ -27,6 +27,44 @@ pub fn table_text(table: &comfy_table::Table) -> String {
     table.trim_fmt() + "\n"
 }
 
+/// How wide a default table may be: an ordinary terminal, or a cron mail, without wrapping.
+pub const SCREEN_COLUMNS: usize = 120;
+
+/// `text` cut to at most `max` characters, a cut marked with `…`.
+pub fn clipped(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+    kept + "…"
+}
+
+/// A table of `header` and `rows` whose last column (free text: notes, errors) is clipped so
+/// that no line is wider than [`SCREEN_COLUMNS`]; `--wide` tables are not clipped.
+pub fn screen_table(
+    header: &[&str],
+    right_aligned: &[usize],
+    mut rows: Vec<Vec<String>>,
+) -> comfy_table::Table {
+    const PADDING: usize = 2;
+    let width = |text: &str| text.chars().count();
+    let last = header.len() - 1;
+    let used: usize = (0..last)
+        .map(|i| {
+            let cells = rows.iter().map(|r| width(&r[i]));
+            cells.chain([width(header[i])]).max().unwrap_or(0) + PADDING
+        })
+        .sum();
+    // Always a few characters of the text, so a clipped note still says what kind it is.
+    let room = SCREEN_COLUMNS.saturating_sub(used).max(12);
+    for row in &mut rows {
+        row[last] = clipped(&row[last], room);
+    }
+    let mut table = plain_table(header, right_aligned);
+    table.add_rows(rows);
+    table
+}
+
 /// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
 pub fn print_stdout(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
@@ -47,6 +85,23 @@ pub fn counted(count: i64, noun: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn clipping_marks_the_cut_and_keeps_short_text() {
+        assert_eq!(super::clipped("abcdef", 4), "abc…");
+        assert_eq!(super::clipped("abcd", 4), "abcd");
+    }
+
+    #[test]
+    fn a_screen_table_clips_its_last_column_to_the_screen() {
+        let long = "x".repeat(300);
+        let rows = vec![vec!["1".to_owned(), "a".repeat(50), long.clone()]];
+        let text = super::table_text(&super::screen_table(&["RUN", "NAME", "NOTE"], &[0], rows));
+        for line in text.lines() {
+            assert!(line.chars().count() <= super::SCREEN_COLUMNS, "{line}");
+        }
+        assert!(text.contains("xxx…"), "{text}");
+    }
+
     #[test]
     fn one_is_singular_and_every_other_count_plural() {
         assert_eq!(super::counted(1, "page"), "1 page");

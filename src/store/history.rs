@@ -8,6 +8,7 @@ use super::records::{Category, ChangeKind, ChangeRecord};
 use super::runs::RunStatus;
 use super::tables::CHANGE_RECORDS;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -21,6 +22,10 @@ pub struct RecordFilter {
     /// Detected before this time.
     pub until: Option<DateTime<Utc>>,
     pub connection_id: Option<String>,
+    /// Records of this project.
+    pub project_id: Option<String>,
+    /// Records of runs made for this configuration target.
+    pub target: Option<String>,
     pub category: Option<Category>,
     pub change: Option<ChangeKind>,
     /// Fields whose dotted path starts with this text (added and removed records have none).
@@ -28,6 +33,16 @@ pub struct RecordFilter {
     /// Leave out baseline records (`change_records.baseline`): the adds of a scope's first
     /// complete run, which found what was already there, which is no drift.
     pub skip_baseline: bool,
+}
+
+/// A change record as read back, with where it was found: the project, and the
+/// configuration target its run was made for (`None`: a run from flags).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RecordedChange {
+    #[serde(flatten)]
+    pub record: ChangeRecord,
+    pub project_id: String,
+    pub target: Option<String>,
 }
 
 /// A connection a person named (`history`, `drift --connection`): its id, or why the text
@@ -51,10 +66,12 @@ pub enum AsOf {
 
 impl Store {
     /// Change records matching `filter`, oldest first.
-    pub async fn change_records(&self, filter: &RecordFilter) -> Result<Vec<ChangeRecord>> {
+    pub async fn change_records(&self, filter: &RecordFilter) -> Result<Vec<RecordedChange>> {
         let mut sql = Sql::new("SELECT ");
-        sql.push(&CHANGE_RECORDS.read_columns())
-            .push(" FROM change_records WHERE 1 = 1");
+        sql.push(&CHANGE_RECORDS.read_columns()).push(
+            ", project_id, (SELECT s.target FROM sync_runs s WHERE s.id = change_records.run_id)
+                 AS target FROM change_records WHERE 1 = 1",
+        );
         if let Some(sync) = filter.sync_id {
             sql.push(" AND run_id IN (SELECT id FROM sync_runs WHERE sync_id = ")
                 .bind(sync)
@@ -71,6 +88,14 @@ impl Store {
         }
         if let Some(id) = &filter.connection_id {
             sql.push(" AND connection_id = ").bind(id);
+        }
+        if let Some(project) = &filter.project_id {
+            sql.push(" AND project_id = ").bind(project);
+        }
+        if let Some(target) = &filter.target {
+            sql.push(" AND run_id IN (SELECT id FROM sync_runs WHERE target = ")
+                .bind(target)
+                .push(")");
         }
         if let Some(category) = filter.category {
             sql.push(" AND category = ").bind(category.as_str());
@@ -90,7 +115,15 @@ impl Store {
         }
         sql.push(" ORDER BY id");
         let rows = self.db.fetch_all(sql).await?;
-        rows.iter().map(|row| CHANGE_RECORDS.read(row)).collect()
+        rows.iter()
+            .map(|row| {
+                Ok(RecordedChange {
+                    record: CHANGE_RECORDS.read(row)?,
+                    project_id: row.get("project_id")?,
+                    target: row.get("target")?,
+                })
+            })
+            .collect()
     }
 
     /// The connection `text` names: an id, else the one connection whose id starts with it

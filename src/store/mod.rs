@@ -36,13 +36,15 @@ pub use connections::ExportCursor;
 pub use dialect::{Cell, DatabaseUrl, DeferredIndexes, LockError, ScopeLock, UnadoptableSchema};
 pub use error::StoreError;
 pub use forget::{ForgetError, Forgotten};
-pub use history::{AsOf, Named, PairCursor, RecordFilter, VersionCursor, VersionPair};
+pub use history::{
+    AsOf, Named, PairCursor, RecordFilter, RecordedChange, VersionCursor, VersionPair,
+};
 pub use prune::Pruned;
 pub use query::{QueryTable, RowSink};
 pub use records::{Category, ChangeKind, ChangeRecord};
 pub use runs::{Resumable, RunCounts, RunStatus, SweepOrigin};
 pub use staging::{PageToStage, StageOutcome, StagedConnection, StagedPage};
-pub use status::{RunBrief, RunRow, ScopeStatus, Status};
+pub use status::{RunBrief, RunFilter, RunRow, ScopeStatus, Status};
 pub use syncs::RunElsewhere;
 pub use write::{ConnectionWrite, NewVersion, VersionStamp};
 

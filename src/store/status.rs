@@ -12,7 +12,18 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRow {
     pub run_id: i64,
+    /// The sync (one invocation of `sync`) the run was part of.
+    pub sync_id: Option<i64>,
+    /// The configuration target it ran for; `None` for a run from flags.
+    pub target: Option<String>,
+    pub project_id: String,
+    pub region: Option<String>,
     pub status: RunStatus,
+    /// Its place in the order complete runs applied in, over all syncs (`diff` and `export
+    /// --as-of` read the inventory as it stood after an apply); `None` until it applied.
+    pub apply_seq: Option<i64>,
+    /// Its place among the applies of its sync: 1 for the first run of it that applied.
+    pub apply_order: Option<i64>,
     pub scope: serde_json::Value,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -58,6 +69,11 @@ pub struct RunBrief {
 #[derive(Debug, Clone, Serialize)]
 pub struct ScopeStatus {
     pub scope: serde_json::Value,
+    pub project_id: String,
+    /// The region its latest run reached, when known.
+    pub region: Option<String>,
+    /// The configuration targets its runs were made for, by name.
+    pub targets: Vec<String>,
     pub last_complete: Option<RunBrief>,
     pub last_failed: Option<RunBrief>,
     /// Runs marked running: live, or killed and not yet found abandoned.
@@ -72,6 +88,16 @@ pub struct Status {
     pub size_bytes: Option<u64>,
     pub connections: i64,
     pub scopes: Vec<ScopeStatus>,
+}
+
+/// Which runs `vpn-inventory runs` lists; unset parts do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub sync_id: Option<i64>,
+    pub project_id: Option<String>,
+    pub target: Option<String>,
+    /// At most this many, newest first.
+    pub limit: i64,
 }
 
 impl Store {
@@ -112,8 +138,12 @@ impl Store {
                 .db
                 .fetch_all(latest(RunStatus::Running).arg(100i64))
                 .await?;
+            let (region, targets) = self.scope_region_and_targets(scope_id, after).await?;
             scopes.push(ScopeStatus {
                 scope: stored_scope(&row)?.shown_without_endpoint(),
+                project_id: row.get("project_id")?,
+                region,
+                targets,
                 last_complete: last_complete.as_ref().map(brief).transpose()?,
                 last_failed: last_failed.as_ref().map(brief).transpose()?,
                 running: running.iter().map(brief).collect::<Result<_>>()?,
@@ -127,21 +157,71 @@ impl Store {
         })
     }
 
-    /// Runs, newest first.
-    pub async fn runs(&self, limit: i64) -> Result<Vec<RunRow>> {
+    /// The region a scope's latest run (after `after`) reached, and the targets its runs
+    /// were made for.
+    async fn scope_region_and_targets(
+        &self,
+        scope_id: i64,
+        after: i64,
+    ) -> Result<(Option<String>, Vec<String>)> {
+        let region = Sql::new(
+            "SELECT region FROM sync_runs WHERE scope_id = $1 AND id > $2 AND region IS NOT NULL
+             ORDER BY id DESC LIMIT 1",
+        )
+        .arg(scope_id)
+        .arg(after);
+        let region = match self.db.fetch_optional(region).await? {
+            Some(row) => row.at(0)?,
+            None => None,
+        };
+        let targets = Sql::new(
+            "SELECT DISTINCT target FROM sync_runs
+             WHERE scope_id = $1 AND id > $2 AND target IS NOT NULL ORDER BY target",
+        )
+        .arg(scope_id)
+        .arg(after);
+        Ok((region, first_texts(&self.db.fetch_all(targets).await?)?))
+    }
+
+    /// The projects any scope was synced for, by id.
+    pub async fn project_ids(&self) -> Result<Vec<String>> {
+        let sql = Sql::new("SELECT DISTINCT project_id FROM scopes ORDER BY project_id");
+        first_texts(&self.db.fetch_all(sql).await?)
+    }
+
+    /// The configuration targets any run was made for, by name.
+    pub async fn target_names(&self) -> Result<Vec<String>> {
         let sql = Sql::new(
-            "SELECT r.id, r.status, r.started_at, r.finished_at, r.pages,
+            "SELECT DISTINCT target FROM sync_runs WHERE target IS NOT NULL ORDER BY target",
+        );
+        first_texts(&self.db.fetch_all(sql).await?)
+    }
+
+    /// Runs `filter` selects, newest first.
+    pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>> {
+        let mut sql = Sql::new(
+            "SELECT r.id, r.sync_id, r.target, r.status, r.started_at, r.finished_at, r.pages,
                  r.fetched, r.duplicates, r.added, r.removed, r.modified, r.unchanged,
                  r.removals_skipped, r.error, r.endpoint, r.region, s.project_id, s.vgw_id,
                  s.vgw_ip, s.vpn_id, s.eip_id, s.enterprise_project_ids, r.resumed_from,
                  (SELECT MIN(n.id) FROM sync_runs n WHERE n.resumed_from = r.id) AS resumed_by,
                  r.apply_seq,
                  (SELECT MIN(f.apply_seq) FROM sync_runs f WHERE f.scope_id = r.scope_id)
-                     AS first_seq
-             FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
-             ORDER BY r.id DESC LIMIT $1",
-        )
-        .arg(limit);
+                     AS first_seq,
+                 (SELECT COUNT(*) FROM sync_runs o
+                  WHERE o.sync_id = r.sync_id AND o.apply_seq <= r.apply_seq) AS apply_order
+             FROM sync_runs r JOIN scopes s ON s.id = r.scope_id WHERE 1 = 1",
+        );
+        if let Some(sync) = filter.sync_id {
+            sql.push(" AND r.sync_id = ").bind(sync);
+        }
+        if let Some(project) = &filter.project_id {
+            sql.push(" AND s.project_id = ").bind(project);
+        }
+        if let Some(target) = &filter.target {
+            sql.push(" AND r.target = ").bind(target);
+        }
+        sql.push(" ORDER BY r.id DESC LIMIT ").bind(filter.limit);
         self.db.fetch_all(sql).await?.iter().map(run_row).collect()
     }
 
@@ -159,6 +239,11 @@ impl Store {
             .map(|row| Ok((row.at(0)?, row.at(1)?, row.at(2)?)))
             .collect()
     }
+}
+
+/// The first column of `rows`, as text.
+fn first_texts(rows: &[Row]) -> Result<Vec<String>> {
+    rows.iter().map(|row| Ok(row.at(0)?)).collect()
 }
 
 fn brief(row: &Row) -> Result<RunBrief> {
@@ -182,9 +267,17 @@ fn run_row(row: &Row) -> Result<RunRow> {
     scope.endpoint = row.get::<Option<String>>("endpoint")?.unwrap_or_default();
     scope.region = row.get("region")?;
     let duration = finished_at.map(|f| (f - started_at).to_std().unwrap_or_default());
+    let apply_seq: Option<i64> = row.get("apply_seq")?;
     Ok(RunRow {
         run_id: row.get("id")?,
+        sync_id: row.get("sync_id")?,
+        target: row.get("target")?,
+        project_id: scope.project_id.clone(),
+        region: scope.region.clone(),
         status: RunStatus::parse(&row.get::<String>("status")?)?,
+        apply_seq,
+        // COUNT(*) of an empty set is 0: a run that never applied has no place.
+        apply_order: apply_seq.map(|_| row.get("apply_order")).transpose()?,
         scope: scope.shown(),
         started_at,
         finished_at,
@@ -200,9 +293,6 @@ fn run_row(row: &Row) -> Result<RunRow> {
         error: row.get("error")?,
         resumed_from: row.get("resumed_from")?,
         resumed_by: row.get("resumed_by")?,
-        baseline: {
-            let seq: Option<i64> = row.get("apply_seq")?;
-            seq.is_some() && seq == row.get::<Option<i64>>("first_seq")?
-        },
+        baseline: apply_seq.is_some() && apply_seq == row.get::<Option<i64>>("first_seq")?,
     })
 }

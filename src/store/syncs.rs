@@ -35,11 +35,24 @@ impl Store {
     }
 
     /// The latest sync with a complete run: the one whose changes `drift` shows by default.
-    pub async fn latest_sync_with_changes_recorded(&self) -> Result<Option<i64>> {
-        let sql = Sql::new(
-            "SELECT sync_id FROM sync_runs
-             WHERE apply_seq = (SELECT MAX(apply_seq) FROM sync_runs)",
+    /// With a project or a target: the latest with a complete run of that project or target,
+    /// so `drift --target T` shows T's latest changes even when a later sync left T out.
+    pub async fn latest_sync_with_changes_recorded(
+        &self,
+        project_id: Option<&str>,
+        target: Option<&str>,
+    ) -> Result<Option<i64>> {
+        let mut sql = Sql::new(
+            "SELECT r.sync_id FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
+             WHERE r.apply_seq IS NOT NULL",
         );
+        if let Some(project) = project_id {
+            sql.push(" AND s.project_id = ").bind(project);
+        }
+        if let Some(target) = target {
+            sql.push(" AND r.target = ").bind(target);
+        }
+        sql.push(" ORDER BY r.apply_seq DESC LIMIT 1");
         match self.db.fetch_optional(sql).await? {
             Some(row) => Ok(row.at::<Option<i64>>(0)?),
             None => Ok(None),

@@ -169,7 +169,7 @@ async fn first_run_adds_all_then_field_changes_are_recorded_exactly(backend: Bac
     assert_eq!(
         lines[0],
         "run_id,connection_id,connection_name,change,category,field,old,new,old_type,new_type,\
-         detected_at"
+         detected_at,project_id,target"
     );
     assert_eq!(lines.len(), 6);
 }

@@ -196,7 +196,8 @@ async fn drift_filters_periods_and_baselines(backend: Backend) {
     let tag_row = csv.lines().find(|l| l.contains(",tags.")).expect(csv);
     let plain_old = old_tag.as_str().unwrap();
     assert!(
-        tag_row.contains(&format!(",{plain_old},,string,string,")) && tag_row.ends_with('Z'),
+        tag_row.contains(&format!(",{plain_old},,string,string,"))
+            && tag_row.ends_with(&format!("Z,{},", env.config.project_id)),
         "{csv}"
     );
 

@@ -9,6 +9,7 @@ use crate::support::{
 };
 use serde_json::{Value, json};
 use std::str::FromStr as _;
+use vpn_simulator::server::DEMO_PROJECT_ID;
 
 backend_tests!(
     a_schema_22_database_is_adopted_with_everything_it_holds,
@@ -183,25 +184,51 @@ async fn a_schema_22_database_is_adopted_with_everything_it_holds(backend: Backe
 
 /// Members change records gained after schema 22: the rest of every reading is what the
 /// build before the squash showed.
-const RECORD_MEMBERS_ADDED_SINCE_22: &[&str] = &["baseline"];
+const RECORD_MEMBERS_ADDED_SINCE_22: &[&str] = &["baseline", "project_id", "target"];
 
-/// `reading` without `RECORD_MEMBERS_ADDED_SINCE_22`, once checked: the adds of run 1 (each
-/// scope's first) are its baseline, as V23 marked them.
+/// Members runs gained after schema 22, likewise.
+const RUN_MEMBERS_ADDED_SINCE_22: &[&str] = &[
+    "sync_id",
+    "target",
+    "project_id",
+    "region",
+    "apply_seq",
+    "apply_order",
+];
+
+/// `reading` without the members added since 22, once checked: the adds of run 1 (each
+/// scope's first) are its baseline, as V23 marked them; every record and run is of the one
+/// project and of no target; each run was a sync of its own (V23 gave it its own id).
 fn as_schema_22_read_it(reading: &Value) -> Value {
     let Value::Array(rows) = reading else {
         return reading.clone();
     };
     let rows = rows.iter().map(|row| {
         let mut row = row.clone();
-        if let Some(object) = row.as_object_mut()
-            && object.contains_key("change")
-        {
+        let Some(object) = row.as_object_mut() else {
+            return row;
+        };
+        let added = if object.contains_key("change") {
             let baseline = object.get("change") == Some(&json!("added"))
                 && object.get("run_id") == Some(&json!(1));
             assert_eq!(object.get("baseline").is_some(), baseline, "{object:?}");
-            for member in RECORD_MEMBERS_ADDED_SINCE_22 {
-                object.remove(*member);
-            }
+            RECORD_MEMBERS_ADDED_SINCE_22
+        } else {
+            assert_eq!(object.get("sync_id"), object.get("run_id"), "{object:?}");
+            let scope = &object["scope"];
+            assert_eq!(object.get("region"), Some(&scope["region"]), "{object:?}");
+            let applied = object["apply_seq"].is_i64();
+            assert_eq!(object["apply_order"].is_i64(), applied, "{object:?}");
+            RUN_MEMBERS_ADDED_SINCE_22
+        };
+        assert_eq!(object.get("target"), Some(&Value::Null), "{object:?}");
+        assert_eq!(
+            object.get("project_id"),
+            Some(&json!(DEMO_PROJECT_ID)),
+            "{object:?}"
+        );
+        for member in added {
+            object.remove(*member);
         }
         row
     });
