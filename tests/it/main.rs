@@ -17,6 +17,7 @@ mod layering;
 mod logs;
 mod long_ids;
 mod overlap;
+mod points;
 mod queryable;
 mod readers;
 mod readme;
