@@ -292,6 +292,7 @@ pub enum ExportFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
+    /// The JSON's shape: the connections alone, or grouped by project and region.
     #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
     pub format: ExportFormat,
     /// The inventory as it stood at a point: after a run's apply committed (a run id: 7 or
