@@ -17,7 +17,8 @@ backend_tests!(diff_and_export_at_each_run_of_a_sync_that_applied_out_of_id_orde
 const NORTH: &str = "11111111111111111111111111111111";
 const SOUTH: &str = "22222222222222222222222222222222";
 
-/// Two projects and three targets: `north` (project NORTH), `south` (project SOUTH) and
+/// Two projects and three targets: `north` (project NORTH, region cn-north-4), `south`
+/// (project SOUTH, an endpoint alone) and
 /// `south-gw` (one gateway of SOUTH), each on a simulator of its own so that each can be held
 /// and released on its own; `south-gw`'s serves what `south`'s does.
 struct Fleet {
@@ -61,7 +62,7 @@ impl Fleet {
             )
         };
         let text = [
-            target("north", NORTH, &env.sim, ""),
+            target("north", NORTH, &env.sim, "region = \"cn-north-4\"\n"),
             target("south", SOUTH, &south, ""),
             target(
                 "south-gw",
@@ -364,6 +365,26 @@ async fn diff_and_export_at_each_run_of_a_sync_that_applied_out_of_id_order(back
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     assert_eq!(by_project(&south), south_only);
+    let north = export_at(&fleet, "sync:2", &["--region", "cn-north-4"]).await;
+    let groups: Vec<(&Value, &Value)> = north["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (&g["project_id"], &g["region"]))
+        .collect();
+    assert_eq!(groups, [(&Value::from(NORTH), &Value::from("cn-north-4"))]);
+    let now = fleet.json(&["export", "--format", "projects"]).await;
+    let regions: Vec<&Value> = now["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| &g["region"])
+        .collect();
+    assert_eq!(
+        regions,
+        [&Value::from("cn-north-4"), &Value::Null],
+        "by project id"
+    );
     let unknown_region = export_at(&fleet, "sync:2", &["--region", "xx-nowhere-1"]).await;
     assert_eq!(unknown_region["projects"], Value::Array(Vec::new()));
 
