@@ -70,7 +70,8 @@ pub enum ReportFormat {
 pub enum Command {
     /// Page through the cloud's VPN connections and store them; prints the run's counts.
     Sync(Box<SyncArgs>),
-    /// Print the stored connections as a JSON array in the API's own shape.
+    /// Print the stored connections as JSON: an array in the API's own shape, or grouped by
+    /// project and region (`--format projects`); now, or as they stood at a point in history.
     Export(ExportArgs),
     /// List sync runs, newest first.
     Runs(RunsArgs),
@@ -90,7 +91,8 @@ pub enum Command {
     Drift(DriftArgs),
     /// Every change record of one connection, oldest first.
     History(HistoryArgs),
-    /// The net field-level difference between the inventories right after two complete runs.
+    /// The net field-level difference between the inventories at two points in history (after
+    /// a run, after a sync, at a time, latest), over every project or one.
     Diff(DiffArgs),
     /// Run a report, an SQL query answering an operator's question (`report --list`).
     ///
@@ -287,17 +289,41 @@ impl std::str::FromStr for Wait {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
+    /// One JSON array of connections in the API's own shape, every project's mixed.
     Json,
+    /// One JSON object: `{"format": "projects", "version": 1, "as_of": ..., "projects":
+    /// [{"project_id", "region", "connections": [...]}]}`, one entry per project and region.
+    Projects,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
+    /// The JSON's shape: the connections alone, or grouped by project and region.
     #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
     pub format: ExportFormat,
-    /// The inventory as it was right after this run (a run id) or at this time: a time ago
-    /// (24h, 7d, 30m), a date (2026-11-20, midnight UTC), an RFC 3339 time or now.
-    #[arg(long, value_name = "RUN|TIME", value_parser = as_of_arg)]
+    /// The inventory as it stood at a point: after a run's apply committed (a run id: 7 or
+    /// run:7), after a sync's last apply (sync:3), after the latest apply by a time (24h, 7d,
+    /// 30m, a date at midnight UTC, an RFC 3339 time, now), or latest. Every project as it
+    /// stood then: applies count in the order they committed (`runs`), not by run id.
+    #[arg(long, value_name = "POINT", value_parser = point_arg)]
     pub as_of: Option<AsOf>,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Only the connections of this region (as the syncing target or `--region` named it).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+/// One project whose connections a command reads: by its id, or by a target of the
+/// configuration file; neither: every project.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProjectArgs {
+    /// Only this project (its id).
+    #[arg(long, value_name = "ID", conflicts_with = "target")]
+    pub project: Option<String>,
+    /// Only the project of this target of the configuration file (its `name`).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -488,43 +514,24 @@ pub struct HistoryArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct DiffArgs {
-    /// The inventory to compare from: right after this complete run (an id), the latest
-    /// (`latest`), or the latest complete by a time (24h, 7d, a date, RFC 3339).
-    #[arg(value_name = "RUN_A", value_parser = run_arg)]
-    pub from: RunArg,
-    /// The inventory to compare to (the same forms as RUN_A).
-    #[arg(value_name = "RUN_B", value_parser = run_arg)]
-    pub to: RunArg,
+    /// The inventory to compare from, at a point: after a run's apply committed (a run id: 7
+    /// or run:7), after a sync's last apply (sync:3), after the latest apply by a time (24h,
+    /// 7d, a date, RFC 3339), or latest. Every project as it stood then: applies count in the
+    /// order they committed (`runs`), not by run id.
+    #[arg(value_name = "FROM", value_parser = point_arg)]
+    pub from: AsOf,
+    /// The inventory to compare to (the same forms as FROM).
+    #[arg(value_name = "TO", value_parser = point_arg)]
+    pub to: AsOf,
+    #[command(flatten)]
+    pub project: ProjectArgs,
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
 }
 
-/// A complete run as a person names it: `None` is the latest.
-pub type RunArg = Option<AsOf>;
-
-fn run_arg(text: &str) -> Result<RunArg, String> {
-    if text == "latest" {
-        return Ok(None);
-    }
-    as_of_arg(text).map(Some).map_err(|_| {
-        format!(
-            "{text:?} is not a run: use a run id, latest, or {}",
-            crate::time::TIME_FORMATS
-        )
-    })
-}
-
-/// A point in history as a person names it: a run id, or a time as `--since` takes it.
-fn as_of_arg(text: &str) -> Result<AsOf, String> {
-    if let Ok(run) = text.parse::<i64>() {
-        return Ok(AsOf::Run(run));
-    }
-    time_arg(text).map(AsOf::Time).map_err(|_| {
-        format!(
-            "{text:?} is neither a run id nor a time: use a run id or {}",
-            crate::time::TIME_FORMATS
-        )
-    })
+/// A point in history as a person names it (`AsOf::parse`).
+fn point_arg(text: &str) -> Result<AsOf, String> {
+    AsOf::parse(text, crate::time::now_utc())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

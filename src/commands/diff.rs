@@ -1,11 +1,14 @@
-//! `vpn-inventory diff RUN_A RUN_B`: the net field-level difference between the inventories
-//! right after two complete runs (the versions `export --as-of` reads), judged as a sync
-//! judges a connection (`drift::judge`): what changed and changed back is no difference, and
-//! neither is telemetry, order or `updated_at` alone.
+//! `vpn-inventory diff FROM TO`: the net field-level difference between the inventories at two
+//! points in history (the versions `export --as-of` reads), judged as a sync judges a
+//! connection (`drift::judge`): what changed and changed back is no difference, and neither is
+//! telemetry, order or `updated_at` alone. A point is one apply, every project as it stood
+//! when that apply committed, so `diff RUN latest` is the same answer whichever run of a
+//! sync applied last.
 
 use super::drift::{Line, render};
-use super::print_stdout;
-use crate::cli::{DiffArgs, RecordFormat, RunArg};
+use super::{print_stdout, project_named};
+use crate::cli::{DiffArgs, RecordFormat};
+use crate::config::Config;
 use crate::drift::{Category, ChangeKind, Previous, Verdict, judge};
 use crate::store::{AsOf, DatabaseUrl, Store, VersionPair};
 use serde::Serialize;
@@ -15,6 +18,7 @@ use std::process::ExitCode;
 /// One difference: a connection only one inventory holds, or one field of one both hold.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Difference {
+    pub project_id: String,
     pub connection_id: String,
     pub connection_name: Option<String>,
     pub change: ChangeKind,
@@ -28,11 +32,19 @@ pub struct Difference {
     pub new: Option<Value>,
 }
 
-pub async fn run(database: &DatabaseUrl, args: DiffArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    database: &DatabaseUrl,
+    config: &Config,
+    args: DiffArgs,
+) -> anyhow::Result<ExitCode> {
+    let project = project_named(&args.project, config)?;
     let store = Store::open_for_reading(database).await?;
+    if let Some(project_id) = &project {
+        store.ensure_project_known(project_id).await?;
+    }
     let from = seq(&store, args.from).await?;
     let to = seq(&store, args.to).await?;
-    let mut cursor = store.version_pairs(from, to).await?;
+    let mut cursor = store.version_pairs(from, to, project).await?;
     let mut differences = Vec::new();
     loop {
         let chunk = cursor.next_chunk().await?;
@@ -51,12 +63,15 @@ pub async fn run(database: &DatabaseUrl, args: DiffArgs) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// The apply sequence number of the complete run `run` names.
-async fn seq(store: &Store, run: RunArg) -> anyhow::Result<i64> {
-    let id = store.complete_run_at(run).await?;
-    let seq = store.resolve_as_of(AsOf::Run(id)).await?;
-    tracing::info!(run = id, "comparing the inventory right after run {id}");
-    Ok(seq)
+/// The apply sequence number of the apply `point` stands for, which must be one.
+async fn seq(store: &Store, point: AsOf) -> anyhow::Result<i64> {
+    let applied = store.applied_at(point).await?;
+    let run = applied.run_id;
+    tracing::info!(
+        run,
+        "comparing the inventory at {point}: after run {run} applied"
+    );
+    Ok(applied.seq)
 }
 
 /// What differs in one connection between the two inventories.
@@ -68,6 +83,7 @@ fn differences_of(pair: &VersionPair) -> Vec<Difference> {
             .map(str::to_owned)
     };
     let whole = |change| Difference {
+        project_id: pair.project_id.clone(),
         connection_id: pair.connection_id.clone(),
         connection_name: name(&pair.new).or_else(|| name(&pair.old)),
         change,

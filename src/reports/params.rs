@@ -41,19 +41,10 @@ pub fn read(kind: Kind, text: &str, now: DateTime<Utc>) -> Result<Value, String>
             }
             Ok(Value::List(items))
         }
-        Kind::Run => match text {
-            "latest" => Ok(Value::Run(None)),
-            _ => match text.parse::<i64>() {
-                Ok(id) => Ok(Value::Run(Some(AsOf::Run(id)))),
-                Err(_) => time(text, now)
-                    .map(|t| Value::Run(Some(AsOf::Time(t))))
-                    .map_err(|_| {
-                        format!(
-                            "{text:?} is not a run: use a run id, latest, a time ago (24h, 7d), \
-                             a date (2026-11-01) or an RFC 3339 time"
-                        )
-                    }),
-            },
+        // The points `diff` takes; the run of one (the last applied of a sync) is bound.
+        Kind::Run => match AsOf::parse(text, now)? {
+            AsOf::Latest => Ok(Value::Run(None)),
+            point => Ok(Value::Run(Some(point))),
         },
     }
 }
@@ -208,6 +199,10 @@ mod tests {
         assert_eq!(
             read(Kind::Run, "2026-11-01", now()),
             Ok(Value::Run(Some(AsOf::Time(at("2026-11-01T00:00:00Z")))))
+        );
+        assert_eq!(
+            read(Kind::Run, "sync:3", now()),
+            Ok(Value::Run(Some(AsOf::Sync(3))))
         );
         assert!(read(Kind::Run, "first", now()).is_err());
         assert_eq!(

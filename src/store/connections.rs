@@ -2,6 +2,7 @@
 //! `tables` declares how each column maps to the model).
 
 use super::Store;
+use super::as_of::{Applied, applied};
 use super::dialect::{IdKey, Row, Sql, Tx};
 use super::error::{Result, inconsistent};
 use super::tables::{
@@ -14,10 +15,73 @@ use std::collections::{BTreeMap, HashMap};
 /// Connections read so far in one chunk, by `pk`.
 type Chunk = BTreeMap<i64, VpnConnection>;
 
-/// Reads every stored connection back in the API's shape, a chunk at a time, inside one read
+/// Which connections to read, by where they belong; unset parts do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProjectFilter {
+    pub project_id: Option<String>,
+    /// `Some(None)`: the connections stored without a region.
+    pub region: Option<Option<String>>,
+}
+
+impl ProjectFilter {
+    /// The one (project, region) group `group` names.
+    pub fn group(group: &ProjectGroup) -> Self {
+        Self {
+            project_id: Some(group.project_id.clone()),
+            region: Some(group.region.clone()),
+        }
+    }
+
+    /// Appends ` AND ...` conditions on the columns `project` and `region` for what this
+    /// selects.
+    pub(super) fn push_to(&self, sql: &mut Sql, project: &str, region: &str) {
+        if let Some(project_id) = &self.project_id {
+            sql.push(" AND ").push(project).push(" = ").bind(project_id);
+        }
+        match &self.region {
+            None => {}
+            Some(None) => {
+                sql.push(" AND ").push(region).push(" IS NULL");
+            }
+            Some(Some(name)) => {
+                sql.push(" AND ").push(region).push(" = ").bind(name);
+            }
+        }
+    }
+}
+
+/// A project and region whose connections are read together (`export --format projects`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProjectGroup {
+    pub project_id: String,
+    pub region: Option<String>,
+}
+
+/// The groups of `sql`'s rows (project id, region), by project then region (no region last),
+/// sorted here so both databases give one order.
+pub(super) async fn groups(tx: &mut Tx, sql: Sql) -> Result<Vec<ProjectGroup>> {
+    let mut groups = Vec::new();
+    for row in tx.fetch_all(sql).await? {
+        groups.push(ProjectGroup {
+            project_id: row.at(0)?,
+            region: row.at(1)?,
+        });
+    }
+    groups.sort_by(|a, b| {
+        (&a.project_id, a.region.is_none(), &a.region).cmp(&(
+            &b.project_id,
+            b.region.is_none(),
+            &b.region,
+        ))
+    });
+    Ok(groups)
+}
+
+/// Reads stored connections back in the API's shape, a chunk at a time, inside one read
 /// transaction so a sync finishing meanwhile cannot give a mixed answer.
 pub struct ExportCursor {
     tx: Tx,
+    filter: ProjectFilter,
     after_pk: i64,
 }
 
@@ -25,9 +89,27 @@ pub struct ExportCursor {
 const EXPORT_CHUNK: i64 = 500;
 
 impl Store {
-    pub async fn export_cursor(&self) -> Result<ExportCursor> {
+    /// An error unless some scope synced project `project_id` or history holds it: a
+    /// mistyped id would otherwise read as an empty inventory.
+    pub async fn ensure_project_known(&self, project_id: &str) -> anyhow::Result<()> {
+        let sql = Sql::new(
+            "SELECT 1 FROM scopes WHERE project_id = $1
+             UNION ALL SELECT 1 FROM connection_versions WHERE project_id = $1",
+        )
+        .arg(project_id);
+        if self.db.fetch_optional(sql).await?.is_none() {
+            anyhow::bail!(
+                "no project {project_id:?} in the inventory (`status` lists those synced)"
+            );
+        }
+        Ok(())
+    }
+
+    /// Reads the connections `filter` selects.
+    pub async fn export_cursor(&self, filter: ProjectFilter) -> Result<ExportCursor> {
         Ok(ExportCursor {
             tx: self.db.begin().await?,
+            filter,
             after_pk: 0,
         })
     }
@@ -40,16 +122,41 @@ impl ExportCursor {
         let mut sql = Sql::new("SELECT pk, ");
         sql.push(&CONNECTIONS.read_columns())
             .push(" FROM connections WHERE pk > ")
-            .bind(after)
-            .push(" ORDER BY pk LIMIT ")
-            .bind(EXPORT_CHUNK);
+            .bind(after);
+        self.filter.push_to(&mut sql, "project_id", "region");
+        sql.push(" ORDER BY pk LIMIT ").bind(EXPORT_CHUNK);
         let rows = tx.fetch_all(sql).await?;
         let Some(last) = rows.last().map(|row| row.get::<i64>("pk")).transpose()? else {
             return Ok(Vec::new());
         };
-        let by_pk = read_children(tx, &rows, Pks::Range(after, last)).await?;
+        // A range holds connections not selected too, whose children would have no parent.
+        let listed: Vec<i64> = rows.iter().map(|r| r.get("pk")).collect::<Result<_, _>>()?;
+        let pks = if self.filter == ProjectFilter::default() {
+            Pks::Range(after, last)
+        } else {
+            Pks::List(&listed)
+        };
+        let by_pk = read_children(tx, &rows, pks).await?;
         self.after_pk = last;
         Ok(by_pk.into_values().collect())
+    }
+
+    /// The (project, region) groups of the connections selected, in the same snapshot.
+    pub async fn groups(&mut self) -> Result<Vec<ProjectGroup>> {
+        let mut sql = Sql::new("SELECT DISTINCT project_id, region FROM connections WHERE 1 = 1");
+        self.filter.push_to(&mut sql, "project_id", "region");
+        groups(&mut self.tx, sql).await
+    }
+
+    /// Reads what `filter` selects from the start, in the same snapshot.
+    pub fn restart(&mut self, filter: ProjectFilter) {
+        self.filter = filter;
+        self.after_pk = 0;
+    }
+
+    /// The apply the snapshot holds the inventory after: the latest, if any.
+    pub async fn applied(&mut self) -> Result<Option<Applied>> {
+        applied(&mut self.tx, None).await
     }
 }
 

@@ -1,11 +1,11 @@
 //! Reading history: change records, and the inventory as it was after any complete run.
 
 use super::Store;
-use super::connections::current_bodies;
+use super::as_of::{Applied, applied};
+use super::connections::{ProjectFilter, ProjectGroup, current_bodies, groups};
 use super::dialect::{Row, Sql, Tx};
 use super::error::{Result, inconsistent};
 use super::records::{Category, ChangeKind, ChangeRecord};
-use super::runs::RunStatus;
 use super::tables::CHANGE_RECORDS;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -55,13 +55,6 @@ pub enum Named {
     None,
     /// Several connections match: (id, latest name) of each, by id.
     Several(Vec<(String, Option<String>)>),
-}
-
-/// A point in history: right after a complete run, or the latest complete run at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AsOf {
-    Run(i64),
-    Time(DateTime<Utc>),
 }
 
 impl Store {
@@ -171,74 +164,31 @@ impl Store {
         Ok(row.map(|row| row.at(0)).transpose()?)
     }
 
-    /// The apply sequence number `as_of` stands for (0: before any run).
-    pub async fn resolve_as_of(&self, as_of: AsOf) -> anyhow::Result<i64> {
-        match as_of {
-            AsOf::Run(run) => {
-                let sql =
-                    Sql::new("SELECT status, apply_seq FROM sync_runs WHERE id = $1").arg(run);
-                let Some(row) = self.db.fetch_optional(sql).await? else {
-                    anyhow::bail!("there is no run {run}");
-                };
-                let status: String = row.at(0)?;
-                let seq: Option<i64> = row.at(1)?;
-                seq.ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "run {run} is {status}: only a complete run changed the inventory"
-                    )
-                })
-            }
-            AsOf::Time(time) => {
-                let sql = Sql::new(
-                    "SELECT MAX(apply_seq) FROM sync_runs WHERE status = $2 AND finished_at <= $1",
-                )
-                .arg(time)
-                .arg(RunStatus::Complete.as_str());
-                let seq: Option<i64> = self.db.fetch_one(sql).await?.at(0)?;
-                Ok(seq.unwrap_or(0))
-            }
-        }
-    }
-
-    /// The id of a complete run: the latest (`None`), the given one (which must be complete),
-    /// or the latest applied by a time.
-    pub async fn complete_run_at(&self, at: Option<AsOf>) -> anyhow::Result<i64> {
-        let seq = match at {
-            None => {
-                return self.latest_complete_run().await?.ok_or_else(|| {
-                    anyhow::anyhow!("no complete run yet: run `vpn-inventory sync` first")
-                });
-            }
-            Some(AsOf::Run(run)) => {
-                self.resolve_as_of(AsOf::Run(run)).await?;
-                return Ok(run);
-            }
-            Some(AsOf::Time(time)) => match self.resolve_as_of(AsOf::Time(time)).await? {
-                0 => anyhow::bail!("no run had completed by {}", time.to_rfc3339()),
-                seq => seq,
-            },
-        };
-        let sql = Sql::new("SELECT id FROM sync_runs WHERE apply_seq = $1").arg(seq);
-        Ok(self.db.fetch_one(sql).await?.at(0)?)
-    }
-
-    /// Reads the inventory as it was right after apply `seq`, a chunk at a time.
-    pub async fn versions_at(&self, seq: i64) -> Result<VersionCursor> {
+    /// Reads the inventory as it was right after apply `seq`, the connections `filter`
+    /// selects, a chunk at a time.
+    pub async fn versions_at(&self, seq: i64, filter: ProjectFilter) -> Result<VersionCursor> {
         Ok(VersionCursor {
             tx: self.db.begin().await?,
             seq,
+            filter,
             after: 0,
         })
     }
 
-    /// The connections whose version right after apply `old_seq` is not the one right after
-    /// `new_seq` (either may be the earlier). A version current at both is the same row, so
-    /// only what changed in between is read.
-    pub async fn version_pairs(&self, old_seq: i64, new_seq: i64) -> Result<PairCursor> {
+    /// The connections (of project `project_id`, or all) whose version right after apply
+    /// `old_seq` is not the one right after `new_seq` (either may be the earlier). A version
+    /// current at both is the same row, so only what changed in between is read.
+    pub async fn version_pairs(
+        &self,
+        old_seq: i64,
+        new_seq: i64,
+        project_id: Option<String>,
+    ) -> Result<PairCursor> {
         Ok(PairCursor {
             tx: self.db.begin().await?,
             old_seq,
             new_seq,
+            project_id,
             after: (String::new(), String::new(), 0),
             pending: None,
             done: false,
@@ -246,24 +196,29 @@ impl Store {
     }
 }
 
-/// Connection versions current at one point of history, in one read transaction.
+/// Connection versions current at one point of history, in one read transaction. A
+/// version's region is that of the run that made it current, which wrote it to
+/// `connections.region`.
 pub struct VersionCursor {
     tx: Tx,
     seq: i64,
+    filter: ProjectFilter,
     after: i64,
 }
+
+/// The versions current right after apply `$1`, with the run that made each current as `r`.
+const VERSIONS_AT: &str =
+    " FROM connection_versions v LEFT JOIN sync_runs r ON r.id = v.from_run_id
+     WHERE v.from_seq <= $1 AND (v.to_seq IS NULL OR v.to_seq > $1)";
 
 impl VersionCursor {
     /// The next versions (connection JSON: as archived, or a current one's read from its
     /// rows); empty when done.
     pub async fn next_chunk(&mut self) -> Result<Vec<Value>> {
-        let sql = Sql::new(
-            "SELECT id, project_id, connection_id, body FROM connection_versions
-             WHERE from_seq <= $1 AND (to_seq IS NULL OR to_seq > $1) AND id > $2
-             ORDER BY id LIMIT 500",
-        )
-        .arg(self.seq)
-        .arg(self.after);
+        let mut sql = Sql::new("SELECT v.id, v.project_id, v.connection_id, v.body").arg(self.seq);
+        sql.push(VERSIONS_AT).push(" AND v.id > ").bind(self.after);
+        self.filter.push_to(&mut sql, "v.project_id", "r.region");
+        sql.push(" ORDER BY v.id LIMIT 500");
         let rows = self.tx.fetch_all(sql).await?;
         let bodies = version_bodies(&mut self.tx, &rows, (1, 2, 3)).await?;
         let mut versions = Vec::with_capacity(rows.len());
@@ -275,6 +230,28 @@ impl VersionCursor {
             self.after = id;
         }
         Ok(versions)
+    }
+
+    /// The (project, region) groups of the versions selected, in the same snapshot.
+    pub async fn groups(&mut self) -> Result<Vec<ProjectGroup>> {
+        let mut sql = Sql::new("SELECT DISTINCT v.project_id, r.region").arg(self.seq);
+        sql.push(VERSIONS_AT);
+        self.filter.push_to(&mut sql, "v.project_id", "r.region");
+        groups(&mut self.tx, sql).await
+    }
+
+    /// Reads what `filter` selects from the start, in the same snapshot.
+    pub fn restart(&mut self, filter: ProjectFilter) {
+        self.filter = filter;
+        self.after = 0;
+    }
+
+    /// The apply whose inventory this reads; `None` before any.
+    pub async fn applied(&mut self) -> Result<Option<Applied>> {
+        match self.seq {
+            0 => Ok(None),
+            seq => applied(&mut self.tx, Some(seq)).await,
+        }
     }
 }
 
@@ -294,6 +271,7 @@ pub struct PairCursor {
     tx: Tx,
     old_seq: i64,
     new_seq: i64,
+    project_id: Option<String>,
     /// The last row read: (project_id, connection_id, version id).
     after: (String, String, i64),
     /// The last connection read, which the next chunk may complete.
@@ -314,19 +292,22 @@ impl PairCursor {
             // Current at exactly one of the two points: it started or ended in between, and
             // did not do both. The cursor compares in the database's own collation, as it
             // sorts.
-            let sql = Sql::new(
+            let mut sql = Sql::new(
                 "SELECT project_id, connection_id, id, body, from_seq FROM connection_versions
                  WHERE ((from_seq > $1 AND from_seq <= $2) OR (to_seq > $1 AND to_seq <= $2))
                      AND NOT (from_seq > $1 AND to_seq IS NOT NULL AND to_seq <= $2)
                      AND (project_id > $3 OR (project_id = $3 AND (connection_id > $4
-                         OR (connection_id = $4 AND id > $5))))
-                 ORDER BY project_id, connection_id, id LIMIT 500",
+                         OR (connection_id = $4 AND id > $5))))",
             )
             .arg(low)
             .arg(high)
             .arg(self.after.0.as_str())
             .arg(self.after.1.as_str())
             .arg(self.after.2);
+            if let Some(project_id) = &self.project_id {
+                sql.push(" AND project_id = ").bind(project_id);
+            }
+            sql.push(" ORDER BY project_id, connection_id, id LIMIT 500");
             let rows = self.tx.fetch_all(sql).await?;
             self.done = rows.len() < CHUNK;
             let bodies = version_bodies(&mut self.tx, &rows, (0, 1, 3)).await?;

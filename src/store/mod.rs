@@ -15,6 +15,7 @@
 //! explicit-key lookups every reader shares.
 
 mod apply;
+mod as_of;
 mod connections;
 mod dialect;
 mod error;
@@ -32,13 +33,12 @@ mod tables;
 mod write;
 
 pub use apply::{ApplyStart, ApplyTx, Held, Selection, StagedRow, StoredRow, SweepTx};
-pub use connections::ExportCursor;
+pub use as_of::{Applied, AsOf};
+pub use connections::{ExportCursor, ProjectFilter, ProjectGroup};
 pub use dialect::{Cell, DatabaseUrl, DeferredIndexes, LockError, ScopeLock, UnadoptableSchema};
 pub use error::StoreError;
 pub use forget::{ForgetError, Forgotten};
-pub use history::{
-    AsOf, Named, PairCursor, RecordFilter, RecordedChange, VersionCursor, VersionPair,
-};
+pub use history::{Named, PairCursor, RecordFilter, RecordedChange, VersionCursor, VersionPair};
 pub use prune::Pruned;
 pub use query::{QueryTable, RowSink};
 pub use records::{Category, ChangeKind, ChangeRecord};

@@ -359,7 +359,13 @@ async fn diff_gives_the_net_difference_between_two_runs(backend: Backend) {
     let same = env.run(&["diff", &third, &third]).await;
     assert!(same.assert_ok().stdout.contains("(no differences)"));
     fails_with(&env, &["diff", &first, "99"], 1, "no run 99").await;
-    fails_with(&env, &["diff", &first, "someday"], 64, "run id, latest").await;
+    fails_with(
+        &env,
+        &["diff", &first, "someday"],
+        64,
+        "run id (7 or run:7)",
+    )
+    .await;
 }
 
 async fn diff_reads_many_versions_a_chunk_at_a_time(backend: Backend) {

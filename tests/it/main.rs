@@ -18,6 +18,7 @@ mod logs;
 mod long_ids;
 mod metrics;
 mod overlap;
+mod points;
 mod projects;
 mod queryable;
 mod readers;
