@@ -308,22 +308,10 @@ pub struct ExportArgs {
     #[arg(long, value_name = "POINT", value_parser = point_arg)]
     pub as_of: Option<AsOf>,
     #[command(flatten)]
-    pub project: ProjectArgs,
+    pub project: ProjectTargetArgs,
     /// Only the connections of this region (as the syncing target or `--region` named it).
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
-}
-
-/// One project whose connections a command reads: by its id, or by a target of the
-/// configuration file; neither: every project.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ProjectArgs {
-    /// Only this project (its id).
-    #[arg(long, value_name = "ID", conflicts_with = "target")]
-    pub project: Option<String>,
-    /// Only the project of this target of the configuration file (its `name`).
-    #[arg(long, value_name = "NAME")]
-    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -386,7 +374,8 @@ pub struct ProjectTargetArgs {
     /// Only this project: its id, or a unique start of it (tables show the start).
     #[arg(long, value_name = "PROJECT_ID")]
     pub project: Option<String>,
-    /// Only runs of this configuration target (its `name`; runs from flags have none).
+    /// Only this configuration target's (its `name`, as its runs recorded it; runs from flags
+    /// have none): its runs and their changes, or for `diff` and `export` the project it syncs.
     #[arg(long, value_name = "NAME")]
     pub target: Option<String>,
 }
@@ -524,7 +513,7 @@ pub struct DiffArgs {
     #[arg(value_name = "TO", value_parser = point_arg)]
     pub to: AsOf,
     #[command(flatten)]
-    pub project: ProjectArgs,
+    pub project: ProjectTargetArgs,
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
 }

@@ -6,9 +6,9 @@
 //! sync applied last.
 
 use super::drift::{Line, render};
-use super::{print_stdout, project_named};
+use super::print_stdout;
+use super::project_target::Only;
 use crate::cli::{DiffArgs, RecordFormat};
-use crate::config::Config;
 use crate::drift::{Category, ChangeKind, Previous, Verdict, judge};
 use crate::store::{AsOf, DatabaseUrl, Store, VersionPair};
 use serde::Serialize;
@@ -32,16 +32,9 @@ pub struct Difference {
     pub new: Option<Value>,
 }
 
-pub async fn run(
-    database: &DatabaseUrl,
-    config: &Config,
-    args: DiffArgs,
-) -> anyhow::Result<ExitCode> {
-    let project = project_named(&args.project, config)?;
+pub async fn run(database: &DatabaseUrl, args: DiffArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open_for_reading(database).await?;
-    if let Some(project_id) = &project {
-        store.ensure_project_known(project_id).await?;
-    }
+    let project = Only::project_of(&store, &args.project).await?;
     let from = seq(&store, args.from).await?;
     let to = seq(&store, args.to).await?;
     let mut cursor = store.version_pairs(from, to, project).await?;

@@ -2,10 +2,9 @@
 //! history (`--as-of`): one array in the API's shape (`--format json`), or one entry per
 //! project and region, each with its connections (`--format projects`).
 
-use super::project_named;
+use super::project_target::Only;
 use crate::api::model::FieldValue;
 use crate::cli::{ExportArgs, ExportFormat};
-use crate::config::Config;
 use crate::store::{
     Applied, DatabaseUrl, ExportCursor, ProjectFilter, ProjectGroup, Store, StoreError,
     VersionCursor,
@@ -18,19 +17,12 @@ use std::process::ExitCode;
 const PROJECTS_FORMAT: &str = "projects";
 const PROJECTS_VERSION: i64 = 1;
 
-pub async fn run(
-    database: &DatabaseUrl,
-    config: &Config,
-    args: ExportArgs,
-) -> anyhow::Result<ExitCode> {
+pub async fn run(database: &DatabaseUrl, args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::open_for_reading(database).await?;
     let filter = ProjectFilter {
-        project_id: project_named(&args.project, config)?,
+        project_id: Only::project_of(&store, &args.project).await?,
         region: args.region.map(Some),
     };
-    let store = Store::open_for_reading(database).await?;
-    if let Some(project_id) = &filter.project_id {
-        store.ensure_project_known(project_id).await?;
-    }
     let mut source = match args.as_of {
         None => Source::Current(store.export_cursor(filter.clone()).await?),
         Some(point) => {

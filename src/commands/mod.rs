@@ -18,7 +18,6 @@ pub mod metrics;
 pub mod migrate;
 mod output;
 mod project_target;
-mod projects;
 pub mod prune;
 pub mod report;
 pub mod run_report;
@@ -37,7 +36,6 @@ pub use output::{
     SCREEN_COLUMNS, clipped, counted, megabytes, plain_table, print_stdout, screen_table,
     table_text,
 };
-pub use projects::project_named;
 
 use crate::cli::{Cli, Command, ConfigCommand};
 use crate::config::Config;
@@ -55,7 +53,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Sync(args) => sync::run(database, &config, *args).await,
         #[cfg(feature = "simulator")]
         Command::Demo(args) => demo::run(database, args).await,
-        Command::Export(args) => Ok(export::run(database, &config, args).await?),
+        Command::Export(args) => Ok(export::run(database, args).await?),
         Command::Runs(args) => Ok(runs::run(database, args).await?),
         Command::Status(args) => Ok(status::run(database, args).await?),
         Command::Config(_) => unreachable!("handled above"),
@@ -63,7 +61,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::ForgetScope(args) => Ok(forget::run(database, args).await?),
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
-        Command::Diff(args) => Ok(diff::run(database, &config, args).await?),
+        Command::Diff(args) => Ok(diff::run(database, args).await?),
         Command::Report(args) => Ok(report::run(database, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),
         Command::Completions { shell } => Ok(docs::completions(shell)?),

@@ -27,6 +27,26 @@ impl Only {
         };
         Ok(Self { project_id, target })
     }
+
+    /// The one project a command reading the inventory (`diff`, `export`) narrows to: the
+    /// one `--project` names, or the one `--target`'s runs synced; `None`: every project.
+    pub async fn project_of(
+        store: &Store,
+        args: &ProjectTargetArgs,
+    ) -> anyhow::Result<Option<String>> {
+        let only = Self::resolve(store, args).await?;
+        let Some(target) = only.target else {
+            return Ok(only.project_id);
+        };
+        let synced = store.target_project(&target).await?;
+        match (only.project_id, synced) {
+            (Some(named), Some(synced)) if named != synced => anyhow::bail!(
+                "--target {} synced project {synced}, not --project {named}",
+                one_line(&target)
+            ),
+            (named, synced) => Ok(named.or(synced)),
+        }
+    }
 }
 
 /// The project `text` names among `known`: an id, or the start of exactly one.

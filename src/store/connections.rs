@@ -89,22 +89,6 @@ pub struct ExportCursor {
 const EXPORT_CHUNK: i64 = 500;
 
 impl Store {
-    /// An error unless some scope synced project `project_id` or history holds it: a
-    /// mistyped id would otherwise read as an empty inventory.
-    pub async fn ensure_project_known(&self, project_id: &str) -> anyhow::Result<()> {
-        let sql = Sql::new(
-            "SELECT 1 FROM scopes WHERE project_id = $1
-             UNION ALL SELECT 1 FROM connection_versions WHERE project_id = $1",
-        )
-        .arg(project_id);
-        if self.db.fetch_optional(sql).await?.is_none() {
-            anyhow::bail!(
-                "no project {project_id:?} in the inventory (`status` lists those synced)"
-            );
-        }
-        Ok(())
-    }
-
     /// Reads the connections `filter` selects.
     pub async fn export_cursor(&self, filter: ProjectFilter) -> Result<ExportCursor> {
         Ok(ExportCursor {

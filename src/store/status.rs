@@ -197,6 +197,19 @@ impl Store {
         first_texts(&self.db.fetch_all(sql).await?)
     }
 
+    /// The project the latest run made for configuration target `name` synced.
+    pub async fn target_project(&self, name: &str) -> Result<Option<String>> {
+        let sql = Sql::new(
+            "SELECT s.project_id FROM sync_runs r JOIN scopes s ON s.id = r.scope_id
+             WHERE r.target = $1 ORDER BY r.id DESC LIMIT 1",
+        )
+        .arg(name);
+        match self.db.fetch_optional(sql).await? {
+            Some(row) => Ok(Some(row.at(0)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Runs `filter` selects, newest first.
     pub async fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRow>> {
         let mut sql = Sql::new(

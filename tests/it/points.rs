@@ -394,7 +394,9 @@ async fn diff_and_export_at_each_run_of_a_sync_that_applied_out_of_id_order(back
         .await;
     assert_ne!(unknown.code, Some(0));
     assert!(
-        unknown.stderr.contains("no project \"f00\""),
+        unknown
+            .stderr
+            .contains("--project f00: no project of this inventory"),
         "{}",
         unknown.stderr
     );
