@@ -213,6 +213,12 @@ pub struct SyncArgs {
     /// 1h or 1h30m; a bare number is seconds.
     #[arg(long, default_value = "5m")]
     pub lock_timeout: Wait,
+    /// The longest one run may take, from waiting for its scope's lock to its apply, retries
+    /// and waits included (same forms as --lock-timeout); then it stops, is marked failed and
+    /// changes nothing (an apply already begun commits first), and sync exits 1. With targets
+    /// or --all, each target's run has this long, from when it starts.
+    #[arg(long, default_value = "30m")]
+    pub max_run_time: Wait,
     /// Retries of a page after a transient failure (429 or APIG.0308 throttling, 500, 502,
     /// 503, 504, a timeout, a dropped connection), with exponential backoff from 1s up to 30s
     /// and jitter, or as long as the server's Retry-After says (up to 5m). 0: never retry.

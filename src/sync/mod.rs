@@ -32,5 +32,7 @@ mod sweep_state;
 
 pub use dry_run::{DryRunReport, dry_run};
 pub use report::{RunError, RunFailed, SyncReport};
-pub use run::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Run, RunOptions, sync_scope};
+pub use run::{
+    DEFAULT_MAX_RUN_TIME, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OverTime, Run, RunOptions, sync_scope,
+};
 pub use sweep_state::Doubts;
