@@ -111,6 +111,12 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the names a completion script offers, one a line (the scripts call it).
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        #[arg(value_enum)]
+        names: CompletedNames,
+    },
     /// Print the manual page (roff), e.g. `vpn-inventory man | man -l -`; with a subcommand,
     /// that subcommand's page (`vpn-inventory man sync`).
     Man {
@@ -118,6 +124,15 @@ pub enum Command {
         #[arg(value_name = "SUBCOMMAND")]
         subcommand: Option<String>,
     },
+}
+
+/// Names that change after a completion script is installed, so the script asks for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletedNames {
+    /// The configuration's targets (`sync TARGET`).
+    Targets,
+    /// The built-in reports (`report NAME`).
+    Reports,
 }
 
 /// Where the API is and which project to read.
