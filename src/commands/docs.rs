@@ -82,8 +82,8 @@ fn with_bash_names(script: &str) -> String {
     format!("{script}\n{function}")
 }
 
-const BASH_NAMES: &str = r#"# Target and report names, asked of vpn-inventory itself: they change after this script is
-# installed.
+const BASH_NAMES: &str = r#"# Target and report names, asked of vpn-inventory itself: they change
+# after this script is installed.
 WRAPPER() {
     local i sub= cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
     local -a config=() names=()
