@@ -56,13 +56,20 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// A line of text per event.
     Text,
+    /// A JSON object per line.
     Json,
 }
 
+/// How a command that reports one outcome (a sync's counts, what prune or forget-scope deleted)
+/// prints it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
+    /// A line of text for a person (`table` is read as this too).
+    #[value(alias = "table")]
     Text,
+    /// JSON for a script.
     Json,
 }
 
@@ -198,7 +205,8 @@ pub struct SyncArgs {
     #[arg(long, default_value_t = DEFAULT_PAGE_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_SIZE as i64))]
     pub page_size: u32,
-    /// Print the run summary as text or as one JSON object.
+    /// How to print the run's summary: a line of text, or one JSON object (with targets or
+    /// --all: a JSON array, one object per target).
     // `--output` was this flag's first name; cron jobs still use it.
     #[arg(long, alias = "output", value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
@@ -300,13 +308,16 @@ impl std::str::FromStr for Wait {
     }
 }
 
+/// How `export` prints the connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
+    /// A JSON array of connections in the API's own shape.
     Json,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ExportArgs {
+    /// How to print the connections: a JSON array in the API's own shape (the only form).
     #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
     pub format: ExportFormat,
     /// The inventory as it was right after this run (a run id) or at this time: a time ago
@@ -315,9 +326,12 @@ pub struct ExportArgs {
     pub as_of: Option<AsOf>,
 }
 
+/// How a listing that is no set of records (`status`, `runs`, `config check`) prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TableFormat {
+    /// Aligned columns for a person.
     Table,
+    /// JSON for a script.
     Json,
 }
 
@@ -326,6 +340,7 @@ pub enum ConfigCommand {
     /// Validate the configuration: every target's endpoint and credentials; exit 1 if any is
     /// wrong.
     Check {
+        /// How to print the targets: a table, or one JSON object.
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         format: TableFormat,
         /// Also ask each target's API for one connection (`limit=1`, signed as a sync signs):
@@ -341,8 +356,9 @@ pub struct PruneArgs {
     /// 400d or 8760h: `drift`, `history` and `export --as-of` then reach back this far.
     #[arg(long)]
     pub older_than: Option<Wait>,
-    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
-    pub format: TableFormat,
+    /// How to print what was deleted: a line of text, or one JSON object.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -353,18 +369,21 @@ pub struct ForgetScopeArgs {
     /// How long to wait for a running sync of the scope to end (default: refuse at once).
     #[arg(long, default_value = "0s")]
     pub lock_timeout: Wait,
-    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
-    pub format: TableFormat,
+    /// How to print what was deleted: a line of text, or one JSON object.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
+    /// How to print the database's and each scope's state: tables, or one JSON object.
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct RunsArgs {
+    /// How to print the runs: a table, or a JSON array, one object per run.
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
     /// Show at most this many runs.
@@ -379,10 +398,14 @@ pub struct MigrateArgs {
     pub target_version: Option<i32>,
 }
 
+/// How change records (`drift`, `history`, `diff`) print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RecordFormat {
+    /// Aligned columns for a person.
     Table,
+    /// A JSON array, one object per record.
     Json,
+    /// A header line, then a line per record.
     Csv,
 }
 
@@ -419,6 +442,7 @@ pub struct DriftArgs {
     /// finds, which is no drift, so it is left out unless asked for.
     #[arg(long)]
     pub include_baseline: bool,
+    /// How to print the change records: a table, a JSON array or CSV.
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
 }
@@ -466,6 +490,7 @@ pub struct HistoryArgs {
     /// earlier).
     #[arg(value_name = "CONNECTION")]
     pub connection: String,
+    /// How to print the change records: a table, a JSON array or CSV.
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
 }
@@ -479,6 +504,7 @@ pub struct DiffArgs {
     /// The inventory to compare to (the same forms as RUN_A).
     #[arg(value_name = "RUN_B", value_parser = run_arg)]
     pub to: RunArg,
+    /// How to print the differences: a table, a JSON array or CSV.
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
 }
@@ -511,11 +537,16 @@ fn as_of_arg(text: &str) -> Result<AsOf, String> {
     })
 }
 
+/// How a report's rows print: as change records do, or as Markdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    /// Aligned columns for a person.
     Table,
+    /// A JSON array, one object per row.
     Json,
+    /// A header line, then a line per row.
     Csv,
+    /// A Markdown table.
     Markdown,
 }
 
@@ -598,6 +629,28 @@ pub struct DemoArgs {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// Every `--format` says what it does and what each of its values gives.
+    #[test]
+    fn every_format_flag_and_value_is_described() {
+        fn check(command: &clap::Command, path: &str) {
+            for arg in command.get_arguments() {
+                if arg.get_id() != "format" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "{path} --format has no help");
+                for value in arg.get_possible_values() {
+                    let name = value.get_name();
+                    assert!(value.get_help().is_some(), "{path} --format {name}");
+                }
+            }
+            for sub in command.get_subcommands() {
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        let cli = <Cli as clap::CommandFactory>::command();
+        check(&cli, "vpn-inventory");
+    }
 
     #[test]
     fn sizes_parse_with_binary_units() {
