@@ -237,3 +237,55 @@ async fn retries_are_one_warning_line_each_and_count_against_the_max_run_time() 
         quiet.stderr
     );
 }
+
+/// With targets, the limit bounds each target's run: a target whose page never comes back
+/// fails at the limit, and the next target still gets its own time and completes.
+#[tokio::test]
+async fn each_target_of_sync_all_has_its_own_max_run_time() {
+    let env = TestEnv::generated(Backend::Sqlite, 12, 89).await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("config.toml");
+    let target = |name: &str, filter: &str| {
+        format!(
+            "[[targets]]\nname = \"{name}\"\nproject_id = \"{project}\"\nendpoint = \
+             \"{endpoint}\"\n{filter}credentials = {{ ak_env = \"SIM_AK\", sk_env = \"SIM_SK\" \
+             }}\n",
+            project = env.config.project_id,
+            endpoint = env.sim.endpoint(),
+        )
+    };
+    let gateway = format!("vgw_id = \"{}\"\n", env.first_gateway());
+    let text = [target("stuck", ""), target("gateway", &gateway)].join("\n");
+    std::fs::write(&config, text).expect("write the configuration");
+    // Targets one after another: the first target's second page is the one that hangs.
+    env.sim.state.set_faults(Faults {
+        hang_page: Some(2),
+        ..Faults::default()
+    });
+    let config = config.to_str().expect("a UTF-8 path");
+    let args = ["--config", config, "sync", "--all", "--concurrency", "1"];
+    let mut cmd = env.command(&[&args[..], &["--page-size", "5", "--max-run-time", "2s"]].concat());
+    cmd.args(["--format", "json"])
+        .env("SIM_AK", &env.config.access_key)
+        .env("SIM_SK", &env.config.secret_key);
+    let run = env.run_cmd(cmd).await;
+    env.sim.state.release();
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let outcomes = run.json();
+    let outcome = |name: &str| {
+        let found = outcomes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["target"] == name);
+        found.expect("every target's outcome").clone()
+    };
+    assert_eq!(outcome("stuck")["status"], "failed", "{outcomes}");
+    assert!(
+        outcome("stuck")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("--max-run-time 2s")),
+        "{outcomes}"
+    );
+    assert_eq!(outcome("gateway")["status"], "complete", "{outcomes}");
+}
