@@ -39,12 +39,26 @@ pub async fn sync_scope(
     shutdown: &Shutdown,
 ) -> Result<SyncReport, RunError> {
     let bounded = shutdown.with_time_limit(options.max_run_time, TIME_LIMIT);
-    let result = sync_scope_until(store, client, scope, options, &bounded).await;
-    match result {
-        Err(RunError::Interrupted(_)) if bounded.time_is_up().is_some() => {
-            Err(RunError::Failed(anyhow::Error::new(OverTime {
-                limit: options.max_run_time,
-            })))
+    sync_scope_until(store, client, scope, options, &bounded)
+        .await
+        .map_err(|e| past_time_limit(e, &bounded, options.max_run_time, None))
+}
+
+/// A run its time limit stopped fails (exit 1, not 130), naming the limit, and the run once
+/// it is recorded.
+fn past_time_limit(
+    error: RunError,
+    shutdown: &Shutdown,
+    limit: Duration,
+    run_id: Option<i64>,
+) -> RunError {
+    match error {
+        RunError::Interrupted(_) if shutdown.time_is_up().is_some() => {
+            let error = anyhow::Error::new(OverTime { limit });
+            RunError::Failed(match run_id {
+                Some(run_id) => error.context(RunFailed { run_id }),
+                None => error,
+            })
         }
         other => other,
     }
@@ -56,8 +70,8 @@ const TIME_LIMIT: &str = "its time limit (--max-run-time)";
 /// A run stopped at its time limit: a failure (exit 1), not an interruption.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the run took longer than --max-run-time {} (lock waits and retries included): it was \
-     stopped and marked failed, and nothing was changed",
+    "the run took longer than --max-run-time {} (lock waits and retries included) and was \
+     stopped",
     humantime::format_duration(*limit)
 )]
 pub struct OverTime {
@@ -86,7 +100,10 @@ async fn sync_scope_until(
         ..options
     };
     let result = match Run::start(store, scope, options, &lock).await {
-        Ok(run) => run.execute(client, shutdown).await,
+        Ok(run) => run
+            .execute(client, shutdown)
+            .await
+            .map_err(|e| past_time_limit(e, shutdown, options.max_run_time, Some(run.id))),
         Err(error) => Err(error.into()),
     };
     lock.release().await;

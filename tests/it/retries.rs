@@ -176,7 +176,10 @@ async fn a_run_past_its_max_run_time_fails_naming_the_limit_and_changes_nothing(
     env.sim.state.set_faults(Faults::default());
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(
-        run.stderr.contains("took longer than --max-run-time 1s"),
+        run.stderr.contains(
+            "sync run 2 failed; nothing was changed: the run took longer than \
+             --max-run-time 1s"
+        ),
         "{}",
         run.stderr
     );
@@ -287,5 +290,6 @@ async fn each_target_of_sync_all_has_its_own_max_run_time() {
             .is_some_and(|e| e.contains("--max-run-time 2s")),
         "{outcomes}"
     );
+    assert_eq!(outcome("stuck")["run_id"], 1, "{outcomes}");
     assert_eq!(outcome("gateway")["status"], "complete", "{outcomes}");
 }
