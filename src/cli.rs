@@ -112,8 +112,9 @@ pub enum Command {
     /// Sync a simulated project into the database: the whole job, no cloud account needed.
     #[cfg(feature = "simulator")]
     Demo(DemoArgs),
-    /// Print a shell completion script, e.g. `vpn-inventory completions bash > \
-    /// /etc/bash_completion.d/vpn-inventory`.
+    /// Print a shell completion script (bash, zsh and fish also complete the configuration's
+    /// target names and the report names), e.g. `vpn-inventory completions bash >
+    /// ~/.local/share/bash-completion/completions/vpn-inventory`.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
