@@ -56,13 +56,20 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// A line of text per event.
     Text,
+    /// A JSON object per line.
     Json,
 }
 
+/// How a command that reports one outcome (a sync's counts, what prune or forget-scope deleted)
+/// prints it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
+    /// A line of text for a person (`table` is read as this too).
+    #[value(alias = "table")]
     Text,
+    /// JSON for a script.
     Json,
 }
 
@@ -107,11 +114,18 @@ pub enum Command {
     /// Sync a simulated project into the database: the whole job, no cloud account needed.
     #[cfg(feature = "simulator")]
     Demo(DemoArgs),
-    /// Print a shell completion script, e.g. `vpn-inventory completions bash > \
-    /// /etc/bash_completion.d/vpn-inventory`.
+    /// Print a shell completion script (bash, zsh and fish also complete the configuration's
+    /// target names and the report names), e.g. `vpn-inventory completions bash >
+    /// ~/.local/share/bash-completion/completions/vpn-inventory`.
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Print the names a completion script offers, one a line (the scripts call it).
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        #[arg(value_enum)]
+        names: CompletedNames,
     },
     /// Print the manual page (roff), e.g. `vpn-inventory man | man -l -`; with a subcommand,
     /// that subcommand's page (`vpn-inventory man sync`).
@@ -120,6 +134,15 @@ pub enum Command {
         #[arg(value_name = "SUBCOMMAND")]
         subcommand: Option<String>,
     },
+}
+
+/// Names that change after a completion script is installed, so the script asks for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletedNames {
+    /// The configuration's targets (`sync TARGET`).
+    Targets,
+    /// The built-in reports (`report NAME`).
+    Reports,
 }
 
 /// Where the API is and which project to read.
@@ -185,7 +208,8 @@ pub struct SyncArgs {
     #[arg(long, default_value_t = DEFAULT_PAGE_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_SIZE as i64))]
     pub page_size: u32,
-    /// Print the run summary as text or as one JSON object.
+    /// How to print the run's summary: a line of text, or one JSON object (with targets or
+    /// --all: a JSON array, one object per target).
     // `--output` was this flag's first name; cron jobs still use it.
     #[arg(long, alias = "output", value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
@@ -221,6 +245,12 @@ pub struct SyncArgs {
     /// for. 0: sync every target that is not being synced.
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub min_interval: Wait,
+    /// The longest one run may take, from waiting for its scope's lock to its apply, retries
+    /// and waits included (same forms as --lock-timeout); then it stops, is marked failed and
+    /// changes nothing (an apply already begun commits first), and sync exits 1. With targets
+    /// or --all, each target's run has this long, from when it starts.
+    #[arg(long, default_value = "30m")]
+    pub max_run_time: Wait,
     /// Retries of a page after a transient failure (429 or APIG.0308 throttling, 500, 502,
     /// 503, 504, a timeout, a dropped connection), with exponential backoff from 1s up to 30s
     /// and jitter, or as long as the server's Retry-After says (up to 5m). 0: never retry.
@@ -287,6 +317,7 @@ impl std::str::FromStr for Wait {
     }
 }
 
+/// How `export` prints the connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
     /// One JSON array of connections in the API's own shape, every project's mixed.
@@ -314,9 +345,12 @@ pub struct ExportArgs {
     pub region: Option<String>,
 }
 
+/// How a listing that is no set of records (`status`, `runs`, `config check`) prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TableFormat {
+    /// Aligned columns for a person.
     Table,
+    /// JSON for a script.
     Json,
 }
 
@@ -325,6 +359,7 @@ pub enum ConfigCommand {
     /// Validate the configuration: every target's endpoint and credentials; exit 1 if any is
     /// wrong.
     Check {
+        /// How to print the targets: a table, or one JSON object.
         #[arg(long, value_enum, default_value_t = TableFormat::Table)]
         format: TableFormat,
         /// Also ask each target's API for one connection (`limit=1`, signed as a sync signs):
@@ -340,8 +375,9 @@ pub struct PruneArgs {
     /// 400d or 8760h: `drift`, `history` and `export --as-of` then reach back this far.
     #[arg(long)]
     pub older_than: Option<Wait>,
-    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
-    pub format: TableFormat,
+    /// How to print what was deleted: a line of text, or one JSON object.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -352,8 +388,9 @@ pub struct ForgetScopeArgs {
     /// How long to wait for a running sync of the scope to end (default: refuse at once).
     #[arg(long, default_value = "0s")]
     pub lock_timeout: Wait,
-    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
-    pub format: TableFormat,
+    /// How to print what was deleted: a line of text, or one JSON object.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -364,6 +401,7 @@ pub struct StatusArgs {
     /// however wide the table gets.
     #[arg(long)]
     pub wide: bool,
+    /// How to print the database's and each scope's state: tables, or one JSON object.
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
 }
@@ -391,6 +429,7 @@ pub struct RunsArgs {
     /// however wide the table gets.
     #[arg(long)]
     pub wide: bool,
+    /// How to print the runs: a table, or a JSON array, one object per run.
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
     /// Show at most this many runs.
@@ -405,10 +444,14 @@ pub struct MigrateArgs {
     pub target_version: Option<i32>,
 }
 
+/// How change records (`drift`, `history`, `diff`) print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RecordFormat {
+    /// Aligned columns for a person.
     Table,
+    /// A JSON array, one object per record.
     Json,
+    /// A header line, then a line per record.
     Csv,
 }
 
@@ -448,6 +491,7 @@ pub struct DriftArgs {
     pub include_baseline: bool,
     #[command(flatten)]
     pub only: ProjectTargetArgs,
+    /// How to print the change records: a table, a JSON array or CSV.
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
 }
@@ -497,6 +541,7 @@ pub struct HistoryArgs {
     pub connection: String,
     #[command(flatten)]
     pub only: ProjectTargetArgs,
+    /// How to print the change records: a table, a JSON array or CSV.
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
 }
@@ -514,6 +559,7 @@ pub struct DiffArgs {
     pub to: AsOf,
     #[command(flatten)]
     pub project: ProjectTargetArgs,
+    /// How to print the differences: a table, a JSON array or CSV.
     #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
     pub format: RecordFormat,
 }
@@ -523,11 +569,16 @@ fn point_arg(text: &str) -> Result<AsOf, String> {
     AsOf::parse(text, crate::time::now_utc())
 }
 
+/// How a report's rows print: as change records do, or as Markdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    /// Aligned columns for a person.
     Table,
+    /// A JSON array, one object per row.
     Json,
+    /// A header line, then a line per row.
     Csv,
+    /// A Markdown table.
     Markdown,
 }
 
@@ -610,6 +661,28 @@ pub struct DemoArgs {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    /// Every `--format` says what it does and what each of its values gives.
+    #[test]
+    fn every_format_flag_and_value_is_described() {
+        fn check(command: &clap::Command, path: &str) {
+            for arg in command.get_arguments() {
+                if arg.get_id() != "format" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "{path} --format has no help");
+                for value in arg.get_possible_values() {
+                    let name = value.get_name();
+                    assert!(value.get_help().is_some(), "{path} --format {name}");
+                }
+            }
+            for sub in command.get_subcommands() {
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        let cli = <Cli as clap::CommandFactory>::command();
+        check(&cli, "vpn-inventory");
+    }
 
     #[test]
     fn sizes_parse_with_binary_units() {

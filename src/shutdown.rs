@@ -3,8 +3,11 @@
 //! A signal only cancels a token (`Shutdown`); a run checks it at its safe points: while waiting
 //! on the network, and between transactions. A page being staged is finished, and an apply that
 //! has started commits, so an interrupted run is simply a failed run with nothing half-written.
+//! A time limit (`with_time_limit`) stops a run at the same safe points.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// A run stopped by SIGINT/SIGTERM: exits 130 like a shell does.
@@ -28,6 +31,8 @@ pub struct Shutdown {
     token: CancellationToken,
     /// Set once, just before the token is cancelled.
     signal: Arc<OnceLock<&'static str>>,
+    /// When this holder's time is up, and what to name as the reason then.
+    deadline: Option<(Instant, &'static str)>,
 }
 
 impl Shutdown {
@@ -53,16 +58,40 @@ impl Shutdown {
         self.token.cancel();
     }
 
-    /// The signal received so far, if any.
-    pub fn received(&self) -> Option<&'static str> {
-        self.token
-            .is_cancelled()
-            .then(|| self.signal.get().copied().unwrap_or("a shutdown request"))
+    /// The same shutdown, which also comes `limit` from now, naming `reason`: work bounded in
+    /// time stops at the safe points where it gives way to a signal, and nowhere else.
+    pub fn with_time_limit(&self, limit: Duration, reason: &'static str) -> Self {
+        // A limit past what an Instant holds is no limit.
+        let deadline = Instant::now().checked_add(limit).map(|at| (at, reason));
+        Self {
+            deadline,
+            ..self.clone()
+        }
     }
 
-    /// Resolves when a signal arrives; never, if none does.
+    /// The signal received so far, if any; else the time limit's reason, once it has passed.
+    pub fn received(&self) -> Option<&'static str> {
+        if self.token.is_cancelled() {
+            return Some(self.signal.get().copied().unwrap_or("a shutdown request"));
+        }
+        self.time_is_up()
+    }
+
+    /// The time limit's reason once it has passed (and no signal came first).
+    pub fn time_is_up(&self) -> Option<&'static str> {
+        let (at, reason) = self.deadline?;
+        (!self.token.is_cancelled() && Instant::now() >= at).then_some(reason)
+    }
+
+    /// Resolves when a signal arrives or the time limit passes; never, if neither does.
     pub async fn requested(&self) -> Interrupted {
-        self.token.cancelled().await;
+        match self.deadline {
+            Some((at, _)) => tokio::select! {
+                () = self.token.cancelled() => {}
+                () = tokio::time::sleep_until(at) => {}
+            },
+            None => self.token.cancelled().await,
+        }
         Interrupted(self.received().unwrap_or("a shutdown request"))
     }
 }
@@ -103,5 +132,22 @@ mod tests {
         shutdown.request("SIGTERM");
         assert_eq!(waiting.await.unwrap(), "SIGTERM");
         assert_eq!(shutdown.received(), Some("SIGTERM"));
+    }
+
+    #[tokio::test]
+    async fn a_time_limit_stops_its_holder_only_and_a_signal_still_comes_through() {
+        let shutdown = Shutdown::never();
+        let unlimited = shutdown.with_time_limit(Duration::MAX, "never");
+        assert_eq!(unlimited.received(), None);
+        let bounded = shutdown.with_time_limit(Duration::ZERO, "the limit");
+        assert_eq!(bounded.requested().await.0, "the limit");
+        assert_eq!(bounded.time_is_up(), Some("the limit"));
+        assert_eq!(shutdown.received(), None, "the unbounded holder goes on");
+
+        let bounded = shutdown.with_time_limit(Duration::from_secs(3600), "the limit");
+        assert_eq!(bounded.received(), None);
+        shutdown.request("SIGINT");
+        assert_eq!(bounded.requested().await.0, "SIGINT");
+        assert_eq!(bounded.time_is_up(), None, "a signal is no time limit");
     }
 }

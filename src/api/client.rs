@@ -218,12 +218,15 @@ impl VpnClient {
                 FetchError::Api(api) => (api.code.as_deref(), api.request_id.as_deref()),
                 _ => (None, None),
             };
+            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            // One line per retry at the default level: cron mail shows why a run is slow.
             tracing::warn!(
                 retry,
                 code = code.unwrap_or(""),
                 request_id = request_id.unwrap_or(""),
-                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
-                "transient failure, asking again: {}",
+                wait_ms,
+                "transient failure, asking again in {}: {}",
+                humantime::format_duration(Duration::from_millis(wait_ms)),
                 crate::text::one_line(&crate::api::retry::describe(&error))
             );
             tokio::time::sleep(wait).await;

@@ -1,23 +1,175 @@
 //! `vpn-inventory completions SHELL` and `vpn-inventory man`: generated from the command-line
-//! definition itself, so they never fall out of step with it.
+//! definition itself, so they never fall out of step with it. Names that change after a script
+//! is installed (the configuration's targets, the reports) the scripts ask the binary for
+//! (`vpn-inventory __complete targets|reports`) each time they complete one.
 
 use super::print_stdout;
-use crate::cli::Cli;
+use crate::cli::{Cli, CompletedNames};
+use crate::config::Config;
+use crate::reports::Report;
 use clap::CommandFactory as _;
+use clap_complete::Shell;
 use std::process::ExitCode;
 
 /// The binary's name, which completions are registered for.
 const BIN: &str = "vpn-inventory";
 
-pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+pub fn completions(shell: Shell) -> anyhow::Result<ExitCode> {
     let mut script = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), BIN, &mut script);
-    let mut script = String::from_utf8(script)?;
-    if shell == clap_complete::Shell::Bash {
-        script = mend_bash_states(&script);
-    }
+    clap_complete::generate(shell, &mut visible_command(), BIN, &mut script);
+    let script = String::from_utf8(script)?;
+    let script = match shell {
+        Shell::Bash => with_bash_names(&mend_bash_states(&script)),
+        Shell::Zsh => with_zsh_names(&script),
+        Shell::Fish => script + &fish_names(),
+        _ => script,
+    };
     print_stdout(&script)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The command line without its hidden subcommands (`__complete`), which clap_complete's bash
+/// script would offer as it offers any other.
+fn visible_command() -> clap::Command {
+    let cli = Cli::command();
+    let visible: Vec<clap::Command> = cli
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .cloned()
+        .collect();
+    clap::Command::new(BIN)
+        .version(crate::cli::VERSION)
+        .args(cli.get_arguments().cloned())
+        .subcommands(visible)
+}
+
+/// `__complete`: the names asked for, one a line. A configuration that does not load
+/// completes no target: the completion is no place to report it.
+pub fn completed_names(
+    names: CompletedNames,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let names: Vec<String> = match names {
+        CompletedNames::Targets => Config::load(config)
+            .map(|(config, _)| config.targets.into_iter().map(|t| t.name).collect())
+            .unwrap_or_default(),
+        CompletedNames::Reports => Report::builtin_all().into_iter().map(|r| r.name).collect(),
+    };
+    let lines: String = names
+        .iter()
+        .filter(|name| !name.contains(char::is_whitespace) && !name.is_empty())
+        .map(|name| format!("{name}\n"))
+        .collect();
+    print_stdout(&lines)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The bash script completes `sync TARGET` and `report NAME` through a function around the
+/// generated one: it adds the names the binary gives, unless the word is a flag or the value
+/// of one.
+fn with_bash_names(script: &str) -> String {
+    let generated = format!("_{}", BIN.replace('-', "__"));
+    let wrapper = format!("{generated}__names");
+    let script = script.replace(
+        &format!("complete -F {generated} "),
+        &format!("complete -F {wrapper} "),
+    );
+    let value_flags = value_flags(&["sync", "report"]).join("|");
+    let function = BASH_NAMES
+        .replace("WRAPPER", &wrapper)
+        .replace("GENERATED", &generated)
+        .replace("VALUE_FLAGS", &value_flags);
+    format!("{script}\n{function}")
+}
+
+const BASH_NAMES: &str = r#"# Target and report names, asked of vpn-inventory itself: they change
+# after this script is installed.
+WRAPPER() {
+    local i sub= cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"
+    local -a config=() names=()
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+            --config) config=(--config "${COMP_WORDS[i+1]}") ;;
+            sync|report) [[ -z $sub ]] && sub="${COMP_WORDS[i]}" ;;
+        esac
+    done
+    GENERATED "$@"
+    [[ -n $sub && $cur != -* ]] || return 0
+    case "$prev" in
+        VALUE_FLAGS) return 0 ;;
+    esac
+    local kind=targets
+    [[ $sub == report ]] && kind=reports
+    names=($(compgen -W "$("${COMP_WORDS[0]}" "${config[@]}" __complete "$kind" 2>/dev/null)" \
+        -- "$cur"))
+    COMPREPLY=("${names[@]}" "${COMPREPLY[@]}")
+}
+"#;
+
+/// The flags of these subcommands (globals included) that take a value in the next word.
+fn value_flags(subcommands: &[&str]) -> Vec<String> {
+    let mut cli = Cli::command();
+    cli.build();
+    let mut flags: Vec<String> = subcommands
+        .iter()
+        .filter_map(|name| cli.find_subcommand(name))
+        .flat_map(|sub| sub.get_arguments())
+        .filter(|arg| !arg.is_positional() && !arg.is_require_equals_set())
+        .filter(|arg| arg.get_action().takes_values())
+        .flat_map(|arg| {
+            let long = arg.get_long().map(|l| format!("--{l}"));
+            let short = arg.get_short().map(|s| format!("-{s}"));
+            long.into_iter().chain(short)
+        })
+        .collect();
+    flags.sort();
+    flags.dedup();
+    flags
+}
+
+/// The zsh script completes `sync TARGET` and `report NAME` with the binary's names.
+fn with_zsh_names(script: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for line in script.lines() {
+        let kind = match line {
+            l if l.starts_with("'*::targets -- ") => Some("targets"),
+            l if l.starts_with("'::name -- The built-in report") => Some("reports"),
+            _ => None,
+        };
+        let line = match kind {
+            Some(kind) => line.replace(":_default'", &format!(":_vpn-inventory__names {kind}'")),
+            None => line.to_owned(),
+        };
+        lines.push(line);
+        if lines.len() == 1 {
+            lines.push(ZSH_NAMES.to_owned());
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+const ZSH_NAMES: &str = r#"
+# Target and report names, asked of vpn-inventory itself: they change after this script is
+# installed.
+_vpn-inventory__names() {
+    local -a names
+    names=(${(f)"$(vpn-inventory __complete $1 2>/dev/null)"})
+    compadd -a names
+}"#;
+
+/// The fish script completes `sync TARGET` and `report NAME` with the binary's names.
+fn fish_names() -> String {
+    let mut lines = String::from(
+        "\n# Target and report names, asked of vpn-inventory itself: they change after this \
+         script\n# is installed.\n",
+    );
+    for (subcommand, kind) in [("sync", "targets"), ("report", "reports")] {
+        lines += &format!(
+            "complete -c {BIN} -n \"__fish_vpn_inventory_using_subcommand {subcommand}\" -f \
+             -a \"({BIN} __complete {kind} 2>/dev/null)\"\n"
+        );
+    }
+    lines
 }
 
 /// clap_complete (4.6.12 and before) names the bash script's states two ways for a binary

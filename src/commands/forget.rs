@@ -2,7 +2,7 @@
 //! of the configuration), without touching the project's inventory or history.
 
 use super::{one_line, print_stdout};
-use crate::cli::{ForgetScopeArgs, TableFormat};
+use crate::cli::{ForgetScopeArgs, ReportFormat};
 use crate::scope::{Filters, Scope};
 use crate::store::{DatabaseUrl, Store};
 use anyhow::Context as _;
@@ -19,8 +19,8 @@ pub async fn run(database: &DatabaseUrl, args: ForgetScopeArgs) -> anyhow::Resul
     store.close().await;
     let forgotten = forgotten?;
     let text = match args.format {
-        TableFormat::Json => serde_json::to_string_pretty(&forgotten)? + "\n",
-        TableFormat::Table => format!(
+        ReportFormat::Json => serde_json::to_string_pretty(&forgotten)? + "\n",
+        ReportFormat::Text => format!(
             "forgot scope {shown}: {} staged rows, {} membership rows deleted; its {} runs and \
              the project's inventory and history kept\n",
             forgotten.staged_rows, forgotten.memberships, forgotten.runs_kept

@@ -43,6 +43,9 @@ use std::process::ExitCode;
 
 /// Runs the command `cli` names against the database it selects.
 pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
+    if let Command::Complete { names } = cli.command {
+        return Ok(docs::completed_names(names, cli.config.as_deref())?);
+    }
     let (config, config_path) = Config::load(cli.config.as_deref())?;
     if let Command::Config(ConfigCommand::Check { format, probe }) = cli.command {
         let path = config_path.as_deref();
@@ -56,7 +59,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Export(args) => Ok(export::run(database, args).await?),
         Command::Runs(args) => Ok(runs::run(database, args).await?),
         Command::Status(args) => Ok(status::run(database, args).await?),
-        Command::Config(_) => unreachable!("handled above"),
+        Command::Config(_) | Command::Complete { .. } => unreachable!("handled above"),
         Command::Prune(args) => Ok(prune::run(database, args).await?),
         Command::ForgetScope(args) => Ok(forget::run(database, args).await?),
         Command::Drift(args) => Ok(drift::run(database, args).await?),

@@ -1,7 +1,7 @@
 //! `vpn-inventory prune`: drop failed runs' leftovers and, optionally, old history.
 
 use super::print_stdout;
-use crate::cli::{PruneArgs, TableFormat};
+use crate::cli::{PruneArgs, ReportFormat};
 use crate::store::{DatabaseUrl, Store};
 use crate::time::now_utc;
 use std::process::ExitCode;
@@ -20,8 +20,8 @@ pub async fn run(database: &DatabaseUrl, args: PruneArgs) -> anyhow::Result<Exit
     };
     let pruned = store.prune(cutoff).await?;
     let text = match args.format {
-        TableFormat::Json => serde_json::to_string_pretty(&pruned)? + "\n",
-        TableFormat::Table => format!(
+        ReportFormat::Json => serde_json::to_string_pretty(&pruned)? + "\n",
+        ReportFormat::Text => format!(
             "pruned: {} abandoned runs marked failed, {} staged rows, {} change records, \
              {} connection versions, {} failed runs\n",
             pruned.runs_abandoned,

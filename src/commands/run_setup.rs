@@ -15,6 +15,9 @@ pub fn run_options(args: &SyncArgs) -> anyhow::Result<(RunOptions, RetryPolicy)>
     if args.request_timeout.0.is_zero() {
         anyhow::bail!("--request-timeout must be longer than 0");
     }
+    if args.max_run_time.0.is_zero() {
+        anyhow::bail!("--max-run-time must be longer than 0");
+    }
     // PostgreSQL's lock_timeout stops at about 596 hours; nobody means to wait a day.
     if args.lock_timeout.0 > MAX_LOCK_TIMEOUT {
         anyhow::bail!("--lock-timeout must be at most 24h");
@@ -33,6 +36,7 @@ pub fn run_options(args: &SyncArgs) -> anyhow::Result<(RunOptions, RetryPolicy)>
         },
         resume: args.resume,
         sync_id: None,
+        max_run_time: args.max_run_time.0,
     };
     Ok((options, retry))
 }

@@ -33,6 +33,8 @@ mod sweep_state;
 
 pub use dry_run::{DryRunReport, dry_run};
 pub use report::{RunError, RunFailed, SyncReport};
-pub use run::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Run, RunOptions, sync_scope};
+pub use run::{
+    DEFAULT_MAX_RUN_TIME, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OverTime, Run, RunOptions, sync_scope,
+};
 pub use shared::{Skipped, Synced, sync_scope_unless_taken};
 pub use sweep_state::Doubts;

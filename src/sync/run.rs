@@ -29,8 +29,56 @@ pub const DEFAULT_PAGE_SIZE: u32 = 200;
 pub const MAX_PAGE_SIZE: u32 = 2000;
 
 /// Runs one sync of `scope` under its lock (waiting up to `lock_timeout` for it). A shutdown
-/// request stops it at the next safe point and marks it failed.
+/// request, or the end of `max_run_time`, stops it at the next safe point and marks it failed
+/// (an apply that has begun commits first).
 pub async fn sync_scope(
+    store: &Store,
+    client: &VpnClient,
+    scope: &Scope,
+    options: RunOptions,
+    shutdown: &Shutdown,
+) -> Result<SyncReport, RunError> {
+    let bounded = shutdown.with_time_limit(options.max_run_time, TIME_LIMIT);
+    sync_scope_until(store, client, scope, options, &bounded)
+        .await
+        .map_err(|e| past_time_limit(e, &bounded, options.max_run_time, None))
+}
+
+/// A run its time limit stopped fails (exit 1, not 130), naming the limit, and the run once
+/// it is recorded.
+pub(super) fn past_time_limit(
+    error: RunError,
+    shutdown: &Shutdown,
+    limit: Duration,
+    run_id: Option<i64>,
+) -> RunError {
+    match error {
+        RunError::Interrupted(_) if shutdown.time_is_up().is_some() => {
+            let error = anyhow::Error::new(OverTime { limit });
+            RunError::Failed(match run_id {
+                Some(run_id) => error.context(RunFailed { run_id }),
+                None => error,
+            })
+        }
+        other => other,
+    }
+}
+
+/// What a run stopped by its time limit records as the reason ("interrupted by ...").
+pub(super) const TIME_LIMIT: &str = "its time limit (--max-run-time)";
+
+/// A run stopped at its time limit: a failure (exit 1), not an interruption.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the run took longer than --max-run-time {} (lock waits and retries included) and was \
+     stopped",
+    humantime::format_duration(*limit)
+)]
+pub struct OverTime {
+    pub limit: Duration,
+}
+
+async fn sync_scope_until(
     store: &Store,
     client: &VpnClient,
     scope: &Scope,
@@ -64,7 +112,10 @@ pub(super) async fn run_locked(
         ..options
     };
     let result = match Run::start(store, scope, options, &lock).await {
-        Ok(run) => run.execute(client, shutdown).await,
+        Ok(run) => run
+            .execute(client, shutdown)
+            .await
+            .map_err(|e| past_time_limit(e, shutdown, options.max_run_time, Some(run.id))),
         Err(error) => Err(error.into()),
     };
     lock.release().await;
@@ -88,7 +139,13 @@ pub struct RunOptions {
     pub resume: bool,
     /// The sync the run is part of; `None`: a sync of its own, recorded by the run.
     pub sync_id: Option<i64>,
+    /// The longest a run may take, from waiting for its lock to its apply.
+    pub max_run_time: Duration,
 }
+
+/// The default `max_run_time`: a run that takes longer is stuck, and would overlap the next
+/// cron run.
+pub const DEFAULT_MAX_RUN_TIME: Duration = Duration::from_secs(30 * 60);
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -98,6 +155,7 @@ impl Default for RunOptions {
             guard: RemovalGuard::default(),
             resume: false,
             sync_id: None,
+            max_run_time: DEFAULT_MAX_RUN_TIME,
         }
     }
 }
@@ -134,6 +192,7 @@ impl<'a> Run<'a> {
             guard,
             resume,
             sync_id,
+            max_run_time: _,
         } = options;
         let sync_id = sync_id.context("a run is started as part of a sync")?;
         let scope_id = store

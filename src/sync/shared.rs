@@ -5,7 +5,7 @@
 //! hosts cannot both find a target free and due.
 
 use super::report::{RunError, SyncReport};
-use super::run::{RunOptions, run_locked};
+use super::run::{RunOptions, TIME_LIMIT, past_time_limit, run_locked};
 use crate::api::client::VpnClient;
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
@@ -58,8 +58,11 @@ pub async fn sync_scope_unless_taken(
             return Ok(Synced::Skipped(skipped));
         }
     }
-    run_locked(store, client, scope, options, lock, shutdown)
+    // The run's time limit starts now: the lock was not waited for.
+    let bounded = shutdown.with_time_limit(options.max_run_time, TIME_LIMIT);
+    run_locked(store, client, scope, options, lock, &bounded)
         .await
+        .map_err(|e| past_time_limit(e, &bounded, options.max_run_time, None))
         .map(Synced::Ran)
 }
 

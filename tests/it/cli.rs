@@ -422,7 +422,13 @@ async fn version_completions_and_manual_come_from_the_cli_definition() {
         let script = env.run(&["completions", shell]).await;
         let script = &script.assert_ok().stdout;
         assert!(script.contains("lock-timeout"), "{shell}: {script}");
+        if shell != "powershell" {
+            // Target and report names come from the binary when completing.
+            assert!(script.contains(" __complete "), "{shell}: {script}");
+        }
     }
+    let names = env.run(&["__complete", "reports"]).await;
+    assert!(names.assert_ok().stdout.lines().any(|l| l == "weak-crypto"));
     let page = env.run(&["man"]).await;
     let page = &page.assert_ok().stdout;
     assert!(
@@ -738,7 +744,14 @@ async fn sync_all_runs_every_target_and_the_exit_code_is_the_worst() {
 /// What bash offers for `words` (the last one being completed), from the script `completions
 /// bash` prints, sourced as bash-completion would.
 fn bash_completes(words: &[&str]) -> Vec<String> {
-    let script = std::process::Command::new(env!("CARGO_BIN_EXE_vpn-inventory"))
+    bash_completes_with_config(words, None)
+}
+
+/// [`bash_completes`] with `VPN_INVENTORY_CONFIG` set to `config`, and the binary on `PATH`
+/// as an installed one is (the script asks it for names).
+fn bash_completes_with_config(words: &[&str], config: Option<&std::path::Path>) -> Vec<String> {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_vpn-inventory"));
+    let script = std::process::Command::new(bin)
         .args(["completions", "bash"])
         .output()
         .expect("the binary runs");
@@ -746,23 +759,36 @@ fn bash_completes(words: &[&str]) -> Vec<String> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let file = dir.path().join("vpn-inventory.bash");
     std::fs::write(&file, &script.stdout).expect("write the script");
-    let line = words.join(" ");
+    // Quoted, so an empty word (completing a value from nothing) stays a word.
+    let line: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let line = line.join(" ");
     let complete = format!(
         "source {file}; f=$(complete -p vpn-inventory | sed -E 's/.* -F ([^ ]+) .*/\\1/'); \
          COMP_WORDS=({line}); COMP_CWORD={cword}; \
-         $f vpn-inventory {cur} {prev}; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+         $f vpn-inventory '{cur}' '{prev}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
         file = file.display(),
         cword = words.len() - 1,
         cur = words[words.len() - 1],
         prev = words[words.len() - 2],
     );
-    let out = std::process::Command::new("bash")
-        .args(["-c", &complete])
-        .output()
-        .expect("bash runs");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut bash = std::process::Command::new("bash");
+    bash.args(["-c", &complete])
+        .env("PATH", path)
+        .env("XDG_CONFIG_HOME", "/nonexistent/vpn-inventory-tests")
+        .env_remove("VPN_INVENTORY_CONFIG");
+    if let Some(config) = config {
+        bash.env("VPN_INVENTORY_CONFIG", config);
+    }
+    let out = bash.output().expect("bash runs");
     assert!(out.status.success(), "{out:?}");
     String::from_utf8_lossy(&out.stdout)
         .lines()
+        .filter(|l| !l.is_empty())
         .map(str::to_owned)
         .collect()
 }
@@ -770,7 +796,13 @@ fn bash_completes(words: &[&str]) -> Vec<String> {
 #[test]
 fn bash_completes_the_flags_of_subcommands() {
     let sync = bash_completes(&["vpn-inventory", "sync", "--"]);
-    for flag in ["--all", "--resume", "--dry-run", "--lock-timeout"] {
+    for flag in [
+        "--all",
+        "--resume",
+        "--dry-run",
+        "--lock-timeout",
+        "--max-run-time",
+    ] {
         assert!(sync.iter().any(|s| s == flag), "sync --<TAB>: {sync:?}");
     }
     let check = bash_completes(&["vpn-inventory", "config", "check", "--"]);
@@ -780,6 +812,42 @@ fn bash_completes_the_flags_of_subcommands() {
     );
     let top = bash_completes(&["vpn-inventory", "sy"]);
     assert_eq!(top, ["sync"]);
+    let hidden = bash_completes(&["vpn-inventory", "__"]);
+    assert!(hidden.is_empty(), "the scripts' own subcommand: {hidden:?}");
+}
+
+#[test]
+fn bash_completes_target_names_report_names_and_format_values() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("config.toml");
+    let target = |name: &str| {
+        format!("[[targets]]\nname = \"{name}\"\nproject_id = \"p\"\nregion = \"cn-north-4\"\n")
+    };
+    let text = ["prod-north", "prod-south", "test"].map(target).join("\n");
+    std::fs::write(&config, text).expect("write the configuration");
+    let completes = |words: &[&str]| bash_completes_with_config(words, Some(&config));
+
+    let mut targets = completes(&["vpn-inventory", "sync", "prod"]);
+    targets.sort();
+    assert_eq!(targets, ["prod-north", "prod-south"]);
+    let after_flags = completes(&["vpn-inventory", "sync", "--dry-run", "te"]);
+    assert_eq!(after_flags, ["test"]);
+    let flag_value = completes(&["vpn-inventory", "sync", "--lock-timeout", "te"]);
+    // (The generated script offers files there.)
+    assert!(
+        !flag_value.iter().any(|v| v == "test"),
+        "a flag's value is no target: {flag_value:?}"
+    );
+    let reports = completes(&["vpn-inventory", "report", "weak"]);
+    assert_eq!(reports, ["weak-crypto"]);
+    let mut formats = completes(&["vpn-inventory", "sync", "--format", ""]);
+    formats.sort();
+    assert_eq!(formats, ["json", "text"]);
+    let no_config = bash_completes(&["vpn-inventory", "sync", "prod"]);
+    assert!(
+        !no_config.iter().any(|v| v.starts_with("prod-")),
+        "no configuration, no targets: {no_config:?}"
+    );
 }
 
 #[tokio::test]

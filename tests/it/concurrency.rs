@@ -17,6 +17,27 @@ backend_tests!(
     waiting_for_another_apply_honours_the_lock_timeout_and_signals,
 );
 
+/// The files beside a SQLite database other than the database and SQLite's own (`-wal`,
+/// `-shm`, `-journal`): its lock files. None for PostgreSQL.
+fn lock_files_beside_the_database(env: &TestEnv) -> Vec<String> {
+    let url = env.database_url();
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        return Vec::new();
+    };
+    let path = std::path::Path::new(path);
+    let db_name = path.file_name().unwrap().to_string_lossy().into_owned();
+    let mut names: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| {
+            let own = ["", "-wal", "-shm", "-journal"].map(|suffix| format!("{db_name}{suffix}"));
+            !own.contains(name)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 async fn a_second_sync_of_a_scope_waits_then_gives_up_and_a_crash_leaves_no_stale_lock(
     backend: Backend,
 ) {
@@ -143,6 +164,42 @@ async fn syncs_of_different_scopes_run_concurrently_and_correctly(backend: Backe
         .collect();
     assert_eq!(statuses, vec!["complete"; 4]);
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
+    // Four scopes' locks and the applies' lock: one lock file, not one per lock, left behind.
+    let expected: Vec<String> = match backend {
+        Backend::Sqlite => vec!["inventory.db.lock".to_owned()],
+        Backend::Postgres => Vec::new(),
+    };
+    assert_eq!(lock_files_beside_the_database(&env), expected);
+}
+
+/// The locks in one lock file hold within a process too (as between `sync --all`'s targets):
+/// the same lock is refused to a second holder, another lock is not, and closing frees it.
+#[tokio::test]
+async fn locks_sharing_one_file_exclude_each_other_within_a_process() {
+    let env = TestEnv::generated(Backend::Sqlite, 1, 57).await;
+    let url = DatabaseUrl::parse(&env.database_url()).expect("database URL");
+    let store = Store::open(&url).await.expect("open the inventory");
+    let applying = store
+        .lock_applies(Duration::ZERO)
+        .await
+        .expect("apply lock");
+    let again = store.lock_applies(Duration::ZERO).await;
+    assert!(again.is_err(), "the apply lock was taken twice");
+    let scope = vpn_inventory::scope::Scope::new(
+        &env.sim.endpoint(),
+        None,
+        &env.config.project_id,
+        Default::default(),
+    );
+    let scope_lock = store.lock_scope(&scope, Duration::ZERO).await;
+    let scope_lock = scope_lock.expect("another lock of the same file");
+    assert!(store.lock_scope(&scope, Duration::ZERO).await.is_err());
+    applying.release().await;
+    let again = store.lock_applies(Duration::ZERO).await.expect("freed");
+    again.release().await;
+    scope_lock.release().await;
+    store.close().await;
+    assert_eq!(lock_files_beside_the_database(&env), ["inventory.db.lock"]);
 }
 
 /// A run whose lock was lost (its PostgreSQL session killed, say) is marked abandoned by the

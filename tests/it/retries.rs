@@ -1,7 +1,8 @@
 //! Transient faults do not lose the run: throttling, server errors, stalls, dropped
 //! connections and bodies cut short are asked again and end in the same inventory as a
 //! fault-free run; other errors are not retried, and the final error keeps the API's code
-//! and request id.
+//! and request id. Each retry is one warning line, and `--max-run-time` bounds a run, its
+//! retries and waits included.
 
 use crate::support::{
     Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id, strict_sweep_pages,
@@ -9,6 +10,8 @@ use crate::support::{
 use serde_json::json;
 use std::time::Duration;
 use vpn_simulator::{Faults, Transient, TransientAnswer};
+
+backend_tests!(a_run_past_its_max_run_time_fails_naming_the_limit_and_changes_nothing);
 
 /// A simulator of `count` connections whose list requests from `from` on misbehave `times`
 /// times with `answer`.
@@ -151,4 +154,156 @@ async fn client_errors_are_not_retried() {
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("VPN.0001"), "{}", run.stderr);
     assert_eq!(env.sim.state.requests(), 1);
+}
+
+/// A page that never comes back holds the run until its time limit; the run then fails as any
+/// failed run does: recorded failed, the inventory as it was, exit 1, the limit named.
+async fn a_run_past_its_max_run_time_fails_naming_the_limit_and_changes_nothing(backend: Backend) {
+    let env = TestEnv::generated(backend, 12, 87).await;
+    env.sync(&["--page-size", "5"]).await;
+    let before = env.inventory_fingerprint().await;
+    let mut served = env.sim.state.inventory();
+    served.truncate(6);
+    env.sim.state.set_inventory(served);
+    env.sim.state.set_faults(Faults {
+        hang_page: Some(2),
+        ..Faults::default()
+    });
+    let run = env
+        .run(&["sync", "--page-size", "5", "--max-run-time", "1s"])
+        .await;
+    env.sim.state.release();
+    env.sim.state.set_faults(Faults::default());
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "sync run 2 failed; nothing was changed: the run took longer than \
+             --max-run-time 1s"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.inventory_fingerprint().await, before);
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    assert_eq!(runs[0]["status"], "failed");
+    assert!(
+        runs[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("--max-run-time")),
+        "{}",
+        runs[0]
+    );
+}
+
+/// Retries count against the time limit: a page throttled without end stops the run at its
+/// limit, not after its retries. Each retry is one warning line naming the page, the reason
+/// and the wait; `-q` (errors only) hides them but not the error.
+#[tokio::test]
+async fn retries_are_one_warning_line_each_and_count_against_the_max_run_time() {
+    let unavailable = TransientAnswer::Status {
+        status: 503,
+        body: json!({"error_code": "VPC.0503", "error_msg": "busy"}),
+        retry_after: Some("1".to_owned()),
+    };
+    let env = flaky(25, 88, 2, 1000, unavailable).await;
+    let args = ["sync", "--page-size", "10", "--max-retries", "1000"];
+    let run = env
+        .run(&[&args[..], &["--max-run-time", "3s"]].concat())
+        .await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("took longer than --max-run-time 3s"),
+        "{}",
+        run.stderr
+    );
+    let retries: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("asking again"))
+        .collect();
+    assert!(!retries.is_empty(), "{}", run.stderr);
+    for line in &retries {
+        assert!(line.contains("WARN"), "{line}");
+        for what in ["page=2", "503", "VPC.0503", "asking again in 1s:"] {
+            assert!(line.contains(what), "{what} missing: {line}");
+        }
+    }
+
+    let quiet = env
+        .run(&[&["-q"], &args[..], &["--max-run-time", "1s"]].concat())
+        .await;
+    assert_eq!(quiet.code, Some(1), "{}", quiet.stderr);
+    assert!(!quiet.stderr.contains("asking again"), "{}", quiet.stderr);
+    assert!(
+        quiet.stderr.contains("--max-run-time 1s"),
+        "{}",
+        quiet.stderr
+    );
+}
+
+/// With targets, the limit bounds each target's run: a target whose page never comes back
+/// fails at the limit, and the next target still gets its own time and completes.
+#[tokio::test]
+async fn each_target_of_sync_all_has_its_own_max_run_time() {
+    let env = TestEnv::generated(Backend::Sqlite, 12, 89).await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("config.toml");
+    let target = |name: &str, filter: &str| {
+        format!(
+            "[[targets]]\nname = \"{name}\"\nproject_id = \"{project}\"\nendpoint = \
+             \"{endpoint}\"\n{filter}credentials = {{ ak_env = \"SIM_AK\", sk_env = \"SIM_SK\" \
+             }}\n",
+            project = env.config.project_id,
+            endpoint = env.sim.endpoint(),
+        )
+    };
+    let gateway = format!("vgw_id = \"{}\"\n", env.first_gateway());
+    let text = [target("stuck", ""), target("gateway", &gateway)].join("\n");
+    std::fs::write(&config, text).expect("write the configuration");
+    // Targets one after another: the first target's second page is the one that hangs.
+    env.sim.state.set_faults(Faults {
+        hang_page: Some(2),
+        ..Faults::default()
+    });
+    let config = config.to_str().expect("a UTF-8 path");
+    let args = ["--config", config, "sync", "--all", "--concurrency", "1"];
+    let mut cmd = env.command(&[&args[..], &["--page-size", "5", "--max-run-time", "2s"]].concat());
+    cmd.args(["--format", "json"])
+        .env("SIM_AK", &env.config.access_key)
+        .env("SIM_SK", &env.config.secret_key);
+    let run = env.run_cmd(cmd).await;
+    env.sim.state.release();
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let outcomes = run.json();
+    let outcome = |name: &str| {
+        let found = outcomes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["target"] == name);
+        found.expect("every target's outcome").clone()
+    };
+    assert_eq!(outcome("stuck")["status"], "failed", "{outcomes}");
+    assert!(
+        outcome("stuck")["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("--max-run-time 2s")),
+        "{outcomes}"
+    );
+    // Which target takes the one slot first is up to the scheduler: the run is named either way.
+    let stuck_run = outcome("stuck")["run_id"]
+        .as_i64()
+        .expect("the stuck run's id");
+    assert_eq!(outcome("gateway")["status"], "complete", "{outcomes}");
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    let failed = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run_id"] == stuck_run);
+    assert_eq!(
+        failed.map(|r| &r["status"]),
+        Some(&"failed".into()),
+        "{runs}"
+    );
 }

@@ -2,9 +2,13 @@
 //! time, and (on SQLite) one apply at a time.
 //!
 //! PostgreSQL: a session advisory lock on a connection held for the whole run. SQLite: an OS
-//! file lock on a file beside the database. Both vanish with the process that holds them, so a
-//! crashed or killed cron job never leaves a stale lock behind, and whoever takes the lock next
-//! knows any run of the scope still marked `running` was abandoned.
+//! lock on one byte of one file beside the database, `<database>.lock`, the byte's offset
+//! named by the lock's name (on Linux: an open file description lock, `F_OFD_SETLK`, which
+//! holds between two opens in one process too; elsewhere a whole-file lock on a file per name).
+//! The file stays empty (a lock may lie past the end of a file) and is the only one, however
+//! many scopes sync. Both kinds vanish with the process that holds them, so a crashed or killed
+//! cron job never leaves a stale lock behind, and whoever takes the lock next knows any run of
+//! the scope still marked `running` was abandoned.
 
 use super::sql::Db;
 use sha2::{Digest, Sha256};
@@ -22,7 +26,7 @@ pub struct ScopeLock {
 enum Held {
     /// In-memory SQLite: no other process can reach it.
     Nothing,
-    /// Locked for as long as it stays open.
+    /// Locked for as long as it stays open (closing it frees its lock).
     File(#[allow(dead_code)] std::fs::File),
     Postgres {
         conn: Option<PoolConnection<Postgres>>,
@@ -75,21 +79,13 @@ impl Db {
                 if db_file.as_os_str().is_empty() || db_file == Path::new(":memory:") {
                     Held::Nothing
                 } else {
-                    let mut options = std::fs::OpenOptions::new();
-                    options.create(true).truncate(false).write(true);
-                    #[cfg(unix)]
-                    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                    let file = options.open(lock_file(db_file, &key))?;
+                    let file = open_lock_file(&lock_file(db_file, &key))?;
                     let deadline = Instant::now() + timeout;
-                    loop {
-                        match file.try_lock() {
-                            Ok(()) => break,
-                            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                                tokio::time::sleep(FILE_LOCK_RETRY).await;
-                            }
-                            Err(std::fs::TryLockError::WouldBlock) => return Err(busy()),
-                            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+                    while !try_lock(&file, &key)? {
+                        if Instant::now() >= deadline {
+                            return Err(busy());
                         }
+                        tokio::time::sleep(FILE_LOCK_RETRY).await;
                     }
                     Held::File(file)
                 }
@@ -136,11 +132,69 @@ impl Db {
 /// The name of the lock that serializes applies.
 const APPLIES: &str = "vpn-inventory applies";
 
-/// `inventory.db` -> `inventory.db.lock-<key>`, beside the database.
+/// Opens (creating) the lock file, readable and writable by its owner alone.
+fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// `inventory.db` -> `inventory.db.lock`, beside the database: every lock's byte is in it.
+#[cfg(target_os = "linux")]
+fn lock_file(db_file: &Path, _key: &[u8; 8]) -> PathBuf {
+    let mut name = db_file.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Takes the lock's byte of the lock file through this open file, if nobody holds it: `false`
+/// when someone does (another process, or another open of the file in this one).
+#[cfg(target_os = "linux")]
+fn try_lock(file: &std::fs::File, key: &[u8; 8]) -> std::io::Result<bool> {
+    use nix::errno::Errno;
+    use nix::fcntl::{FcntlArg, fcntl};
+    use nix::libc;
+    let range = libc::flock {
+        l_type: libc::F_WRLCK as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: byte_of(key),
+        l_len: 1,
+        // Open file description locks require 0: they belong to the open file, not a process.
+        l_pid: 0,
+    };
+    match fcntl(file, FcntlArg::F_OFD_SETLK(&range)) {
+        Ok(_) => Ok(true),
+        Err(Errno::EAGAIN | Errno::EACCES) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The byte a lock takes: 62 bits of its key, so any two names meet only by a 1-in-4e18 chance
+/// (and then only wait for each other), and every offset is a valid positive `off_t`.
+#[cfg(target_os = "linux")]
+fn byte_of(key: &[u8; 8]) -> i64 {
+    i64::from_be_bytes(*key) & (i64::MAX >> 1)
+}
+
+/// `inventory.db` -> `inventory.db.lock-<key>`, beside the database: without byte-range locks
+/// that hold within a process, a file per lock.
+#[cfg(not(target_os = "linux"))]
 fn lock_file(db_file: &Path, key: &[u8; 8]) -> PathBuf {
     let mut name = db_file.as_os_str().to_owned();
     name.push(format!(".lock-{}", hex::encode(key)));
     PathBuf::from(name)
+}
+
+/// Locks the whole file, if nobody holds it: `false` when someone does.
+#[cfg(not(target_os = "linux"))]
+fn try_lock(file: &std::fs::File, _key: &[u8; 8]) -> std::io::Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
 }
 
 impl ScopeLock {
