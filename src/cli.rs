@@ -513,6 +513,13 @@ pub struct ReportArgs {
     /// Set a parameter, e.g. `--param since=7d` (repeatable); the others take their defaults.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = name_value)]
     pub params: Vec<(String, String)>,
+    /// Only this project's connections and records: sets the report's `project` parameter,
+    /// which every built-in report takes.
+    #[arg(long, value_name = "ID", conflicts_with = "target")]
+    pub project: Option<String>,
+    /// Only the project of this target of the configuration file (its project_id).
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
     /// A table, JSON (an array of objects), CSV or Markdown.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,

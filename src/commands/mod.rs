@@ -30,7 +30,7 @@ pub mod targets;
 
 pub use crate::text::one_line;
 pub use database::database_url;
-pub use error::CommandError;
+pub use error::{CommandError, USAGE_ERROR};
 pub use output::{counted, megabytes, plain_table, print_stdout, table_text};
 
 use crate::cli::{Cli, Command, ConfigCommand};
@@ -58,7 +58,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
         Command::Diff(args) => Ok(diff::run(database, args).await?),
-        Command::Report(args) => Ok(report::run(database, args).await?),
+        Command::Report(args) => Ok(report::run(database, &config, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),
         Command::Completions { shell } => Ok(docs::completions(shell)?),
         Command::Man { subcommand } => Ok(docs::man(subcommand.as_deref())?),

@@ -1,125 +1,28 @@
-//! `vpn-inventory report`: list the reports, run one (built in or from a file), print its rows
-//! as a table, JSON, CSV or Markdown.
+//! A report's rows in each format, written as they arrive: JSON (an array of objects), CSV,
+//! Markdown, and the text table (`table`). Every format shows a cell the same way: a time in
+//! RFC 3339 UTC with `Z` (whole seconds in the two tables, as `drift` prints them; every
+//! digit in CSV and JSON), a JSON value as compact JSON text, or in `--format json` as the
+//! value itself. Columns the report's header declares (`-- column: detected_at time`) are
+//! read as such first ([`Declared`]): SQLite gives a time as text, and both databases give a
+//! JSON value stored in a text column as text.
 
-use super::{one_line, plain_table, print_stdout, table_text};
-use crate::cli::{OutputFormat, ReportArgs};
-use crate::reports::Report;
-use crate::store::{Cell, DatabaseUrl, QueryTable, RowSink, Store};
-use crate::time::{now_utc, stored_text};
-use serde_json::{Map, Value, json};
+use super::cells::{Output, json_value, numeric_columns, table_cell, text};
+use super::table::TextTable;
+use crate::cli::OutputFormat;
+use crate::reports::Holds;
+use crate::store::{Cell, QueryTable, RowSink};
+use crate::text::one_line;
+use serde_json::{Map, Value};
 use std::io::Write;
-use std::process::ExitCode;
 
-pub async fn run(database: &DatabaseUrl, args: ReportArgs) -> anyhow::Result<ExitCode> {
-    if args.list {
-        print_stdout(&list(&Report::builtin_all(), args.format)?)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let report = match (&args.name, &args.file) {
-        (_, Some(path)) => Report::from_file(path)?,
-        (Some(name), None) => Report::builtin(name)?,
-        (None, None) => anyhow::bail!("name a report, or give --list or --file"),
-    };
-    if args.show_sql {
-        print_stdout(&report.text)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    let store = Store::open_for_reading(database).await?;
-    let mut stdout = std::io::BufWriter::new(std::io::stdout());
-    let mut output = output(args.format, &mut stdout);
-    let written = match report
-        .run(&store, &args.params, now_utc(), output.as_mut())
-        .await
-    {
-        Ok(()) => output.finish(),
-        Err(e) => Err(e),
-    };
-    drop(output);
-    match written.and_then(|()| Ok(stdout.flush()?)) {
-        // A closed pipe (`| head`) is not an error: the rows it wanted were written.
-        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
-        other => other.map(|()| ExitCode::SUCCESS),
-    }
-}
-
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    let broken = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
-    error.chain().any(|cause| {
-        cause.downcast_ref::<std::io::Error>().is_some_and(broken)
-            || cause
-                .downcast_ref::<csv::Error>()
-                .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if broken(io)))
-    })
-}
-
-/// The reports as a table of name, title and parameters; as JSON with their descriptions and
-/// each parameter's kind, default and description.
-fn list(reports: &[Report], format: OutputFormat) -> anyhow::Result<String> {
-    if format == OutputFormat::Json {
-        let reports: Vec<Value> = reports
-            .iter()
-            .map(|r| {
-                let params: Vec<Value> = r
-                    .header
-                    .params
-                    .iter()
-                    .map(|p| {
-                        json!({"name": p.name, "type": p.kind.as_str(), "default": p.default,
-                               "description": p.description})
-                    })
-                    .collect();
-                json!({"name": r.name, "title": r.header.title,
-                       "description": r.header.description, "parameters": params})
-            })
-            .collect();
-        return Ok(serde_json::to_string_pretty(&reports)? + "\n");
-    }
-    let text = |s: &str| Cell::Text(Some(s.to_owned()));
-    let table = QueryTable {
-        columns: vec!["name".into(), "title".into(), "parameters".into()],
-        rows: reports
-            .iter()
-            .map(|r| {
-                vec![
-                    text(&r.name),
-                    text(&r.header.title),
-                    text(&r.params_summary()),
-                ]
-            })
-            .collect(),
-    };
-    render(&table, format)
-}
-
-/// A report's rows in `format`. Cells read alike from both backends (`store::cells`); times
-/// show as SQLite holds them, JSON values as compact JSON text.
-pub fn render(table: &QueryTable, format: OutputFormat) -> anyhow::Result<String> {
-    let mut text = Vec::new();
-    let mut output = output(format, &mut text);
-    output.columns(&table.columns)?;
-    for row in &table.rows {
-        output.row(row.clone())?;
-    }
-    output.finish()?;
-    drop(output);
-    Ok(String::from_utf8(text)?)
-}
-
-/// Rows written in a format as they arrive, then [`Output::finish`]ed.
-trait Output: RowSink {
-    /// Writes what the format writes after the last row.
-    fn finish(&mut self) -> anyhow::Result<()>;
-}
-
-/// Where rows in `format` go to `out`. CSV, JSON and Markdown are written as the rows arrive;
-/// a table is sized to its longest cells, so it is written once every row has come (held
-/// whole: `--format csv` or `json` for results too large for that).
-fn output<'a>(format: OutputFormat, out: &'a mut dyn Write) -> Box<dyn Output + 'a> {
-    match format {
-        OutputFormat::Table => Box::new(TextTable {
-            table: QueryTable::default(),
-            out,
-        }),
+/// Where rows in `format` go to `out`, the columns `declared` read as what they hold.
+pub fn output<'a>(
+    format: OutputFormat,
+    declared: &'a [(String, Holds)],
+    out: &'a mut dyn Write,
+) -> Box<dyn Output + 'a> {
+    let writer: Box<dyn Output + 'a> = match format {
+        OutputFormat::Table => Box::new(TextTable::new(out)),
         OutputFormat::Json => Box::new(JsonRows {
             columns: Vec::new(),
             rows: 0,
@@ -134,90 +37,71 @@ fn output<'a>(format: OutputFormat, out: &'a mut dyn Write) -> Box<dyn Output + 
             numeric: None,
             out,
         }),
+    };
+    Box::new(Declared {
+        declared,
+        holds: Vec::new(),
+        writer,
+    })
+}
+
+/// A whole table's rows in `format` (no columns declared).
+pub fn render(table: &QueryTable, format: OutputFormat) -> anyhow::Result<String> {
+    let mut text = Vec::new();
+    let mut output = output(format, &[], &mut text);
+    output.columns(&table.columns)?;
+    for row in &table.rows {
+        output.row(row.clone())?;
     }
+    output.finish()?;
+    drop(output);
+    Ok(String::from_utf8(text)?)
 }
 
-/// A cell as text: empty for NULL.
-fn text(cell: &Cell) -> String {
-    match cell {
-        Cell::Text(v) => v.clone().unwrap_or_default(),
-        Cell::Int(v) => v.map(|n| n.to_string()).unwrap_or_default(),
-        Cell::Float(v) => v.map(|f| f.to_string()).unwrap_or_default(),
-        Cell::Bool(v) => v.map(|b| b.to_string()).unwrap_or_default(),
-        Cell::Json(v) => v.as_ref().map(Value::to_string).unwrap_or_default(),
-        Cell::Time(v) => v.as_ref().map(stored_text).unwrap_or_default(),
-        // Only ever bound to statements: read columns come back as the cells above
-        // (`store::cells`, which reads a PostgreSQL uuid as its hex digits).
-        Cell::IdKey(id) => id.clone(),
-        Cell::Bound(b) => b.map(crate::net::hex).unwrap_or_default(),
-    }
+/// Reads the cells of declared columns as what they hold before `writer` writes them: a
+/// time's text (SQLite's `YYYY-MM-DD HH:MM:SS.ffffff`) as a time, JSON text as its value. A
+/// text that reads as neither stays text.
+struct Declared<'a> {
+    declared: &'a [(String, Holds)],
+    /// What each column holds, by position.
+    holds: Vec<Option<Holds>>,
+    writer: Box<dyn Output + 'a>,
 }
 
-/// A cell as a JSON value: numbers and booleans as such, NULL as null, the rest as strings.
-fn json_value(cell: &Cell) -> Value {
-    match cell {
-        Cell::Int(Some(n)) => Value::from(*n),
-        Cell::Float(Some(f)) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        Cell::Bool(Some(b)) => Value::from(*b),
-        Cell::Text(None)
-        | Cell::Int(None)
-        | Cell::Float(None)
-        | Cell::Bool(None)
-        | Cell::Json(None)
-        | Cell::Time(None)
-        | Cell::Bound(None) => Value::Null,
-        Cell::Text(Some(_))
-        | Cell::Json(Some(_))
-        | Cell::Time(Some(_))
-        | Cell::IdKey(_)
-        | Cell::Bound(Some(_)) => Value::from(text(cell)),
-    }
-}
-
-/// Columns (of `width`) whose every value in `rows` is a number: right-aligned.
-fn numeric_columns(width: usize, rows: &[Vec<Cell>]) -> Vec<usize> {
-    (0..width)
-        .filter(|&i| {
-            let mut cells = rows.iter().map(|row| &row[i]).peekable();
-            cells.peek().is_some()
-                && cells.all(|c| {
-                    matches!(c, Cell::Int(_) | Cell::Float(_))
-                        || matches!(c, Cell::Text(None) | Cell::Json(None) | Cell::Time(None))
-                })
-        })
-        .collect()
-}
-
-/// `--format table`: every row is held, then the columns are sized to their longest cell.
-struct TextTable<'a> {
-    table: QueryTable,
-    out: &'a mut dyn Write,
-}
-
-impl RowSink for TextTable<'_> {
+impl RowSink for Declared<'_> {
     fn columns(&mut self, columns: &[String]) -> anyhow::Result<()> {
-        self.table.columns(columns)
+        self.holds = columns
+            .iter()
+            .map(|c| self.declared.iter().find(|(n, _)| n == c).map(|(_, h)| *h))
+            .collect();
+        self.writer.columns(columns)
     }
 
-    fn row(&mut self, row: Vec<Cell>) -> anyhow::Result<()> {
-        self.table.row(row)
+    fn row(&mut self, mut row: Vec<Cell>) -> anyhow::Result<()> {
+        for (cell, holds) in row.iter_mut().zip(&self.holds) {
+            if let (Some(holds), Cell::Text(Some(text))) = (holds, &*cell)
+                && let Some(read) = read_as(*holds, text)
+            {
+                *cell = read;
+            }
+        }
+        self.writer.row(row)
     }
 }
 
-impl Output for TextTable<'_> {
+impl Output for Declared<'_> {
     fn finish(&mut self) -> anyhow::Result<()> {
-        let table = &self.table;
-        let header: Vec<&str> = table.columns.iter().map(String::as_str).collect();
-        let numeric = numeric_columns(table.columns.len(), &table.rows);
-        let mut out = plain_table(&header, &numeric);
-        for row in &table.rows {
-            out.add_row(row.iter().map(|c| one_line(&text(c))));
-        }
-        let mut text = table_text(&out);
-        if table.rows.is_empty() {
-            text.push_str("(no rows)\n");
-        }
-        Ok(self.out.write_all(text.as_bytes())?)
+        self.writer.finish()
+    }
+}
+
+/// `text` read as a cell holding `holds`, if it reads so.
+fn read_as(holds: Holds, text: &str) -> Option<Cell> {
+    match holds {
+        Holds::Time => chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+            .ok()
+            .map(|t| Cell::from(t.and_utc())),
+        Holds::Json => crate::json::parse(text).ok().map(|v| Cell::Json(Some(v))),
     }
 }
 
@@ -249,7 +133,7 @@ impl RowSink for JsonRows<'_> {
             .zip(&row)
             .map(|(column, cell)| (column.clone(), json_value(cell)))
             .collect();
-        let text = serde_json::to_string_pretty(&Value::Object(object))?;
+        let text = crate::json::to_string_pretty(&Value::Object(object));
         self.out
             .write_all(if self.rows == 0 { b"[\n" } else { b",\n" })?;
         for (i, line) in text.lines().enumerate() {
@@ -311,14 +195,14 @@ impl Markdown<'_> {
     }
 
     fn write_row(&mut self, row: &[Cell]) -> std::io::Result<()> {
-        self.line(row.iter().map(|c| markdown_escape(&text(c))))
+        self.line(row.iter().map(|c| table_cell(c).replace('|', "\\|")))
     }
 
     /// The header, its alignment from the rows held, and those rows.
     fn write_head(&mut self) -> std::io::Result<()> {
         let numeric = numeric_columns(self.columns.len(), &self.sample);
         let columns = std::mem::take(&mut self.columns);
-        self.line(columns.iter().map(|c| markdown_escape(c)))?;
+        self.line(columns.iter().map(|c| one_line(c).replace('|', "\\|")))?;
         let align = (0..columns.len())
             .map(|i| if numeric.contains(&i) { "---:" } else { "---" }.to_owned());
         self.line(align)?;
@@ -328,10 +212,6 @@ impl Markdown<'_> {
         self.numeric = Some(numeric);
         Ok(())
     }
-}
-
-fn markdown_escape(s: &str) -> String {
-    one_line(s).replace('|', "\\|")
 }
 
 impl RowSink for Markdown<'_> {
@@ -360,10 +240,10 @@ impl Output for Markdown<'_> {
         Ok(())
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn sample() -> QueryTable {
         let time = chrono::DateTime::from_timestamp(1_670_767_199, 633_000_000).unwrap();
@@ -394,8 +274,8 @@ mod tests {
         assert_eq!(
             json,
             json!([
-                {"name": "a|b,c", "count": 12, "seen": "2022-12-11 13:59:59.633000",
-                 "old": "[\"10.0.0.0/8\"]"},
+                {"name": "a|b,c", "count": 12, "seen": "2022-12-11T13:59:59.633Z",
+                 "old": ["10.0.0.0/8"]},
                 {"name": null, "count": 2.5, "seen": null, "old": null},
             ])
         );
@@ -403,14 +283,17 @@ mod tests {
         assert_eq!(
             csv,
             "name,count,seen,old\n\
-             \"a|b,c\",12,2022-12-11 13:59:59.633000,\"[\"\"10.0.0.0/8\"\"]\"\n\
+             \"a|b,c\",12,2022-12-11T13:59:59.633Z,\"[\"\"10.0.0.0/8\"\"]\"\n\
              ,2.5,,\n"
         );
         let markdown = render(&table, OutputFormat::Markdown).unwrap();
         let lines: Vec<&str> = markdown.lines().collect();
         assert_eq!(lines[0], "| name | count | seen | old |");
         assert_eq!(lines[1], "| --- | ---: | --- | --- |");
-        assert!(lines[2].starts_with("| a\\|b,c | 12 |"), "{markdown}");
+        assert_eq!(
+            lines[2],
+            "| a\\|b,c | 12 | 2022-12-11T13:59:59Z | [\"10.0.0.0/8\"] |"
+        );
         let text = render(&table, OutputFormat::Table).unwrap();
         assert!(text.lines().next().unwrap().starts_with("name"), "{text}");
         let empty = QueryTable {
@@ -473,6 +356,69 @@ mod tests {
         table.rows.swap(0, MARKDOWN_SAMPLE);
         let markdown = render(&table, OutputFormat::Markdown).unwrap();
         assert_eq!(markdown.lines().nth(1), Some("| --- |"));
+    }
+
+    #[test]
+    fn declared_columns_read_as_times_and_json_on_either_backend() {
+        // SQLite's text for a time, and JSON stored as text, as both databases give it.
+        let declared = [
+            ("at".to_owned(), Holds::Time),
+            ("old".to_owned(), Holds::Json),
+        ];
+        let columns = ["at".to_owned(), "old".to_owned(), "plain".to_owned()];
+        let rows = [
+            vec![
+                Cell::from("2026-11-28 15:38:53.839686"),
+                Cell::from("{\"b\":1,\"a\":[1.50,\"x\"]}"),
+                Cell::from("2026-11-28 15:38:53.839686"),
+            ],
+            vec![
+                Cell::from("not a time"),
+                Cell::from("not json"),
+                Cell::Text(None),
+            ],
+        ];
+        let written = |format| {
+            let mut text = Vec::new();
+            let mut output = output(format, &declared, &mut text);
+            output.columns(&columns).unwrap();
+            for row in &rows {
+                output.row(row.clone()).unwrap();
+            }
+            output.finish().unwrap();
+            drop(output);
+            String::from_utf8(text).unwrap()
+        };
+        let json: Value = serde_json::from_str(&written(OutputFormat::Json)).unwrap();
+        assert_eq!(json[0]["at"], "2026-11-28T15:38:53.839686Z");
+        // Every number as stored (1.50, not 1.5).
+        let stored: Value = serde_json::from_str("{\"b\":1,\"a\":[1.50,\"x\"]}").unwrap();
+        assert_eq!(json[0]["old"], stored);
+        assert_eq!(
+            json[0]["plain"], "2026-11-28 15:38:53.839686",
+            "undeclared: as given"
+        );
+        assert_eq!(
+            json[1],
+            json!({"at": "not a time", "old": "not json", "plain": null})
+        );
+        let csv = written(OutputFormat::Csv);
+        assert_eq!(
+            csv.lines().nth(1),
+            Some(
+                "2026-11-28T15:38:53.839686Z,\"{\"\"b\"\":1,\"\"a\"\":[1.50,\"\"x\"\"]}\",\
+                 2026-11-28 15:38:53.839686"
+            )
+        );
+        let table = written(OutputFormat::Table);
+        assert!(
+            table
+                .lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("2026-11-28T15:38:53Z  {"),
+            "{table}"
+        );
     }
 
     #[test]
