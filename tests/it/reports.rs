@@ -305,6 +305,13 @@ async fn subnet_overlap_finds_every_overlapping_pair(backend: Backend) {
     let gateway = report(&env, "subnet-overlap", &["scope=gateway,connection"]).await;
     let near = expected.iter().filter(|p| p.0 != "across").count();
     assert_eq!(gateway.len(), near);
+    // The scope filters apply as networks meet: each scope alone gives its own pairs.
+    for scope in ["connection", "gateway", "across"] {
+        let rows = report(&env, "subnet-overlap", &[&format!("scope={scope}")]).await;
+        assert!(rows.iter().all(|r| r["scope"] == scope), "{scope}");
+        let of_scope = expected.iter().filter(|p| p.0 == scope).count();
+        assert_eq!(rows.len(), of_scope, "{scope}");
+    }
 }
 
 /// Syncs, then applies `rounds` of simulated changes and syncs again; returns the changes.
