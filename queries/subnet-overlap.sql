@@ -25,7 +25,9 @@ WITH nets AS (
 ),
 -- Each network `a` with every stored network `b` starting inside it (networks nest, so that
 -- is every overlap) in a connection `cb` the filters keep; the inner side reads each table
--- through its index. What a pair shows besides its networks is read once it is kept.
+-- through its index. What a pair shows besides its networks is read once it is kept. (The
+-- COALESCE keeps PostgreSQL from joining on the project, all of a project's networks with all
+-- of it, instead of following the index.)
 hits AS (
     SELECT a.connection_pk AS a_pk, a.list AS a_list, a.path AS a_path, a.cidr AS a_cidr,
            a.first_hex AS a_first, a.last_hex AS a_last,
@@ -37,7 +39,7 @@ hits AS (
     FROM nets a
     JOIN peer_subnets b ON b.first_hex >= a.first_hex AND b.first_hex <= a.last_hex
     JOIN connections cb ON cb.pk = b.connection_pk
-        AND (:across_projects OR cb.project_id = a.project_id)
+        AND (:across_projects OR COALESCE(cb.project_id = a.project_id, FALSE))
         AND ('across' IN (:scope) OR cb.vgw_id = a.vgw_id OR cb.pk = a.connection_pk)
         AND ('gateway' IN (:scope) OR 'across' IN (:scope) OR cb.pk = a.connection_pk)
     UNION ALL
@@ -51,7 +53,7 @@ hits AS (
     JOIN policy_rule_destinations b
         ON b.first_hex >= a.first_hex AND b.first_hex <= a.last_hex
     JOIN connections cb ON cb.pk = b.connection_pk
-        AND (:across_projects OR cb.project_id = a.project_id)
+        AND (:across_projects OR COALESCE(cb.project_id = a.project_id, FALSE))
         AND ('across' IN (:scope) OR cb.vgw_id = a.vgw_id OR cb.pk = a.connection_pk)
         AND ('gateway' IN (:scope) OR 'across' IN (:scope) OR cb.pk = a.connection_pk)
     JOIN policy_rules r ON r.connection_pk = b.connection_pk AND r.ip_version = b.ip_version
@@ -68,7 +70,7 @@ hits AS (
         ON b.source_first_hex >= a.first_hex AND b.source_first_hex <= a.last_hex
         AND a.list <> 'policy_rule_source'
     JOIN connections cb ON cb.pk = b.connection_pk
-        AND (:across_projects OR cb.project_id = a.project_id)
+        AND (:across_projects OR COALESCE(cb.project_id = a.project_id, FALSE))
         AND ('across' IN (:scope) OR cb.vgw_id = a.vgw_id OR cb.pk = a.connection_pk)
         AND ('gateway' IN (:scope) OR 'across' IN (:scope) OR cb.pk = a.connection_pk)
 ),
