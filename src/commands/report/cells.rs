@@ -72,3 +72,56 @@ pub fn numeric_columns(width: usize, rows: &[Vec<Cell>]) -> Vec<usize> {
         })
         .collect()
 }
+
+/// The first rows of a result, held so that a format can measure them (widths, numeric
+/// columns) before it writes anything: handed over once `size` have come, or at the end, and
+/// every later row passes straight through, so memory stays bounded whatever the result.
+pub struct FirstRows {
+    size: usize,
+    held: Vec<Vec<Cell>>,
+    handed: bool,
+}
+
+/// What became of a row given to [`FirstRows::take`].
+pub enum Taken {
+    /// Held: nothing to write yet.
+    Held,
+    /// The first rows, now all come: measure them, then write them.
+    First(Vec<Vec<Cell>>),
+    /// A row past the first ones: write it now.
+    Later(Vec<Cell>),
+}
+
+impl FirstRows {
+    pub fn new(size: usize) -> Self {
+        FirstRows {
+            size,
+            held: Vec::new(),
+            handed: false,
+        }
+    }
+
+    pub fn take(&mut self, row: Vec<Cell>) -> Taken {
+        if self.handed {
+            return Taken::Later(row);
+        }
+        self.held.push(row);
+        if self.held.len() < self.size {
+            return Taken::Held;
+        }
+        self.handed = true;
+        Taken::First(std::mem::take(&mut self.held))
+    }
+
+    /// At the end: the rows held, unless they were handed over already.
+    pub fn rest(&mut self) -> Option<Vec<Vec<Cell>>> {
+        let handed = std::mem::replace(&mut self.handed, true);
+        (!handed).then(|| std::mem::take(&mut self.held))
+    }
+
+    /// How many rows it holds now.
+    #[cfg(test)]
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+}

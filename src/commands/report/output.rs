@@ -6,7 +6,7 @@
 //! read as such first ([`Declared`]): SQLite gives a time as text, and both databases give a
 //! JSON value stored in a text column as text.
 
-use super::cells::{Output, json_value, numeric_columns, table_cell, text};
+use super::cells::{FirstRows, Output, Taken, json_value, numeric_columns, table_cell, text};
 use super::table::TextTable;
 use crate::cli::OutputFormat;
 use crate::reports::Holds;
@@ -33,8 +33,7 @@ pub fn output<'a>(
         }),
         OutputFormat::Markdown => Box::new(Markdown {
             columns: Vec::new(),
-            sample: Vec::new(),
-            numeric: None,
+            first: FirstRows::new(MARKDOWN_SAMPLE),
             out,
         }),
     };
@@ -182,9 +181,7 @@ const MARKDOWN_SAMPLE: usize = 1000;
 /// come.
 struct Markdown<'a> {
     columns: Vec<String>,
-    sample: Vec<Vec<Cell>>,
-    /// The right-aligned columns, once the header is written.
-    numeric: Option<Vec<usize>>,
+    first: FirstRows,
     out: &'a mut dyn Write,
 }
 
@@ -198,19 +195,15 @@ impl Markdown<'_> {
         self.line(row.iter().map(|c| table_cell(c).replace('|', "\\|")))
     }
 
-    /// The header, its alignment from the rows held, and those rows.
-    fn write_head(&mut self) -> std::io::Result<()> {
-        let numeric = numeric_columns(self.columns.len(), &self.sample);
+    /// The header, its alignment from the first rows, and those rows.
+    fn write_head(&mut self, first: &[Vec<Cell>]) -> std::io::Result<()> {
+        let numeric = numeric_columns(self.columns.len(), first);
         let columns = std::mem::take(&mut self.columns);
         self.line(columns.iter().map(|c| one_line(c).replace('|', "\\|")))?;
         let align = (0..columns.len())
             .map(|i| if numeric.contains(&i) { "---:" } else { "---" }.to_owned());
         self.line(align)?;
-        for row in std::mem::take(&mut self.sample) {
-            self.write_row(&row)?;
-        }
-        self.numeric = Some(numeric);
-        Ok(())
+        first.iter().try_for_each(|row| self.write_row(row))
     }
 }
 
@@ -221,12 +214,10 @@ impl RowSink for Markdown<'_> {
     }
 
     fn row(&mut self, row: Vec<Cell>) -> anyhow::Result<()> {
-        if self.numeric.is_some() {
-            return Ok(self.write_row(&row)?);
-        }
-        self.sample.push(row);
-        if self.sample.len() == MARKDOWN_SAMPLE {
-            self.write_head()?;
+        match self.first.take(row) {
+            Taken::Held => {}
+            Taken::First(first) => self.write_head(&first)?,
+            Taken::Later(row) => self.write_row(&row)?,
         }
         Ok(())
     }
@@ -234,8 +225,8 @@ impl RowSink for Markdown<'_> {
 
 impl Output for Markdown<'_> {
     fn finish(&mut self) -> anyhow::Result<()> {
-        if self.numeric.is_none() {
-            self.write_head()?;
+        if let Some(first) = self.first.rest() {
+            self.write_head(&first)?;
         }
         Ok(())
     }

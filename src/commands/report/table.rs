@@ -5,7 +5,7 @@
 //! memory than a screenful. A later cell wider than its column is written whole: it pushes
 //! the rest of its line to the right, and nothing is cut.
 
-use super::cells::{Output, numeric_columns, table_cell};
+use super::cells::{FirstRows, Output, Taken, numeric_columns, table_cell};
 use crate::store::{Cell, RowSink};
 use std::io::Write;
 use unicode_width::UnicodeWidthStr as _;
@@ -18,8 +18,8 @@ const GAP: &str = "  ";
 
 pub struct TextTable<'a> {
     columns: Vec<String>,
-    /// The rows held until the columns are measured.
-    sample: Vec<Vec<Cell>>,
+    /// The rows that measure the columns.
+    first: FirstRows,
     /// Each column's width and whether it is right-aligned, once measured.
     layout: Option<Vec<(usize, bool)>>,
     rows: usize,
@@ -30,7 +30,7 @@ impl<'a> TextTable<'a> {
     pub fn new(out: &'a mut dyn Write) -> Self {
         TextTable {
             columns: Vec::new(),
-            sample: Vec::new(),
+            first: FirstRows::new(FIRST_SCREEN),
             layout: None,
             rows: 0,
             out,
@@ -40,14 +40,13 @@ impl<'a> TextTable<'a> {
     /// How many rows it holds now: never more than [`FIRST_SCREEN`].
     #[cfg(test)]
     fn held(&self) -> usize {
-        self.sample.len()
+        self.first.held()
     }
 
-    /// Measures the columns on the header and the rows held, then writes them.
-    fn write_head(&mut self) -> std::io::Result<()> {
-        let sample = std::mem::take(&mut self.sample);
-        let numeric = numeric_columns(self.columns.len(), &sample);
-        let texts: Vec<Vec<String>> = sample
+    /// Measures the columns on the header and the first rows, then writes them.
+    fn write_head(&mut self, first: &[Vec<Cell>]) -> std::io::Result<()> {
+        let numeric = numeric_columns(self.columns.len(), first);
+        let texts: Vec<Vec<String>> = first
             .iter()
             .map(|row| row.iter().map(table_cell).collect())
             .collect();
@@ -98,13 +97,10 @@ impl RowSink for TextTable<'_> {
 
     fn row(&mut self, row: Vec<Cell>) -> anyhow::Result<()> {
         self.rows += 1;
-        if self.layout.is_some() {
-            let texts: Vec<String> = row.iter().map(table_cell).collect();
-            return Ok(self.line(&texts)?);
-        }
-        self.sample.push(row);
-        if self.sample.len() == FIRST_SCREEN {
-            self.write_head()?;
+        match self.first.take(row) {
+            Taken::Held => {}
+            Taken::First(first) => self.write_head(&first)?,
+            Taken::Later(row) => self.line(&row.iter().map(table_cell).collect::<Vec<_>>())?,
         }
         Ok(())
     }
@@ -112,8 +108,8 @@ impl RowSink for TextTable<'_> {
 
 impl Output for TextTable<'_> {
     fn finish(&mut self) -> anyhow::Result<()> {
-        if self.layout.is_none() {
-            self.write_head()?;
+        if let Some(first) = self.first.rest() {
+            self.write_head(&first)?;
         }
         if self.rows == 0 {
             self.out.write_all(b"(no rows)\n")?;
