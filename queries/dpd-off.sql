@@ -5,7 +5,8 @@
 -- API reports is whether the connection's ikepolicy carries a `dpd` object (timeout,
 -- interval, msg). So "off" here means: no dpd object (the cloud's defaults apply, unseen by
 -- the inventory), a dpd object lacking its timeout or interval, or no ikepolicy at all.
-SELECT id, name, status, style, vgw_id,
+-- param: project text = *  Only this project's connections (--project, --target); * for all.
+SELECT project_id, id, name, status, style, vgw_id,
        CASE
            WHEN has_dpd IS NULL THEN 'no ikepolicy'
            WHEN NOT has_dpd THEN 'no dpd object'
@@ -13,5 +14,6 @@ SELECT id, name, status, style, vgw_id,
        END AS finding,
        dpd_timeout, dpd_interval, dpd_msg
 FROM connection_summary
-WHERE has_dpd IS NULL OR NOT has_dpd OR dpd_timeout IS NULL OR dpd_interval IS NULL
-ORDER BY COALESCE(name, ''), id;
+WHERE (has_dpd IS NULL OR NOT has_dpd OR dpd_timeout IS NULL OR dpd_interval IS NULL)
+    AND (:project = '*' OR project_id = :project)
+ORDER BY COALESCE(name, ''), id, project_id;

@@ -9,17 +9,20 @@
 -- param: ike_max integer = 86400  Longest IKE SA lifetime allowed, in seconds.
 -- param: ipsec_min integer = 600  Shortest IPsec SA lifetime allowed, in seconds.
 -- param: ipsec_max integer = 28800  Longest IPsec SA lifetime allowed, in seconds.
-SELECT id, name, status, vgw_id, policy, lifetime_seconds, allowed_min, allowed_max,
+-- param: project text = *  Only this project's connections (--project, --target); * for all.
+SELECT project_id, id, name, status, vgw_id, policy, lifetime_seconds, allowed_min, allowed_max,
        CASE WHEN lifetime_seconds < allowed_min THEN 'too short' ELSE 'too long' END AS finding
 FROM (
-    SELECT id, name, status, vgw_id, 'ikepolicy' AS policy,
+    SELECT project_id, id, name, status, vgw_id, 'ikepolicy' AS policy,
            ike_lifetime_seconds AS lifetime_seconds,
            :ike_min AS allowed_min, :ike_max AS allowed_max
     FROM connection_summary
+    WHERE :project = '*' OR project_id = :project
     UNION ALL
-    SELECT id, name, status, vgw_id, 'ipsecpolicy', ipsec_lifetime_seconds,
+    SELECT project_id, id, name, status, vgw_id, 'ipsecpolicy', ipsec_lifetime_seconds,
            :ipsec_min, :ipsec_max
     FROM connection_summary
+    WHERE :project = '*' OR project_id = :project
 ) l
 WHERE lifetime_seconds < allowed_min OR lifetime_seconds > allowed_max
-ORDER BY COALESCE(name, ''), id, policy;
+ORDER BY COALESCE(name, ''), id, project_id, policy;

@@ -8,15 +8,26 @@
 -- of one gateway) or across (two gateways). Paths are the API's (peer_subnets_v6,
 -- policy_rules[3].destination). Overlap is a comparison of the networks' bounds
 -- (network_ranges); a text that is no network is left out.
+--
+-- Both networks belong to one project unless across_projects is true: two projects' networks
+-- cannot route to each other. The project and scope filters apply as each network meets the
+-- networks starting inside it, before anything else about the pair is read.
 -- param: scope list = connection,gateway,across  Which pairs to list, by their scope.
+-- param: across_projects boolean = false  true: pairs of connections of two projects too.
+-- param: project text = *  Only this project's connections (--project, --target); * for all.
 WITH nets AS (
-    SELECT connection_pk, list, path, cidr, first_hex, last_hex,
-           COALESCE(rule_position, -1) AS rule_position, COALESCE(position, -1) AS position
-    FROM network_ranges
-    WHERE first_hex IS NOT NULL
+    SELECT n.project_id, n.connection_pk, c.vgw_id, n.list, n.path, n.cidr, n.first_hex,
+           n.last_hex,
+           COALESCE(n.rule_position, -1) AS rule_position, COALESCE(n.position, -1) AS position
+    FROM network_ranges n
+    JOIN connections c ON c.pk = n.connection_pk
+    WHERE n.first_hex IS NOT NULL AND (:project = '*' OR n.project_id = :project)
 ),
 -- Each network `a` with every stored network `b` starting inside it (networks nest, so that
--- is every overlap); the inner side reads each table through its index.
+-- is every overlap) in a connection `cb` the filters keep; the inner side reads each table
+-- through its index. What a pair shows besides its networks is read once it is kept. (The
+-- COALESCE keeps PostgreSQL from joining on the project, all of a project's networks with all
+-- of it, instead of following the index.)
 hits AS (
     SELECT a.connection_pk AS a_pk, a.list AS a_list, a.path AS a_path, a.cidr AS a_cidr,
            a.first_hex AS a_first, a.last_hex AS a_last,
@@ -27,6 +38,10 @@ hits AS (
            -1 AS b_rule, b.position AS b_position
     FROM nets a
     JOIN peer_subnets b ON b.first_hex >= a.first_hex AND b.first_hex <= a.last_hex
+    JOIN connections cb ON cb.pk = b.connection_pk
+        AND (:across_projects OR COALESCE(cb.project_id = a.project_id, FALSE))
+        AND ('across' IN (:scope) OR cb.vgw_id = a.vgw_id OR cb.pk = a.connection_pk)
+        AND ('gateway' IN (:scope) OR 'across' IN (:scope) OR cb.pk = a.connection_pk)
     UNION ALL
     SELECT a.connection_pk, a.list, a.path, a.cidr, a.first_hex, a.last_hex,
            a.rule_position, a.position,
@@ -37,6 +52,10 @@ hits AS (
     FROM nets a
     JOIN policy_rule_destinations b
         ON b.first_hex >= a.first_hex AND b.first_hex <= a.last_hex
+    JOIN connections cb ON cb.pk = b.connection_pk
+        AND (:across_projects OR COALESCE(cb.project_id = a.project_id, FALSE))
+        AND ('across' IN (:scope) OR cb.vgw_id = a.vgw_id OR cb.pk = a.connection_pk)
+        AND ('gateway' IN (:scope) OR 'across' IN (:scope) OR cb.pk = a.connection_pk)
     JOIN policy_rules r ON r.connection_pk = b.connection_pk AND r.ip_version = b.ip_version
         AND r.position = b.rule_position
     UNION ALL
@@ -49,6 +68,11 @@ hits AS (
     FROM nets a
     JOIN policy_rules b
         ON b.source_first_hex >= a.first_hex AND b.source_first_hex <= a.last_hex
+        AND a.list <> 'policy_rule_source'
+    JOIN connections cb ON cb.pk = b.connection_pk
+        AND (:across_projects OR COALESCE(cb.project_id = a.project_id, FALSE))
+        AND ('across' IN (:scope) OR cb.vgw_id = a.vgw_id OR cb.pk = a.connection_pk)
+        AND ('gateway' IN (:scope) OR 'across' IN (:scope) OR cb.pk = a.connection_pk)
 ),
 pairs AS (
     SELECT CASE
@@ -58,26 +82,27 @@ pairs AS (
            END AS scope,
            CASE WHEN h.a_first = h.b_first AND h.a_last = h.b_last THEN 'same' ELSE 'contains' END
                AS relation,
-           ca.vgw_id, ca.id AS connection_id, ca.name AS connection_name, h.a_path AS path,
-           h.a_cidr AS network,
-           cb.vgw_id AS other_vgw_id, cb.id AS other_connection_id, cb.name AS other_name,
+           ca.project_id, ca.vgw_id, ca.id AS connection_id, ca.name AS connection_name,
+           h.a_path AS path, h.a_cidr AS network,
+           cb.project_id AS other_project_id, cb.vgw_id AS other_vgw_id,
+           cb.id AS other_connection_id, cb.name AS other_name,
            h.b_path AS other_path, h.b_cidr AS other_network,
            h.a_rule, h.a_position, h.b_rule, h.b_position
     FROM hits h
     JOIN connections ca ON ca.pk = h.a_pk
     JOIN connections cb ON cb.pk = h.b_pk
-    WHERE NOT (h.a_list = 'policy_rule_source' AND h.b_list = 'policy_rule_source')
-        -- `a` holds `b`; a network starting where `a` does but narrower meets `a` twice, and
-        -- equal networks meet twice too: keep each pair once, never a network with itself.
-        AND (h.a_first < h.b_first OR h.a_last > h.b_last
-             OR (h.a_last = h.b_last
-                 AND (ca.id, h.a_path, h.a_rule, h.a_position)
-                     < (cb.id, h.b_path, h.b_rule, h.b_position)))
+    -- `a` holds `b`; a network starting where `a` does but narrower meets `a` twice, and
+    -- equal networks meet twice too: keep each pair once, never a network with itself.
+    WHERE h.a_first < h.b_first OR h.a_last > h.b_last
+        OR (h.a_last = h.b_last AND (h.a_pk, h.a_list, h.a_rule, h.a_position)
+                                    < (h.b_pk, h.b_list, h.b_rule, h.b_position))
 )
-SELECT scope, relation, vgw_id, connection_id, connection_name, path, network,
-       other_vgw_id, other_connection_id, other_name, other_path, other_network
+SELECT project_id, scope, relation, vgw_id, connection_id, connection_name, path, network,
+       other_project_id, other_vgw_id, other_connection_id, other_name, other_path,
+       other_network
 FROM pairs
 WHERE scope IN (:scope)
-ORDER BY CASE scope WHEN 'connection' THEN 0 WHEN 'gateway' THEN 1 ELSE 2 END,
+ORDER BY project_id, CASE scope WHEN 'connection' THEN 0 WHEN 'gateway' THEN 1 ELSE 2 END,
          COALESCE(vgw_id, ''), connection_id, path, a_rule, a_position,
-         COALESCE(other_vgw_id, ''), other_connection_id, other_path, b_rule, b_position;
+         other_project_id, COALESCE(other_vgw_id, ''), other_connection_id, other_path, b_rule,
+         b_position;

@@ -4,7 +4,8 @@
 -- side: 3DES or DES encryption, MD5 or SHA-1 integrity, Diffie-Hellman groups 1, 2 and 5 (IKE
 -- dh_group, IPsec pfs), PFS disabled (IPsec pfs = disable), IKEv1, and IKEv1's aggressive
 -- mode. `policy` and `setting` are the API's names (ikepolicy.encryption_algorithm, ...).
-SELECT c.id, c.name, c.status, c.vgw_id, w.policy, w.setting, w.value, w.finding
+-- param: project text = *  Only this project's connections (--project, --target); * for all.
+SELECT c.project_id, c.id, c.name, c.status, c.vgw_id, w.policy, w.setting, w.value, w.finding
 FROM (
     SELECT connection_pk, 'ikepolicy' AS policy, 'encryption_algorithm' AS setting,
            encryption_algorithm AS value, 'weak encryption' AS finding
@@ -39,4 +40,5 @@ FROM (
     FROM ipsec_policies WHERE lower(pfs) = 'disable'
 ) w
 JOIN connections c ON c.pk = w.connection_pk
-ORDER BY COALESCE(c.name, ''), c.id, w.policy, w.setting;
+WHERE :project = '*' OR c.project_id = :project
+ORDER BY COALESCE(c.name, ''), c.id, c.project_id, w.policy, w.setting;

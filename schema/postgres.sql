@@ -25,6 +25,14 @@ SELECT CASE WHEN body !~* '\\u(0000|d[89a-f])' THEN body
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION public.julianday(t timestamp with time zone)
+ RETURNS double precision
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+AS $function$
+    SELECT CAST(extract(epoch FROM t) AS DOUBLE PRECISION) / 86400 + 2440587.5
+$function$;
+
 CREATE TABLE bgp_peers (
     connection_pk bigint NOT NULL,
     peer_ip_address text,

@@ -597,6 +597,10 @@ pub struct ReportArgs {
     /// Set a parameter, e.g. `--param since=7d` (repeatable); the others take their defaults.
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = name_value)]
     pub params: Vec<(String, String)>,
+    /// `--project`, or `--target` (the project its runs synced), sets the report's `project`
+    /// parameter, which every built-in report takes.
+    #[command(flatten)]
+    pub only: ProjectTargetArgs,
     /// A table, JSON (an array of objects), CSV or Markdown.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,

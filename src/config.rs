@@ -200,14 +200,16 @@ impl Config {
                     .ok_or_else(|| {
                         let known: Vec<&str> =
                             self.targets.iter().map(|t| t.name.as_str()).collect();
-                        anyhow::anyhow!(
+                        // A usage mistake (exit 64), as an unknown flag is.
+                        crate::usage::UsageError(format!(
                             "no target named {name:?} in the configuration (known: {})",
                             if known.is_empty() {
                                 "none".to_owned()
                             } else {
                                 known.join(", ")
                             }
-                        )
+                        ))
+                        .into()
                     })
             })
             .collect()

@@ -5,8 +5,9 @@
 //! the cloud (signing, paging, model), `store` gets and puts the database's rows, `drift` and
 //! `reconcile` decide what a run changed and may remove, `sync` sequences a run, `reports`
 //! runs the SQL reports of `queries/`, `commands` are the subcommands, `logging` writes the
-//! log lines and progress bars of stderr. The fake cloud is the `vpn-simulator` crate, built
-//! in with the default `simulator` feature (the `simulate` and `demo` subcommands).
+//! log lines and progress bars of stderr; `usage` marks the mistakes that exit 64. The fake
+//! cloud is the `vpn-simulator` crate, built in with the default `simulator` feature (the
+//! `simulate` and `demo` subcommands).
 
 pub mod api;
 pub mod cli;
@@ -25,3 +26,4 @@ pub mod store;
 pub mod sync;
 pub mod text;
 pub mod time;
+pub mod usage;

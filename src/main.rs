@@ -3,13 +3,12 @@
 use clap::Parser as _;
 use std::process::ExitCode;
 use vpn_inventory::cli::{Cli, LogFormat};
-use vpn_inventory::commands;
+use vpn_inventory::commands::{self, USAGE_ERROR};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        // clap exits 2 on a usage error, the code `--detailed-exitcode` gives to "changes
-        // found": a typo in a crontab must not look like drift. 64 is EX_USAGE.
+        // clap would exit 2, the code `--detailed-exitcode` gives to "changes found".
         Err(error) => {
             let code = if error.use_stderr() { USAGE_ERROR } else { 0 };
             let _ = error.print();
@@ -47,6 +46,3 @@ fn main() -> ExitCode {
         }
     }
 }
-
-/// The exit code of a command line that does not parse (sysexits' EX_USAGE).
-const USAGE_ERROR: u8 = 64;

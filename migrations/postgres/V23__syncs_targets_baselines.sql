@@ -63,3 +63,11 @@ COMMENT ON COLUMN change_log.sync_id IS 'The sync the run was part of (`syncs.id
 COMMENT ON COLUMN change_log.target IS 'The configuration''s target of the run; NULL when run from flags.';
 COMMENT ON COLUMN change_log.region IS 'The region of the run; NULL when it was given an endpoint.';
 COMMENT ON COLUMN change_log.baseline IS 'As `change_records.baseline`.';
+
+-- SQLite's julianday(): a time as a fractional day number, so that a report can count the
+-- seconds between two times in one text on both backends,
+-- `(julianday(:at) - julianday(observed_at)) * 86400`.
+CREATE FUNCTION julianday(t TIMESTAMPTZ) RETURNS DOUBLE PRECISION
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CAST(extract(epoch FROM t) AS DOUBLE PRECISION) / 86400 + 2440587.5
+$$;

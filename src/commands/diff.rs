@@ -9,6 +9,7 @@ use super::drift::{Line, render};
 use super::print_stdout;
 use super::project_target::Only;
 use crate::cli::{DiffArgs, RecordFormat};
+use crate::config::Config;
 use crate::drift::{Category, ChangeKind, Previous, Verdict, judge};
 use crate::store::{AsOf, DatabaseUrl, Store, VersionPair};
 use serde::Serialize;
@@ -32,9 +33,13 @@ pub struct Difference {
     pub new: Option<Value>,
 }
 
-pub async fn run(database: &DatabaseUrl, args: DiffArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    database: &DatabaseUrl,
+    config: &Config,
+    args: DiffArgs,
+) -> anyhow::Result<ExitCode> {
     let store = Store::open_for_reading(database).await?;
-    let project = Only::project_of(&store, &args.project).await?;
+    let project = Only::project_of(&store, &args.project, config).await?;
     let from = seq(&store, args.from).await?;
     let to = seq(&store, args.to).await?;
     let mut cursor = store.version_pairs(from, to, project).await?;

@@ -42,13 +42,14 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
         field_prefix: args.field.clone(),
         skip_baseline: false,
     };
-    if let (Some(since), Some(until)) = (args.since, args.until) {
-        anyhow::ensure!(
-            since < until,
+    if let (Some(since), Some(until)) = (args.since, args.until)
+        && since >= until
+    {
+        return crate::usage::mistake(format!(
             "--since {} is not before --until {}: the period is empty",
             crate::time::shown(&since),
             crate::time::shown(&until)
-        );
+        ));
     }
     match filter.run_id {
         Some(run) => match store.run_status(run).await? {

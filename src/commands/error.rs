@@ -6,6 +6,11 @@ use crate::sync::{RunError, RunFailed};
 use crate::text::one_line;
 use std::process::ExitCode;
 
+/// The exit code of a usage mistake, whether clap or a command finds it (sysexits' EX_USAGE):
+/// clap's own 2 is what `--detailed-exitcode` gives to "changes found", and a typo in a
+/// crontab must not look like drift.
+pub const USAGE_ERROR: u8 = 64;
+
 /// How a command ended when it did not succeed; `main` prints it and exits with `exit_code`.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -65,10 +70,14 @@ impl CommandError {
         }
     }
 
-    /// 130 for an interruption, as a shell reports SIGINT; 1 for any other failure.
+    /// 130 for an interruption, as a shell reports SIGINT; [`USAGE_ERROR`] for a usage
+    /// mistake ([`crate::usage::UsageError`]); 1 for any other failure.
     pub fn exit_code(&self) -> ExitCode {
         match self {
             CommandError::Interrupted(_) => ExitCode::from(130),
+            CommandError::Failed(error) if crate::usage::is_usage(error) => {
+                ExitCode::from(USAGE_ERROR)
+            }
             CommandError::Failed(_) => ExitCode::FAILURE,
             CommandError::OfTarget { error, .. } => error.exit_code(),
         }

@@ -5,6 +5,7 @@
 use super::project_target::Only;
 use crate::api::model::FieldValue;
 use crate::cli::{ExportArgs, ExportFormat};
+use crate::config::Config;
 use crate::store::{
     Applied, DatabaseUrl, ExportCursor, ProjectFilter, ProjectGroup, Store, StoreError,
     VersionCursor,
@@ -17,10 +18,14 @@ use std::process::ExitCode;
 const PROJECTS_FORMAT: &str = "projects";
 const PROJECTS_VERSION: i64 = 1;
 
-pub async fn run(database: &DatabaseUrl, args: ExportArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    database: &DatabaseUrl,
+    config: &Config,
+    args: ExportArgs,
+) -> anyhow::Result<ExitCode> {
     let store = Store::open_for_reading(database).await?;
     let filter = ProjectFilter {
-        project_id: Only::project_of(&store, &args.project).await?,
+        project_id: Only::project_of(&store, &args.project, config).await?,
         region: args.region.map(Some),
     };
     let mut source = match args.as_of {

@@ -31,7 +31,7 @@ pub mod targets;
 
 pub use crate::text::one_line;
 pub use database::database_url;
-pub use error::CommandError;
+pub use error::{CommandError, USAGE_ERROR};
 pub use output::{
     SCREEN_COLUMNS, clipped, counted, megabytes, plain_table, print_stdout, screen_table,
     table_text,
@@ -56,7 +56,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Sync(args) => sync::run(database, &config, *args).await,
         #[cfg(feature = "simulator")]
         Command::Demo(args) => demo::run(database, args).await,
-        Command::Export(args) => Ok(export::run(database, args).await?),
+        Command::Export(args) => Ok(export::run(database, &config, args).await?),
         Command::Runs(args) => Ok(runs::run(database, args).await?),
         Command::Status(args) => Ok(status::run(database, args).await?),
         Command::Config(_) | Command::Complete { .. } => unreachable!("handled above"),
@@ -64,8 +64,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::ForgetScope(args) => Ok(forget::run(database, args).await?),
         Command::Drift(args) => Ok(drift::run(database, args).await?),
         Command::History(args) => Ok(drift::history(database, args).await?),
-        Command::Diff(args) => Ok(diff::run(database, args).await?),
-        Command::Report(args) => Ok(report::run(database, args).await?),
+        Command::Diff(args) => Ok(diff::run(database, &config, args).await?),
+        Command::Report(args) => Ok(report::run(database, &config, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),
         Command::Completions { shell } => Ok(docs::completions(shell)?),
         Command::Man { subcommand } => Ok(docs::man(subcommand.as_deref())?),

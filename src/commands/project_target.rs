@@ -4,6 +4,7 @@
 //! changes".
 
 use crate::cli::ProjectTargetArgs;
+use crate::config::Config;
 use crate::store::Store;
 use crate::text::one_line;
 
@@ -28,21 +29,32 @@ impl Only {
         Ok(Self { project_id, target })
     }
 
-    /// The one project a command reading the inventory (`diff`, `export`) narrows to: the
-    /// one `--project` names, or the one `--target`'s runs synced; `None`: every project.
+    /// The one project a command reading the inventory (`diff`, `export`, `report`) narrows
+    /// to: the one `--project` names, or the one `--target`'s runs synced (the configuration's
+    /// target of that name when none has run yet); `None`: every project.
     pub async fn project_of(
         store: &Store,
         args: &ProjectTargetArgs,
+        config: &Config,
     ) -> anyhow::Result<Option<String>> {
-        let only = Self::resolve(store, args).await?;
-        let Some(target) = only.target else {
-            return Ok(only.project_id);
+        let project_id = match &args.project {
+            Some(text) => Some(the_project(text, &store.project_ids().await?)?),
+            None => None,
         };
-        let synced = store.target_project(&target).await?;
-        match (only.project_id, synced) {
+        let Some(target) = &args.target else {
+            return Ok(project_id);
+        };
+        let synced = match store.target_project(target).await? {
+            Some(synced) => synced,
+            None => match config.targets(Some(std::slice::from_ref(target))) {
+                Ok(configured) => configured[0].project_id.clone(),
+                Err(_) => the_target(target, &store.target_names().await?)?,
+            },
+        };
+        match (project_id, Some(synced)) {
             (Some(named), Some(synced)) if named != synced => anyhow::bail!(
                 "--target {} synced project {synced}, not --project {named}",
-                one_line(&target)
+                one_line(target)
             ),
             (named, synced) => Ok(named.or(synced)),
         }
@@ -57,29 +69,30 @@ fn the_project(text: &str, known: &[String]) -> anyhow::Result<String> {
     let matching: Vec<&String> = known.iter().filter(|id| id.starts_with(text)).collect();
     match matching[..] {
         [one] if !text.is_empty() => Ok(one.clone()),
-        [] | [_] => anyhow::bail!(
+        [] | [_] => crate::usage::mistake(format!(
             "--project {}: no project of this inventory is or starts with it; projects: {}",
             one_line(text),
             listed(known, "none synced yet")
-        ),
-        _ => anyhow::bail!(
+        )),
+        _ => crate::usage::mistake(format!(
             "--project {} matches {} projects ({}): give more of the id",
             one_line(text),
             matching.len(),
             listed(&matching, "")
-        ),
+        )),
     }
 }
 
 /// `name` if some run was made for a configuration target of that name.
 fn the_target(name: &str, known: &[String]) -> anyhow::Result<String> {
-    anyhow::ensure!(
-        known.iter().any(|t| t == name),
-        "--target {}: no run was made for a configuration target of that name; targets \
-         with runs: {}",
-        one_line(name),
-        listed(known, "none (runs from flags have no target)")
-    );
+    if !known.iter().any(|t| t == name) {
+        return crate::usage::mistake(format!(
+            "--target {}: no run was made for a configuration target of that name; targets \
+             with runs: {}",
+            one_line(name),
+            listed(known, "none (runs from flags have no target)")
+        ));
+    }
     Ok(name.to_owned())
 }
 

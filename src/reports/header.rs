@@ -8,11 +8,14 @@
 //! -- param: since time = 24h  Changes detected at or after this time.
 //! -- param: connection text  A parameter without `= default` must be given.
 //! --     An indented line goes on with the description of the parameter above it.
+//! -- column: detected_at time
+//! -- column: old_value json
 //! ```
 //!
 //! `name:` is optional in a user's file (its file name stands in); everything else is
 //! optional too. A parameter is `NAME TYPE [= DEFAULT]`, the default one word, and its type
-//! one of [`Kind`].
+//! one of [`Kind`]. A `column:` line says what a result column holds where its cells cannot
+//! (see [`Holds`]).
 
 /// What a report says about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,6 +25,30 @@ pub struct Header {
     /// Paragraphs, separated by `\n`.
     pub description: String,
     pub params: Vec<Param>,
+    /// What the columns named hold, as `column:` lines say.
+    pub columns: Vec<(String, Holds)>,
+}
+
+/// What a result column holds, declared because its cells may not say: SQLite gives a time as
+/// text (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC), and both databases give a JSON value stored as
+/// text (`old_value`) as text. A declared time prints in RFC 3339 (as a PostgreSQL
+/// `timestamptz` does anyway), and a declared JSON value is a JSON value in `--format json`,
+/// not a string holding JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holds {
+    Time,
+    Json,
+}
+
+impl Holds {
+    const ALL: [Holds; 2] = [Holds::Time, Holds::Json];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Holds::Time => "time",
+            Holds::Json => "json",
+        }
+    }
 }
 
 /// A declared parameter.
@@ -51,10 +78,19 @@ pub enum Kind {
     /// A complete run: its id, `latest`, or a time (as for `time`) meaning the latest run
     /// applied by then; bound as the run's id.
     Run,
+    /// `true` or `false`, bound as the database's boolean: test it as `:flag` or `NOT :flag`.
+    Boolean,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Text, Kind::Integer, Kind::Time, Kind::List, Kind::Run];
+    pub const ALL: [Kind; 6] = [
+        Kind::Text,
+        Kind::Integer,
+        Kind::Time,
+        Kind::List,
+        Kind::Run,
+        Kind::Boolean,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -63,6 +99,7 @@ impl Kind {
             Kind::Time => "time",
             Kind::List => "list",
             Kind::Run => "run",
+            Kind::Boolean => "boolean",
         }
     }
 }
@@ -103,6 +140,8 @@ pub fn parse(text: &str) -> Result<Header, String> {
             header.params.push(param);
             in_param = true;
             continue;
+        } else if let Some(column) = comment.strip_prefix("column:") {
+            header.columns.push(parse_column(column).map_err(at)?);
         } else if comment.is_empty() {
             new_paragraph = true;
         } else if in_param && indented {
@@ -170,6 +209,22 @@ fn parse_param(text: &str) -> Result<Param, String> {
     })
 }
 
+/// `NAME time` or `NAME json`.
+fn parse_column(text: &str) -> Result<(String, Holds), String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let known = || {
+        let known: Vec<&str> = Holds::ALL.iter().map(|h| h.as_str()).collect();
+        known.join(" or ")
+    };
+    let [name, holds] = words[..] else {
+        return Err(format!("a column line is `column: NAME {}`", known()));
+    };
+    match Holds::ALL.into_iter().find(|h| h.as_str() == holds) {
+        Some(h) => Ok((name.to_owned(), h)),
+        None => Err(format!("column {name} holds {holds:?}: say {}", known())),
+    }
+}
+
 /// A report name: lowercase letters, digits and `-`.
 pub fn report_name(name: &str) -> Result<String, String> {
     let ok = !name.is_empty()
@@ -207,6 +262,8 @@ mod tests {
                     --     a time ago or an RFC 3339 time.\n\
                     -- param: connection text\n\
                     -- param: keys list = owner,env\n\
+                    -- column: detected_at time\n\
+                    -- column: old_value json\n\
                     -- Back to the description.\n\
                     SELECT 1 -- not the header\n-- param: late text\n";
         let header = parse(text).unwrap();
@@ -242,6 +299,13 @@ mod tests {
                 ("keys", Kind::List, Some("owner,env"), ""),
             ]
         );
+        assert_eq!(
+            header.columns,
+            [
+                ("detected_at".to_owned(), Holds::Time),
+                ("old_value".to_owned(), Holds::Json)
+            ]
+        );
     }
 
     #[test]
@@ -264,6 +328,14 @@ mod tests {
                 "line 1: parameter a: `=` and no default",
             ),
             ("-- param: a", "line 1: parameter a needs a type"),
+            (
+                "-- column: at date",
+                "line 1: column at holds \"date\": say time or json",
+            ),
+            (
+                "-- column: at",
+                "line 1: a column line is `column: NAME time or json`",
+            ),
             (
                 "-- name: Weak Crypto",
                 "line 1: report name \"Weak Crypto\"",

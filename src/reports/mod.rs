@@ -13,14 +13,27 @@
 //! Parameters are written `:name` in the SQL (`scan`); their values are read by their declared
 //! kind and bound as placeholders, never pasted into the SQL (`params`). A report runs where it
 //! can change nothing, its rows handed on as they arrive ([`Store::query_rows`]).
+//!
+//! Two parameter names mean the same in every report that declares them, so that one flag
+//! or one note serves them all:
+//! - `project` (text, default `*`, every project): the project whose connections and records
+//!   the report answers for. `report --project ID` and `--target NAME` set it; every built-in
+//!   report declares it, and carries a `project_id` column.
+//! - `include_baseline` (boolean, default false): a report of change records that declares it
+//!   leaves out the adds of each scope's first complete run (`change_log.baseline`), as
+//!   `drift` does, and the runner says on stderr how many it left out between the report's
+//!   `since` and `until` (`baseline`).
 
+mod baseline;
 mod header;
 mod params;
 mod scan;
 
-pub use header::{Header, Kind, Param};
+pub use baseline::LeftOut;
+pub use header::{Header, Holds, Kind, Param};
 
 use crate::store::{Cell, RowSink, Store};
+use crate::usage::UsageError;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use params::{Bound, Value};
@@ -58,10 +71,10 @@ impl Report {
             Some((name, text)) => {
                 Ok(Report::parse(name, text).unwrap_or_else(|e| panic!("queries/{name}.sql: {e}")))
             }
-            None => anyhow::bail!(
+            None => crate::usage::mistake(format!(
                 "there is no report {name:?}: `vpn-inventory report --list` shows them, and \
                  `--file` runs your own"
-            ),
+            )),
         }
     }
 
@@ -104,25 +117,40 @@ impl Report {
         })
     }
 
+    /// Whether the report declares parameter `name`.
+    pub fn takes(&self, name: &str) -> bool {
+        self.header.params.iter().any(|p| p.name == name)
+    }
+
+    /// What the header says column `column` holds, if it says.
+    pub fn holds(&self, column: &str) -> Option<Holds> {
+        let declared = self.header.columns.iter().find(|(name, _)| name == column);
+        declared.map(|(_, holds)| *holds)
+    }
+
     /// Runs the report on `store` with `given` parameters (`name=value` pairs, the rest
-    /// defaulted), handing its rows to `sink`; times ago count from `now`. Errors name the
-    /// report.
+    /// defaulted), handing its rows to `sink`; times ago count from `now`. Returns the
+    /// baseline it left out, if any. Errors name the report.
     pub async fn run(
         &self,
         store: &Store,
         given: &[(String, String)],
         now: DateTime<Utc>,
         sink: &mut dyn RowSink,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<LeftOut>> {
         let context = || format!("report {}", self.name);
         let values = params::values(&self.header.params, given, now)
-            .map_err(anyhow::Error::msg)
+            .map_err(UsageError)
+            .with_context(context)?;
+        let left_out = baseline::left_out(store, &values, now)
+            .await
             .with_context(context)?;
         let mut bound = Vec::with_capacity(values.len());
         for (name, value) in values {
             let cells = match value {
                 Value::Text(text) => Bound::One(Cell::from(text)),
                 Value::Integer(n) => Bound::One(Cell::from(n)),
+                Value::Boolean(b) => Bound::One(Cell::from(b)),
                 Value::Time(t) => Bound::One(Cell::from(t)),
                 Value::List(items) => Bound::Rows(items.into_iter().map(Cell::from).collect()),
                 Value::Run(at) => {
@@ -141,7 +169,8 @@ impl Report {
         store
             .query_rows(&sql, binds, sink)
             .await
-            .with_context(context)
+            .with_context(context)?;
+        Ok(left_out)
     }
 
     /// The parameters as `name=default` (`name=<kind>` when it has none), for listings.
@@ -176,6 +205,11 @@ mod tests {
             assert!(
                 !report.header.description.is_empty(),
                 "{name}: what it answers"
+            );
+            let project = report.header.params.iter().find(|p| p.name == "project");
+            assert!(
+                project.is_some_and(|p| p.kind == Kind::Text && p.default.as_deref() == Some("*")),
+                "{name}: takes `project text = *`, which --project and --target set"
             );
             for param in &report.header.params {
                 assert!(!param.description.is_empty(), "{name}: {}", param.name);

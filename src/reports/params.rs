@@ -18,6 +18,7 @@ pub enum Value {
     List(Vec<String>),
     /// `None`: the latest complete run.
     Run(Option<AsOf>),
+    Boolean(bool),
 }
 
 /// Reads `text` as a value of `kind`; `now` is what times ago count from.
@@ -41,6 +42,11 @@ pub fn read(kind: Kind, text: &str, now: DateTime<Utc>) -> Result<Value, String>
             }
             Ok(Value::List(items))
         }
+        Kind::Boolean => match text {
+            "true" => Ok(Value::Boolean(true)),
+            "false" => Ok(Value::Boolean(false)),
+            _ => Err(format!("{text:?} is not true or false")),
+        },
         // The points `diff` takes; the run of one (the last applied of a sync) is bound.
         Kind::Run => match AsOf::parse(text, now)? {
             AsOf::Latest => Ok(Value::Run(None)),
@@ -190,7 +196,7 @@ mod tests {
     }
 
     #[test]
-    fn runs_lists_and_integers() {
+    fn runs_lists_integers_and_booleans() {
         assert_eq!(read(Kind::Run, "latest", now()), Ok(Value::Run(None)));
         assert_eq!(
             read(Kind::Run, "42", now()),
@@ -211,6 +217,13 @@ mod tests {
         );
         assert!(read(Kind::List, " , ", now()).is_err());
         assert_eq!(read(Kind::Integer, "-5", now()), Ok(Value::Integer(-5)));
+        assert_eq!(read(Kind::Boolean, "true", now()), Ok(Value::Boolean(true)));
+        assert_eq!(
+            read(Kind::Boolean, "false", now()),
+            Ok(Value::Boolean(false))
+        );
+        let yes = read(Kind::Boolean, "yes", now()).unwrap_err();
+        assert_eq!(yes, "\"yes\" is not true or false");
         assert!(read(Kind::Integer, "5s", now()).is_err());
     }
 

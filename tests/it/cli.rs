@@ -733,7 +733,7 @@ async fn sync_all_runs_every_target_and_the_exit_code_is_the_worst() {
     let run = sync(&["whole", "gateway", "--detailed-exitcode"]).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let unknown = sync(&["nope"]).await;
-    assert_eq!(unknown.code, Some(1));
+    assert_eq!(unknown.code, Some(64), "a usage mistake");
     assert!(
         unknown.stderr.contains("known: whole, gateway, no-keys"),
         "{}",

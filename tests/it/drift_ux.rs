@@ -207,7 +207,7 @@ async fn drift_filters_periods_and_baselines(backend: Backend) {
         assert!(stderr.contains("RFC 3339"), "{stderr}");
     }
     let empty = ["drift", "--since", "1h", "--until", "2h"];
-    fails_with(&env, &empty, 1, "is not before --until").await;
+    fails_with(&env, &empty, 64, "is not before --until").await;
 }
 
 async fn history_names_a_connection_by_id_prefix_or_name(backend: Backend) {

@@ -241,7 +241,12 @@ async fn every_answer_says_which_project_and_target(backend: Backend) {
         .await;
     assert_eq!(none, Value::Array(Vec::new()));
     let unknown = t.run(&["drift", "--target", "prod-west"]).await;
-    assert_eq!(unknown.code, Some(1), "{}", unknown.stderr);
+    assert_eq!(
+        unknown.code,
+        Some(64),
+        "a usage mistake: {}",
+        unknown.stderr
+    );
     assert!(
         unknown.stderr.contains("--target prod-west")
             && unknown
@@ -251,7 +256,7 @@ async fn every_answer_says_which_project_and_target(backend: Backend) {
         unknown.stderr
     );
     let unknown = t.run(&["runs", "--project", "99"]).await;
-    assert_eq!(unknown.code, Some(1), "{}", unknown.stderr);
+    assert_eq!(unknown.code, Some(64), "{}", unknown.stderr);
     assert!(unknown.stderr.contains(SOUTH), "{}", unknown.stderr);
 
     // history: a south connection's records name its project and target; other projects'

@@ -3,7 +3,7 @@
 
 use crate::support::{Backend, TestEnv};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use vpn_simulator::mutate::AppliedChange;
 
@@ -13,6 +13,7 @@ backend_tests!(
     history_reports_follow_the_runs,
     reports_change_nothing_and_say_what_is_wrong,
     a_large_result_is_written_in_every_format,
+    two_projects_are_told_apart_in_every_report,
 );
 
 /// `report NAME --format json` with `--param` for each of `params`; must succeed.
@@ -115,9 +116,10 @@ async fn weak_crypto_and_status_reports_match_the_served_inventory(backend: Back
     assert_eq!(row, active_policy);
 
     let summary = report(&env, "inventory-summary", &[]).await;
+    let project = env.config.project_id.as_str();
     assert_eq!(
         summary[0],
-        json!({"dimension": "total", "value": "all", "connections": 400})
+        json!({"project_id": project, "dimension": "total", "value": "all", "connections": 400})
     );
     for dimension in [
         "status",
@@ -139,6 +141,7 @@ async fn weak_crypto_and_status_reports_match_the_served_inventory(backend: Back
         .count();
     assert!(without_dpd > 0);
     assert_eq!(report(&env, "dpd-off", &[]).await.len(), without_dpd);
+    bgp_down_ages_count_to_now(&env, &served).await;
     let missing = report(&env, "missing-tags", &["keys=env"]).await;
     let with_env = |c: &&Value| {
         c["tags"].as_array().is_some_and(|tags| {
@@ -149,6 +152,38 @@ async fn weak_crypto_and_status_reports_match_the_served_inventory(backend: Back
     assert_eq!(
         missing.len(),
         served.iter().filter(|c| !with_env(c)).count()
+    );
+}
+
+/// bgp-down measures each session's time in its state to `at` (now by default): the API's
+/// state_duration as of the sync, plus the time since.
+async fn bgp_down_ages_count_to_now(env: &TestEnv, served: &[Value]) {
+    let at = "2030-01-01T00:00:00Z";
+    let rows = report(env, "bgp-down", &[&format!("at={at}")]).await;
+    assert!(!rows.is_empty());
+    let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+    for row in &rows {
+        let conn = served.iter().find(|c| c["id"] == row["id"]).unwrap();
+        let reported = chrono::DateTime::parse_from_rfc3339(text(row, "reported_at")).unwrap();
+        let since = (at - reported).num_milliseconds() as f64 / 1000.0;
+        let expected = conn["bgp_peer"]["state_duration"].as_i64().unwrap() + since.round() as i64;
+        let got = row["state_seconds"].as_i64().unwrap();
+        // SQLite's julianday() counts milliseconds: a half second may round either way.
+        assert!((got - expected).abs() <= 1, "{got} != {expected}: {row}");
+        let days = got / 86400;
+        assert!(
+            text(row, "state_for").starts_with(&format!("{days}d ")),
+            "{row}"
+        );
+    }
+    // Measured to now, not to the sync: a session down an hour at the sync is down longer.
+    let now = report(env, "bgp-down", &[]).await;
+    let first = now.iter().find(|r| r["id"] == rows[0]["id"]).unwrap();
+    let conn = served.iter().find(|c| c["id"] == first["id"]).unwrap();
+    let duration = conn["bgp_peer"]["state_duration"].as_i64().unwrap();
+    assert!(
+        first["state_seconds"].as_i64().unwrap() >= duration,
+        "{first}"
     );
 }
 
@@ -270,6 +305,13 @@ async fn subnet_overlap_finds_every_overlapping_pair(backend: Backend) {
     let gateway = report(&env, "subnet-overlap", &["scope=gateway,connection"]).await;
     let near = expected.iter().filter(|p| p.0 != "across").count();
     assert_eq!(gateway.len(), near);
+    // The scope filters apply as networks meet: each scope alone gives its own pairs.
+    for scope in ["connection", "gateway", "across"] {
+        let rows = report(&env, "subnet-overlap", &[&format!("scope={scope}")]).await;
+        assert!(rows.iter().all(|r| r["scope"] == scope), "{scope}");
+        let of_scope = expected.iter().filter(|p| p.0 == scope).count();
+        assert_eq!(rows.len(), of_scope, "{scope}");
+    }
 }
 
 /// Syncs, then applies `rounds` of simulated changes and syncs again; returns the changes.
@@ -299,11 +341,56 @@ async fn history_reports_follow_the_runs(backend: Backend) {
     let changes = sync_changes(&env, 2, 7).await;
     assert!(changes.iter().any(|c| c.change == "modified"));
 
-    // recent-changes: everything of the last day, run 2's records as the simulator made them.
+    // recent-changes: everything of the last day, run 2's records as the simulator made them;
+    // run 1's adds, the baseline, only when asked for, and said on stderr when left out.
     let recent = report(&env, "recent-changes", &[]).await;
-    let of_run_2: Vec<&Value> = recent.iter().filter(|r| r["run_id"] == 2).collect();
-    assert_eq!(of_run_2.len(), changes.len());
-    assert_eq!(recent.len(), 80 + changes.len());
+    assert!(recent.iter().all(|r| r["run_id"] == 2), "no baseline");
+    assert_eq!(recent.len(), changes.len());
+    let told = env
+        .run(&["report", "recent-changes", "--format", "csv"])
+        .await;
+    assert!(
+        told.assert_ok()
+            .stderr
+            .contains("80 baseline records left out: what run 1 found"),
+        "{}",
+        told.stderr
+    );
+    let with_baseline = report(&env, "recent-changes", &["include_baseline=true"]).await;
+    assert_eq!(with_baseline.len(), 80 + changes.len());
+    let baseline = with_baseline.iter().filter(|r| r["run_id"] == 1);
+    assert!(baseline.clone().all(|r| r["change"] == "added"));
+    assert_eq!(baseline.count(), 80);
+    let asked = [
+        "report",
+        "recent-changes",
+        "--param",
+        "include_baseline=true",
+    ];
+    let quiet = env.run(&asked).await;
+    assert!(
+        !quiet.assert_ok().stderr.contains("left out"),
+        "{}",
+        quiet.stderr
+    );
+    // Values are JSON, not JSON in a string; times RFC 3339 in UTC.
+    let status = recent.iter().find(|r| r["field"] == "status");
+    if let Some(status) = status {
+        assert!(status["new_value"].is_string(), "{status}");
+    }
+    for row in &recent {
+        assert!(
+            !row["old_value"]
+                .as_str()
+                .is_some_and(|s| s.starts_with(['{', '['])),
+            "{row}"
+        );
+        let at = text(row, "detected_at");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(at).is_ok() && at.ends_with('Z'),
+            "{at}"
+        );
+    }
     let config_first = recent
         .windows(2)
         .all(|w| !(w[0]["category"] == "state" && w[1]["category"] == "config"));
@@ -326,7 +413,7 @@ async fn history_reports_follow_the_runs(backend: Backend) {
         header
             .assert_ok()
             .stdout
-            .starts_with("category,detected_at,run_id,"),
+            .starts_with("category,detected_at,run_id,project_id,"),
         "{}",
         header.stdout
     );
@@ -385,15 +472,29 @@ async fn history_reports_follow_the_runs(backend: Backend) {
     .await;
     assert!(by_name.iter().any(|r| r["connection_id"] == id));
 
-    // churn: the most changed first; runs and records counted per connection.
+    // churn: the most changed first; runs and records counted per connection, the baseline
+    // only when asked for.
+    let runs = |churn: &[Value]| -> Vec<i64> {
+        let runs: Vec<i64> = churn
+            .iter()
+            .map(|r| r["runs_with_changes"].as_i64().unwrap())
+            .collect();
+        assert!(runs.windows(2).all(|w| w[0] >= w[1]), "{runs:?}");
+        runs
+    };
+    let with_baseline = report(&env, "churn", &["limit=3", "include_baseline=true"]).await;
+    assert_eq!(
+        runs(&with_baseline)[0],
+        2,
+        "added in run 1, changed in run 2"
+    );
     let churn = report(&env, "churn", &["limit=3"]).await;
     assert_eq!(churn.len(), 3);
-    let runs: Vec<i64> = churn
-        .iter()
-        .map(|r| r["runs_with_changes"].as_i64().unwrap())
-        .collect();
-    assert!(runs.windows(2).all(|w| w[0] >= w[1]), "{runs:?}");
-    assert_eq!(runs[0], 2, "added in run 1, changed in run 2");
+    assert_eq!(
+        runs(&churn)[0],
+        1,
+        "changed in run 2; run 1's adds were its baseline"
+    );
     let per_row =
         |r: &Value| r["config_changes"].as_i64().unwrap() + r["state_changes"].as_i64().unwrap();
     assert!(
@@ -480,15 +581,17 @@ async fn every_report_gives_the_same_rows_on_both_backends() {
     }
 }
 
+/// bgp-down's ages count from each backend's own sync to now: they differ by the moment.
+/// `bgp_down_ages_count_to_now` checks them.
+const OF_THE_MOMENT: [&str; 2] = ["state_seconds", "state_for"];
+
 /// Times as their rank among the rows' times; JSON object text as the value it spells.
 fn normalized(rows: Vec<Value>) -> Vec<Value> {
-    // Reports print times as SQLite holds them (`2026-11-28 15:38:53.839686`, UTC).
+    // Reports print times in RFC 3339, UTC (`2026-11-28T15:38:53.839686Z`).
     let time = |v: &Value| {
-        v.as_str().and_then(|s| {
-            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.6f")
-                .ok()
-                .filter(|_| s.len() == 26)
-        })
+        v.as_str()
+            .filter(|s| s.ends_with('Z'))
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
     };
     let mut times: Vec<_> = rows
         .iter()
@@ -499,7 +602,9 @@ fn normalized(rows: Vec<Value>) -> Vec<Value> {
     times.dedup();
     rows.into_iter()
         .map(|row| {
-            let object = row.as_object().unwrap().iter().map(|(column, value)| {
+            let row = row.as_object().unwrap().iter();
+            let kept = row.filter(|(column, _)| !OF_THE_MOMENT.contains(&column.as_str()));
+            let object = kept.map(|(column, value)| {
                 let value = if let Some(t) = time(value) {
                     json!(format!("time #{}", times.binary_search(&t).unwrap()))
                 } else if let Some(object) = value
@@ -559,6 +664,16 @@ async fn reports_change_nothing_and_say_what_is_wrong(backend: Backend) {
             .stdout
             .starts_with("| status | n |\n| --- | ---: |\n| ACTIVE |")
     );
+    // --project sets a report's `project` parameter; a report without one is told so.
+    let project = env
+        .run(&["report", "--file", &mine, "--project", "p"])
+        .await;
+    assert_eq!(project.code, Some(64), "{}", project.stdout);
+    assert!(
+        project.stderr.contains("report by-status takes no project"),
+        "{}",
+        project.stderr
+    );
 
     // Nothing a report says can write, on either backend.
     let before = env.export().await;
@@ -571,42 +686,61 @@ async fn reports_change_nothing_and_say_what_is_wrong(backend: Backend) {
     // And after refusing a write, the connection it used can write again.
     assert_eq!(env.sync(&[]).await["status"], "complete");
 
-    let bad: [(&[&str], &str); 8] = [
-        (&["weak-crytpo"], "there is no report \"weak-crytpo\""),
+    // A usage mistake exits 64, as one clap finds does; a run that is not there is no usage
+    // mistake.
+    let bad: [(&[&str], i32, &str); 10] = [
+        (&["weak-crytpo"], 64, "there is no report \"weak-crytpo\""),
         (
             &["missing-tags", "--param", "key=owner"],
-            "report missing-tags: there is no parameter key (its parameters: keys)",
+            64,
+            "report missing-tags: there is no parameter key (its parameters: keys, project)",
         ),
         (
             &["connection-timeline"],
+            64,
             "report connection-timeline: parameter connection is missing: give --param",
         ),
         (
             &["recent-changes", "--param", "since=yesterday"],
+            64,
             "report recent-changes: parameter since=yesterday: \"yesterday\" is not a time",
         ),
         (
             &["churn", "--param", "limit=many"],
+            64,
             "report churn: parameter limit=many: \"many\" is not an integer",
         ),
         (
             &["inventory-at", "--param", "at=99"],
+            1,
             "report inventory-at: parameter at: there is no run 99",
         ),
         (
             &["inventory-at", "--param", "at=2001-01-01"],
+            1,
             "report inventory-at: parameter at: no run had completed by 2001-01-01",
         ),
         (
             &["bgp-down", "--param", "since=1d"],
-            "report bgp-down: there is no parameter since: it takes none",
+            64,
+            "report bgp-down: there is no parameter since (its parameters: project, at)",
+        ),
+        (
+            &["churn", "--param", "include_baseline=yes"],
+            64,
+            "report churn: parameter include_baseline=yes: \"yes\" is not true or false",
+        ),
+        (
+            &["weak-crypto", "--target", "prod"],
+            64,
+            "--target prod: no run was made for a configuration target of that name",
         ),
     ];
-    for (args, error) in bad {
+    for (args, code, error) in bad {
         let mut all = vec!["report"];
         all.extend_from_slice(args);
         let run = env.run(&all).await;
-        assert_eq!(run.code, Some(1), "{args:?}: {}", run.stdout);
+        assert_eq!(run.code, Some(code), "{args:?}: {}", run.stdout);
         assert!(run.stderr.contains(error), "{args:?}: {}", run.stderr);
     }
     let two = file("two.sql", "SELECT 1; SELECT 2");
@@ -632,8 +766,109 @@ async fn reports_change_nothing_and_say_what_is_wrong(backend: Backend) {
     );
 }
 
-/// 100,000 rows come out whole in every format (CSV, JSON and Markdown are written as the rows
-/// arrive, a table once they all have).
+/// Every built-in report's rows name their project, `--project` and `--target` keep one, and
+/// subnet-overlap pairs networks of one project unless asked for two. The second project
+/// serves a copy of the first's connections, ids and networks alike.
+async fn two_projects_are_told_apart_in_every_report(backend: Backend) {
+    let env = TestEnv::generated(backend, 60, 31).await;
+    let first = env.config.project_id.clone();
+    let second = "22222222222222222222222222222222".to_owned();
+    let config = vpn_simulator::server::SimConfig {
+        project_id: second.clone(),
+        ..env.config.clone()
+    };
+    let served = env.sim.state.inventory();
+    let other = vpn_simulator::spawn(([127, 0, 0, 1], 0).into(), config, served.clone())
+        .await
+        .unwrap();
+    env.sync(&[]).await;
+    let endpoint = other.endpoint();
+    env.sync(&["--endpoint", &endpoint, "--project-id", &second])
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let targets = format!(
+        "[[targets]]\nname = \"north\"\nproject_id = \"{first}\"\nendpoint = \"{}\"\n\
+         [[targets]]\nname = \"south\"\nproject_id = \"{second}\"\nendpoint = \"{endpoint}\"\n",
+        env.sim.endpoint()
+    );
+    std::fs::write(&config, targets).unwrap();
+    let config = config.display().to_string();
+
+    let timeline = format!("connection={}", text(&served[0], "id"));
+    let list = env.run(&["report", "--list", "--format", "json"]).await;
+    for listed in list.assert_ok().json().as_array().unwrap() {
+        let name = text(listed, "name");
+        let params: Vec<&str> = match name {
+            "connection-timeline" => vec![&timeline],
+            "recent-changes" => vec!["include_baseline=true"],
+            "churn" => vec!["include_baseline=true", "limit=1000"],
+            _ => vec![],
+        };
+        let projects = |rows: &[Value]| -> BTreeSet<String> {
+            let projects = rows.iter().map(|r| text(r, "project_id").to_owned());
+            projects.collect()
+        };
+        let rows = report(&env, name, &params).await;
+        assert_eq!(
+            projects(&rows),
+            BTreeSet::from([first.clone(), second.clone()]),
+            "{name}"
+        );
+        let mut args = vec!["report", name, "--format", "json", "--config", &config];
+        for param in &params {
+            args.extend(["--param", param]);
+        }
+        for (flag, value, project) in [
+            ("--project", &*second, &second),
+            ("--target", "north", &first),
+        ] {
+            let mut args = args.clone();
+            args.extend([flag, value]);
+            let one = env.run(&args).await.assert_ok().json();
+            let one = one.as_array().unwrap();
+            assert_eq!(
+                projects(one),
+                BTreeSet::from([project.clone()]),
+                "{name} {flag}"
+            );
+            assert_eq!(one.len() * 2, rows.len(), "{name} {flag}: the copy's rows");
+        }
+    }
+
+    let summary = report(&env, "inventory-summary", &[]).await;
+    let totals: Vec<(&str, i64)> = summary
+        .iter()
+        .filter(|r| r["dimension"] == "total")
+        .map(|r| (text(r, "project_id"), r["connections"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(totals, [(first.as_str(), 60), (second.as_str(), 60)]);
+
+    let same = report(&env, "subnet-overlap", &[]).await;
+    assert!(!same.is_empty());
+    assert!(
+        same.iter()
+            .all(|r| r["project_id"] == r["other_project_id"]),
+        "one project"
+    );
+    let across = report(&env, "subnet-overlap", &["across_projects=true"]).await;
+    let two: Vec<&Value> = across
+        .iter()
+        .filter(|r| r["project_id"] != r["other_project_id"])
+        .collect();
+    // Every network of the copy meets the network it copies, and every network the original
+    // overlaps, once a pair.
+    assert_eq!(across.len() - two.len(), same.len());
+    assert!(two.len() > same.len(), "{} {}", two.len(), same.len());
+    let copies = two
+        .iter()
+        .filter(|r| r["connection_id"] == r["other_connection_id"] && r["path"] == r["other_path"])
+        .count();
+    assert!(copies > 0);
+}
+
+/// 100,000 rows come out whole in every format, each written as the rows arrive (a table at
+/// the widths of its first screen, wider cells overflowing).
 async fn a_large_result_is_written_in_every_format(backend: Backend) {
     const ROWS: usize = 100_000;
     let env = TestEnv::generated(backend, 0, 1).await;

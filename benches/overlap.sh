@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Issue 24's subnet-overlap benchmark: `report subnet-overlap` with its defaults (pairs within
+# one project) on two inventories, on SQLite and PostgreSQL, in each output format:
+#   demo   the demo's 2,000 connections (`vpn-inventory demo`: one project, seed 1)
+#   three  3,500 connections of three targets from one configuration, synced by one
+#          `sync --all`: north (2,000, seed 1), south (1,500, seed 2, another project) and
+#          north-gw (north's project through one of its gateways)
+# REPS repetitions each (wall time, CPU time and peak RSS by GNU time, medians), plus the rows
+# the report returns and the same with `--param across_projects=true` and `scope=connection`.
+# Writes a Markdown report to benches/results/<date>-overlap.md (OUT) and prints it.
+#
+# Usage: cargo build --release && benches/overlap.sh      (about 5 minutes on 2 idle cores)
+# Parameters (environment): BIN (target/release/vpn-inventory), REPS (3), FORMATS (table csv
+# json), PG (postgres://postgres@127.0.0.1:5432), PORT (38700, and the next one), WORK
+# (/tmp/vpn-overlap), PGDB (bench_overlap: two databases with this prefix), OUT.
+# Needs GNU time (/usr/bin/time) and psql.
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$(realpath "${BIN:-$ROOT/target/release/vpn-inventory}")
+REPS=${REPS:-3}
+FORMATS=${FORMATS:-table csv json}
+PG=${PG:-postgres://postgres@127.0.0.1:5432}
+PORT=${PORT:-38700}
+WORK=${WORK:-/tmp/vpn-overlap}
+PGDB=${PGDB:-bench_overlap}
+OUT=${OUT:-$ROOT/benches/results/$(date -u +%F)-overlap.md}
+COMMAND="REPS=$REPS FORMATS=\"$FORMATS\" benches/overlap.sh"
+
+die() { echo "overlap.sh: $*" >&2; exit 1; }
+[ -x "$BIN" ] || die "no binary at $BIN: cargo build --release (or set BIN)"
+/usr/bin/time -v true >/dev/null 2>&1 || die "GNU time is missing: apt-get install -y time"
+PG_ADMIN="$PG/postgres"
+psql -q "$PG_ADMIN" -c 'select 1' >/dev/null || die "PostgreSQL at $PG does not answer"
+
+export HUAWEICLOUD_SDK_AK=DEMOACCESSKEY0000001
+export HUAWEICLOUD_SDK_SK=DemoSecretKeyForTheSimulatorOnly000001
+unset VPN_INVENTORY_DATABASE VPN_INVENTORY_CONFIG HUAWEICLOUD_SDK_REGION \
+  HUAWEICLOUD_SDK_PROJECT_ID VPN_INVENTORY_ENDPOINT
+NORTH=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+SOUTH=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+
+rm -rf "$WORK"; mkdir -p "$WORK" "$(dirname "$OUT")"
+SIMS=()
+pg_reset() {
+  PGOPTIONS='-c client_min_messages=warning' psql -q "$PG_ADMIN" \
+    -c "DROP DATABASE IF EXISTS $1" ${2:+-c "CREATE DATABASE $1"} >/dev/null
+}
+cleanup() {
+  for pid in "${SIMS[@]}"; do kill "$pid" 2>/dev/null; done
+  rm -f "$WORK"/*.db "$WORK"/*.db[-.]*
+  pg_reset "${PGDB}_demo"; pg_reset "${PGDB}_three"
+}
+trap cleanup EXIT
+
+# start_sim NAME PORT CONNECTIONS SEED PROJECT: starts a simulator and waits for its banner.
+start_sim() {
+  "$BIN" simulate --listen "127.0.0.1:$2" --connections "$3" --seed "$4" --project-id "$5" \
+    > "$WORK/$1.out" 2>&1 &
+  SIMS+=("$!")
+  until grep -q '^simulating' "$WORK/$1.out" 2>/dev/null; do
+    kill -0 "${SIMS[-1]}" 2>/dev/null || die "simulator $1 did not start: $(cat "$WORK/$1.out")"
+    sleep 0.05
+  done
+}
+
+echo "setting up (demo, and three targets) on SQLite and PostgreSQL..." >&2
+start_sim north "$PORT" 2000 1 "$NORTH"
+start_sim south "$((PORT + 1))" 1500 2 "$SOUTH"
+pg_reset "${PGDB}_demo" create; pg_reset "${PGDB}_three" create
+declare -A DB=(
+  [demo-sqlite]="sqlite://$WORK/demo.db" [demo-postgres]="$PG/${PGDB}_demo"
+  [three-sqlite]="sqlite://$WORK/three.db" [three-postgres]="$PG/${PGDB}_three"
+)
+for backend in sqlite postgres; do
+  "$BIN" -q --database "${DB[demo-$backend]}" demo > /dev/null || die "demo on $backend failed"
+done
+# north-gw: one gateway of north, as the first sync of north shows it.
+"$BIN" -q --database "sqlite://$WORK/gateway.db" sync --endpoint "http://127.0.0.1:$PORT" \
+  --project-id "$NORTH" --format json > /dev/null || die "a sync of north failed"
+GATEWAY=$("$BIN" --database "sqlite://$WORK/gateway.db" report inventory-summary --format csv \
+  | awk -F, '$2 == "gateway" {print $3; exit}')
+cat > "$WORK/config.toml" <<TOML
+[[targets]]
+name = "north"
+project_id = "$NORTH"
+endpoint = "http://127.0.0.1:$PORT"
+
+[[targets]]
+name = "south"
+project_id = "$SOUTH"
+endpoint = "http://127.0.0.1:$((PORT + 1))"
+
+[[targets]]
+name = "north-gw"
+project_id = "$NORTH"
+endpoint = "http://127.0.0.1:$PORT"
+vgw_id = "$GATEWAY"
+TOML
+for backend in sqlite postgres; do
+  "$BIN" -q --config "$WORK/config.toml" --database "${DB[three-$backend]}" sync --all \
+    --format json > /dev/null || die "sync --all on $backend failed"
+done
+
+median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+ROWS_TABLE=$WORK/rows.md; : > "$ROWS_TABLE"
+RESULTS=$WORK/results.md; : > "$RESULTS"
+for case in demo three; do
+  for backend in sqlite postgres; do
+    database=${DB[$case-$backend]}
+    rows() {
+      "$BIN" --database "$database" report subnet-overlap --format csv "$@" | tail -n +2 | wc -l
+    }
+    echo "| $case | $backend | $(rows) | $(rows --param across_projects=true) |" \
+      "$(rows --param scope=connection) |" >> "$ROWS_TABLE"
+    for format in $FORMATS; do
+      : > "$WORK/samples"
+      for _ in $(seq "$REPS"); do
+        /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "$BIN" --database "$database" \
+          report subnet-overlap --format "$format" > /dev/null || die "$case $backend $format"
+        cat "$WORK/time.txt" >> "$WORK/samples"
+      done
+      wall=$(awk '{print $1}' "$WORK/samples" | median)
+      cpu=$(awk '{print $2 + $3}' "$WORK/samples" | median)
+      rss=$(awk '{print $4}' "$WORK/samples" | sort -g | tail -1)
+      line="| $case | $backend | $format | $wall | $cpu | $((rss / 1024)) |"
+      echo "$line" >> "$RESULTS"; echo "$line" >&2
+    done
+  done
+done
+
+{
+  echo "# subnet-overlap, $(date -u '+%F %H:%M') UTC"
+  echo
+  echo "\`$COMMAND\` at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), on"
+  echo "$(nproc) cores; load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "Medians of $REPS runs; peak RSS is the largest. The client's CPU only: PostgreSQL's own"
+  echo "work is in the wall time."
+  echo
+  echo "| inventory | backend | format | wall s | client CPU s | peak RSS MiB |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  cat "$RESULTS"
+  echo
+  echo "| inventory | backend | rows (default: one project) | across_projects=true | scope=connection |"
+  echo "| --- | --- | --- | --- | --- |"
+  cat "$ROWS_TABLE"
+} > "$OUT"
+cat "$OUT"
