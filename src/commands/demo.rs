@@ -66,11 +66,12 @@ pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> Result<ExitCode, Com
     }
     print_stdout("demo: the simulated clouds changed; syncing again\n")?;
     let sync_id = sync_all().await?;
+    let next = format!("vpn-inventory --database {database}");
     print_stdout(&format!(
-        "next: vpn-inventory --database {database} drift     # what sync {sync_id} found changed\n      \
-         vpn-inventory --database {database} runs\n      \
-         vpn-inventory --database {database} export | head\n      \
-         vpn-inventory --database {database} report --list   # then: report weak-crypto\n",
+        "next: {next} drift     # what sync {sync_id} found changed\n      \
+         {next} runs\n      \
+         {next} export | head\n      \
+         {next} report --list   # then: report weak-crypto\n",
     ))?;
     store.close().await;
     Ok(ExitCode::SUCCESS)

@@ -2,7 +2,7 @@
 //! rules, each target of one `sync --all` is a label set of its own with its project, region
 //! and target, and a baseline counts no change.
 
-use crate::support::{Backend, TestEnv};
+use crate::support::{Backend, TestEnv, target_toml};
 use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 use std::collections::{BTreeMap, HashSet};
@@ -115,29 +115,25 @@ async fn metrics_label_each_target_and_leave_baselines_out(backend: Backend) {
     let gateway = env.first_gateway();
     let dir = tempfile::tempdir().unwrap();
     let (config, metrics) = (dir.path().join("config.toml"), dir.path().join("vpn.prom"));
-    let target = |name: &str, project: &str, region: &str, endpoint: &str, filter: &str| {
-        format!(
-            "[[targets]]\nname = \"{name}\"\nproject_id = \"{project}\"\nregion = \"{region}\"\n\
-             endpoint = \"{endpoint}\"\n{filter}\n\
-             credentials = {{ ak_env = \"SIM_AK\", sk_env = \"SIM_SK\" }}\n\n"
-        )
-    };
-    let north = (&env.config.project_id, "r-north", env.sim.endpoint());
-    let text = target("north", north.0, north.1, &north.2, "")
-        + &target(
+    let (north_endpoint, filter) = (env.sim.endpoint(), format!("vgw_id = \"{gateway}\""));
+    let (north_region, south_region) = ("region = \"r-north\"", "region = \"r-south\"");
+    let project = &env.config.project_id;
+    let text = [
+        target_toml("north", project, &north_endpoint, &[north_region]),
+        target_toml(
             "north-gw",
-            north.0,
-            north.1,
-            &north.2,
-            &format!("vgw_id = \"{gateway}\""),
-        )
-        + &target(
+            project,
+            &north_endpoint,
+            &[north_region, &filter],
+        ),
+        target_toml(
             "south",
             &south_config.project_id,
-            "r-south",
             &south.endpoint(),
-            "",
-        );
+            &[south_region],
+        ),
+    ]
+    .concat();
     std::fs::write(&config, text).unwrap();
     let sync_all = || {
         let args = ["--config", config.to_str().unwrap(), "sync", "--all"];
@@ -162,8 +158,8 @@ async fn metrics_label_each_target_and_leave_baselines_out(backend: Backend) {
     let label_sets: HashSet<_> = connections.iter().map(|(labels, _)| labels).collect();
     assert_eq!(label_sets.len(), 3, "{text}");
     let expected = [
-        ("north", north.0.as_str(), "r-north", ""),
-        ("north-gw", north.0.as_str(), "r-north", gateway.as_str()),
+        ("north", project.as_str(), "r-north", ""),
+        ("north-gw", project.as_str(), "r-north", gateway.as_str()),
         ("south", south_config.project_id.as_str(), "r-south", ""),
     ];
     for (name, project, region, vgw_id) in expected {

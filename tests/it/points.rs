@@ -2,7 +2,7 @@
 //! runs of one `sync --all` over several projects applied in an order other than their ids:
 //! a point is every project as it stood when that apply committed.
 
-use crate::support::{Backend, Run, TestEnv, sorted_by_id};
+use crate::support::{Backend, Run, TestEnv, sorted_by_id, target_toml};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -53,22 +53,17 @@ impl Fleet {
             .to_owned();
         let dir = tempfile::tempdir().expect("a temporary directory");
         let config = dir.path().join("config.toml");
-        let target = |name: &str, project: &str, sim: &RunningSimulator, extra: &str| {
-            format!(
-                "[[targets]]\nname = \"{name}\"\nproject_id = \"{project}\"\n\
-                 endpoint = \"{}\"\n{extra}\
-                 credentials = {{ ak_env = \"SIM_AK\", sk_env = \"SIM_SK\" }}\n\n",
-                sim.endpoint()
-            )
+        let target = |name: &str, project: &str, sim: &RunningSimulator, extra: &[&str]| {
+            target_toml(name, project, &sim.endpoint(), extra)
         };
         let text = [
-            target("north", NORTH, &env.sim, "region = \"cn-north-4\"\n"),
-            target("south", SOUTH, &south, ""),
+            target("north", NORTH, &env.sim, &["region = \"cn-north-4\""]),
+            target("south", SOUTH, &south, &[]),
             target(
                 "south-gw",
                 SOUTH,
                 &south_gw,
-                &format!("vgw_id = \"{gateway}\"\n"),
+                &[&format!("vgw_id = \"{gateway}\"")],
             ),
         ]
         .concat();

@@ -4,7 +4,7 @@
 //! `history`, `runs` and `status`, runs group under their sync in apply order, and the
 //! default `runs` and `status` tables fit in 120 columns.
 
-use crate::support::{Backend, TestEnv};
+use crate::support::{Backend, TestEnv, target_toml};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use vpn_simulator::server::{SimConfig, generated_inventory};
@@ -40,22 +40,14 @@ impl TwoProjects {
         let gateway = env.first_gateway();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
-        let target = |name: &str, project: &str, endpoint: &str, filter: &str| {
-            format!(
-                "[[targets]]\nname = \"{name}\"\nproject_id = \"{project}\"\n\
-                 endpoint = \"{endpoint}\"\n{filter}\n\
-                 credentials = {{ ak_env = \"SIM_AK\", sk_env = \"SIM_SK\" }}\n"
-            )
-        };
         let north = (&env.config.project_id, env.sim.endpoint());
-        let text = target("prod-north", north.0, &north.1, "")
-            + &target(
-                "prod-north-gw",
-                north.0,
-                &north.1,
-                &format!("vgw_id = \"{gateway}\""),
-            )
-            + &target("prod-south", SOUTH, &south.endpoint(), "");
+        let filter = format!("vgw_id = \"{gateway}\"");
+        let text = [
+            target_toml("prod-north", north.0, &north.1, &[]),
+            target_toml("prod-north-gw", north.0, &north.1, &[&filter]),
+            target_toml("prod-south", SOUTH, &south.endpoint(), &[]),
+        ]
+        .concat();
         std::fs::write(&config, text).unwrap();
         Self {
             env,

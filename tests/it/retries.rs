@@ -6,6 +6,7 @@
 
 use crate::support::{
     Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id, strict_sweep_pages,
+    target_toml,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -248,17 +249,13 @@ async fn each_target_of_sync_all_has_its_own_max_run_time() {
     let env = TestEnv::generated(Backend::Sqlite, 12, 89).await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let config = dir.path().join("config.toml");
-    let target = |name: &str, filter: &str| {
-        format!(
-            "[[targets]]\nname = \"{name}\"\nproject_id = \"{project}\"\nendpoint = \
-             \"{endpoint}\"\n{filter}credentials = {{ ak_env = \"SIM_AK\", sk_env = \"SIM_SK\" \
-             }}\n",
-            project = env.config.project_id,
-            endpoint = env.sim.endpoint(),
-        )
-    };
-    let gateway = format!("vgw_id = \"{}\"\n", env.first_gateway());
-    let text = [target("stuck", ""), target("gateway", &gateway)].join("\n");
+    let (project, endpoint) = (&env.config.project_id, env.sim.endpoint());
+    let gateway = format!("vgw_id = \"{}\"", env.first_gateway());
+    let text = [
+        target_toml("stuck", project, &endpoint, &[]),
+        target_toml("gateway", project, &endpoint, &[&gateway]),
+    ]
+    .concat();
     std::fs::write(&config, text).expect("write the configuration");
     // Targets one after another: the first target's second page is the one that hangs.
     env.sim.state.set_faults(Faults {

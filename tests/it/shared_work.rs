@@ -2,7 +2,7 @@
 //! another process is syncing is skipped, not waited for, and one synced less than
 //! `--min-interval` ago is not synced again.
 
-use crate::support::{Backend, Run, TestEnv};
+use crate::support::{Backend, Run, TestEnv, target_toml};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use vpn_inventory::api::filters::Filters;
@@ -39,20 +39,12 @@ impl Shared {
         let gateways = [gateways[0].clone(), gateways[1].clone()];
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.toml");
-        let target = |name: &str, gateway: Option<&str>| {
-            let filter = gateway.map_or(String::new(), |g| format!("vgw_id = \"{g}\"\n"));
-            format!(
-                "[[targets]]\nname = \"{name}\"\nproject_id = \"{project}\"\n\
-                 endpoint = \"{endpoint}\"\n{filter}\
-                 credentials = {{ ak_env = \"SIM_AK\", sk_env = \"SIM_SK\" }}\n\n",
-                project = env.config.project_id,
-                endpoint = env.sim.endpoint(),
-            )
-        };
+        let (project, endpoint) = (&env.config.project_id, env.sim.endpoint());
+        let [east, west] = gateways.clone().map(|g| format!("vgw_id = \"{g}\""));
         let text = [
-            target("whole", None),
-            target("east", Some(&gateways[0])),
-            target("west", Some(&gateways[1])),
+            target_toml("whole", project, &endpoint, &[]),
+            target_toml("east", project, &endpoint, &[&east]),
+            target_toml("west", project, &endpoint, &[&west]),
         ]
         .concat();
         std::fs::write(&config, text).unwrap();

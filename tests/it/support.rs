@@ -357,6 +357,20 @@ impl TestEnv {
 pub type Fingerprint = (Vec<Value>, Vec<(String, String, i64)>);
 
 /// What export must return for `served`: the same objects without null fields, by id.
+/// One `[[targets]]` entry of a test configuration, keyed as the simulators are: its
+/// credentials are read from `SIM_AK` and `SIM_SK`. `extra` holds further lines as written
+/// (`vgw_id = "..."`, `region = "..."`), each ending in a line break or not.
+pub fn target_toml(name: &str, project: &str, endpoint: &str, extra: &[&str]) -> String {
+    let extra: String = extra
+        .iter()
+        .map(|line| format!("{}\n", line.trim_end()))
+        .collect();
+    format!(
+        "[[targets]]\nname = \"{name}\"\nproject_id = \"{project}\"\nendpoint = \"{endpoint}\"\n\
+         {extra}credentials = {{ ak_env = \"SIM_AK\", sk_env = \"SIM_SK\" }}\n\n"
+    )
+}
+
 pub fn expected_export(served: &[Value]) -> Vec<Value> {
     sorted_by_id(
         served
