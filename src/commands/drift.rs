@@ -40,7 +40,6 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
         category: args.category.map(Into::into),
         change: args.change.map(Into::into),
         field_prefix: args.field.clone(),
-        skip_baseline: false,
     };
     if let (Some(since), Some(until)) = (args.since, args.until)
         && since >= until

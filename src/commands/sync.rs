@@ -28,10 +28,10 @@ pub async fn run(
         return super::targets::run(database, config, args).await;
     }
     if !args.min_interval.0.is_zero() {
-        return Err(anyhow::anyhow!(
-            "--min-interval applies to configured targets: use it with --all or TARGET names"
-        )
-        .into());
+        let mistake = crate::usage::mistake::<ExitCode>(
+            "--min-interval applies to configured targets: use it with --all or TARGET names",
+        );
+        return Ok(mistake?);
     }
     let format = args.format;
     let result = sync(database, config, args).await;

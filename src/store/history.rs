@@ -30,9 +30,6 @@ pub struct RecordFilter {
     pub change: Option<ChangeKind>,
     /// Fields whose dotted path starts with this text (added and removed records have none).
     pub field_prefix: Option<String>,
-    /// Leave out baseline records (`change_records.baseline`): the adds of a scope's first
-    /// complete run, which found what was already there, which is no drift.
-    pub skip_baseline: bool,
 }
 
 /// A change record as read back, with where it was found: the project, and the
@@ -103,9 +100,6 @@ impl Store {
                 .push(")) = ")
                 .bind(prefix);
         }
-        if filter.skip_baseline {
-            sql.push(" AND NOT baseline");
-        }
         sql.push(" ORDER BY id");
         let rows = self.db.fetch_all(sql).await?;
         rows.iter()
@@ -153,15 +147,6 @@ impl Store {
             1 => Named::One(found.remove(0).0),
             _ => Named::Several(found),
         })
-    }
-
-    /// The most recently applied complete run, if any.
-    pub async fn latest_complete_run(&self) -> Result<Option<i64>> {
-        let sql = Sql::new(
-            "SELECT id FROM sync_runs WHERE apply_seq = (SELECT MAX(apply_seq) FROM sync_runs)",
-        );
-        let row = self.db.fetch_optional(sql).await?;
-        Ok(row.map(|row| row.at(0)).transpose()?)
     }
 
     /// Reads the inventory as it was right after apply `seq`, the connections `filter`

@@ -157,6 +157,16 @@ async fn a_target_being_synced_elsewhere_is_skipped_not_waited_for(backend: Back
         statuses(&third).values().all(|s| *s == "complete"),
         "{third:?}"
     );
+    // A sync from flags has no targets to skip: --min-interval there is a usage mistake.
+    let flags = shared.env.run(&["sync", "--min-interval", "1h"]).await;
+    assert_eq!(flags.code, Some(64), "{}", flags.stderr);
+    assert!(
+        flags
+            .stderr
+            .contains("--min-interval applies to configured targets"),
+        "{}",
+        flags.stderr
+    );
     store.close().await;
 }
 
