@@ -865,6 +865,29 @@ async fn two_projects_are_told_apart_in_every_report(backend: Backend) {
         .filter(|r| r["connection_id"] == r["other_connection_id"] && r["path"] == r["other_path"])
         .count();
     assert!(copies > 0);
+    // With a project too: every pair with a network of that project, whichever side it is on.
+    let args = [
+        "report",
+        "subnet-overlap",
+        "--format",
+        "json",
+        "--param",
+        "across_projects=true",
+        "--project",
+        &second,
+    ];
+    let of_second = env.run(&args).await.assert_ok().json();
+    let of_second = of_second.as_array().unwrap().iter();
+    let mut of_second: Vec<String> = of_second.map(|r| r.to_string()).collect();
+    let mut expected: Vec<String> = across
+        .iter()
+        .filter(|r| r["project_id"] == *second || r["other_project_id"] == *second)
+        .map(|r| r.to_string())
+        .collect();
+    assert!(expected.len() < across.len());
+    of_second.sort();
+    expected.sort();
+    assert_eq!(of_second, expected);
 }
 
 /// 100,000 rows come out whole in every format, each written as the rows arrive (a table at
