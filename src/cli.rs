@@ -429,9 +429,10 @@ pub struct RunsArgs {
     /// however wide the table gets.
     #[arg(long)]
     pub wide: bool,
-    /// How to print the runs: a table, or a JSON array, one object per run.
-    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
-    pub format: TableFormat,
+    /// How to print the runs: a table, a JSON array (one object per run), CSV or a Markdown
+    /// table (CSV and Markdown: every column, as `--wide`).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
     /// Show at most this many runs.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..))]
     pub limit: i64,
@@ -442,17 +443,6 @@ pub struct MigrateArgs {
     /// Stop after this schema version instead of the latest (for staged upgrades).
     #[arg(long)]
     pub target_version: Option<i32>,
-}
-
-/// How change records (`drift`, `history`, `diff`) print.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RecordFormat {
-    /// Aligned columns for a person.
-    Table,
-    /// A JSON array, one object per record.
-    Json,
-    /// A header line, then a line per record.
-    Csv,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -491,9 +481,9 @@ pub struct DriftArgs {
     pub include_baseline: bool,
     #[command(flatten)]
     pub only: ProjectTargetArgs,
-    /// How to print the change records: a table, a JSON array or CSV.
-    #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
-    pub format: RecordFormat,
+    /// How to print the change records: a table, a JSON array, CSV or a Markdown table.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 /// A time a person gives on the command line, counted back from now when it is a time ago.
@@ -541,9 +531,9 @@ pub struct HistoryArgs {
     pub connection: String,
     #[command(flatten)]
     pub only: ProjectTargetArgs,
-    /// How to print the change records: a table, a JSON array or CSV.
-    #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
-    pub format: RecordFormat,
+    /// How to print the change records: a table, a JSON array, CSV or a Markdown table.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -559,9 +549,9 @@ pub struct DiffArgs {
     pub to: AsOf,
     #[command(flatten)]
     pub project: ProjectTargetArgs,
-    /// How to print the differences: a table, a JSON array or CSV.
-    #[arg(long, value_enum, default_value_t = RecordFormat::Table)]
-    pub format: RecordFormat,
+    /// How to print the differences: a table, a JSON array, CSV or a Markdown table.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 /// A point in history as a person names it (`AsOf::parse`).
@@ -569,7 +559,7 @@ fn point_arg(text: &str) -> Result<AsOf, String> {
     AsOf::parse(text, crate::time::now_utc())
 }
 
-/// How a report's rows print: as change records do, or as Markdown.
+/// How rows print: reports, change records (`drift`, `history`, `diff`) and `runs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// Aligned columns for a person.
@@ -686,6 +676,35 @@ mod tests {
         }
         let cli = <Cli as clap::CommandFactory>::command();
         check(&cli, "vpn-inventory");
+    }
+
+    /// Commands whose output is the same kind take the same `--format` values: rows (reports,
+    /// change records, runs), one outcome (sync, prune, forget-scope), a state (status,
+    /// config check).
+    #[test]
+    fn outputs_of_one_kind_take_the_same_formats() {
+        let cli = <Cli as clap::CommandFactory>::command();
+        let formats = |path: &[&str]| -> Vec<String> {
+            let mut command = &cli;
+            for name in path {
+                command = command.find_subcommand(name).expect(name);
+            }
+            let format = command.get_arguments().find(|a| a.get_id() == "format");
+            let values = format.expect("--format").get_possible_values();
+            values.iter().map(|v| v.get_name().to_owned()).collect()
+        };
+        let kinds: [&[&[&str]]; 3] = [
+            &[&["report"], &["drift"], &["history"], &["diff"], &["runs"]],
+            &[&["sync"], &["prune"], &["forget-scope"]],
+            &[&["status"], &["config", "check"]],
+        ];
+        for kind in kinds {
+            let first = formats(kind[0]);
+            for path in &kind[1..] {
+                assert_eq!(formats(path), first, "{path:?} and {:?}", kind[0]);
+            }
+        }
+        assert_eq!(formats(&["runs"]), ["table", "json", "csv", "markdown"]);
     }
 
     #[test]

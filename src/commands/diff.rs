@@ -8,7 +8,7 @@
 use super::drift::{Line, render};
 use super::print_stdout;
 use super::project_target::Only;
-use crate::cli::{DiffArgs, RecordFormat};
+use crate::cli::{DiffArgs, OutputFormat};
 use crate::config::Config;
 use crate::drift::{Category, ChangeKind, Previous, Verdict, judge};
 use crate::store::{AsOf, DatabaseUrl, Store, VersionPair};
@@ -54,7 +54,7 @@ pub async fn run(
     let lines: Vec<Line> = differences.iter().map(Line::from).collect();
     let json = || crate::json::to_string_pretty(&differences) + "\n";
     let mut text = render(&lines, false, args.format, json)?;
-    if args.format == RecordFormat::Table && differences.is_empty() {
+    if args.format == OutputFormat::Table && differences.is_empty() {
         text = text.replace("(no changes)", "(no differences)");
     }
     print_stdout(&text)?;

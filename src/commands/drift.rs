@@ -13,10 +13,12 @@
 
 use super::project_target::{Only, ShortIds, target_cell};
 use super::{one_line, plain_table, print_stdout, table_text};
-use crate::cli::{DriftArgs, HistoryArgs, RecordFormat};
+use crate::cli::{DriftArgs, HistoryArgs, OutputFormat};
 use crate::drift::{Category, ChangeKind};
 use crate::json::lossy;
-use crate::store::{DatabaseUrl, Named, RecordFilter, RecordedChange, RunStatus, Store};
+use crate::store::{
+    Cell, DatabaseUrl, Named, QueryTable, RecordFilter, RecordedChange, RunStatus, Store,
+};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::process::ExitCode;
@@ -118,7 +120,7 @@ pub async fn history(database: &DatabaseUrl, args: HistoryArgs) -> anyhow::Resul
     let store = Store::open_for_reading(database).await?;
     let only = Only::resolve(&store, &args.only).await?;
     let id = match store.connection_named(&args.connection).await? {
-        Named::None if args.format != RecordFormat::Table => {
+        Named::None if args.format != OutputFormat::Table => {
             // A script asking about an id no run has seen gets an empty answer, as it always
             // has; a person gets told.
             print_stdout(&render_records(&[], args.format)?)?;
@@ -134,13 +136,13 @@ pub async fn history(database: &DatabaseUrl, args: HistoryArgs) -> anyhow::Resul
         ..RecordFilter::default()
     };
     let records = store.change_records(&filter).await?;
-    if records.is_empty() && args.format == RecordFormat::Table && narrowed {
+    if records.is_empty() && args.format == OutputFormat::Table && narrowed {
         anyhow::bail!(
             "no history for connection {} in that --project or --target",
             one_line(&id)
         );
     }
-    if records.is_empty() && args.format == RecordFormat::Table {
+    if records.is_empty() && args.format == OutputFormat::Table {
         anyhow::bail!(
             "no history for connection {}: its records were pruned",
             one_line(&id)
@@ -228,7 +230,7 @@ impl<'a> From<&'a RecordedChange> for Line<'a> {
     }
 }
 
-fn render_records(records: &[RecordedChange], format: RecordFormat) -> anyhow::Result<String> {
+fn render_records(records: &[RecordedChange], format: OutputFormat) -> anyhow::Result<String> {
     let json = || crate::json::to_string_pretty(records) + "\n";
     let lines: Vec<Line> = records.iter().map(Line::from).collect();
     render(&lines, true, format, json)
@@ -239,13 +241,14 @@ fn render_records(records: &[RecordedChange], format: RecordFormat) -> anyhow::R
 pub(super) fn render(
     lines: &[Line],
     with_when: bool,
-    format: RecordFormat,
+    format: OutputFormat,
     json: impl FnOnce() -> String,
 ) -> anyhow::Result<String> {
     Ok(match format {
-        RecordFormat::Json => json(),
-        RecordFormat::Csv => csv(lines, with_when)?,
-        RecordFormat::Table => table(lines, with_when),
+        OutputFormat::Json => json(),
+        OutputFormat::Csv => csv(lines, with_when)?,
+        OutputFormat::Markdown => markdown(lines, with_when)?,
+        OutputFormat::Table => table(lines, with_when),
     })
 }
 
@@ -316,19 +319,46 @@ fn row(l: &Line, with_when: bool) -> Vec<String> {
     row
 }
 
-/// RFC 4180 CSV (records end in `\n`), header first.
-fn csv(lines: &[Line], with_when: bool) -> anyhow::Result<String> {
-    let mut out = csv::Writer::from_writer(Vec::new());
+/// The CSV's and the Markdown table's column names.
+fn columns(with_when: bool) -> Vec<&'static str> {
     let (before, after) = if with_when {
         (&RECORD_COLUMNS.0[..], &RECORD_COLUMNS.1[..])
     } else {
         (&[][..], &[][..])
     };
-    out.write_record(before.iter().chain(&COLUMNS).chain(after))?;
+    before
+        .iter()
+        .chain(&COLUMNS)
+        .chain(after)
+        .copied()
+        .collect()
+}
+
+/// RFC 4180 CSV (records end in `\n`), header first.
+fn csv(lines: &[Line], with_when: bool) -> anyhow::Result<String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(columns(with_when))?;
     for l in lines {
         out.write_record(row(l, with_when))?;
     }
     Ok(String::from_utf8(out.into_inner()?)?)
+}
+
+/// A Markdown table of the CSV's columns and cells, as reports write one.
+fn markdown(lines: &[Line], with_when: bool) -> anyhow::Result<String> {
+    let table = QueryTable {
+        columns: columns(with_when).into_iter().map(String::from).collect(),
+        rows: lines
+            .iter()
+            .map(|l| {
+                row(l, with_when)
+                    .into_iter()
+                    .map(|c| Cell::Text(Some(c)))
+                    .collect()
+            })
+            .collect(),
+    };
+    super::report::render(&table, OutputFormat::Markdown)
 }
 
 fn table(lines: &[Line], with_when: bool) -> String {
@@ -410,11 +440,11 @@ mod tests {
     }
 
     fn csv_of(records: &[RecordedChange]) -> String {
-        render_records(records, RecordFormat::Csv).unwrap()
+        render_records(records, OutputFormat::Csv).unwrap()
     }
 
     fn table_of(records: &[RecordedChange]) -> String {
-        render_records(records, RecordFormat::Table).unwrap()
+        render_records(records, OutputFormat::Table).unwrap()
     }
 
     #[test]
@@ -478,7 +508,7 @@ mod tests {
     #[test]
     fn json_leaves_absent_values_out_and_writes_times_with_z() {
         let text =
-            render_records(&[record("n", None, Some(json!(null)))], RecordFormat::Json).unwrap();
+            render_records(&[record("n", None, Some(json!(null)))], OutputFormat::Json).unwrap();
         let parsed: Value = serde_json::from_str(&text).unwrap();
         let obj = parsed[0].as_object().unwrap();
         assert!(!obj.contains_key("old"), "{text}");

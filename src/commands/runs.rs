@@ -4,8 +4,8 @@
 
 use super::project_target::{Only, ShortIds, target_cell};
 use super::{one_line, plain_table, print_stdout, screen_table, table_text};
-use crate::cli::{RunsArgs, TableFormat};
-use crate::store::{DatabaseUrl, RunFilter, RunRow, Store};
+use crate::cli::{OutputFormat, RunsArgs};
+use crate::store::{Cell, DatabaseUrl, QueryTable, RunFilter, RunRow, Store};
 use std::process::ExitCode;
 
 pub async fn run(database: &DatabaseUrl, args: RunsArgs) -> anyhow::Result<ExitCode> {
@@ -25,9 +25,10 @@ pub async fn run(database: &DatabaseUrl, args: RunsArgs) -> anyhow::Result<ExitC
     };
     let runs = store.runs(&filter).await?;
     let text = match args.format {
-        TableFormat::Json => crate::json::to_string_pretty(&runs) + "\n",
-        TableFormat::Table if args.wide => wide_table(&runs),
-        TableFormat::Table => table(&runs),
+        OutputFormat::Json => crate::json::to_string_pretty(&runs) + "\n",
+        OutputFormat::Table if args.wide => wide_table(&runs),
+        OutputFormat::Table => table(&runs),
+        rows => super::report::render(&every_column(&runs), rows)?,
     };
     print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
@@ -115,6 +116,59 @@ fn wide_table(runs: &[RunRow]) -> String {
         table.add_row(cells);
     }
     table_text(&table)
+}
+
+/// Every column, as the JSON names them, for CSV and Markdown: the scope as compact JSON,
+/// times in RFC 3339.
+fn every_column(runs: &[RunRow]) -> QueryTable {
+    let columns = [
+        "sync_id",
+        "run_id",
+        "apply_order",
+        "status",
+        "target",
+        "project_id",
+        "region",
+        "started_at",
+        "finished_at",
+        "duration_seconds",
+        "pages",
+        "fetched",
+        "added",
+        "removed",
+        "modified",
+        "unchanged",
+        "baseline",
+        "scope",
+        "note",
+    ];
+    let rows = runs.iter().map(|r| {
+        vec![
+            Cell::Int(r.sync_id),
+            Cell::Int(Some(r.run_id)),
+            Cell::Int(r.apply_order),
+            Cell::Text(Some(r.status.to_string())),
+            Cell::Text(r.target.clone()),
+            Cell::Text(Some(r.project_id.clone())),
+            Cell::Text(r.region.clone()),
+            Cell::Time(Some(r.started_at)),
+            Cell::Time(r.finished_at),
+            Cell::Float(r.duration_seconds),
+            Cell::Int(Some(r.pages)),
+            Cell::Int(Some(r.fetched)),
+            Cell::Int(r.added),
+            Cell::Int(r.removed),
+            Cell::Int(r.modified),
+            Cell::Int(r.unchanged),
+            Cell::Bool(Some(r.baseline)),
+            Cell::Json(Some(r.scope.clone())),
+            Cell::Text(Some(note(r, true)).filter(|n| !n.is_empty())),
+        ]
+    });
+    QueryTable {
+        columns: columns.map(String::from).to_vec(),
+        rows: rows.collect(),
+    }
 }
 
 /// `1st`, `2nd`, `3rd`, `4th`, ..., `11th`, ..., `21st`.

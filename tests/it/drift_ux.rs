@@ -10,6 +10,7 @@ backend_tests!(
     history_names_a_connection_by_id_prefix_or_name,
     diff_gives_the_net_difference_between_two_runs,
     diff_reads_many_versions_a_chunk_at_a_time,
+    rows_print_as_csv_and_markdown_wherever_they_print,
 );
 
 async fn json_of(env: &TestEnv, args: &[&str]) -> Vec<Value> {
@@ -414,5 +415,73 @@ async fn diff_reads_many_versions_a_chunk_at_a_time(backend: Backend) {
         for key in ["connection_id", "change", "field", "old", "new"] {
             assert_eq!(d.get(key), r.get(key), "{key}: {d} / {r}");
         }
+    }
+}
+
+/// Every command that prints rows (`drift`, `history`, `diff`, `runs`) prints them as CSV
+/// and as a Markdown table too: a header, then one line per JSON row, with the same cells.
+async fn rows_print_as_csv_and_markdown_wherever_they_print(backend: Backend) {
+    let env = TestEnv::generated(backend, 12, 64).await;
+    env.sync(&[]).await;
+    let mut served = env.sim.state.inventory();
+    let Changed { id: changed, .. } = change_some(&mut served);
+    env.sim.state.set_inventory(served);
+    env.sync(&[]).await;
+    let commands: [&[&str]; 4] = [
+        &["drift"],
+        &["history", &changed],
+        &["diff", "1", "latest"],
+        &["runs"],
+    ];
+    for command in commands {
+        let json = json_of(&env, command).await;
+        assert!(!json.is_empty(), "{command:?}");
+        let with = |format: &'static str| {
+            let mut args = command.to_vec();
+            args.extend(["--format", format]);
+            args
+        };
+        let csv = env.run(&with("csv")).await.assert_ok().stdout.clone();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let header = reader.headers().unwrap().clone();
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), json.len(), "{command:?} csv");
+        let id_column = if command[0] == "runs" {
+            "run_id"
+        } else {
+            "connection_id"
+        };
+        let at = header.iter().position(|h| h == id_column).expect(id_column);
+        for (row, object) in rows.iter().zip(&json) {
+            let id = match &object[id_column] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            assert_eq!(row[at], id, "{command:?} csv row");
+        }
+
+        let markdown = env.run(&with("markdown")).await.assert_ok().stdout.clone();
+        let lines: Vec<&str> = markdown.lines().collect();
+        assert_eq!(lines.len(), json.len() + 2, "{command:?}:\n{markdown}");
+        let names: Vec<&str> = lines[0]
+            .trim_matches('|')
+            .split('|')
+            .map(str::trim)
+            .collect();
+        assert_eq!(
+            names,
+            header.iter().collect::<Vec<_>>(),
+            "{command:?} markdown"
+        );
+        assert!(
+            lines[1].starts_with("| -") || lines[1].starts_with("|-"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2..]
+                .iter()
+                .all(|l| l.starts_with('|') && l.ends_with('|'))
+        );
     }
 }
