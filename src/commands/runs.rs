@@ -29,6 +29,7 @@ pub async fn run(database: &DatabaseUrl, args: RunsArgs) -> anyhow::Result<ExitC
         TableFormat::Table if args.wide => wide_table(&runs),
         TableFormat::Table => table(&runs),
     };
+    store.close().await;
     print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }
