@@ -51,6 +51,8 @@ pub async fn run(
         }
         differences.extend(chunk.iter().flat_map(differences_of));
     }
+    drop(cursor);
+    store.close().await;
     let lines: Vec<Line> = differences.iter().map(Line::from).collect();
     let json = || crate::json::to_string_pretty(&differences) + "\n";
     let mut text = render(&lines, false, args.format, json)?;

@@ -90,6 +90,7 @@ pub async fn run(database: &DatabaseUrl, args: DriftArgs) -> anyhow::Result<Exit
         .await?
         .into_iter()
         .partition(|r| r.record.baseline && !args.include_baseline);
+    store.close().await;
     print_stdout(&render_records(&records, args.format)?)?;
     if !baseline.is_empty() {
         tell_baseline_left_out(&baseline);
@@ -136,6 +137,7 @@ pub async fn history(database: &DatabaseUrl, args: HistoryArgs) -> anyhow::Resul
         ..RecordFilter::default()
     };
     let records = store.change_records(&filter).await?;
+    store.close().await;
     if records.is_empty() && args.format == OutputFormat::Table && narrowed {
         anyhow::bail!(
             "no history for connection {} in that --project or --target",

@@ -41,6 +41,8 @@ pub async fn run(
         ExportFormat::Json => write_array(&mut out, &mut source).await,
         ExportFormat::Projects => write_projects(&mut out, &mut source).await,
     };
+    drop(source);
+    store.close().await;
     match result.and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         other => other?,

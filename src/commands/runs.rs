@@ -30,6 +30,7 @@ pub async fn run(database: &DatabaseUrl, args: RunsArgs) -> anyhow::Result<ExitC
         OutputFormat::Table => table(&runs),
         rows => super::report::render(&every_column(&runs), rows)?,
     };
+    store.close().await;
     print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -23,6 +23,7 @@ pub async fn run(database: &DatabaseUrl, args: StatusArgs) -> anyhow::Result<Exi
                 .as_ref()
                 .is_none_or(|t| scope.targets.contains(t))
     });
+    store.close().await;
     let text = match args.format {
         TableFormat::Json => {
             let mut json = serde_json::to_value(&status)?;

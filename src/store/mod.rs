@@ -85,13 +85,23 @@ impl Store {
         let store = Self {
             db: Db::connect(url, Access::Read).await?,
         };
-        migrate::check_readable(&store.db, url).await?;
+        let readable = store.check_readable(url).await;
+        if readable.is_err() {
+            // Closed now, the connections remove what SQLite created beside the file.
+            store.close().await;
+        }
+        readable.map(|()| store)
+    }
+
+    /// That `url`'s schema is the one this build reads.
+    async fn check_readable(&self, url: &DatabaseUrl) -> anyhow::Result<()> {
+        migrate::check_readable(&self.db, url).await?;
         let (found, needed) = (
-            store.schema_version().await,
-            migrate::latest_version(&store.db),
+            self.schema_version().await,
+            migrate::latest_version(&self.db),
         );
         match found {
-            Ok(Some(version)) if version == needed => Ok(store),
+            Ok(Some(version)) if version == needed => Ok(()),
             Ok(Some(version)) if version > needed => anyhow::bail!(
                 "{url} has schema version {version}, newer than this vpn-inventory knows \
                  ({needed}): use a newer vpn-inventory"

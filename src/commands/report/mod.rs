@@ -64,6 +64,7 @@ pub async fn run(
         Err(e) => Err(e),
     };
     drop(output);
+    store.close().await;
     let written = written.and_then(|left_out| Ok(stdout.flush().map(|()| left_out)?));
     match written {
         // A closed pipe (`| head`) is not an error: the rows it wanted were written.

@@ -18,6 +18,7 @@ mod bulk;
 mod cells;
 mod lock;
 pub mod migrate;
+mod reader;
 pub mod sql;
 mod url;
 
@@ -264,7 +265,6 @@ async fn connect_sqlite(url: &DatabaseUrl, access: Access) -> anyhow::Result<sql
     let options = SqliteConnectOptions::from_str(url.expose())
         .with_context(|| format!("invalid SQLite database URL {url}"))?
         .create_if_missing(access == Access::Write)
-        .journal_mode(SqliteJournalMode::Wal)
         // In WAL mode a commit then writes the log without waiting for the disk: a power loss
         // may undo the last commits but never corrupts, and an undone apply leaves its run for
         // the next sync to mark abandoned and redo.
@@ -278,27 +278,35 @@ async fn connect_sqlite(url: &DatabaseUrl, access: Access) -> anyhow::Result<sql
         // 100,000 connections 9% slower (each staging commit rewrites every index leaf it
         // touched). Incremental auto-vacuum lets an apply give back what its staging freed
         // (`tidy_after_apply`).
+        // The journal mode is a setting of the file, kept by it: only a writer sets it.
         Access::Write => options
             .page_size(8 * 1024)
-            .auto_vacuum(SqliteAutoVacuum::Incremental),
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
+            .journal_mode(SqliteJournalMode::Wal),
         Access::Read => options,
     };
-    let file = options.get_filename();
-    match access {
+    let file = options.get_filename().to_owned();
+    let options = match access {
         Access::Write => {
-            create_private(file).with_context(|| format!("cannot create SQLite database {url}"))?
+            create_private(&file)
+                .with_context(|| format!("cannot create SQLite database {url}"))?;
+            options
         }
-        Access::Read if is_file(file) && !file.exists() => anyhow::bail!(
+        Access::Read if is_file(&file) && !file.exists() => anyhow::bail!(
             "there is no inventory at {url}: run `vpn-inventory sync` first, or point \
              --database (VPN_INVENTORY_DATABASE) at one"
         ),
-        Access::Read => {}
-    }
-    SqlitePoolOptions::new()
+        Access::Read if is_file(&file) => reader::options(options, &file),
+        Access::Read => options,
+    };
+    let opened = SqlitePoolOptions::new()
         .max_connections(4)
         .connect_with(options)
-        .await
-        .with_context(|| format!("cannot open SQLite database {url}"))
+        .await;
+    opened.map_err(|e| {
+        let hint = reader::hint(&e, &file).unwrap_or_default();
+        anyhow::Error::new(e).context(format!("cannot open SQLite database {url}{hint}"))
+    })
 }
 
 async fn connect_postgres(url: &DatabaseUrl) -> anyhow::Result<sqlx::PgPool> {
