@@ -16,6 +16,8 @@ backend_tests!(
     a_large_result_is_written_in_every_format,
     two_projects_are_told_apart_in_every_report,
     every_report_runs_without_rows_in_every_format,
+    a_report_that_is_not_one_read_only_query_is_refused,
+    the_store_refuses_sql_that_leaves_its_read_only_transaction,
 );
 
 /// `report NAME --format json` with `--param` for each of `params`; must succeed.
@@ -679,7 +681,10 @@ async fn reports_change_nothing_and_say_what_is_wrong(backend: Backend) {
 
     // Nothing a report says can write, on either backend.
     let before = env.export().await;
-    let delete = file("delete.sql", "DELETE FROM connections");
+    let delete = file(
+        "delete.sql",
+        "WITH n AS (SELECT 1) DELETE FROM connections WHERE id IN (SELECT id FROM connections)",
+    );
     let run = env.run(&["report", "--file", &delete]).await;
     assert_eq!(run.code, Some(1), "{}", run.stdout);
     assert!(run.stderr.contains("report delete:"), "{}", run.stderr);
@@ -1006,3 +1011,160 @@ async fn every_report_runs_without_rows_in_every_format(backend: Backend) {
     }
 }
 
+/// A report is one query that changes nothing: transaction control, settings, COPY, blocks
+/// of code, procedures, large-object and server-file functions and a second statement are
+/// refused by name before anything runs. PostgreSQL under a superuser took them all inside
+/// the read-only transaction, and `COPY (...) TO` wrote its file on the server.
+async fn a_report_that_is_not_one_read_only_query_is_refused(backend: Backend) {
+    let env = TestEnv::generated(backend, 10, 3).await;
+    env.sync(&[]).await;
+    let before = env.export().await;
+    let dir = tempfile::tempdir().unwrap();
+    // What the server would write goes to /tmp, where it may write (the test's directory is
+    // root's).
+    let server_file = |what: &str| format!("/tmp/vpninv-report-{}-{what}", std::process::id());
+    let (copied, ran, exported) = (
+        server_file("copy"),
+        server_file("program"),
+        server_file("lo"),
+    );
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "COMMIT".into(),
+            "it is COMMIT (transaction control), not a query",
+        ),
+        ("ROLLBACK".into(), "it is ROLLBACK (transaction control)"),
+        ("END".into(), "it is END (transaction control)"),
+        ("ABORT".into(), "it is ABORT (transaction control)"),
+        ("BEGIN".into(), "it is BEGIN (transaction control)"),
+        (
+            "START TRANSACTION READ WRITE".into(),
+            "it is START (transaction control)",
+        ),
+        (
+            "SAVEPOINT s".into(),
+            "it is SAVEPOINT (transaction control)",
+        ),
+        (
+            "RELEASE SAVEPOINT s".into(),
+            "it is RELEASE (transaction control)",
+        ),
+        (
+            "PREPARE TRANSACTION 'x'".into(),
+            "it is PREPARE (transaction control)",
+        ),
+        (
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE".into(),
+            "it is SET (a setting)",
+        ),
+        (
+            "SET transaction_read_only = off".into(),
+            "it is SET (a setting)",
+        ),
+        ("RESET ALL".into(), "it is RESET (a setting)"),
+        (
+            format!("COPY (SELECT id FROM connections) TO '{copied}'"),
+            "it is COPY (which reads and writes files and runs programs)",
+        ),
+        (
+            format!("COPY (SELECT 1) TO PROGRAM 'touch {ran}'"),
+            "it is COPY",
+        ),
+        ("COPY connections FROM '/etc/hostname'".into(), "it is COPY"),
+        (
+            "DO $$ BEGIN DELETE FROM connections; END $$".into(),
+            "it is DO (a block of code)",
+        ),
+        ("CALL forget()".into(), "it is CALL (a procedure)"),
+        (
+            "DELETE FROM connections".into(),
+            "it is DELETE, not a query",
+        ),
+        (
+            format!("SELECT lo_export(lo_import('/etc/hostname'), '{exported}')"),
+            "it calls lo_export(), which is a large-object function",
+        ),
+        (
+            "SELECT lo_import('/etc/hostname')".into(),
+            "it calls lo_import(), which is a large-object function",
+        ),
+        (
+            "SELECT pg_read_file('/etc/hostname')".into(),
+            "it calls pg_read_file(), which reads a server file",
+        ),
+        (
+            "SELECT set_config('default_transaction_read_only', 'off', false)".into(),
+            "it calls set_config(), which changes a setting",
+        ),
+        (
+            "SELECT * FROM dblink_exec('dbname=postgres', 'SELECT 1') AS t (x text)".into(),
+            "it calls dblink_exec(), which opens a connection of its own",
+        ),
+        (
+            "SELECT 1; DELETE FROM connections".into(),
+            "it holds more than one statement",
+        ),
+    ];
+    for (i, (sql, error)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("refused-{i}.sql"));
+        std::fs::write(&path, format!("-- title: Refused\n{sql}\n")).unwrap();
+        let run = env
+            .run(&["report", "--file", &path.display().to_string()])
+            .await;
+        assert_eq!(run.code, Some(1), "{sql}: {}", run.stdout);
+        assert!(run.stdout.is_empty(), "{sql}: {}", run.stdout);
+        assert!(run.stderr.contains(error), "{sql}: {}", run.stderr);
+    }
+    for path in [&copied, &ran, &exported] {
+        let written = std::path::Path::new(path).exists();
+        let _ = std::fs::remove_file(path);
+        assert!(!written, "{path} was written");
+    }
+    assert_eq!(env.export().await, before);
+    if backend == Backend::Postgres {
+        let db = env.db().await;
+        let objects = db
+            .scalar("SELECT COUNT(*) FROM pg_largeobject_metadata")
+            .await;
+        db.close().await;
+        assert_eq!(objects, 0, "large objects");
+    }
+    assert_eq!(env.sync(&[]).await["status"], "complete");
+}
+
+/// Below the report's own checks, the store refuses a statement that left its read-only
+/// transaction: ended it (PostgreSQL then ran the rest outside any), or wrote.
+async fn the_store_refuses_sql_that_leaves_its_read_only_transaction(backend: Backend) {
+    use vpn_inventory::store::{DatabaseUrl, QueryTable, Store};
+    let env = TestEnv::generated(backend, 0, 1).await;
+    env.run(&["migrate"]).await.assert_ok();
+    let url = DatabaseUrl::parse(&env.database_url()).unwrap();
+    let store = Store::open_for_reading(&url).await.unwrap();
+    let mut table = QueryTable::default();
+    store
+        .query_rows("SELECT 1 AS one", Vec::new(), &mut table)
+        .await
+        .unwrap();
+    assert_eq!(table.columns, ["one"]);
+    for sql in ["COMMIT", "ROLLBACK"] {
+        let error = store
+            .query_rows(sql, Vec::new(), &mut QueryTable::default())
+            .await
+            .expect_err(sql);
+        assert!(
+            format!("{error:#}").contains("transaction"),
+            "{sql}: {error:#}"
+        );
+        // The store's connections read on as before.
+        let mut table = QueryTable::default();
+        store
+            .query_rows(
+                "SELECT COUNT(*) AS n FROM sync_runs",
+                Vec::new(),
+                &mut table,
+            )
+            .await
+            .unwrap();
+        assert_eq!(table.rows.len(), 1, "{sql}");
+    }
+}
