@@ -76,7 +76,8 @@ pub enum Kind {
     /// as a list in `IN (:keys)` and as a table in `VALUES :keys`.
     List,
     /// A complete run: its id, `latest`, or a time (as for `time`) meaning the latest run
-    /// applied by then; bound as the run's id.
+    /// applied by then; bound as the run's id (`latest` as NULL before any run completed:
+    /// the empty inventory, which matches no run).
     Run,
     /// `true` or `false`, bound as the database's boolean: test it as `:flag` or `NOT :flag`.
     Boolean,

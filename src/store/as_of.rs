@@ -140,15 +140,20 @@ impl Store {
         }
     }
 
-    /// The id of a complete run: the latest (`None`), the given one (which must be complete),
-    /// or the one whose apply the point stands for.
-    pub async fn complete_run_at(&self, at: Option<AsOf>) -> anyhow::Result<i64> {
+    /// The id of a complete run: the latest (`None`, which is none before a run completed:
+    /// an empty inventory), the given one (which must be complete), or the one whose apply
+    /// the point stands for.
+    pub async fn complete_run_at(&self, at: Option<AsOf>) -> anyhow::Result<Option<i64>> {
         match at {
             Some(AsOf::Run(run)) => {
                 self.resolve_as_of(AsOf::Run(run)).await?;
-                Ok(run)
+                Ok(Some(run))
             }
-            at => Ok(self.applied_at(at.unwrap_or(AsOf::Latest)).await?.run_id),
+            None | Some(AsOf::Latest) => {
+                let latest = applied(&mut self.db.begin().await?, None).await?;
+                Ok(latest.map(|applied| applied.run_id))
+            }
+            Some(at) => Ok(Some(self.applied_at(at).await?.run_id)),
         }
     }
 }

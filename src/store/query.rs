@@ -34,7 +34,8 @@ impl RowSink for QueryTable {
 
 impl Store {
     /// Runs `text` (`$1`, `$2`, ... for `binds`, in order) where it can change nothing
-    /// (a query-only transaction), in one snapshot, handing its rows to `sink`.
+    /// (a query-only transaction), in one snapshot, handing its rows to `sink`; an error when
+    /// it left that transaction (ended it, or wrote), after the rows it gave.
     pub async fn query_rows(
         &self,
         text: &str,
@@ -47,7 +48,10 @@ impl Store {
             sql = sql.arg(cell);
         }
         let mut tx = self.db.begin_query_only().await?;
-        let fed = feed(&mut tx, sql, sink).await;
+        let mut fed = feed(&mut tx, sql, sink).await;
+        if fed.is_ok() {
+            fed = tx.check_query_only().await;
+        }
         tx.end_query_only().await?;
         fed
     }

@@ -5,6 +5,7 @@ use crate::support::{Backend, TestEnv};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use vpn_inventory::reports::{Kind, Report};
 use vpn_simulator::mutate::AppliedChange;
 
 backend_tests!(
@@ -14,6 +15,9 @@ backend_tests!(
     reports_change_nothing_and_say_what_is_wrong,
     a_large_result_is_written_in_every_format,
     two_projects_are_told_apart_in_every_report,
+    every_report_runs_without_rows_in_every_format,
+    a_report_that_is_not_one_read_only_query_is_refused,
+    the_store_refuses_sql_that_leaves_its_read_only_transaction,
 );
 
 /// `report NAME --format json` with `--param` for each of `params`; must succeed.
@@ -677,7 +681,10 @@ async fn reports_change_nothing_and_say_what_is_wrong(backend: Backend) {
 
     // Nothing a report says can write, on either backend.
     let before = env.export().await;
-    let delete = file("delete.sql", "DELETE FROM connections");
+    let delete = file(
+        "delete.sql",
+        "WITH n AS (SELECT 1) DELETE FROM connections WHERE id IN (SELECT id FROM connections)",
+    );
     let run = env.run(&["report", "--file", &delete]).await;
     assert_eq!(run.code, Some(1), "{}", run.stdout);
     assert!(run.stderr.contains("report delete:"), "{}", run.stderr);
@@ -935,4 +942,250 @@ async fn a_large_result_is_written_in_every_format(backend: Backend) {
         "{}",
         &table[table.len() - 60..]
     );
+}
+
+/// `report NAME` with `params` in every format, which must succeed without a row: a table of
+/// the header and `(no rows)`, a CSV header, a Markdown header, JSON `[]`, the same columns
+/// in each. Returns the columns.
+async fn no_rows(env: &TestEnv, name: &str, params: &[String]) -> Vec<String> {
+    let output = |format: &'static str| {
+        let mut args = vec!["report", name, "--format", format];
+        for param in params {
+            args.extend(["--param", param]);
+        }
+        async move {
+            let run = env.run(&args).await;
+            assert_eq!(run.code, Some(0), "{name} {format}: {}", run.stderr);
+            run.stdout
+        }
+    };
+    let csv = output("csv").await;
+    let columns: Vec<String> = csv.trim_end().split(',').map(str::to_owned).collect();
+    assert!(columns.contains(&"project_id".to_owned()), "{name}: {csv}");
+    assert_eq!(csv, format!("{}\n", columns.join(",")), "{name}: no rows");
+    let table = output("table").await;
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{name}: {table}");
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), columns);
+    assert_eq!(lines[1], "(no rows)", "{name}");
+    let markdown = output("markdown").await;
+    let lines: Vec<&str> = markdown.lines().collect();
+    assert_eq!(lines.len(), 2, "{name}: {markdown}");
+    assert_eq!(lines[0], format!("| {} |", columns.join(" | ")), "{name}");
+    let json: Value = serde_json::from_str(&output("json").await).unwrap();
+    assert_eq!(json, json!([]), "{name}");
+    columns
+}
+
+/// Every built-in report runs where it finds nothing, in every format: on a database just
+/// migrated, and with parameters that match nothing, giving the same columns as with rows.
+/// On PostgreSQL the columns of a result without rows were read from the statement prepared
+/// without its parameters' types, and `lifetimes` failed (`operator does not exist: bigint <
+/// text`).
+async fn every_report_runs_without_rows_in_every_format(backend: Backend) {
+    let reports = Report::builtin_all();
+    assert!(reports.len() >= 12, "{}", reports.len());
+    // A value for each parameter that must be given, which matches nothing.
+    let nothing = |report: &Report| -> Vec<String> {
+        let required = report.header.params.iter().filter(|p| p.default.is_none());
+        let value = |kind: Kind| match kind {
+            Kind::Text | Kind::List => "no-such-value",
+            Kind::Integer => "0",
+            Kind::Time => "now",
+            Kind::Run => "latest",
+            Kind::Boolean => "false",
+        };
+        required
+            .map(|p| format!("{}={}", p.name, value(p.kind)))
+            .collect()
+    };
+
+    let empty = TestEnv::generated(backend, 0, 1).await;
+    empty.run(&["migrate"]).await.assert_ok();
+    let mut columns = BTreeMap::new();
+    for report in &reports {
+        let got = no_rows(&empty, &report.name, &nothing(report)).await;
+        columns.insert(report.name.clone(), got);
+    }
+
+    let env = TestEnv::generated(backend, 30, 5).await;
+    env.sync(&[]).await;
+    for report in &reports {
+        let name = &report.name;
+        let mut params = nothing(report);
+        let mut args = vec!["report", name, "--format", "csv"];
+        for param in &params {
+            args.extend(["--param", param]);
+        }
+        let with_defaults = env.run(&args).await;
+        let header = with_defaults
+            .assert_ok()
+            .stdout
+            .lines()
+            .next()
+            .unwrap_or_default();
+        assert_eq!(
+            header,
+            columns[name].join(","),
+            "{name}: the columns of a database"
+        );
+        params.push("project=00000000000000000000000000000000".to_owned());
+        assert_eq!(no_rows(&env, name, &params).await, columns[name], "{name}");
+    }
+}
+
+/// A report is one query that changes nothing: transaction control, settings, COPY, blocks
+/// of code, procedures, large-object and server-file functions and a second statement are
+/// refused by name before anything runs. PostgreSQL under a superuser took them all inside
+/// the read-only transaction, and `COPY (...) TO` wrote its file on the server.
+async fn a_report_that_is_not_one_read_only_query_is_refused(backend: Backend) {
+    let env = TestEnv::generated(backend, 10, 3).await;
+    env.sync(&[]).await;
+    let before = env.export().await;
+    let dir = tempfile::tempdir().unwrap();
+    // What the server would write goes to /tmp, where it may write (the test's directory is
+    // root's).
+    let server_file = |what: &str| format!("/tmp/vpninv-report-{}-{what}", std::process::id());
+    let (copied, ran, exported) = (
+        server_file("copy"),
+        server_file("program"),
+        server_file("lo"),
+    );
+    let cases: Vec<(String, &str)> = vec![
+        (
+            "COMMIT".into(),
+            "it is COMMIT (transaction control), not a query",
+        ),
+        ("ROLLBACK".into(), "it is ROLLBACK (transaction control)"),
+        ("END".into(), "it is END (transaction control)"),
+        ("ABORT".into(), "it is ABORT (transaction control)"),
+        ("BEGIN".into(), "it is BEGIN (transaction control)"),
+        (
+            "START TRANSACTION READ WRITE".into(),
+            "it is START (transaction control)",
+        ),
+        (
+            "SAVEPOINT s".into(),
+            "it is SAVEPOINT (transaction control)",
+        ),
+        (
+            "RELEASE SAVEPOINT s".into(),
+            "it is RELEASE (transaction control)",
+        ),
+        (
+            "PREPARE TRANSACTION 'x'".into(),
+            "it is PREPARE (transaction control)",
+        ),
+        (
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE".into(),
+            "it is SET (a setting)",
+        ),
+        (
+            "SET transaction_read_only = off".into(),
+            "it is SET (a setting)",
+        ),
+        ("RESET ALL".into(), "it is RESET (a setting)"),
+        (
+            format!("COPY (SELECT id FROM connections) TO '{copied}'"),
+            "it is COPY (which reads and writes files and runs programs)",
+        ),
+        (
+            format!("COPY (SELECT 1) TO PROGRAM 'touch {ran}'"),
+            "it is COPY",
+        ),
+        ("COPY connections FROM '/etc/hostname'".into(), "it is COPY"),
+        (
+            "DO $$ BEGIN DELETE FROM connections; END $$".into(),
+            "it is DO (a block of code)",
+        ),
+        ("CALL forget()".into(), "it is CALL (a procedure)"),
+        (
+            "DELETE FROM connections".into(),
+            "it is DELETE, not a query",
+        ),
+        (
+            format!("SELECT lo_export(lo_import('/etc/hostname'), '{exported}')"),
+            "it calls lo_export(), which is a large-object function",
+        ),
+        (
+            "SELECT lo_import('/etc/hostname')".into(),
+            "it calls lo_import(), which is a large-object function",
+        ),
+        (
+            "SELECT pg_read_file('/etc/hostname')".into(),
+            "it calls pg_read_file(), which reads a server file",
+        ),
+        (
+            "SELECT set_config('default_transaction_read_only', 'off', false)".into(),
+            "it calls set_config(), which changes a setting",
+        ),
+        (
+            "SELECT * FROM dblink_exec('dbname=postgres', 'SELECT 1') AS t (x text)".into(),
+            "it calls dblink_exec(), which opens a connection of its own",
+        ),
+        (
+            "SELECT 1; DELETE FROM connections".into(),
+            "it holds more than one statement",
+        ),
+    ];
+    for (i, (sql, error)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("refused-{i}.sql"));
+        std::fs::write(&path, format!("-- title: Refused\n{sql}\n")).unwrap();
+        let run = env
+            .run(&["report", "--file", &path.display().to_string()])
+            .await;
+        assert_eq!(run.code, Some(1), "{sql}: {}", run.stdout);
+        assert!(run.stdout.is_empty(), "{sql}: {}", run.stdout);
+        assert!(run.stderr.contains(error), "{sql}: {}", run.stderr);
+    }
+    for path in [&copied, &ran, &exported] {
+        let written = std::path::Path::new(path).exists();
+        let _ = std::fs::remove_file(path);
+        assert!(!written, "{path} was written");
+    }
+    assert_eq!(env.export().await, before);
+    if backend == Backend::Postgres {
+        let db = env.db().await;
+        let objects = db
+            .scalar("SELECT COUNT(*) FROM pg_largeobject_metadata")
+            .await;
+        db.close().await;
+        assert_eq!(objects, 0, "large objects");
+    }
+    assert_eq!(env.sync(&[]).await["status"], "complete");
+}
+
+/// Below the report's own checks, the store refuses a statement that left its read-only
+/// transaction: ended it (PostgreSQL then ran the rest outside any), or wrote.
+async fn the_store_refuses_sql_that_leaves_its_read_only_transaction(backend: Backend) {
+    use vpn_inventory::store::{DatabaseUrl, QueryTable, Store};
+    let env = TestEnv::generated(backend, 0, 1).await;
+    env.run(&["migrate"]).await.assert_ok();
+    let url = DatabaseUrl::parse(&env.database_url()).unwrap();
+    for sql in ["COMMIT", "ROLLBACK"] {
+        // A store of its own: on SQLite, sqlx's count of the transactions a connection is in
+        // stays wrong once a statement ended one, and the pool hands that connection on.
+        let store = Store::open_for_reading(&url).await.unwrap();
+        let error = store
+            .query_rows(sql, Vec::new(), &mut QueryTable::default())
+            .await
+            .expect_err(sql);
+        let error = format!("{error:#}");
+        assert!(error.contains("transaction"), "{sql}: {error}");
+        if backend == Backend::Postgres {
+            assert!(
+                error.contains("it left its read-only transaction"),
+                "{error}"
+            );
+            // Its connections read on as before.
+            let mut table = QueryTable::default();
+            let count = "SELECT COUNT(*) AS n FROM sync_runs";
+            store
+                .query_rows(count, Vec::new(), &mut table)
+                .await
+                .unwrap();
+            assert_eq!(table.rows.len(), 1, "{sql}");
+        }
+        store.close().await;
+    }
 }

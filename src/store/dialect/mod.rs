@@ -86,10 +86,14 @@ impl Db {
     /// connection until [`Tx::end_query_only`] (or until the connection closes, should the
     /// transaction be dropped instead).
     ///
-    /// PostgreSQL compiles a statement it costs high (a report's join of every network with
-    /// every other, estimated at millions of rows) to machine code first: 5 s of compiling for
-    /// `subnet-overlap`'s 2 s of work on the demo's inventory. A report runs once; it runs
-    /// without JIT.
+    /// PostgreSQL's transaction also reads text as the report's checks do (standard
+    /// conforming strings, whatever the server's default) and carries a mark of its own, the
+    /// setting `vpn_inventory.query_only`, which ends with it (see [`Tx::check_query_only`]).
+    ///
+    /// And it runs without JIT: PostgreSQL compiles a statement it costs high (a report's
+    /// join of every network with every other, estimated at millions of rows) to machine code
+    /// first, 5 s of compiling for `subnet-overlap`'s 2 s of work on the demo's inventory. A
+    /// report runs once.
     pub async fn begin_query_only(&self) -> sqlx::Result<Tx> {
         let mut tx = self.begin().await?;
         match &mut tx {
@@ -99,9 +103,13 @@ impl Db {
                     .await?;
             }
             Tx::Postgres(conn) => {
-                sqlx::query("SELECT set_config('jit', 'off', true)")
-                    .execute(&mut **conn)
-                    .await?;
+                sqlx::query(
+                    "SELECT set_config('standard_conforming_strings', 'on', true),
+                        set_config('vpn_inventory.query_only', 'on', true),
+                        set_config('jit', 'off', true)",
+                )
+                .execute(&mut **conn)
+                .await?;
             }
         }
         Ok(tx)
@@ -247,6 +255,33 @@ impl Db {
 }
 
 impl Tx {
+    /// Whether a transaction of [`Db::begin_query_only`] is still the one it began, after a
+    /// statement ran in it: on PostgreSQL its mark is set (a `COMMIT` or `ROLLBACK` ended it,
+    /// and what came next ran in a transaction of its own), it is read-only and has taken no
+    /// transaction id (which a write takes); on SQLite, the connection is still `query_only`.
+    pub async fn check_query_only(&mut self) -> anyhow::Result<()> {
+        let kept: bool = match self {
+            Tx::Sqlite(tx) => sqlx::query_scalar("SELECT query_only = 1 FROM pragma_query_only")
+                .fetch_one(&mut **tx)
+                .await
+                .context("checking the report's transaction")?,
+            Tx::Postgres(tx) => sqlx::query_scalar(
+                "SELECT current_setting('vpn_inventory.query_only', true) IS NOT DISTINCT FROM 'on'
+                    AND current_setting('transaction_read_only') = 'on'
+                    AND txid_current_if_assigned() IS NULL",
+            )
+            .fetch_one(&mut **tx)
+            .await
+            .context("checking the report's transaction")?,
+        };
+        anyhow::ensure!(
+            kept,
+            "it left its read-only transaction (ended it, or wrote): a report is one query \
+             that changes nothing"
+        );
+        Ok(())
+    }
+
     /// Ends a transaction of [`Db::begin_query_only`]: its connection may write again.
     pub async fn end_query_only(self) -> sqlx::Result<()> {
         match self {

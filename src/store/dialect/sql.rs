@@ -358,6 +358,30 @@ where
     query
 }
 
+/// The type `query` sends each of `binds` as.
+fn bind_types<DB>(binds: &[Cell]) -> Vec<DB::TypeInfo>
+where
+    DB: Database,
+    Option<String>: Type<DB>,
+    Option<i64>: Type<DB>,
+    Option<f64>: Type<DB>,
+    Option<bool>: Type<DB>,
+    Option<Value>: Type<DB>,
+    Option<DateTime<Utc>>: Type<DB>,
+    Option<sqlx::types::Uuid>: Type<DB>,
+{
+    let type_of = |cell: &Cell| match cell {
+        Cell::Text(_) | Cell::IdKey(_) => <Option<String> as Type<DB>>::type_info(),
+        Cell::Int(_) => <Option<i64> as Type<DB>>::type_info(),
+        Cell::Float(_) => <Option<f64> as Type<DB>>::type_info(),
+        Cell::Bool(_) => <Option<bool> as Type<DB>>::type_info(),
+        Cell::Json(_) => <Option<Value> as Type<DB>>::type_info(),
+        Cell::Time(_) => <Option<DateTime<Utc>> as Type<DB>>::type_info(),
+        Cell::Bound(_) => <Option<sqlx::types::Uuid> as Type<DB>>::type_info(),
+    };
+    binds.iter().map(type_of).collect()
+}
+
 /// A result row of either backend.
 pub enum Row {
     Sqlite(sqlx::sqlite::SqliteRow),
@@ -477,11 +501,20 @@ impl Tx {
     }
 
     /// The names of the columns `sql` returns, read from the prepared statement (a query that
-    /// returns no rows still has them).
+    /// returns no rows still has them). It is prepared with its binds' types, as it runs:
+    /// without them PostgreSQL guesses a placeholder's type from its first use, and took
+    /// `$1 AS allowed_min` for text, which `lifetime_seconds < allowed_min` then refused.
     pub async fn column_names(&mut self, sql: Sql) -> sqlx::Result<Vec<String>> {
         match self {
-            Tx::Sqlite(tx) => prepared_columns(&mut **tx, sql.for_sqlite().text).await,
-            Tx::Postgres(tx) => prepared_columns(&mut **tx, sql.text).await,
+            Tx::Sqlite(tx) => {
+                let sql = sql.for_sqlite();
+                let types = bind_types::<Sqlite>(&sql.binds);
+                prepared_columns(&mut **tx, sql.text, &types).await
+            }
+            Tx::Postgres(tx) => {
+                let types = bind_types::<Postgres>(&sql.binds);
+                prepared_columns(&mut **tx, sql.text, &types).await
+            }
         }
     }
 }
@@ -497,14 +530,15 @@ async fn drain<R>(
     Ok(())
 }
 
-/// The column names of `text` as `executor` prepares it.
+/// The column names of `text` as `executor` prepares it with parameters of `types`.
 async fn prepared_columns<'c, E: sqlx::Executor<'c>>(
     executor: E,
     text: Cow<'static, str>,
+    types: &[<E::Database as Database>::TypeInfo],
 ) -> sqlx::Result<Vec<String>> {
     use sqlx::{Column as _, SqlSafeStr as _, Statement as _};
     let statement = executor
-        .prepare(AssertSqlSafe(text.into_owned()).into_sql_str())
+        .prepare_with(AssertSqlSafe(text.into_owned()).into_sql_str(), types)
         .await?;
     Ok(statement
         .columns()
