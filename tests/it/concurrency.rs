@@ -116,12 +116,7 @@ async fn a_second_sync_of_a_scope_waits_then_gives_up_and_a_crash_leaves_no_stal
 async fn syncs_of_different_scopes_run_concurrently_and_correctly(backend: Backend) {
     let env = TestEnv::generated(backend, 90, 52).await;
     let served = env.sim.state.inventory();
-    let mut gateways: Vec<String> = served
-        .iter()
-        .map(|c| c["vgw_id"].as_str().unwrap().to_owned())
-        .collect();
-    gateways.sort();
-    gateways.dedup();
+    let mut gateways = env.gateways();
     gateways.truncate(3);
     let mut scopes: Vec<Vec<String>> = gateways
         .iter()
