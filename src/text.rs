@@ -2,18 +2,47 @@
 
 /// Text for one line a person reads (a table cell, an error): control characters, which a
 /// server or an id could use to forge lines or drive the terminal (ESC sequences), are shown
-/// escaped (`\n`, `\u{1b}`), everything else as it is. Strings as the database holds them
-/// are shown as sent (`crate::json::lossy`): a NUL as `\u{0}`.
+/// escaped (`\n`, `\u{1b}`), and so are the `hidden` characters that reorder or hide text
+/// (`\u{202e}`); everything else as it is. Strings as the database holds them are shown as
+/// sent (`crate::json::lossy`): a NUL as `\u{0}`.
 pub fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in crate::json::lossy(text).chars() {
         if c.is_control() {
             out.extend(c.escape_default());
+        } else if hidden(c) {
+            out.extend(c.escape_unicode());
         } else {
             out.push(c);
         }
     }
     out
+}
+
+/// Characters a terminal does not show as themselves, so that one id could pass for another:
+/// the bidirectional controls, which reorder what follows them (U+202E shows `1-npv` for
+/// `vpn-1`); the line and paragraph separators, which some terminals and mail readers break
+/// lines at; and the invisible ones with no part in a name (zero width space, word joiner and
+/// invisible operators, byte order mark, soft hyphen, tags, interlinear annotation). The zero
+/// width joiner and non-joiner (U+200C, U+200D) stay: Persian and Indic names and emoji need
+/// them to read right, and they reorder nothing.
+fn hidden(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' // arabic letter mark
+            | '\u{200e}'..='\u{200f}' // left-to-right and right-to-left marks
+            | '\u{202a}'..='\u{202e}' // embeddings and overrides
+            | '\u{2066}'..='\u{2069}' // isolates
+            | '\u{2028}'..='\u{2029}' // line and paragraph separators
+            | '\u{00ad}' // soft hyphen
+            | '\u{180e}' // mongolian vowel separator
+            | '\u{200b}' // zero width space
+            | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+            | '\u{206a}'..='\u{206f}' // deprecated format characters
+            | '\u{feff}' // zero width no-break space (byte order mark)
+            | '\u{fff9}'..='\u{fffb}' // interlinear annotation
+            | '\u{e0000}'..='\u{e007f}' // tags
+    )
 }
 
 /// The start of a long text a server sent (an id), for one line: at most 64 characters as
@@ -80,5 +109,24 @@ mod tests {
         );
         assert_eq!(one_line("Zürich – ok"), "Zürich – ok");
         assert_eq!(one_line("a\u{FDD0}0000b"), "a\\u{0}b", "a NUL as stored");
+    }
+
+    #[test]
+    fn characters_that_reorder_or_hide_text_are_shown() {
+        assert_eq!(one_line("vpn-\u{202e}1-gp"), "vpn-\\u{202e}1-gp");
+        for c in [
+            '\u{61c}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{2066}', '\u{2069}',
+        ] {
+            assert_eq!(one_line(&c.to_string()), c.escape_unicode().to_string());
+        }
+        for c in ['\u{200b}', '\u{2028}', '\u{2029}', '\u{feff}', '\u{e0041}'] {
+            assert_eq!(one_line(&c.to_string()), c.escape_unicode().to_string());
+        }
+        let kept = "\u{645}\u{6cc}\u{200c}\u{62e}\u{648}\u{627}\u{647}\u{645} 👩\u{200d}💻 Zürich";
+        assert_eq!(
+            one_line(kept),
+            kept,
+            "joiners shape names and reorder nothing"
+        );
     }
 }

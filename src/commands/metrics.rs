@@ -2,7 +2,8 @@
 //!
 //! Written from the database after every sync (whatever its outcome), so the file always
 //! describes every scope the inventory knows, whichever process synced it last; replaced
-//! atomically (a temporary file renamed over it), so the collector never reads half a file.
+//! atomically (a temporary file of its own renamed over it: `replace`), so the collector never
+//! reads half a file.
 //!
 //! A scope's samples carry its project, region and target, and each list filter, as labels of
 //! their own (`scope_labels`). Names follow Prometheus's rules: base units in the name
@@ -13,6 +14,7 @@
 use crate::store::{RunBrief, ScopeStatus, Status, Store};
 use crate::time::now_utc;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 
 /// A scope's identity (`Scope::shown_without_endpoint`) and the page retries this process
@@ -32,11 +34,44 @@ pub async fn write(store: &Store, path: &Path, retries: &[Retries]) -> anyhow::R
         }
     }
     let text = render(&status, &changes, retries);
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
-    std::fs::write(&temporary, text)
-        .and_then(|()| std::fs::rename(&temporary, path))
+    replace(path, text.as_bytes())
         .map_err(|e| anyhow::anyhow!("cannot write --metrics-file {}: {e}", path.display()))
+}
+
+/// Replaces the file at `path` with `bytes`, so a reader finds the old file or the new one,
+/// whole. The new one is first a temporary file beside it (a random name, created with
+/// `O_EXCL`: a symlink or file planted at any name never takes the write, and syncs writing
+/// one file at once each have their own), readable by all as the collector needs (less what
+/// the umask takes), synced, renamed over `path`; then the directory is synced, so the rename
+/// survives a crash. On any failure the temporary file is removed.
+fn replace(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let Some(name) = path.file_name() else {
+        let names_no_file = "names no file".to_owned();
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            names_no_file,
+        ));
+    };
+    // `.vpn.prom.a1B2c3.tmp`: hidden, and not `*.prom`, which the collector would read.
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut file = builder.tempfile_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    // A failed rename hands the file back, and dropping it removes it.
+    file.persist(path).map_err(|e| e.error)?;
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    Ok(())
 }
 
 /// A label value, escaped as the text format wants.

@@ -116,12 +116,7 @@ async fn a_second_sync_of_a_scope_waits_then_gives_up_and_a_crash_leaves_no_stal
 async fn syncs_of_different_scopes_run_concurrently_and_correctly(backend: Backend) {
     let env = TestEnv::generated(backend, 90, 52).await;
     let served = env.sim.state.inventory();
-    let mut gateways: Vec<String> = served
-        .iter()
-        .map(|c| c["vgw_id"].as_str().unwrap().to_owned())
-        .collect();
-    gateways.sort();
-    gateways.dedup();
+    let mut gateways = env.gateways();
     gateways.truncate(3);
     let mut scopes: Vec<Vec<String>> = gateways
         .iter()
@@ -200,6 +195,43 @@ async fn locks_sharing_one_file_exclude_each_other_within_a_process() {
     scope_lock.release().await;
     store.close().await;
     assert_eq!(lock_files_beside_the_database(&env), ["inventory.db.lock"]);
+}
+
+/// Lock files do not pile up (issue 25): after syncs of several scopes and `forget-scope`, the
+/// database has one lock file. The `<database>.lock-<hex>` files development builds left, one
+/// per lock, go as this build first locks the database; one a development build still holds
+/// stays, and so does a file of another pattern.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn one_lock_file_remains_after_syncs_of_scopes_and_forget_scope() {
+    let env = TestEnv::generated(Backend::Sqlite, 12, 58).await;
+    let url = env.database_url();
+    let dir = std::path::Path::new(url.strip_prefix("sqlite://").unwrap())
+        .parent()
+        .unwrap()
+        .to_owned();
+    let old = |suffix: &str| dir.join(format!("inventory.db.lock-{suffix}"));
+    for hex in ["0123456789abcdef", "fedcba9876543210"] {
+        std::fs::write(old(hex), "").unwrap();
+    }
+    let held = std::fs::File::create(old("00000000000000ff")).unwrap();
+    held.try_lock().expect("a development build's lock");
+    std::fs::write(old("notes"), "").unwrap();
+
+    let gateway = env.first_gateway();
+    env.sync(&[]).await;
+    env.sync(&["--vgw-id", &gateway]).await;
+    let project = env.config.project_id.clone();
+    let named = format!("{project} vgw_id={gateway}");
+    env.run(&["forget-scope", &named]).await.assert_ok();
+    env.sync(&[]).await;
+    let expected = [
+        "inventory.db.lock",
+        "inventory.db.lock-00000000000000ff",
+        "inventory.db.lock-notes",
+    ];
+    assert_eq!(lock_files_beside_the_database(&env), expected);
+    drop(held);
 }
 
 /// A run whose lock was lost (its PostgreSQL session killed, say) is marked abandoned by the

@@ -1,12 +1,16 @@
 //! Credentials stay where they belong: no redirect carries them elsewhere, and an endpoint,
 //! region or credential that could send them astray is refused before anything is recorded.
-//! The inventory file is private, and asking for a run that recorded nothing says why.
+//! The inventory file is private, and asking for a run that recorded nothing says why. What a
+//! server sends can neither drive the terminal nor pass one id off as another.
 
 use crate::support::{Backend, TestEnv};
 use vpn_simulator::server::generated_inventory;
 use vpn_simulator::{Faults, SimConfig};
 
-backend_tests!(drift_of_an_unknown_or_failed_run_says_so);
+backend_tests!(
+    drift_of_an_unknown_or_failed_run_says_so,
+    characters_that_reorder_or_hide_an_id_are_shown_escaped,
+);
 
 /// The runs the database holds; 0 when no command created it.
 async fn recorded_runs(env: &TestEnv) -> usize {
@@ -252,6 +256,42 @@ async fn server_text_cannot_drive_the_terminal_or_forge_lines() {
         !table.contains('\u{1b}') && table.lines().count() == 2,
         "{table}"
     );
+}
+
+/// A right-to-left override (U+202E) shows `vpn-\u{202e}1-gp` as `vpn-pg-1`, and invisible
+/// characters make two names look alike (issue 25): tables show them escaped, as control
+/// characters are, while JSON keeps what was sent.
+async fn characters_that_reorder_or_hide_an_id_are_shown_escaped(backend: Backend) {
+    let mut served = generated_inventory(3, 80);
+    let id = "vpn-\u{202e}1-gp";
+    served[0]["id"] = id.into();
+    served[0]["name"] = "edge\u{2066}-a\u{2069}\u{200b}".into();
+    let env = TestEnv::with_inventory(backend, served.clone()).await;
+    env.sync(&[]).await;
+    served[0]["name"] = "renamed\u{202e}gnp.exe\u{feff}".into();
+    env.sim.state.set_inventory(served);
+    env.sync(&[]).await;
+    let shown = [
+        r"vpn-\u{202e}1-gp",
+        r"edge\u{2066}-a\u{2069}\u{200b}",
+        r"renamed\u{202e}gnp.exe\u{feff}",
+    ];
+    for args in [
+        &["drift"][..],
+        &["history", id],
+        &["report", "recent-changes", "--format", "table"],
+    ] {
+        let run = env.run(args).await;
+        let out = &run.assert_ok().stdout;
+        for hidden in ['\u{202e}', '\u{2066}', '\u{2069}', '\u{200b}', '\u{feff}'] {
+            assert!(!out.contains(hidden), "{args:?} printed {hidden:?}:\n{out}");
+        }
+        for text in shown {
+            assert!(out.contains(text), "{args:?} lacks {text}:\n{out}");
+        }
+    }
+    let drift = env.run(&["drift", "--format", "json"]).await.json();
+    assert_eq!(drift[0]["connection_id"], id, "{drift}");
 }
 
 #[tokio::test]

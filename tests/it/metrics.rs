@@ -1,15 +1,22 @@
 //! `sync --metrics-file`: the file parses as Prometheus reads it, its names follow Prometheus's
 //! rules, each target of one `sync --all` is a label set of its own with its project, region
-//! and target, and a baseline counts no change.
+//! and target, and a baseline counts no change. The file is replaced through a temporary file
+//! of its own: a planted symlink takes no write, syncs writing it at once all succeed, and a
+//! failed write leaves nothing behind.
 
 use crate::support::{Backend, TestEnv, target_toml};
 use openmetrics_parser::prometheus::parse_prometheus;
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::process::Stdio;
 use vpn_simulator::server::{SimConfig, generated_inventory};
 use vpn_simulator::{Faults, Transient, TransientAnswer};
 
-backend_tests!(metrics_label_each_target_and_leave_baselines_out);
+backend_tests!(
+    metrics_label_each_target_and_leave_baselines_out,
+    four_syncs_writing_one_metrics_file_at_once_all_succeed,
+);
 
 type Exposition = MetricsExposition<PrometheusType, PrometheusValue>;
 
@@ -234,5 +241,149 @@ async fn metrics_label_each_target_and_leave_baselines_out(backend: Backend) {
     assert_eq!(
         (labels["target"].as_str(), labels["change"].as_str(), *n),
         ("south", "modified", 1.0)
+    );
+}
+
+/// The names in directory `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `sync --metrics-file path` with `args` after it.
+fn sync_writing(env: &TestEnv, path: &Path, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = env.command(&["sync", "--metrics-file", path.to_str().unwrap()]);
+    cmd.args(args);
+    cmd
+}
+
+/// The file creation mask of this process (which its children inherit).
+fn umask() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("Umask:")).unwrap();
+    u32::from_str_radix(line["Umask:".len()..].trim(), 8).unwrap()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlink_planted_beside_the_metrics_file_takes_no_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::generated(Backend::Sqlite, 4, 43).await;
+    let (shared, elsewhere) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let victim = elsewhere.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let metrics = shared.path().join("vpn.prom");
+    // Every name a writer could predict: the one it used to write, and likely others.
+    let planted = [
+        "vpn.prom.tmp",
+        ".vpn.prom.tmp",
+        "vpn.prom.new",
+        "vpn.prom~",
+        ".vpn.prom",
+    ];
+    for name in planted {
+        std::os::unix::fs::symlink(&victim, shared.path().join(name)).unwrap();
+    }
+    for _ in 0..2 {
+        let run = env.run_cmd(sync_writing(&env, &metrics, &[])).await;
+        run.assert_ok();
+    }
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let written = std::fs::symlink_metadata(&metrics).unwrap();
+    assert!(written.file_type().is_file(), "{written:?}");
+    assert_eq!(written.permissions().mode() & 0o777, 0o644 & !umask());
+    parse_checked(&std::fs::read_to_string(&metrics).unwrap());
+    let mut expected: Vec<String> = planted.iter().map(|n| n.to_string()).collect();
+    expected.push("vpn.prom".to_owned());
+    expected.sort();
+    assert_eq!(
+        names_in(shared.path()),
+        expected,
+        "nothing else left behind"
+    );
+}
+
+async fn four_syncs_writing_one_metrics_file_at_once_all_succeed(backend: Backend) {
+    let env = TestEnv::generated(backend, 40, 44).await;
+    let mut gateways = env.gateways();
+    gateways.truncate(3);
+    let mut scopes: Vec<Vec<&str>> = gateways.iter().map(|g| vec!["--vgw-id", g]).collect();
+    scopes.push(Vec::new());
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("vpn.prom");
+    // Four scopes, so no sync waits for another's lock; all write the file as they end.
+    let children: Vec<_> = scopes
+        .iter()
+        .map(|filter| {
+            let mut cmd = sync_writing(&env, &metrics, filter);
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        let run: crate::support::Run = child.wait_with_output().await.unwrap().into();
+        run.assert_ok();
+    }
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let parsed = parse_checked(&text);
+    assert!(!samples(&parsed, "vpn_inventory_last_success_connections").is_empty());
+    assert_eq!(names_in(dir.path()), ["vpn.prom"], "no temporary file left");
+}
+
+/// The uid of this process: that of `/proc/self`.
+#[cfg(unix)]
+fn uid() -> u32 {
+    std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap())
+}
+
+/// A sync whose metrics file cannot be written fails naming the file and leaves no temporary
+/// file: in a directory its user cannot write (run as `nobody` when the tests run as root,
+/// who may write anywhere), and when the rename fails after the temporary file was written.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_failed_metrics_write_names_the_file_and_leaves_no_temporary_file() {
+    use std::os::unix::fs::PermissionsExt;
+    const NOBODY: u32 = 65534;
+    let env = TestEnv::generated(Backend::Sqlite, 3, 45).await;
+    let as_nobody = uid() == 0;
+    if as_nobody {
+        // The database's directory becomes nobody's, who then creates the database.
+        let url = env.database_url();
+        let db = Path::new(url.strip_prefix("sqlite://").unwrap());
+        std::os::unix::fs::chown(db.parent().unwrap(), Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    // A sync as that user writing `metrics`, which must fail naming it.
+    let fails_naming = async |metrics: &Path| {
+        let mut cmd = sync_writing(&env, metrics, &[]);
+        if as_nobody {
+            cmd.uid(NOBODY).gid(NOBODY);
+        }
+        let run = env.run_cmd(cmd).await;
+        assert_eq!(run.code, Some(1), "{}", run.stderr);
+        let named = format!("cannot write --metrics-file {}", metrics.display());
+        assert!(run.stderr.contains(&named), "{}", run.stderr);
+    };
+    let read_only = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(read_only.path(), PermissionsExt::from_mode(0o755)).unwrap();
+    fails_naming(&read_only.path().join("vpn.prom")).await;
+    assert!(names_in(read_only.path()).is_empty());
+
+    // A directory where the file should be: the temporary file is written, its rename fails.
+    let writable = tempfile::tempdir().unwrap();
+    if as_nobody {
+        std::os::unix::fs::chown(writable.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    let metrics = writable.path().join("vpn.prom");
+    std::fs::create_dir(&metrics).unwrap();
+    std::fs::write(metrics.join("kept"), "").unwrap();
+    fails_naming(&metrics).await;
+    assert_eq!(
+        names_in(writable.path()),
+        ["vpn.prom"],
+        "no temporary file left"
     );
 }

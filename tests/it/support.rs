@@ -255,6 +255,18 @@ impl TestEnv {
         served[0]["vgw_id"].as_str().expect("a vgw_id").to_owned()
     }
 
+    /// The gateways of the served connections, sorted, each once.
+    pub fn gateways(&self) -> Vec<String> {
+        let served = self.sim.state.inventory();
+        let mut gateways: Vec<String> = served
+            .iter()
+            .map(|c| c["vgw_id"].as_str().expect("a vgw_id").to_owned())
+            .collect();
+        gateways.sort();
+        gateways.dedup();
+        gateways
+    }
+
     pub fn database_url(&self) -> String {
         self.database.url()
     }

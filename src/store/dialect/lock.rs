@@ -79,7 +79,10 @@ impl Db {
                 if db_file.as_os_str().is_empty() || db_file == Path::new(":memory:") {
                     Held::Nothing
                 } else {
-                    let file = open_lock_file(&lock_file(db_file, &key))?;
+                    let (file, created) = open_lock_file(&lock_file(db_file, &key))?;
+                    if created {
+                        remove_development_lock_files(db_file);
+                    }
                     let deadline = Instant::now() + timeout;
                     while !try_lock(&file, &key)? {
                         if Instant::now() >= deadline {
@@ -132,14 +135,67 @@ impl Db {
 /// The name of the lock that serializes applies.
 const APPLIES: &str = "vpn-inventory applies";
 
-/// Opens (creating) the lock file, readable and writable by its owner alone.
-fn open_lock_file(path: &Path) -> std::io::Result<std::fs::File> {
+/// Opens the lock file, creating it readable and writable by its owner alone; `true` when
+/// this call created it.
+fn open_lock_file(path: &Path) -> std::io::Result<(std::fs::File, bool)> {
     let mut options = std::fs::OpenOptions::new();
-    options.create(true).truncate(false).write(true);
+    options.create_new(true).write(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
+    match options.open(path) {
+        Ok(file) => Ok((file, true)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let file = std::fs::OpenOptions::new().write(true).open(path)?;
+            Ok((file, false))
+        }
+        Err(e) => Err(e),
+    }
 }
+
+/// Removes the files `<database>.lock-<16 hex digits>` that development builds before the
+/// one lock file left beside the database, one per lock name, forever. Called once, as this
+/// build creates `<database>.lock`. A file a development build still holds (its whole-file
+/// lock, `flock`) stays, as does any this process cannot lock or remove: they can be deleted
+/// by hand once no such build runs. (Such builds and this one never excluded each other
+/// anyway: their locks are in different files.)
+#[cfg(target_os = "linux")]
+fn remove_development_lock_files(db_file: &Path) {
+    let (Some(dir), Some(db_name)) = (db_file.parent(), db_file.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut prefix = db_name.to_os_string();
+    prefix.push(".lock-");
+    let prefix = prefix.as_encoded_bytes();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(key) = name.as_encoded_bytes().strip_prefix(prefix) else {
+            continue;
+        };
+        if key.len() != 16 || !key.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            continue;
+        }
+        let path = entry.path();
+        // Removed while this process holds its lock: nobody was in it.
+        if let Ok(file) = std::fs::File::open(&path)
+            && file.try_lock().is_ok()
+            && std::fs::remove_file(&path).is_ok()
+        {
+            tracing::debug!(path = %path.display(), "removed a development build's lock file");
+        }
+    }
+}
+
+/// Elsewhere the files a lock per name are this build's own lock files: they stay.
+#[cfg(not(target_os = "linux"))]
+fn remove_development_lock_files(_db_file: &Path) {}
 
 /// `inventory.db` -> `inventory.db.lock`, beside the database: every lock's byte is in it.
 #[cfg(target_os = "linux")]
