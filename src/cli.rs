@@ -236,20 +236,21 @@ pub struct SyncArgs {
     pub resume: bool,
     /// How long to wait for another sync of the same scope to finish (and, on PostgreSQL, for
     /// another sync's apply step), e.g. 500ms, 30s, 5m,
-    /// 1h or 1h30m; a bare number is seconds.
-    #[arg(long, default_value = "5m")]
+    /// 1h or 1h30m; a bare number is seconds. At most 24h.
+    #[arg(long, default_value = "5m", value_parser = Wait::parser(Wait::DAY, false))]
     pub lock_timeout: Wait,
     /// With targets or --all: skip a target whose scope completed a run less than this long
     /// ago (e.g. 30m), so several hosts running the same `sync --all` share the work instead of
     /// syncing it twice. A target another process is syncing is always skipped, never waited
     /// for. 0: sync every target that is not being synced.
-    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    #[arg(long, default_value = "0s", value_name = "DURATION",
+          value_parser = Wait::parser(Wait::YEAR, false))]
     pub min_interval: Wait,
     /// The longest one run may take, from waiting for its scope's lock to its apply, retries
     /// and waits included (same forms as --lock-timeout); then it stops, is marked failed and
     /// changes nothing (an apply already begun commits first), and sync exits 1. With targets
     /// or --all, each target's run has this long, from when it starts.
-    #[arg(long, default_value = "30m")]
+    #[arg(long, default_value = "30m", value_parser = Wait::parser(Wait::WEEK, true))]
     pub max_run_time: Wait,
     /// Retries of a page after a transient failure (429 or APIG.0308 throttling, 500, 502,
     /// 503, 504, a timeout, a dropped connection), with exponential backoff from 1s up to 30s
@@ -257,7 +258,7 @@ pub struct SyncArgs {
     #[arg(long, default_value_t = 5)]
     pub max_retries: u32,
     /// The longest wait for one answer of the API, e.g. 30s or 2m.
-    #[arg(long, default_value = "60s")]
+    #[arg(long, default_value = "60s", value_parser = Wait::parser(Wait::DAY, true))]
     pub request_timeout: Wait,
     /// The largest answer read, e.g. 64MiB or 512KiB (a bare number is bytes): a page of 2,000
     /// connections is about 20 MB, and a bigger or endless answer must not fill memory.
@@ -311,9 +312,40 @@ impl std::str::FromStr for Wait {
         if let Ok(seconds) = s.parse::<u64>() {
             return Ok(Wait(std::time::Duration::from_secs(seconds)));
         }
-        humantime::parse_duration(s)
-            .map(Wait)
-            .map_err(|e| format!("{s:?} is not a duration like 30s, 5m or 1h: {e}"))
+        humantime::parse_duration(s).map(Wait).map_err(|e| match e {
+            // humantime's own words ("values below 1ns are not supported") miss the point.
+            humantime::DurationError::NumberOverflow => format!("{s:?} is too long"),
+            e => format!("{s:?} is not a duration like 30s, 5m or 1h: {e}"),
+        })
+    }
+}
+
+impl Wait {
+    /// The longest wait a flag takes, with how its message writes it.
+    pub const DAY: (std::time::Duration, &'static str) = (Self::days(1), "24h");
+    pub const WEEK: (std::time::Duration, &'static str) = (Self::days(7), "7d");
+    pub const YEAR: (std::time::Duration, &'static str) = (Self::days(365), "365d");
+    pub const CENTURY: (std::time::Duration, &'static str) = (Self::days(36_500), "36500d");
+
+    const fn days(days: u64) -> std::time::Duration {
+        std::time::Duration::from_secs(days * 24 * 3600)
+    }
+
+    /// A flag's parser: a duration of at most `max` (and not 0 when `positive`), refused as
+    /// clap refuses any bad value, so that clap names the flag and the exit code is 64. Past
+    /// the bound a wait stops meaning anything (PostgreSQL's lock_timeout ends at about 596h,
+    /// a timer or a time of day at some far point) and is a typo.
+    pub fn parser(
+        (max, shown): (std::time::Duration, &'static str),
+        positive: bool,
+    ) -> impl Fn(&str) -> Result<Wait, String> + Clone + Send + Sync + 'static {
+        move |s| match s.parse::<Wait>() {
+            Ok(Wait(wait)) if wait > max => Err(format!("must be at most {shown}")),
+            Ok(Wait(wait)) if positive && wait.is_zero() => Err("must be longer than 0".into()),
+            Ok(wait) => Ok(wait),
+            Err(e) if e.ends_with("is too long") => Err(format!("must be at most {shown}")),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -373,7 +405,7 @@ pub enum ConfigCommand {
 pub struct PruneArgs {
     /// Also delete change records, connection versions and failed runs older than this, e.g.
     /// 400d or 8760h: `drift`, `history` and `export --as-of` then reach back this far.
-    #[arg(long)]
+    #[arg(long, value_parser = Wait::parser(Wait::CENTURY, false))]
     pub older_than: Option<Wait>,
     /// How to print what was deleted: a line of text, or one JSON object.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
@@ -386,7 +418,7 @@ pub struct ForgetScopeArgs {
     /// each filter as name=value), or its JSON object from `status --format json`.
     pub scope: String,
     /// How long to wait for a running sync of the scope to end (default: refuse at once).
-    #[arg(long, default_value = "0s")]
+    #[arg(long, default_value = "0s", value_parser = Wait::parser(Wait::DAY, false))]
     pub lock_timeout: Wait,
     /// How to print what was deleted: a line of text, or one JSON object.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
@@ -731,5 +763,23 @@ mod tests {
         );
         assert!("m".parse::<Wait>().is_err());
         assert!("-5s".parse::<Wait>().is_err());
+        let lock = Wait::parser(Wait::DAY, false);
+        assert_eq!(lock("24h"), Ok(Wait(Duration::from_secs(86_400))));
+        assert_eq!(lock("0s"), Ok(Wait(Duration::ZERO)));
+        for too_long in [
+            "600h",
+            "86401",
+            "67694426654938024h",
+            "99999999999999999999",
+        ] {
+            assert_eq!(
+                lock(too_long),
+                Err("must be at most 24h".to_owned()),
+                "{too_long}"
+            );
+        }
+        let run_time = Wait::parser(Wait::WEEK, true);
+        assert_eq!(run_time("0s"), Err("must be longer than 0".to_owned()));
+        assert_eq!(run_time("8d"), Err("must be at most 7d".to_owned()));
     }
 }

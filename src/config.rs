@@ -87,16 +87,6 @@ pub struct CredentialSource {
     pub file: Option<PathBuf>,
 }
 
-/// A credentials file's content.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CredentialFile {
-    ak: Option<String>,
-    sk: Option<String>,
-    security_token: Option<String>,
-    auth_token: Option<String>,
-}
-
 /// The default configuration file, if the platform has a configuration directory.
 pub fn default_path() -> Option<PathBuf> {
     dirs::config_dir().map(|dir| dir.join("vpn-inventory").join("config.toml"))
@@ -148,7 +138,10 @@ impl Config {
             Ok(config) => Ok((config, Some(path))),
             Err(e) => Err(InvalidConfig {
                 path,
-                message: crate::text::causes(e.as_ref()),
+                message: match e.downcast_ref::<toml::de::Error>() {
+                    Some(toml) => toml_error(&text, toml),
+                    None => crate::text::causes(e.as_ref()),
+                },
             }
             .into()),
         }
@@ -263,6 +256,55 @@ impl Target {
     }
 }
 
+/// A TOML error in a configuration file as toml words it, the offending line quoted below a
+/// "line L, column C" header, unless that line holds a secret (a key named like one, a URL
+/// with a password): then the line is not quoted, only where it is and its key.
+fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    let Some(span) = error.span() else {
+        return crate::text::redact_secrets(&error.to_string());
+    };
+    let (line, column) = line_and_column(text, span.start);
+    let lines = text
+        .lines()
+        .skip(line - 1)
+        .take(text[span.clone()].lines().count().max(1));
+    let secret = lines.clone().any(holds_secret);
+    if !secret {
+        return crate::text::redact_secrets(&error.to_string());
+    }
+    let key = lines
+        .clone()
+        .next()
+        .and_then(|l| l.split_once('='))
+        .map(|(key, _)| format!(" (key {})", crate::text::start(key.trim())))
+        .unwrap_or_default();
+    format!(
+        "line {line}, column {column}{key}: {} (the line is not shown: it holds a secret)",
+        crate::text::redact_secrets(error.message().trim_end())
+    )
+}
+
+/// The 1-based line and column (in characters) of byte `at` of `text`.
+fn line_and_column(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |n| n + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
+/// Whether a line of TOML may hold a secret: a key named like one, or a URL with a password.
+fn holds_secret(line: &str) -> bool {
+    let key = line.split_once('=').map_or("", |(k, _)| k).trim();
+    let key = key
+        .trim_matches(|c| c == '"' || c == '\'')
+        .to_ascii_lowercase();
+    let secret_key = ["secret", "password", "passwd", "token", "credential"]
+        .iter()
+        .any(|word| key.contains(word))
+        || key.split(['_', '-', '.']).any(|part| part == "sk");
+    secret_key || crate::text::redact_secrets(line) != line
+}
+
 /// A credentials file's values under the standard variable names; refused when others may read
 /// it.
 fn read_credential_file(path: &Path) -> anyhow::Result<HashMap<&'static str, String>> {
@@ -278,23 +320,43 @@ fn read_credential_file(path: &Path) -> anyhow::Result<HashMap<&'static str, Str
         }
     }
     let text = std::fs::read_to_string(path)?;
-    // toml's errors quote the offending line: never show a line of a secrets file.
-    let file: CredentialFile = toml::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "is not TOML with ak, sk, security_token or auth_token ({})",
-            e.message()
-        )
+    credential_values(&text)
+}
+
+/// The keys of a credentials file and the variables they stand for.
+const CREDENTIAL_KEYS: [(&str, &str); 4] = [
+    ("ak", ENV_AK),
+    ("sk", ENV_SK),
+    ("security_token", ENV_SECURITY_TOKEN),
+    ("auth_token", ENV_AUTH_TOKEN),
+];
+
+/// A credentials file's text read, its errors naming a line or a key and never a value:
+/// toml's own errors quote the offending line, or the value of a wrong type.
+fn credential_values(text: &str) -> anyhow::Result<HashMap<&'static str, String>> {
+    let expected = "expected ak, sk, security_token or auth_token";
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map_or((0, 0), |span| line_and_column(text, span.start));
+        let at = if line > 0 {
+            format!(" (line {line}, column {column})")
+        } else {
+            String::new()
+        };
+        anyhow::anyhow!("is not TOML{at}: {}", e.message().trim_end())
     })?;
-    let pairs = [
-        (ENV_AK, file.ak),
-        (ENV_SK, file.sk),
-        (ENV_SECURITY_TOKEN, file.security_token),
-        (ENV_AUTH_TOKEN, file.auth_token),
-    ];
-    Ok(pairs
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect())
+    let mut values = HashMap::new();
+    for (key, value) in table {
+        let Some((_, variable)) = CREDENTIAL_KEYS.iter().find(|(k, _)| *k == key) else {
+            anyhow::bail!("unknown key {}: {expected}", crate::text::start(&key));
+        };
+        let toml::Value::String(value) = value else {
+            anyhow::bail!("{key} must be a string, not {}", value.type_str());
+        };
+        values.insert(*variable, value);
+    }
+    Ok(values)
 }
 
 #[cfg(test)]
@@ -389,5 +451,36 @@ mod tests {
         std::fs::write(&file, "ak = \"AKVALUE\"\nsk = sk-secret-value\n").unwrap();
         let error = format!("{:#}", target.credentials().unwrap_err());
         assert!(!error.contains("sk-secret-value"), "{error}");
+    }
+
+    #[test]
+    fn a_credentials_file_error_names_the_key_never_the_value() {
+        let error = |text: &str| credential_values(text).unwrap_err().to_string();
+        let number = error("ak = \"AK1\"\nsk = 98765432123456789\n");
+        assert_eq!(number, "sk must be a string, not integer");
+        let broken = error("ak = \"AK1\"\nsk = \"s3cr3t-value\n");
+        assert!(
+            broken.contains("line 2") && !broken.contains("s3cr3t"),
+            "{broken}"
+        );
+        let unknown = error("ak = \"AK1\"\nsk_typo = \"s3cr3t-value\"\n");
+        assert!(unknown.contains("unknown key sk_typo"), "{unknown}");
+        let values = credential_values("ak = \"AK1\"\nsk = \"x\"\n").unwrap();
+        assert_eq!(values[ENV_SK], "x");
+    }
+
+    #[test]
+    fn a_configuration_error_does_not_quote_a_line_holding_a_secret() {
+        let text = "database = \"postgres://postgres:CFGSECRET2@h/db\nx = 1\n";
+        let error = toml_error(text, &toml::from_str::<Config>(text).unwrap_err());
+        assert!(!error.contains("CFGSECRET2"), "{error}");
+        assert!(
+            error.contains("line 1") && error.contains("key database"),
+            "{error}"
+        );
+        // Other lines are quoted as toml quotes them.
+        let text = "database = \"sqlite://x.db\"\n[[targets]]\nname = \"a\"\nnam = \"b\"\n";
+        let error = toml_error(text, &toml::from_str::<Config>(text).unwrap_err());
+        assert!(error.contains("nam = \"b\""), "{error}");
     }
 }

@@ -61,21 +61,144 @@ pub fn start(text: &str) -> String {
 /// source's text in their own message ("HTTP 429: ...: HTTP 429: ..."), so a cause whose text
 /// an earlier one already holds is left out.
 pub fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    causes_shown(error, |_| None)
+}
+
+/// [`causes`], where `own` may word a cause itself (a library's error, told in fewer words):
+/// its text then stands for that cause and the causes below it. Secrets are hidden
+/// ([`redact_secrets`]).
+pub fn causes_shown(
+    error: &(dyn std::error::Error + 'static),
+    own: impl Fn(&(dyn std::error::Error + 'static)) -> Option<String>,
+) -> String {
     let mut shown: Vec<String> = Vec::new();
     let mut next = Some(error);
     while let Some(cause) = next {
-        let text = cause.to_string();
+        let worded = own(cause);
+        let last = worded.is_some();
+        let text = worded.unwrap_or_else(|| cause.to_string());
         if !text.is_empty() && !shown.iter().any(|s| s.contains(&text)) {
             shown.push(text);
         }
-        next = cause.source();
+        next = if last { None } else { cause.source() };
     }
-    shown.join(": ")
+    redact_secrets(&shown.join(": "))
+}
+
+/// The secrets this process knows (a database URL's password, ...), hidden wherever they
+/// appear in a line it prints ([`redact_secrets`]).
+static SECRETS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Remembers `secret`, so that no log line or error shows it. Values shorter than 4
+/// characters are left alone: hiding them would garble the lines instead.
+pub fn register_secret(secret: &str) {
+    if secret.chars().count() < 4 {
+        return;
+    }
+    let mut secrets = SECRETS
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !secrets.iter().any(|s| s == secret) {
+        secrets.push(secret.to_owned());
+    }
+}
+
+/// Text from a library (its log line or error) with what may be a secret shown as `***`: every
+/// secret registered ([`register_secret`]), the password of any `scheme://user:password@`,
+/// and the value of a connect parameter sqlx does not know (a `PASSWORD=` it reads
+/// case-sensitively, a misspelt `pasword=`), which it logs as it is.
+pub fn redact_secrets(text: &str) -> String {
+    let mut out = redact_userinfo(text);
+    {
+        let secrets = SECRETS
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for secret in secrets.iter() {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "***");
+            }
+        }
+    }
+    if out.contains("unrecognized connect parameter") {
+        out = redact_after(&out, "value=", |c| c.is_whitespace());
+        out = redact_after(&out, "\"value\":\"", |c| c == '"');
+    }
+    out
+}
+
+/// `text` with what follows each `marker`, up to a character `end` accepts, shown as `***`.
+fn redact_after(text: &str, marker: &str, end: impl Fn(char) -> bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(marker) {
+        let (head, tail) = rest.split_at(at + marker.len());
+        out.push_str(head);
+        let value_end = tail.find(&end).unwrap_or(tail.len());
+        if value_end > 0 {
+            out.push_str("***");
+        }
+        rest = &tail[value_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `text` with the password of every `scheme://user:password@host` shown as `***`.
+fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        // The authority ends where a path, query, fragment or the surrounding text begins;
+        // its last `@` ends the user information.
+        let authority_end = tail
+            .find(|c: char| c.is_whitespace() || "/?#\"'`<>".contains(c))
+            .unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match authority
+            .rfind('@')
+            .and_then(|a| Some((authority[..a].find(':')?, a)))
+        {
+            Some((colon, a)) => {
+                out.push_str(&tail[..=colon]);
+                out.push_str("***");
+                out.push_str(&tail[a..authority_end]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{causes, one_line, start};
+    use super::{causes, one_line, redact_secrets, register_secret, start};
+
+    #[test]
+    fn secrets_in_library_text_are_hidden() {
+        assert_eq!(
+            redact_secrets("at postgres://u:s3cr:et@h:5/db?x=1 and http://h/p and a://@b"),
+            "at postgres://u:***@h:5/db?x=1 and http://h/p and a://@b"
+        );
+        let sqlx = "WARN sqlx_postgres::options::parse: ignoring unrecognized connect parameter \
+                    key=PASSWORD value=SECRETD4";
+        assert!(redact_secrets(sqlx).ends_with("key=PASSWORD value=***"));
+        let json = r#"{"message":"ignoring unrecognized connect parameter","value":"S3\"x"}"#;
+        assert!(
+            !redact_secrets(json).contains("S3"),
+            "{}",
+            redact_secrets(json)
+        );
+        register_secret("registered-secret-42");
+        assert_eq!(
+            redact_secrets("PgConnectOptions { password: Some(\"registered-secret-42\") }"),
+            "PgConnectOptions { password: Some(\"***\") }"
+        );
+        assert_eq!(redact_secrets("key=a value=b"), "key=a value=b");
+    }
 
     #[test]
     fn a_long_id_is_shown_by_its_start_and_length() {

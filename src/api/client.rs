@@ -351,6 +351,19 @@ impl VpnClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, Utc::now()));
+        // No Accept-Encoding is sent (reqwest is built without decoders), so the body must
+        // come as it is: an encoded one would only be read as garbage.
+        if let Some(encoding) = response
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .filter(|e| !e.as_bytes().eq_ignore_ascii_case(b"identity"))
+        {
+            return Err(FetchError::Malformed(format!(
+                "the server sent Content-Encoding: {}, which was not requested (this client \
+                 sends no Accept-Encoding and reads bodies as they are): a proxy in between?",
+                String::from_utf8_lossy(encoding.as_bytes()).escape_debug()
+            )));
+        }
         let body = self.read_body(response).await?;
         if !status.is_success() {
             let mut error =

@@ -39,7 +39,7 @@ impl CommandError {
                     let path = one_line(&invalid.path.display().to_string());
                     format!("invalid configuration {path}:\n{}", lines.join("\n"))
                 }
-                None => one_line(&crate::text::causes(error.as_ref())),
+                None => one_line(&crate::store::error_text(error.as_ref())),
             },
             CommandError::OfTarget { error, .. } => error.message(),
         }

@@ -10,18 +10,9 @@ use crate::reconcile::RemovalGuard;
 use crate::scope::Scope;
 use crate::sync::RunOptions;
 
-/// The run options and retry policy the flags give, checked.
+/// The run options and retry policy the flags give.
 pub fn run_options(args: &SyncArgs) -> anyhow::Result<(RunOptions, RetryPolicy)> {
-    if args.request_timeout.0.is_zero() {
-        anyhow::bail!("--request-timeout must be longer than 0");
-    }
-    if args.max_run_time.0.is_zero() {
-        anyhow::bail!("--max-run-time must be longer than 0");
-    }
-    // PostgreSQL's lock_timeout stops at about 596 hours; nobody means to wait a day.
-    if args.lock_timeout.0 > MAX_LOCK_TIMEOUT {
-        anyhow::bail!("--lock-timeout must be at most 24h");
-    }
+    // Each duration is in bounds: its flag's parser (`cli::Wait::parser`) checked it.
     let retry = RetryPolicy {
         max_retries: args.max_retries,
         request_timeout: args.request_timeout.0,
@@ -40,9 +31,6 @@ pub fn run_options(args: &SyncArgs) -> anyhow::Result<(RunOptions, RetryPolicy)>
     };
     Ok((options, retry))
 }
-
-/// The longest `--lock-timeout`.
-const MAX_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// The endpoint given, else the default one of a (checked) region; `None` without either.
 pub fn endpoint_of(endpoint: Option<&str>, region: Option<&str>) -> anyhow::Result<Option<String>> {
@@ -80,8 +68,8 @@ pub fn target_client(
     retry: RetryPolicy,
     max_response_size: u64,
 ) -> anyhow::Result<(VpnClient, Scope)> {
-    let endpoint =
-        target_endpoint(target).map_err(|e| e.context(format!("target {}", target.name)))?;
+    // Whoever reports an error names the target: it is not named here a second time.
+    let endpoint = target_endpoint(target)?;
     let credentials = target.credentials()?;
     let client = VpnClient::with_retries(&endpoint, &target.project_id, credentials, retry)?
         .with_max_response_size(max_response_size);

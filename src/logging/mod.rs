@@ -51,9 +51,16 @@ pub fn init(cli: &Cli) {
     // A bar only for a person at a terminal who did not ask for quiet or for JSON lines.
     let bars = (terminal && cli.quiet == 0 && cli.log_format == LogFormat::Text)
         .then(progress::Bars::on_stderr);
+    // Every line passes `Redacting`: libraries log text of their own (sqlx a connect
+    // parameter's value, a URL with its password), which must not show a secret.
     let writer = match &bars {
-        Some(bars) => tracing_subscriber::fmt::writer::BoxMakeWriter::new(bars.writer()),
-        None => tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+        Some(bars) => {
+            let bars = bars.writer();
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(move || Redacting(bars()))
+        }
+        None => {
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(|| Redacting(std::io::stderr()))
+        }
     };
     let lines = tracing_subscriber::fmt::layer()
         .with_ansi(colour)
@@ -94,6 +101,23 @@ fn default_filter(quiet: u8, verbose: u8) -> String {
             format!("warn,sqlx=error,refinery_core=warn,vpn_inventory={ours},vpn_simulator={ours}")
         }
         _ => "trace".to_owned(),
+    }
+}
+
+/// A writer of log lines that hides secrets in each (`crate::text::redact_secrets`). The
+/// formatter writes a whole line at once, so no secret is split between two writes.
+struct Redacting<W>(W);
+
+impl<W: std::io::Write> std::io::Write for Redacting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let line = String::from_utf8_lossy(buf);
+        self.0
+            .write_all(crate::text::redact_secrets(&line).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
     }
 }
 

@@ -48,6 +48,12 @@ pub fn connections_error(ids: &[&str], source: sqlx::Error) -> StoreError {
     StoreError::Connections { what, source }
 }
 
+/// An error and its causes on one line, each once, database errors in few words
+/// (`dialect::worded`) and no secret shown: what a command prints and a failed run records.
+pub fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
+    crate::text::causes_shown(error, super::dialect::worded)
+}
+
 /// An invariant the stored data breaks.
 pub fn inconsistent(what: impl Into<String>) -> StoreError {
     StoreError::Inconsistent(what.into())

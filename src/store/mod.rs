@@ -36,7 +36,7 @@ pub use apply::{ApplyStart, ApplyTx, Held, Selection, StagedRow, StoredRow, Swee
 pub use as_of::{Applied, AsOf};
 pub use connections::{ExportCursor, ProjectFilter, ProjectGroup};
 pub use dialect::{Cell, DatabaseUrl, DeferredIndexes, LockError, ScopeLock, UnadoptableSchema};
-pub use error::StoreError;
+pub use error::{StoreError, error_text};
 pub use forget::{ForgetError, Forgotten};
 pub use history::{Named, PairCursor, RecordFilter, RecordedChange, VersionCursor, VersionPair};
 pub use prune::Pruned;

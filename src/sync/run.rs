@@ -280,7 +280,7 @@ impl<'a> Run<'a> {
                 Err(interrupted.into())
             }
             Err(RunError::Failed(error)) => {
-                self.fail(&crate::text::causes(error.as_ref())).await;
+                self.fail(&crate::store::error_text(error.as_ref())).await;
                 Err(error.context(RunFailed { run_id: self.id }).into())
             }
         }

@@ -77,6 +77,9 @@ pub struct Faults {
     pub stuck_marker: bool,
     /// Answer this page with a truncated JSON body.
     pub malformed_page: Option<u64>,
+    /// Answer this page gzip-compressed, with `Content-Encoding: gzip`, whether or not the
+    /// request's `Accept-Encoding` asked for it (as a misconfigured proxy does).
+    pub gzip_page: Option<u64>,
     /// Answer this page with this status and body.
     pub error_page: Option<(u64, u16, Value)>,
     /// Do not answer this page until `SimState::release` (signals `SimState::hanging` when it
@@ -707,6 +710,19 @@ fn broken_page(texts: &[Cow<'_, str>], faults: &Faults, n: u64) -> Option<Respon
                 .into_response(),
         );
     }
+    if faults.gzip_page == Some(n) {
+        return Some(
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CONTENT_ENCODING, "gzip"),
+                ],
+                gzip(page_body(texts, "}").as_bytes()),
+            )
+                .into_response(),
+        );
+    }
     if faults.malformed_page != Some(n) {
         return None;
     }
@@ -720,6 +736,39 @@ fn broken_page(texts: &[Cow<'_, str>], faults: &Faults, n: u64) -> Option<Respon
         )
             .into_response(),
     )
+}
+
+/// `data` as a gzip member of stored (uncompressed) deflate blocks: what any gunzip reads,
+/// without a compression library.
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    let mut blocks = data.chunks(usize::from(u16::MAX)).peekable();
+    if blocks.peek().is_none() {
+        out.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(block) = blocks.next() {
+        let len = u16::try_from(block.len()).expect("a chunk of at most u16::MAX bytes");
+        out.push(u8::from(blocks.peek().is_none()));
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    out.extend_from_slice(&crc32(data).to_le_bytes());
+    // ISIZE: the length modulo 2^32, little-endian.
+    out.extend_from_slice(&data.len().to_le_bytes()[..4]);
+    out
+}
+
+/// The CRC-32 (IEEE) gzip's trailer holds.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
 }
 
 /// The `next_marker` page `n` hands out: its last connection's `created_at`, unless a fault
@@ -875,6 +924,15 @@ fn authenticate(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn gzip_is_a_stored_member_with_its_crc() {
+        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
+        let zipped = super::gzip(b"abc");
+        assert_eq!(&zipped[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
+        assert_eq!(&zipped[10..18], &[1, 3, 0, 0xfc, 0xff, b'a', b'b', b'c']);
+        assert_eq!(&zipped[18..], &[0xc2, 0x41, 0x24, 0x35, 3, 0, 0, 0]);
+    }
+
     use super::*;
 
     #[test]

@@ -37,6 +37,53 @@ use sqlx::sqlite::{
 use std::str::FromStr;
 use std::time::Duration;
 
+/// A database library's error in our words, for [`crate::text::causes_shown`]: PostgreSQL's
+/// message and SQLSTATE without sqlx's " at line 948" (a line of the server's own source), a
+/// URL's bad parameter without sqlx's "error with configuration: " (which it repeats when it
+/// wraps its own error); `None` for any other error, told as it tells itself.
+pub fn worded(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    match error.downcast_ref::<sqlx::Error>()? {
+        sqlx::Error::Database(db) => {
+            let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+            Some(format!(
+                "PostgreSQL error SQLSTATE {}: {}",
+                pg.code(),
+                pg.message()
+            ))
+        }
+        sqlx::Error::Configuration(inner) => {
+            let mut inner: &(dyn std::error::Error + 'static) = inner.as_ref();
+            while let Some(sqlx::Error::Configuration(deeper)) = inner.downcast_ref() {
+                inner = deeper.as_ref();
+            }
+            Some(crate::text::causes_shown(inner, worded))
+        }
+        _ => None,
+    }
+}
+
+/// Why the `sslmode` parameter of a PostgreSQL URL is wrong, naming it as the URL does (sqlx
+/// calls it `ssl_mode`); `None` when it is right or absent.
+fn bad_sslmode(raw: &str) -> Option<String> {
+    const MODES: [&str; 6] = [
+        "disable",
+        "allow",
+        "prefer",
+        "require",
+        "verify-ca",
+        "verify-full",
+    ];
+    let url = ::url::Url::parse(raw).ok()?;
+    let (key, value) = url.query_pairs().find(|(k, v)| {
+        (k == "sslmode" || k == "ssl-mode") && !MODES.contains(&&*v.to_lowercase())
+    })?;
+    Some(format!(
+        "{key}={} is not one of {}",
+        crate::text::start(&value),
+        MODES.join(", ")
+    ))
+}
+
 /// Whether a command may change the database (and create it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -346,8 +393,11 @@ async fn connect_sqlite(url: &DatabaseUrl, access: Access) -> anyhow::Result<sql
 
 async fn connect_postgres(url: &DatabaseUrl) -> anyhow::Result<sqlx::PgPool> {
     // sslmode, passwords (or PGPASSWORD) and the rest come from the URL as libpq reads them.
-    let options = PgConnectOptions::from_str(url.expose())
-        .with_context(|| format!("invalid PostgreSQL database URL {url}"))?;
+    let invalid = || format!("invalid PostgreSQL database URL {url}");
+    if let Some(why) = bad_sslmode(url.expose()) {
+        return Err(anyhow::anyhow!(why).context(invalid()));
+    }
+    let options = PgConnectOptions::from_str(url.expose()).with_context(invalid)?;
     // One plain connection first: the pool would retry a refused connection until its
     // timeout, where a wrong host or password deserves an answer now.
     let cannot = || format!("cannot connect to PostgreSQL at {url}");
@@ -437,5 +487,19 @@ fn create_private(file: &std::path::Path) -> std::io::Result<()> {
     match options.open(file) {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         other => other.map(drop),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bad_sslmode_is_named_as_the_url_names_it() {
+        let why = super::bad_sslmode("postgres://h/db?sslmode=bogus").unwrap();
+        assert!(
+            why.starts_with("sslmode=bogus is not one of disable,"),
+            "{why}"
+        );
+        assert_eq!(super::bad_sslmode("postgres://h/db?sslmode=Require"), None);
+        assert_eq!(super::bad_sslmode("postgres://h/db"), None);
     }
 }

@@ -34,6 +34,7 @@ impl DatabaseUrl {
                  sqlite://vpn-inventory.db (relative) or sqlite:///var/lib/vpn-inventory.db"
             );
         }
+        register_secrets(raw);
         Ok(Self {
             raw: raw.to_owned(),
             backend,
@@ -84,8 +85,7 @@ fn redact(raw: &str) -> String {
         // `scheme:user:password@host` (no `//`) parses, but with the password in the path.
         return hidden();
     }
-    let is_secret =
-        |key: &str| key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("sslpassword");
+    let is_secret = is_secret_key;
     let secret_in_query = url.query_pairs().any(|(k, _)| is_secret(&k));
     if url.password().is_none() && !secret_in_query {
         // Nothing to hide: show it exactly as given.
@@ -109,6 +109,32 @@ fn redact(raw: &str) -> String {
         url.query_pairs_mut().clear().extend_pairs(pairs);
     }
     url.to_string()
+}
+
+/// Remembers the passwords `raw` holds, as written and decoded, so that no line printed shows
+/// them, whatever library text carries them (`crate::text::redact_secrets`).
+fn register_secrets(raw: &str) {
+    let Ok(url) = url::Url::parse(raw) else {
+        return;
+    };
+    let mut secrets: Vec<String> = url
+        .query_pairs()
+        .filter(|(k, _)| is_secret_key(k))
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    if let Some(password) = url.password() {
+        secrets.push(password.to_owned());
+        let decoded = url::form_urlencoded::parse(password.as_bytes()).next();
+        secrets.extend(decoded.map(|(k, _)| k.into_owned()));
+    }
+    for secret in secrets {
+        crate::text::register_secret(&secret);
+    }
+}
+
+/// A query parameter holding a password: `password` or `sslpassword` (libpq's), in any case.
+fn is_secret_key(key: &str) -> bool {
+    key.eq_ignore_ascii_case("password") || key.eq_ignore_ascii_case("sslpassword")
 }
 
 /// RFC 3986: a letter, then letters, digits, `+`, `-` or `.`.
