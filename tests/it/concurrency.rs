@@ -2,7 +2,7 @@
 
 use crate::support::{
     Backend, Run, TestEnv, assert_same_connections, expected_export, signal_and_wait, sorted_by_id,
-    spawn_until_stderr_says,
+    spawn_until_stderr_says, sync_held_at_page,
 };
 use serde_json::Value;
 use std::process::Stdio;
@@ -207,14 +207,7 @@ async fn locks_sharing_one_file_exclude_each_other_within_a_process() {
 /// process that took the scope over; when it comes back it must not apply its sweep.
 async fn a_run_marked_abandoned_by_another_process_applies_nothing(backend: Backend) {
     let env = TestEnv::generated(backend, 12, 53).await;
-    env.sim.state.set_faults(Faults {
-        hang_page: Some(2),
-        ..Faults::default()
-    });
-    let mut cmd = env.command(&["sync", "--page-size", "5"]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().expect("sync starts");
-    env.sim.state.hanging.notified().await;
+    let child = sync_held_at_page(&env, 2, &["--page-size", "5"]).await;
     // What the next holder of the scope's lock does to a run it finds still running.
     let db = env.db().await;
     db.execute_script(

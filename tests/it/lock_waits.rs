@@ -1,7 +1,9 @@
 //! Every wait of a sync is bounded by `--lock-timeout` and gives way to a signal: SQLite's own
 //! write lock held by another process, and a PostgreSQL scope lock lost with its session.
 
-use crate::support::{Backend, Run, TestEnv, signal_and_wait, spawn_until_stderr_says};
+use crate::support::{
+    Backend, Run, TestEnv, signal_and_wait, spawn_until_stderr_says, sync_held_at_page,
+};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use vpn_simulator::Faults;
@@ -67,14 +69,7 @@ async fn sqlite_s_write_lock_held_elsewhere_bounds_a_sync_by_its_lock_timeout() 
     // Taken mid-sweep: staging a page gives up after --lock-timeout; the run cannot be marked
     // failed while the lock is held, and says so.
     holder.release().await;
-    env.sim.state.set_faults(Faults {
-        hang_page: Some(2),
-        ..Faults::default()
-    });
-    let mut cmd = env.command(&["sync", "--page-size", "5", "--lock-timeout", "2s"]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().expect("sync starts");
-    env.sim.state.hanging.notified().await;
+    let child = sync_held_at_page(&env, 2, &["--page-size", "5", "--lock-timeout", "2s"]).await;
     let holder = WriteLockHolder::take(&env).await;
     env.sim.state.release();
     let run: Run = child.wait_with_output().await.expect("sync ends").into();
@@ -144,14 +139,7 @@ async fn a_signal_ends_a_wait_for_sqlite_s_write_lock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_postgres_lock_session_ended_applies_nothing() {
     let env = TestEnv::generated(Backend::Postgres, 12, 63).await;
-    env.sim.state.set_faults(Faults {
-        hang_page: Some(2),
-        ..Faults::default()
-    });
-    let mut cmd = env.command(&["sync", "--page-size", "5"]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().expect("sync starts");
-    env.sim.state.hanging.notified().await;
+    let child = sync_held_at_page(&env, 2, &["--page-size", "5"]).await;
     let db = env.db().await;
     // The sync's scope lock is the only advisory lock held in this database mid-sweep; the
     // terminated backend is gone when this returns (it waits up to 10 s for that).

@@ -379,6 +379,23 @@ pub async fn spawn_until_stderr_says(
     (child, said)
 }
 
+/// Starts `sync` with `args` (stdout and stderr piped) and returns once the simulator holds
+/// its request for page `page` (`Faults::hang_page`, until `SimState::release`): mid-sweep.
+pub async fn sync_held_at_page(env: &TestEnv, page: u64, args: &[&str]) -> tokio::process::Child {
+    env.sim.state.set_faults(vpn_simulator::Faults {
+        hang_page: Some(page),
+        ..vpn_simulator::Faults::default()
+    });
+    let mut all = vec!["sync"];
+    all.extend_from_slice(args);
+    let mut cmd = env.command(&all);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("sync starts");
+    env.sim.state.hanging.notified().await;
+    child
+}
+
 /// Sends `signal` (`-INT`, `-TERM`) to `child`; returns its exit code once it ends.
 pub async fn signal_and_wait(child: &mut tokio::process::Child, signal: &str) -> Option<i32> {
     let pid = child.id().expect("pid").to_string();
