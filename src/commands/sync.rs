@@ -79,7 +79,11 @@ async fn sync(
         print_stdout(&text)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let store = Store::open(database).await?;
+    // Opening waits for nothing but a migration by another process (and that gives way).
+    let store = tokio::select! {
+        store = Store::open_waiting(database, options.lock_timeout) => store?,
+        interrupted = shutdown.requested() => return Err(interrupted.into()),
+    };
     let target = scope_label(&scope);
     let span = crate::logging::run_span(&target);
     let started = std::time::Instant::now();

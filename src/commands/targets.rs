@@ -40,7 +40,7 @@ pub async fn run(
         return dry_run_each(database, targets, &args).await;
     }
     let (options, retry) = run_options(&args)?;
-    let store = Store::open(database).await?;
+    let store = Store::open_waiting(database, options.lock_timeout).await?;
     // One sync, whose runs `runs` groups and `drift` reads back together.
     let sync_id = store.start_sync().await.map_err(anyhow::Error::from)?;
     let options = RunOptions {

@@ -33,6 +33,24 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// Whether `error` (or one of its causes) is SQLite's "database is locked": a statement gave
+/// up waiting for the write lock another process held (see `--lock-timeout`).
+pub fn waited_for_write_lock(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        // `StoreError::Database` is transparent: its source is the sqlx error's own source.
+        let sqlx = e.downcast_ref::<sqlx::Error>().or(match e.downcast_ref() {
+            Some(StoreError::Database(e)) => Some(e),
+            _ => None,
+        });
+        if sqlx.is_some_and(super::dialect::is_busy) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
+}
+
 /// The connections `ids` (one statement's) as an error names them: each id's start, escaped.
 pub fn connections_error(ids: &[&str], source: sqlx::Error) -> StoreError {
     let what = match ids {

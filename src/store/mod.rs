@@ -36,7 +36,7 @@ pub use apply::{ApplyStart, ApplyTx, Held, Selection, StagedRow, StoredRow, Swee
 pub use as_of::{Applied, AsOf};
 pub use connections::{ExportCursor, ProjectFilter, ProjectGroup};
 pub use dialect::{Cell, DatabaseUrl, DeferredIndexes, LockError, ScopeLock, UnadoptableSchema};
-pub use error::{StoreError, error_text};
+pub use error::{StoreError, error_text, waited_for_write_lock};
 pub use forget::{ForgetError, Forgotten};
 pub use history::{Named, PairCursor, RecordFilter, RecordedChange, VersionCursor, VersionPair};
 pub use prune::Pruned;
@@ -83,7 +83,7 @@ impl Store {
     /// says which command to run.
     pub async fn open_for_reading(url: &DatabaseUrl) -> anyhow::Result<Self> {
         let store = Self {
-            db: Db::connect(url, Access::Read).await?,
+            db: Db::connect(url, Access::Read, dialect::DEFAULT_BUSY_WAIT).await?,
         };
         let readable = store.check_readable(url).await;
         if readable.is_err() {
@@ -118,8 +118,24 @@ impl Store {
 
     /// Connects without migrating.
     pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Self> {
-        let db = Db::connect(url, Access::Write).await?;
+        let db = Db::connect(url, Access::Write, dialect::DEFAULT_BUSY_WAIT).await?;
         Ok(Self { db })
+    }
+
+    /// [`Store::open`] for a sync: every wait for SQLite's write lock (held by another
+    /// process) is bounded by `lock_timeout`, and opening does not wait for it.
+    pub async fn open_waiting(url: &DatabaseUrl, lock_timeout: Duration) -> anyhow::Result<Self> {
+        let store = Self {
+            db: Db::connect(url, Access::Write, lock_timeout).await?,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Waits up to `timeout` until nobody holds SQLite's write lock, saying so when it has to
+    /// wait (a no-op on PostgreSQL); a wait that can be given up, unlike one inside SQLite.
+    pub async fn wait_writable(&self, timeout: Duration) -> Result<(), LockError> {
+        self.db.wait_writable(timeout).await
     }
 
     /// Applies pending migrations; returns the names of those applied now.

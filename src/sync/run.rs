@@ -24,6 +24,10 @@ use tracing::Instrument as _;
 /// How long a failed or interrupted run waits to record that it failed.
 const FAIL_WAIT: Duration = Duration::from_secs(2);
 
+/// Why a failed run is still shown `running`.
+const NOT_MARKED: &str = "it is still shown running, as the database stayed locked: the next \
+     sync of this scope marks it abandoned";
+
 /// The API's documented page size limit, and the largest some dedicated regions allow.
 pub const DEFAULT_PAGE_SIZE: u32 = 200;
 pub const MAX_PAGE_SIZE: u32 = 2000;
@@ -103,28 +107,88 @@ pub(super) async fn run_locked(
     lock: ScopeLock,
     shutdown: &Shutdown,
 ) -> Result<SyncReport, RunError> {
-    let own_sync = match options.sync_id {
-        Some(_) => None,
-        None => Some(store.start_sync().await.map_err(anyhow::Error::from)?),
-    };
-    let options = RunOptions {
-        sync_id: options.sync_id.or(own_sync),
-        ..options
-    };
-    let result = match Run::start(store, scope, options, &lock).await {
-        Ok(run) => run
-            .execute(client, shutdown)
-            .await
-            .map_err(|e| past_time_limit(e, shutdown, options.max_run_time, Some(run.id))),
-        Err(error) => Err(error.into()),
+    let mut lock = lock;
+    let result = match start_locked(store, scope, options, &lock, shutdown).await {
+        Ok((run, own_sync)) => {
+            let result = run
+                .execute(client, &mut lock, shutdown)
+                .await
+                .map_err(|e| past_time_limit(e, shutdown, options.max_run_time, Some(run.id)));
+            Ok((result, own_sync))
+        }
+        Err(error) => Err(error),
     };
     lock.release().await;
+    let (result, own_sync) = match result {
+        Ok(started) => started,
+        Err(error) => (Err(error), None),
+    };
     if let Some(sync_id) = own_sync
         && let Err(e) = store.finish_sync(sync_id).await
     {
         tracing::warn!(sync_id, "cannot record that the sync ended: {e}");
     }
     result
+}
+
+/// Records the sync (unless the caller did) and the run, once nobody holds SQLite's write
+/// lock: every wait gives way to a signal.
+async fn start_locked<'a>(
+    store: &'a Store,
+    scope: &'a Scope,
+    options: RunOptions,
+    lock: &ScopeLock,
+    shutdown: &Shutdown,
+) -> Result<(Run<'a>, Option<i64>), RunError> {
+    let started = async {
+        store
+            .wait_writable(options.lock_timeout)
+            .await
+            .context("cannot record the run")?;
+        let own_sync = match options.sync_id {
+            Some(_) => None,
+            None => Some(store.start_sync().await?),
+        };
+        let options = RunOptions {
+            sync_id: options.sync_id.or(own_sync),
+            ..options
+        };
+        let run = Run::start(store, scope, options, lock).await;
+        anyhow::Ok((run, own_sync))
+    };
+    let (run, own_sync) = tokio::select! {
+        started = started => started.map_err(|e| explain_busy(e, options.lock_timeout))?,
+        interrupted = shutdown.requested() => return Err(interrupted.into()),
+    };
+    // A run that could not be recorded still ends the sync recorded for it.
+    match run {
+        Ok(run) => Ok((run, own_sync)),
+        Err(error) => {
+            if let Some(sync_id) = own_sync {
+                let _ = store.finish_sync(sync_id).await;
+            }
+            Err(explain_busy(error, options.lock_timeout).into())
+        }
+    }
+}
+
+/// Another process held SQLite's write lock for longer than `--lock-timeout`: what a
+/// statement's "database is locked" means, said with the wait and the option that sets it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "another process held the SQLite database's write lock for longer than {} \
+     (--lock-timeout)",
+    humantime::format_duration(*waited)
+)]
+pub struct WriteLockBusy {
+    pub waited: Duration,
+}
+
+fn explain_busy(error: anyhow::Error, waited: Duration) -> anyhow::Error {
+    match crate::store::waited_for_write_lock(error.as_ref()) {
+        true => error.context(WriteLockBusy { waited }),
+        false => error,
+    }
 }
 
 /// How a run sweeps, how long it waits for locks, and what it trusts its sweep to remove.
@@ -267,12 +331,14 @@ impl<'a> Run<'a> {
 
     /// Sweeps and applies. On error or shutdown the run is marked failed and the inventory is
     /// unchanged.
+    /// `lock` is the scope's, which the caller holds: the apply proves it still does.
     pub async fn execute(
         &self,
         client: &VpnClient,
+        lock: &mut ScopeLock,
         shutdown: &Shutdown,
     ) -> Result<SyncReport, RunError> {
-        match self.sweep_and_apply(client, shutdown).await {
+        match self.sweep_and_apply(client, lock, shutdown).await {
             Ok(report) => Ok(report),
             Err(RunError::Interrupted(interrupted)) => {
                 self.fail(&format!("interrupted by {}", interrupted.0))
@@ -280,38 +346,45 @@ impl<'a> Run<'a> {
                 Err(interrupted.into())
             }
             Err(RunError::Failed(error)) => {
-                self.fail(&crate::store::error_text(error.as_ref())).await;
+                let error = explain_busy(error, self.lock_timeout);
+                let error = match self.fail(&crate::store::error_text(error.as_ref())).await {
+                    true => error,
+                    false => error.context(NOT_MARKED),
+                };
                 Err(error.context(RunFailed { run_id: self.id }).into())
             }
         }
     }
 
-    /// Marks the run failed; used for errors and interruptions. Waits briefly: when another
-    /// run's apply holds the database, the run stays `running` until the next sync takes the
-    /// scope's lock and marks it abandoned, which is better than ignoring a signal.
-    pub async fn fail(&self, reason: &str) {
+    /// Marks the run failed; used for errors and interruptions; whether it could. Waits
+    /// briefly: when another process holds the database, the run stays `running` until the
+    /// next sync takes the scope's lock and marks it abandoned, which is better than ignoring
+    /// a signal.
+    pub async fn fail(&self, reason: &str) -> bool {
         let marked = tokio::time::timeout(FAIL_WAIT, self.store.fail_run(self.id, reason));
         match marked.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
+            Ok(Ok(())) => return true,
+            Ok(Err(e)) if !crate::store::waited_for_write_lock(&e) => {
                 tracing::error!(
                     target: SWEEP_LOG_TARGET,
                     run_id = self.id,
                     "cannot mark run failed: {e}"
                 )
             }
-            Err(_) => tracing::warn!(
+            Ok(Err(_)) | Err(_) => tracing::warn!(
                 target: SWEEP_LOG_TARGET,
                 run_id = self.id,
                 "the database stayed busy; the next sync of this scope marks the run abandoned"
             ),
         }
+        false
     }
 
     #[tracing::instrument(target = "vpn_inventory::sync", skip_all, fields(run_id = self.id))]
     async fn sweep_and_apply(
         &self,
         client: &VpnClient,
+        lock: &mut ScopeLock,
         shutdown: &Shutdown,
     ) -> Result<SyncReport, RunError> {
         let filters = &self.scope.filters;
@@ -343,6 +416,10 @@ impl<'a> Run<'a> {
             }
             interrupted = shutdown.requested() => return Err(interrupted.into()),
         };
+        // A run whose lock vanished (its PostgreSQL session ended) may have been taken over
+        // by another: it cannot prove the scope is its own, so it applies nothing.
+        let what = format!("scope {}", self.scope.key());
+        lock.ensure_held(&what).await.map_err(anyhow::Error::from)?;
         let applied =
             reconcile::complete_run(self.store, tx, self.id, self.scope_id, self.scope, removals)
                 .await

@@ -19,6 +19,7 @@ use crate::store::{PageToStage, StageOutcome, StagedConnection};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::time::Duration;
 use tokio::task::JoinHandle;
 
 /// Where a sweep's pages go: the run's staging, or (a dry run) memory.
@@ -59,10 +60,29 @@ struct Staging {
     handle: JoinHandle<anyhow::Result<StageOutcome>>,
 }
 
+/// How long a page being staged may go on after a signal: writing one takes moments; a page
+/// still waiting for SQLite's write lock (another process's) after that gives way.
+const STAGING_GRACE: Duration = Duration::from_secs(2);
+
 impl Staging {
-    /// Waits for the page to be stored: its outcome, or why it was not.
-    async fn outcome(self) -> anyhow::Result<(i64, StageOutcome)> {
-        let staged = match self.handle.await {
+    /// Waits for the page to be stored: its outcome, or why it was not. On a signal, a page
+    /// that is not stored within [`STAGING_GRACE`] is given up (its transaction rolls back):
+    /// `Interrupted`.
+    async fn outcome(self, shutdown: &Shutdown) -> anyhow::Result<(i64, StageOutcome)> {
+        let mut handle = self.handle;
+        let joined = tokio::select! {
+            joined = &mut handle => joined,
+            interrupted = shutdown.requested() => {
+                match tokio::time::timeout(STAGING_GRACE, &mut handle).await {
+                    Ok(joined) => joined,
+                    Err(_) => {
+                        handle.abort();
+                        return Err(interrupted.into());
+                    }
+                }
+            }
+        };
+        let staged = match joined {
             Ok(staged) => staged,
             Err(e) => Err(anyhow::anyhow!("the staging task ended: {e}")),
         };
@@ -134,9 +154,9 @@ pub(super) async fn sweep<S: PageSink>(
                 created_at: &created_at,
                 turn,
             };
-            let this_page = stage_page(received, ledger, &mut staging, sink);
+            let this_page = stage_page(received, ledger, &mut staging, sink, shutdown);
             let (next, items) = tokio::join!(next_page, this_page);
-            state.ledger().count_page(items?);
+            state.ledger().count_page(items.map_err(given_up)?);
             match next {
                 Some(next) => arrived = next?,
                 None => return Ok(()),
@@ -144,7 +164,7 @@ pub(super) async fn sweep<S: PageSink>(
         }
     }
     .await;
-    let last = staging.take().map(Staging::outcome);
+    let last = staging.take().map(|last| last.outcome(shutdown));
     match (swept, last) {
         (Err(e), Some(last)) => {
             // The sweep's own error is the one to report; the page's staging ends first.
@@ -154,13 +174,21 @@ pub(super) async fn sweep<S: PageSink>(
             return Err(e);
         }
         (Err(e), None) => return Err(e),
-        (Ok(()), Some(last)) => tally(state.ledger(), last.await?),
+        (Ok(()), Some(last)) => tally(state.ledger(), last.await.map_err(given_up)?),
         (Ok(()), None) => {}
     }
     if let Some(signal) = shutdown.received() {
         return Err(Interrupted(signal).into());
     }
     Ok(state.finish())
+}
+
+/// A page's staging given up on a signal is an interruption, not a failure.
+fn given_up(error: anyhow::Error) -> RunError {
+    match error.downcast::<Interrupted>() {
+        Ok(interrupted) => RunError::Interrupted(interrupted),
+        Err(error) => RunError::Failed(error),
+    }
 }
 
 /// A page just received, and what its request asked for.
@@ -180,6 +208,7 @@ async fn stage_page<S: PageSink>(
     ledger: &mut Ledger,
     staging: &mut Option<Staging>,
     sink: &S,
+    shutdown: &Shutdown,
 ) -> anyhow::Result<i64> {
     let Received {
         page_no,
@@ -215,7 +244,7 @@ async fn stage_page<S: PageSink>(
     let items = count(prepared.connections.len());
     // The page before must be stored before this one is begun.
     if let Some(before) = staging.take() {
-        tally(ledger, before.outcome().await?);
+        tally(ledger, before.outcome(shutdown).await?);
     }
     *staging = Some(Staging {
         page_no,

@@ -1,7 +1,8 @@
 //! Runs at the same time: one at a time per scope, any number across scopes.
 
 use crate::support::{
-    Backend, Run, TestEnv, assert_same_connections, expected_export, sorted_by_id,
+    Backend, Run, TestEnv, assert_same_connections, expected_export, signal_and_wait, sorted_by_id,
+    spawn_until_stderr_says, sync_held_at_page,
 };
 use serde_json::Value;
 use std::process::Stdio;
@@ -238,14 +239,7 @@ async fn one_lock_file_remains_after_syncs_of_scopes_and_forget_scope() {
 /// process that took the scope over; when it comes back it must not apply its sweep.
 async fn a_run_marked_abandoned_by_another_process_applies_nothing(backend: Backend) {
     let env = TestEnv::generated(backend, 12, 53).await;
-    env.sim.state.set_faults(Faults {
-        hang_page: Some(2),
-        ..Faults::default()
-    });
-    let mut cmd = env.command(&["sync", "--page-size", "5"]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let child = cmd.spawn().expect("sync starts");
-    env.sim.state.hanging.notified().await;
+    let child = sync_held_at_page(&env, 2, &["--page-size", "5"]).await;
     // What the next holder of the scope's lock does to a run it finds still running.
     let db = env.db().await;
     db.execute_script(
@@ -316,7 +310,6 @@ async fn a_killed_run_is_marked_abandoned_by_the_next_sync_of_any_scope(backend:
 /// Another process's apply holds the database (through the library, as the binary does):
 /// a sync waiting to apply gives up after `--lock-timeout`, and a signal ends its wait.
 async fn waiting_for_another_apply_honours_the_lock_timeout_and_signals(backend: Backend) {
-    use tokio::io::{AsyncBufReadExt, BufReader};
     let env = TestEnv::generated(backend, 6, 55).await;
     let url = DatabaseUrl::parse(&env.database_url()).expect("database URL");
     let store = Store::open(&url).await.expect("open the inventory");
@@ -341,30 +334,14 @@ async fn waiting_for_another_apply_honours_the_lock_timeout_and_signals(backend:
         timed_out.stderr
     );
 
-    let mut cmd = env.command(&["-v", "sync"]);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut waiting = cmd.spawn().expect("sync starts");
     // Until the sync says it waits for the other apply.
-    let mut stderr = BufReader::new(waiting.stderr.take().expect("stderr")).lines();
-    let mut said = Vec::new();
-    while let Some(line) = stderr.next_line().await.expect("stderr line") {
-        let waits = line.contains("for another run's apply");
-        said.push(line);
-        if waits {
-            break;
-        }
-    }
+    let (mut waiting, said) =
+        spawn_until_stderr_says(&env, &["-v", "sync"], "for another run's apply").await;
     assert!(
         said.last().is_some_and(|l| l.contains("waiting up to")),
         "the sync never said it waits: {said:?}"
     );
-    let pid = waiting.id().expect("pid").to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status();
-    assert!(kill.expect("kill").success());
-    let status = waiting.wait().await.expect("sync ends");
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(signal_and_wait(&mut waiting, "-INT").await, Some(130));
 
     drop(other);
     store.close().await;

@@ -14,6 +14,7 @@ mod failures;
 mod forget;
 mod hardening;
 mod layering;
+mod lock_waits;
 mod logs;
 mod long_ids;
 mod metrics;

@@ -365,6 +365,59 @@ impl TestEnv {
     }
 }
 
+/// Starts the binary with `args` (its stdout ignored) and reads its stderr until a line
+/// contains `needle`, or it ends; returns the child and the lines read (the last one is
+/// `needle`'s, if it came). The rest of stderr is read on, so that the child never blocks.
+pub async fn spawn_until_stderr_says(
+    env: &TestEnv,
+    args: &[&str],
+    needle: &str,
+) -> (tokio::process::Child, Vec<String>) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut cmd = env.command(args);
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("the binary starts");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut said = Vec::new();
+    while let Some(line) = stderr.next_line().await.expect("stderr line") {
+        let found = line.contains(needle);
+        said.push(line);
+        if found {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+    (child, said)
+}
+
+/// Starts `sync` with `args` (stdout and stderr piped) and returns once the simulator holds
+/// its request for page `page` (`Faults::hang_page`, until `SimState::release`): mid-sweep.
+pub async fn sync_held_at_page(env: &TestEnv, page: u64, args: &[&str]) -> tokio::process::Child {
+    env.sim.state.set_faults(vpn_simulator::Faults {
+        hang_page: Some(page),
+        ..vpn_simulator::Faults::default()
+    });
+    let mut all = vec!["sync"];
+    all.extend_from_slice(args);
+    let mut cmd = env.command(&all);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("sync starts");
+    env.sim.state.hanging.notified().await;
+    child
+}
+
+/// Sends `signal` (`-INT`, `-TERM`) to `child`; returns its exit code once it ends.
+pub async fn signal_and_wait(child: &mut tokio::process::Child, signal: &str) -> Option<i32> {
+    let pid = child.id().expect("pid").to_string();
+    let kill = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status();
+    assert!(kill.expect("kill").success());
+    child.wait().await.expect("the binary ends").code()
+}
+
 /// The export and every connection row's id, content hash and last changing run.
 pub type Fingerprint = (Vec<Value>, Vec<(String, String, i64)>);
 

@@ -42,6 +42,10 @@ pub enum LockError {
         waited: Duration,
         hint: &'static str,
     },
+    /// A PostgreSQL session lock vanished with its session (terminated by an administrator,
+    /// or its connection broken): another run may hold it now.
+    #[error("lost the lock on {what}: its database session ended{detail}")]
+    Lost { what: String, detail: String },
     #[error("cannot take a lock: {0}")]
     Io(#[from] std::io::Error),
     #[error("cannot take a lock: {0}")]
@@ -254,6 +258,37 @@ fn try_lock(file: &std::fs::File, _key: &[u8; 8]) -> std::io::Result<bool> {
 }
 
 impl ScopeLock {
+    /// Proves the lock is still held, or says it was lost (`what` names it then). A file lock
+    /// lives as long as this process; PostgreSQL's lives as long as its session, which an
+    /// administrator may end (`pg_terminate_backend`) or a broken connection loses: the
+    /// session is asked whether it still holds it.
+    pub async fn ensure_held(&mut self, what: &str) -> Result<(), LockError> {
+        let Held::Postgres { conn, key } = &mut self.held else {
+            return Ok(());
+        };
+        let lost = |detail: String| LockError::Lost {
+            what: what.to_owned(),
+            detail,
+        };
+        let Some(conn) = conn.as_mut() else {
+            return Err(lost(String::new()));
+        };
+        // A bigint key is held as classid (its high half) and objid (its low half), objsubid 1.
+        let sql = "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+                 AND pid = pg_backend_pid() AND granted AND objsubid = 1
+                 AND classid = (($1 >> 32) & 4294967295)::oid
+                 AND objid = ($1 & 4294967295)::oid)";
+        match sqlx::query_scalar::<_, bool>(sql)
+            .bind(*key)
+            .fetch_one(&mut **conn)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(lost(" (it no longer holds it)".to_owned())),
+            Err(e) => Err(lost(format!(" ({e})"))),
+        }
+    }
+
     pub async fn release(mut self) {
         if let Held::Postgres { conn, key } = &mut self.held
             && let Some(mut conn) = conn.take()

@@ -94,6 +94,12 @@ pub enum Access {
 /// Advisory lock key every apply in a PostgreSQL inventory takes ("vpninvap" in ASCII).
 const APPLY_LOCK_KEY: i64 = 0x7670_6e69_6e76_6170;
 
+/// How long a statement waits for SQLite's write lock unless a command says (`--lock-timeout`).
+pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_secs(30);
+
+/// How often a run waiting for SQLite's write lock tries again ([`Db::wait_writable`]).
+const WRITE_LOCK_RETRY: Duration = Duration::from_millis(100);
+
 impl Db {
     /// Whether `url` names a database file that does not exist yet (never so for a server).
     pub fn is_missing(url: &DatabaseUrl) -> anyhow::Result<bool> {
@@ -106,12 +112,59 @@ impl Db {
         Ok(is_file(file) && !file.exists())
     }
 
-    /// Connects: for writing (creating a SQLite file if missing), or for reading only.
-    pub async fn connect(url: &DatabaseUrl, access: Access) -> anyhow::Result<Self> {
+    /// Connects: for writing (creating a SQLite file if missing), or for reading only. A
+    /// statement waits up to `busy_wait` for SQLite's write lock, held by another process.
+    pub async fn connect(
+        url: &DatabaseUrl,
+        access: Access,
+        busy_wait: Duration,
+    ) -> anyhow::Result<Self> {
         Ok(match url.backend() {
-            url::Backend::Sqlite => Db::Sqlite(connect_sqlite(url, access).await?),
+            url::Backend::Sqlite => Db::Sqlite(connect_sqlite(url, access, busy_wait).await?),
             url::Backend::Postgres => Db::Postgres(connect_postgres(url).await?),
         })
+    }
+
+    /// Waits up to `timeout` until SQLite's write lock is free (another process may hold it:
+    /// `sqlite3` in a write transaction, say), saying so when it has to wait; `LockError::Busy`
+    /// naming the lock when that was not enough. The wait is a loop of tries, so a caller can
+    /// give it up (on a signal) by dropping it. Nothing to wait for on PostgreSQL, whose
+    /// writers do not lock the database.
+    pub async fn wait_writable(&self, timeout: Duration) -> Result<(), LockError> {
+        let Db::Sqlite(pool) = self else {
+            return Ok(());
+        };
+        let options = pool.connect_options();
+        if !is_file(options.get_filename()) {
+            return Ok(());
+        }
+        // A connection of its own, which never waits inside SQLite: the waiting is done here,
+        // and a busy database while connecting (another connection checkpointing) is waited
+        // for the same way.
+        let options = (*options).clone().busy_timeout(Duration::ZERO);
+        let mut conn = None;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut said = false;
+        let outcome = loop {
+            match try_write_lock(&options, &mut conn).await {
+                Ok(()) => break Ok(()),
+                Err(e) if is_busy(&e) => {}
+                Err(e) => break Err(LockError::from(e)),
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break Err(write_lock_busy(timeout));
+            }
+            if !said {
+                let up_to = humantime::format_duration(timeout);
+                tracing::info!("waiting up to {up_to} for {WRITE_LOCK}");
+                said = true;
+            }
+            tokio::time::sleep(WRITE_LOCK_RETRY).await;
+        };
+        if let Some(conn) = conn {
+            let _ = conn.close().await;
+        }
+        outcome
     }
 
     /// A transaction for reading (export, history): a consistent snapshot.
@@ -343,7 +396,11 @@ impl Tx {
     }
 }
 
-async fn connect_sqlite(url: &DatabaseUrl, access: Access) -> anyhow::Result<sqlx::SqlitePool> {
+async fn connect_sqlite(
+    url: &DatabaseUrl,
+    access: Access,
+    busy_wait: Duration,
+) -> anyhow::Result<sqlx::SqlitePool> {
     let options = SqliteConnectOptions::from_str(url.expose())
         .with_context(|| format!("invalid SQLite database URL {url}"))?
         .create_if_missing(access == Access::Write)
@@ -352,28 +409,30 @@ async fn connect_sqlite(url: &DatabaseUrl, access: Access) -> anyhow::Result<sql
         // the next sync to mark abandoned and redo.
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(30));
-    let options = match access {
-        // Both settle only how a new file is laid out; an existing one keeps its own. 8 KiB
+        .busy_timeout(busy_wait);
+    let file = options.get_filename().to_owned();
+    let created = match access {
+        Access::Write => {
+            create_private(&file).with_context(|| format!("cannot create SQLite database {url}"))?
+        }
+        Access::Read => false,
+    };
+    let options = match created {
+        // Both settle only how a new file is laid out; an existing one keeps its own (and
+        // setting auto_vacuum on one waits for SQLite's write lock, at every connect). 8 KiB
         // pages hold five stored bodies (about 1.5 KB each) where 4 KiB pages held two and
         // left a quarter empty; 16 KiB pages saved 2% more but made an unchanged re-sync of
         // 100,000 connections 9% slower (each staging commit rewrites every index leaf it
         // touched). Incremental auto-vacuum lets an apply give back what its staging freed
         // (`tidy_after_apply`).
-        // The journal mode is a setting of the file, kept by it: only a writer sets it.
-        Access::Write => options
+        true => options
             .page_size(8 * 1024)
-            .auto_vacuum(SqliteAutoVacuum::Incremental)
-            .journal_mode(SqliteJournalMode::Wal),
-        Access::Read => options,
+            .auto_vacuum(SqliteAutoVacuum::Incremental),
+        false => options,
     };
-    let file = options.get_filename().to_owned();
     let options = match access {
-        Access::Write => {
-            create_private(&file)
-                .with_context(|| format!("cannot create SQLite database {url}"))?;
-            options
-        }
+        // The journal mode is a setting of the file, kept by it: only a writer sets it.
+        Access::Write => options.journal_mode(SqliteJournalMode::Wal),
         Access::Read if is_file(&file) && !file.exists() => anyhow::bail!(
             "there is no inventory at {url}: run `vpn-inventory sync` first, or point \
              --database (VPN_INVENTORY_DATABASE) at one"
@@ -383,6 +442,9 @@ async fn connect_sqlite(url: &DatabaseUrl, access: Access) -> anyhow::Result<sql
     };
     let opened = SqlitePoolOptions::new()
         .max_connections(4)
+        // A connection is handed out once the statements before it ended: each waits for the
+        // write lock at most `busy_wait`, and connecting does not wait for it.
+        .acquire_timeout(busy_wait + Duration::from_secs(5))
         .connect_with(options)
         .await;
     opened.map_err(|e| {
@@ -475,18 +537,63 @@ fn is_file(file: &std::path::Path) -> bool {
 }
 
 /// Creates a new SQLite database file readable by its owner only: the inventory maps a
-/// network. SQLite gives its `-wal` and `-shm` files the same permissions.
-fn create_private(file: &std::path::Path) -> std::io::Result<()> {
+/// network. SQLite gives its `-wal` and `-shm` files the same permissions. Whether it created
+/// one (an in-memory database counts as new).
+fn create_private(file: &std::path::Path) -> std::io::Result<bool> {
     if !is_file(file) {
-        return Ok(());
+        return Ok(true);
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(file) {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        other => other.map(drop),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        other => other.map(|_| true),
+    }
+}
+
+/// Takes SQLite's write lock and gives it back at once, connecting first if need be.
+async fn try_write_lock(
+    options: &SqliteConnectOptions,
+    conn: &mut Option<sqlx::SqliteConnection>,
+) -> sqlx::Result<()> {
+    let conn = match conn {
+        Some(conn) => conn,
+        None => conn.insert(sqlx::SqliteConnection::connect_with(options).await?),
+    };
+    sqlx::raw_sql("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+}
+
+/// What waits for SQLite's write lock wait for, as errors and logs name it.
+const WRITE_LOCK: &str = "the SQLite database's write lock (another process is writing to it)";
+
+fn write_lock_busy(waited: Duration) -> LockError {
+    LockError::Busy {
+        holder: "another process's write to the SQLite database (it holds the write lock)"
+            .to_owned(),
+        waited,
+        hint: " (--lock-timeout)",
+    }
+}
+
+/// Whether `error` is SQLite's "database is locked": a wait for its write lock (or for a
+/// process recovering its log) that its busy timeout ended, or a pool whose connections all
+/// waited so.
+pub fn is_busy(error: &sqlx::Error) -> bool {
+    match error {
+        // SQLITE_BUSY and its extended codes (RECOVERY, SNAPSHOT, TIMEOUT): the low byte.
+        sqlx::Error::Database(e) => e
+            .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+            .and_then(sqlx::error::DatabaseError::code)
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 5),
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
     }
 }
 
