@@ -570,7 +570,7 @@ async fn try_write_lock(
 }
 
 /// What waits for SQLite's write lock wait for, as errors and logs name it.
-const WRITE_LOCK: &str = "the SQLite database's write lock (another process is writing to it)";
+const WRITE_LOCK: &str = "the SQLite database's write lock (another process or run is writing)";
 
 fn write_lock_busy(waited: Duration) -> LockError {
     LockError::Busy {
