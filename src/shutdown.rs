@@ -10,10 +10,22 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// A run stopped by SIGINT/SIGTERM: exits 130 like a shell does.
+/// A run stopped by SIGINT/SIGTERM: exits as a shell reports a process the signal ended
+/// ([`Interrupted::exit_code`]).
 #[derive(Debug, thiserror::Error)]
 #[error("interrupted by {0}; the run was marked failed and nothing was changed")]
 pub struct Interrupted(pub &'static str);
+
+impl Interrupted {
+    /// 128 plus the signal's number: 143 for SIGTERM, 130 for SIGINT (and for any other
+    /// reason to stop).
+    pub fn exit_code(&self) -> u8 {
+        match self.0 {
+            "SIGTERM" => 143,
+            _ => 130,
+        }
+    }
+}
 
 /// Why work that gives way to a shutdown request did not complete (a run: `sync::RunError`).
 /// Callers branch on it: an interruption exits 130, an error 1.

@@ -236,8 +236,9 @@ The run stored what it saw but inferred no removals (sync --detailed-exitcode on
 64
 The command line does not parse.
 .TP
-130
-Interrupted by SIGINT or SIGTERM; the run is marked failed and sync --resume continues it.
+130, 143
+Interrupted by SIGINT (130) or SIGTERM (143); the run is marked failed and sync --resume
+continues it.
 .SH ENVIRONMENT
 .TP
 HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_SECURITY_TOKEN

@@ -70,11 +70,11 @@ impl CommandError {
         }
     }
 
-    /// 130 for an interruption, as a shell reports SIGINT; [`USAGE_ERROR`] for a usage
-    /// mistake ([`crate::usage::UsageError`]); 1 for any other failure.
+    /// 130 or 143 for an interruption, as a shell reports SIGINT or SIGTERM; [`USAGE_ERROR`]
+    /// for a usage mistake ([`crate::usage::UsageError`]); 1 for any other failure.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            CommandError::Interrupted(_) => ExitCode::from(130),
+            CommandError::Interrupted(interrupted) => ExitCode::from(interrupted.exit_code()),
             CommandError::Failed(error) if crate::usage::is_usage(error) => {
                 ExitCode::from(USAGE_ERROR)
             }

@@ -4,7 +4,7 @@
 //! does not stop the others. A target another process is syncing, or one synced less than
 //! `--min-interval` ago, is skipped (`sync::shared`: several hosts may share the work). The
 //! summary lists every target's outcome, and the exit code is the worst of them: an
-//! interruption (130), a failure (1), then with `--detailed-exitcode` a run that inferred no
+//! interruption (130, 143), a failure (1), then with `--detailed-exitcode` a run that inferred no
 //! removals (3), changes (2), nothing (0); a skipped target counts as nothing.
 
 use super::run_report::{
@@ -114,8 +114,10 @@ pub async fn run(
     let worst = outcomes
         .iter()
         .map(|o| match &o.result {
-            Err(e) if matches!(e.inner(), CommandError::Interrupted(_)) => (4, 130),
-            Err(_) => (3, 1),
+            Err(e) => match e.inner() {
+                CommandError::Interrupted(interrupted) => (4, interrupted.exit_code()),
+                _ => (3, 1),
+            },
             Ok(Synced::Skipped(_)) => (0, 0),
             Ok(Synced::Ran(report)) => match exit_code(report, args.detailed_exitcode) {
                 3 => (2, 3),
@@ -130,7 +132,8 @@ pub async fn run(
 
 /// `sync --dry-run` of targets: each one's sweep compared with the inventory, one target after
 /// another, writing nothing (the database is read if it exists, never created or locked).
-/// Prints each target's outcome as a sync would; exits 1 if any failed, 130 if interrupted.
+/// Prints each target's outcome as a sync would; exits 1 if any failed, 130 or 143 if
+/// interrupted.
 async fn dry_run_each(
     database: &DatabaseUrl,
     targets: Vec<Target>,
@@ -167,11 +170,11 @@ async fn dry_run_each(
                 if args.format == ReportFormat::Text {
                     print_stdout(&format!("target {name}: failed\n"))?;
                 }
-                let interrupted = matches!(error.inner(), CommandError::Interrupted(_));
-                worst = worst.max(if interrupted { 130 } else { 1 });
-                if interrupted {
+                if let CommandError::Interrupted(interrupted) = error.inner() {
+                    worst = worst.max(interrupted.exit_code());
                     break;
                 }
+                worst = worst.max(1);
             }
         }
     }

@@ -47,5 +47,5 @@ pub struct RunFailed {
     pub run_id: i64,
 }
 
-/// Why a run did not complete: interrupted (exits 130) or failed (exits 1).
+/// Why a run did not complete: interrupted (exits 130, or 143 for SIGTERM) or failed (exits 1).
 pub type RunError = Stopped;

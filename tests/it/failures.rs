@@ -236,7 +236,7 @@ async fn sigterm_mid_run_marks_it_failed_and_changes_nothing(backend: Backend) {
         .unwrap();
     assert!(status.success());
     let run: Run = child.wait_with_output().await.unwrap().into();
-    assert_eq!(run.code, Some(130), "stderr: {}", run.stderr);
+    assert_eq!(run.code, Some(143), "stderr: {}", run.stderr);
     assert!(
         run.stderr.contains("interrupted by SIGTERM"),
         "{}",

@@ -119,8 +119,8 @@ async fn a_signal_ends_a_wait_for_sqlite_s_write_lock() {
             .is_some_and(|l| l.contains("up to 1h for the SQLite database's write lock")),
         "the sync never said it waits: {said:?}"
     );
-    // Any interruption exits 130, as `sync` does for SIGTERM elsewhere.
-    assert_eq!(signal_and_wait(&mut waiting, "-TERM").await, Some(130));
+    // SIGTERM exits 143, as a shell reports a process it ended.
+    assert_eq!(signal_and_wait(&mut waiting, "-TERM").await, Some(143));
 
     holder.release().await;
     assert_eq!(env.inventory_fingerprint().await, before);
