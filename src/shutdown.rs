@@ -13,14 +13,32 @@ use tokio_util::sync::CancellationToken;
 /// A run stopped by SIGINT/SIGTERM: exits as a shell reports a process the signal ended
 /// ([`Interrupted::exit_code`]).
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted by {0}; the run was marked failed and nothing was changed")]
-pub struct Interrupted(pub &'static str);
+#[error("interrupted by {signal}; {}nothing was changed", what_became_of(.run))]
+pub struct Interrupted {
+    /// The signal, or the reason to stop.
+    pub signal: &'static str,
+    /// The run it stopped, once one was recorded, and whether it was marked failed.
+    pub run: Option<(i64, bool)>,
+}
+
+fn what_became_of(run: &Option<(i64, bool)>) -> String {
+    match run {
+        None => "no run was recorded and ".to_owned(),
+        Some((id, true)) => format!("run {id} was marked failed and "),
+        Some((id, false)) => format!("run {id} could not be marked failed (the next sync does); "),
+    }
+}
 
 impl Interrupted {
+    /// An interruption by `signal`, before any run was recorded.
+    pub fn by(signal: &'static str) -> Self {
+        Self { signal, run: None }
+    }
+
     /// 128 plus the signal's number: 143 for SIGTERM, 130 for SIGINT (and for any other
     /// reason to stop).
     pub fn exit_code(&self) -> u8 {
-        match self.0 {
+        match self.signal {
             "SIGTERM" => 143,
             _ => 130,
         }
@@ -104,7 +122,7 @@ impl Shutdown {
             },
             None => self.token.cancelled().await,
         }
-        Interrupted(self.received().unwrap_or("a shutdown request"))
+        Interrupted::by(self.received().unwrap_or("a shutdown request"))
     }
 }
 
@@ -140,7 +158,7 @@ mod tests {
         let shutdown = Shutdown::never();
         let waiter = shutdown.clone();
         assert_eq!(waiter.received(), None);
-        let waiting = tokio::spawn(async move { waiter.requested().await.0 });
+        let waiting = tokio::spawn(async move { waiter.requested().await.signal });
         shutdown.request("SIGTERM");
         assert_eq!(waiting.await.unwrap(), "SIGTERM");
         assert_eq!(shutdown.received(), Some("SIGTERM"));
@@ -152,14 +170,14 @@ mod tests {
         let unlimited = shutdown.with_time_limit(Duration::MAX, "never");
         assert_eq!(unlimited.received(), None);
         let bounded = shutdown.with_time_limit(Duration::ZERO, "the limit");
-        assert_eq!(bounded.requested().await.0, "the limit");
+        assert_eq!(bounded.requested().await.signal, "the limit");
         assert_eq!(bounded.time_is_up(), Some("the limit"));
         assert_eq!(shutdown.received(), None, "the unbounded holder goes on");
 
         let bounded = shutdown.with_time_limit(Duration::from_secs(3600), "the limit");
         assert_eq!(bounded.received(), None);
         shutdown.request("SIGINT");
-        assert_eq!(bounded.requested().await.0, "SIGINT");
+        assert_eq!(bounded.requested().await.signal, "SIGINT");
         assert_eq!(bounded.time_is_up(), None, "a signal is no time limit");
     }
 }

@@ -14,7 +14,7 @@ use crate::api::prefetch::SWEEP_LOG_TARGET;
 use crate::confirm::{Confirmed, confirm_gone};
 use crate::reconcile::{self, Removable, RemovalGuard, Removals};
 use crate::scope::Scope;
-use crate::shutdown::Shutdown;
+use crate::shutdown::{Interrupted, Shutdown};
 use crate::store::{Resumable, RunStatus, ScopeLock, StageOutcome, Store};
 use anyhow::Context as _;
 use std::time::Duration;
@@ -341,9 +341,13 @@ impl<'a> Run<'a> {
         match self.sweep_and_apply(client, lock, shutdown).await {
             Ok(report) => Ok(report),
             Err(RunError::Interrupted(interrupted)) => {
-                self.fail(&format!("interrupted by {}", interrupted.0))
-                    .await;
-                Err(interrupted.into())
+                let reason = format!("interrupted by {}", interrupted.signal);
+                let marked = self.fail(&reason).await;
+                Err(Interrupted {
+                    run: Some((self.id, marked)),
+                    ..interrupted
+                }
+                .into())
             }
             Err(RunError::Failed(error)) => {
                 let error = explain_busy(error, self.lock_timeout);

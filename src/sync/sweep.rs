@@ -178,7 +178,7 @@ pub(super) async fn sweep<S: PageSink>(
         (Ok(()), None) => {}
     }
     if let Some(signal) = shutdown.received() {
-        return Err(Interrupted(signal).into());
+        return Err(Interrupted::by(signal).into());
     }
     Ok(state.finish())
 }

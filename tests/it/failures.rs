@@ -237,16 +237,16 @@ async fn sigterm_mid_run_marks_it_failed_and_changes_nothing(backend: Backend) {
     assert!(status.success());
     let run: Run = child.wait_with_output().await.unwrap().into();
     assert_eq!(run.code, Some(143), "stderr: {}", run.stderr);
-    assert!(
-        run.stderr.contains("interrupted by SIGTERM"),
-        "{}",
-        run.stderr
-    );
     env.sim.state.set_faults(Faults::default());
     assert_eq!(env.inventory_fingerprint().await, before);
     let runs = env.run(&["runs", "--format", "json"]).await.json();
     assert_eq!(runs[0]["status"], "failed");
     assert_eq!(runs[0]["error"], "interrupted by SIGTERM");
+    let said = format!(
+        "interrupted by SIGTERM; run {} was marked failed and nothing was changed",
+        runs[0]["run_id"]
+    );
+    assert!(run.stderr.contains(&said), "{}", run.stderr);
 }
 
 async fn secrets_never_reach_logs_errors_or_the_database(backend: Backend) {

@@ -8,9 +8,12 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use vpn_simulator::Faults;
 
-/// Holds SQLite's write lock (`BEGIN IMMEDIATE`) from another process until stdin closes.
+/// Holds SQLite's write lock (`BEGIN IMMEDIATE`) from another process until stdin closes; with
+/// a second argument, first sets that journal mode.
 const HOLD_WRITE_LOCK: &str = "import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], isolation_level=None)
+if len(sys.argv) > 2:
+    db.execute('PRAGMA journal_mode = ' + sys.argv[2])
 db.execute('BEGIN IMMEDIATE')
 print('ready', flush=True)
 sys.stdin.read()
@@ -22,10 +25,21 @@ struct WriteLockHolder(tokio::process::Child);
 impl WriteLockHolder {
     /// Returns once the other process holds the lock (it says so on stdout).
     async fn take(env: &TestEnv) -> Self {
+        Self::take_in(env, &[]).await
+    }
+
+    /// [`WriteLockHolder::take`], first setting the file's journal mode to `mode`, e.g. as a
+    /// copy made by a tool that does not use WAL.
+    async fn take_in_journal_mode(env: &TestEnv, mode: &str) -> Self {
+        Self::take_in(env, &[mode]).await
+    }
+
+    async fn take_in(env: &TestEnv, extra: &[&str]) -> Self {
         let url = env.database_url();
         let file = url.strip_prefix("sqlite://").expect("a SQLite database");
         let mut child = tokio::process::Command::new("python3")
             .args(["-c", HOLD_WRITE_LOCK, file])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -132,6 +146,48 @@ async fn a_signal_ends_a_wait_for_sqlite_s_write_lock() {
             .all(|r| r["status"] != "running"),
         "{runs}"
     );
+}
+
+/// Opening a file in rollback-journal mode while another process writes it fails at once
+/// inside SQLite (switching to WAL cannot wait there): a sync waits that out as it waits for
+/// the write lock, and goes on once the writer is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_a_database_another_process_is_writing_waits_for_it() {
+    let env = TestEnv::generated(Backend::Sqlite, 6, 63).await;
+    env.sync(&[]).await;
+    let before = env.inventory_fingerprint().await;
+
+    let holder = WriteLockHolder::take_in_journal_mode(&env, "DELETE").await;
+    let run = env.run(&["sync", "--lock-timeout", "1s"]).await;
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "gave up after waiting 1s for the SQLite database (another process holds its lock)"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    // A signal ends that wait, before any run is recorded.
+    let args = ["-v", "sync", "--lock-timeout", "1h"];
+    let (mut waiting, said) = spawn_until_stderr_says(&env, &args, "waiting up to").await;
+    assert!(
+        said.last()
+            .is_some_and(|l| l.contains("up to 1h to open the SQLite database")),
+        "the sync never said it waits: {said:?}"
+    );
+    assert_eq!(signal_and_wait(&mut waiting, "-TERM").await, Some(143));
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+
+    let (waiting, _) = spawn_until_stderr_says(&env, &args, "waiting up to").await;
+    holder.release().await;
+    let run: Run = waiting.wait_with_output().await.expect("sync ends").into();
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(env.inventory_fingerprint().await, before);
+    let runs = env.run(&["runs", "--format", "json"]).await.json();
+    assert_eq!(runs.as_array().unwrap().len(), 2, "{runs}");
+    assert_eq!(runs[0]["status"], "complete", "{runs}");
 }
 
 /// The session holding a sync's scope lock is terminated mid-sweep, and nobody takes the

@@ -440,13 +440,37 @@ async fn connect_sqlite(
         Access::Read if is_file(&file) => reader::options(options, &file),
         Access::Read => options,
     };
-    let opened = SqlitePoolOptions::new()
+    let pool_options = SqlitePoolOptions::new()
         .max_connections(4)
         // A connection is handed out once the statements before it ended: each waits for the
         // write lock at most `busy_wait`, and connecting does not wait for it.
-        .acquire_timeout(busy_wait + Duration::from_secs(5))
-        .connect_with(options)
-        .await;
+        .acquire_timeout(busy_wait + Duration::from_secs(5));
+    // Opening can find the file busy without SQLite's busy handler ever waiting: while the
+    // last connection of another process checkpoints and removes the log at close, or while
+    // another writer first switches a new file to WAL. Such a moment is waited out here, up
+    // to `busy_wait` like any other wait on SQLite's locks.
+    let deadline = tokio::time::Instant::now() + busy_wait;
+    let mut said = false;
+    let opened = loop {
+        match pool_options.clone().connect_with(options.clone()).await {
+            Err(e) if is_busy(&e) && tokio::time::Instant::now() < deadline => {
+                if !said {
+                    let up_to = humantime::format_duration(busy_wait);
+                    tracing::info!("waiting up to {up_to} to open {OPEN_LOCK}");
+                    said = true;
+                }
+                tokio::time::sleep(WRITE_LOCK_RETRY).await;
+            }
+            Err(e) if is_busy(&e) => {
+                let waited = humantime::format_duration(busy_wait);
+                return Err(anyhow::Error::new(e).context(format!(
+                    "cannot open SQLite database {url}: gave up after waiting {waited} \
+                     for {OPEN_LOCK}"
+                )));
+            }
+            opened => break opened,
+        }
+    };
     opened.map_err(|e| {
         let hint = reader::hint(&e, &file).unwrap_or_default();
         anyhow::Error::new(e).context(format!("cannot open SQLite database {url}{hint}"))
@@ -570,6 +594,7 @@ async fn try_write_lock(
 }
 
 /// What waits for SQLite's write lock wait for, as errors and logs name it.
+const OPEN_LOCK: &str = "the SQLite database (another process holds its lock)";
 const WRITE_LOCK: &str = "the SQLite database's write lock (another process or run is writing)";
 
 fn write_lock_busy(waited: Duration) -> LockError {
