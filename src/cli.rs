@@ -106,6 +106,13 @@ pub enum Command {
     /// `report weak-crypto` runs a built-in one, `report --file mine.sql` your own: one SQL
     /// statement opening with a header like those `report NAME --show-sql` prints.
     Report(ReportArgs),
+    /// Check every stored connection against the policy (policy.toml, or the built-in one);
+    /// exits 4 when any breaks it.
+    ///
+    /// Prints one row per connection and broken rule, naming the rule, the field and its
+    /// value, and the change that made it so. `--new-since` lists only the violations a change
+    /// after that point made. The rules are the report `policy-violations`.
+    Check(CheckArgs),
     /// Create or upgrade the database schema (every command does this on its own too).
     Migrate(MigrateArgs),
     /// Serve a local fake of the VPN list API, for demos and tests.
@@ -629,6 +636,25 @@ pub struct ReportArgs {
     /// Print the report's SQL, header included, instead of running it.
     #[arg(long, conflicts_with = "list")]
     pub show_sql: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The policy file (TOML) [default: the configuration's `policy`, else the built-in
+    /// policy: no 3DES, DES, MD5 or SHA-1, no Diffie-Hellman group below 14].
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
+    /// Only violations a change after this point made (a connection added, or the field
+    /// changed): a run id, sync:ID, or a time (7d, a date, an RFC 3339 time) meaning the
+    /// latest run applied by then.
+    #[arg(long, value_name = "RUN|SYNC|TIME")]
+    pub new_since: Option<String>,
+    /// Only this project's connections (or the project of a configured target).
+    #[command(flatten)]
+    pub only: ProjectTargetArgs,
+    /// A table, JSON (an array of objects), CSV or Markdown.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 /// `name=value` (the value may hold `=` itself).

@@ -8,6 +8,7 @@
 //!
 //! ```toml
 //! database = "sqlite:///var/lib/vpn-inventory/inventory.db"
+//! policy = "policy.toml"             # what `check` holds connections to
 //!
 //! [[targets]]
 //! name = "prod-north"
@@ -41,6 +42,10 @@ pub struct Config {
     /// The inventory database (`--database` and `VPN_INVENTORY_DATABASE` override it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    /// The policy `check` holds connections to (`--policy` overrides it); a relative path is
+    /// read from the configuration file's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PathBuf>,
     #[serde(default)]
     pub targets: Vec<Target>,
 }
@@ -135,7 +140,12 @@ impl Config {
             }
         };
         match Self::parse(&text) {
-            Ok(config) => Ok((config, Some(path))),
+            Ok(mut config) => {
+                if let (Some(policy), Some(dir)) = (&config.policy, path.parent()) {
+                    config.policy = Some(dir.join(policy));
+                }
+                Ok((config, Some(path)))
+            }
             Err(e) => Err(InvalidConfig {
                 path,
                 message: match e.downcast_ref::<toml::de::Error>() {
@@ -263,7 +273,7 @@ fn toml_error(text: &str, error: &toml::de::Error) -> String {
     let Some(span) = error.span() else {
         return crate::text::redact_secrets(&error.to_string());
     };
-    let (line, column) = line_and_column(text, span.start);
+    let (line, column) = crate::text::line_and_column(text, span.start);
     let lines = text
         .lines()
         .skip(line - 1)
@@ -282,14 +292,6 @@ fn toml_error(text: &str, error: &toml::de::Error) -> String {
         "line {line}, column {column}{key}: {} (the line is not shown: it holds a secret)",
         crate::text::redact_secrets(error.message().trim_end())
     )
-}
-
-/// The 1-based line and column (in characters) of byte `at` of `text`.
-fn line_and_column(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let start = before.rfind('\n').map_or(0, |n| n + 1);
-    (line, before[start..].chars().count() + 1)
 }
 
 /// Whether a line of TOML may hold a secret: a key named like one, or a URL with a password.
@@ -336,9 +338,9 @@ const CREDENTIAL_KEYS: [(&str, &str); 4] = [
 fn credential_values(text: &str) -> anyhow::Result<HashMap<&'static str, String>> {
     let expected = "expected ak, sk, security_token or auth_token";
     let table: toml::Table = toml::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map_or((0, 0), |span| line_and_column(text, span.start));
+        let (line, column) = e.span().map_or((0, 0), |span| {
+            crate::text::line_and_column(text, span.start)
+        });
         let at = if line > 0 {
             format!(" (line {line}, column {column})")
         } else {

@@ -18,6 +18,7 @@ pub mod drift;
 pub mod json;
 pub mod logging;
 pub mod net;
+pub mod policy;
 pub mod reconcile;
 pub mod reports;
 pub mod scope;

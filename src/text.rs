@@ -173,6 +173,14 @@ fn redact_userinfo(text: &str) -> String {
     out
 }
 
+/// The 1-based line and column (in characters) of byte `at` of `text`.
+pub fn line_and_column(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |n| n + 1);
+    (line, before[start..].chars().count() + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{causes, one_line, redact_secrets, register_secret, start};

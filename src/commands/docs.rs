@@ -233,6 +233,9 @@ Changes found (sync --detailed-exitcode only).
 3
 The run stored what it saw but inferred no removals (sync --detailed-exitcode only).
 .TP
+4
+A connection breaks the policy (check only).
+.TP
 64
 The command line does not parse.
 .TP

@@ -4,6 +4,7 @@
 //! `database`, `run_setup`, `run_report`, `project_target`), which this module only
 //! re-exports, so no command imports the dispatcher that imports it.
 
+pub mod check;
 pub mod config;
 mod database;
 #[cfg(feature = "simulator")]
@@ -66,6 +67,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::History(args) => Ok(drift::history(database, args).await?),
         Command::Diff(args) => Ok(diff::run(database, &config, args).await?),
         Command::Report(args) => Ok(report::run(database, &config, args).await?),
+        Command::Check(args) => Ok(check::run(database, &config, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),
         Command::Completions { shell } => Ok(docs::completions(shell)?),
         Command::Man { subcommand } => Ok(docs::man(subcommand.as_deref())?),

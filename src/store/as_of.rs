@@ -158,6 +158,18 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The first run to complete (in apply order), if any: it is its scope's first, so every
+    /// change it recorded is a baseline.
+    pub async fn first_complete_run(&self) -> anyhow::Result<Option<i64>> {
+        let sql = Sql::new(
+            "SELECT id FROM sync_runs WHERE apply_seq = (SELECT MIN(apply_seq) FROM sync_runs)",
+        );
+        let row = self.db.fetch_optional(sql).await?;
+        Ok(row.map(|row| row.at(0)).transpose()?)
+    }
+}
+
 /// The apply numbered `seq` (the latest for `None`), read in `tx`; `None` where there is none.
 pub(super) async fn applied(tx: &mut Tx, seq: Option<i64>) -> Result<Option<Applied>> {
     let sql = Sql::new(

@@ -20,6 +20,7 @@ mod long_ids;
 mod metrics;
 mod overlap;
 mod points;
+mod policy_check;
 mod projects;
 mod queryable;
 mod readers;

@@ -10,8 +10,8 @@ use super::print_stdout;
 use super::project_target::Only;
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::config::Config;
-use crate::reports::Report;
-use crate::store::{Cell, DatabaseUrl, QueryTable, Store};
+use crate::reports::{LeftOut, Report};
+use crate::store::{Cell, DatabaseUrl, QueryTable, RowSink, Store};
 use crate::time::now_utc;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -54,28 +54,66 @@ pub async fn run(
     if let Some(project) = Only::project_of(&store, &args.only, config).await? {
         params.push((PROJECT.to_owned(), project));
     }
+    let printed = print(&store, &report, &params, args.format).await;
+    store.close().await;
+    if let Some(left_out) = printed?.left_out {
+        eprintln!("vpn-inventory: {}", left_out.note());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What [`print`] printed.
+pub struct Printed {
+    /// Rows handed to the output (all of them, unless a closed pipe stopped it early).
+    pub rows: u64,
+    /// The baseline a report of change records left out.
+    pub left_out: Option<LeftOut>,
+}
+
+/// Runs `report` with `params` (`name=value`), writing its rows to stdout in `format` as they
+/// arrive. A closed pipe (`| head`) is no error: the rows it wanted were written.
+pub async fn print(
+    store: &Store,
+    report: &Report,
+    params: &[(String, String)],
+    format: OutputFormat,
+) -> anyhow::Result<Printed> {
     let mut stdout = std::io::BufWriter::new(std::io::stdout());
-    let mut output = output::output(args.format, &report.header.columns, &mut stdout);
-    let written = match report
-        .run(&store, &params, now_utc(), output.as_mut())
-        .await
-    {
-        Ok(left_out) => output.finish().map(|()| left_out),
+    let mut counted = Counted {
+        output: output::output(format, &report.header.columns, &mut stdout),
+        rows: 0,
+    };
+    let written = match report.run(store, params, now_utc(), &mut counted).await {
+        Ok(left_out) => counted.output.finish().map(|()| left_out),
         Err(e) => Err(e),
     };
-    drop(output);
-    store.close().await;
+    let rows = counted.rows;
+    drop(counted);
     let written = written.and_then(|left_out| Ok(stdout.flush().map(|()| left_out)?));
     match written {
-        // A closed pipe (`| head`) is not an error: the rows it wanted were written.
-        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        Err(e) if is_broken_pipe(&e) => Ok(Printed {
+            rows,
+            left_out: None,
+        }),
         Err(e) => Err(e),
-        Ok(left_out) => {
-            if let Some(left_out) = left_out {
-                eprintln!("vpn-inventory: {}", left_out.note());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Ok(left_out) => Ok(Printed { rows, left_out }),
+    }
+}
+
+/// An output that counts the rows it is handed.
+struct Counted<'a> {
+    output: Box<dyn cells::Output + 'a>,
+    rows: u64,
+}
+
+impl RowSink for Counted<'_> {
+    fn columns(&mut self, columns: &[String]) -> anyhow::Result<()> {
+        self.output.columns(columns)
+    }
+
+    fn row(&mut self, row: Vec<Cell>) -> anyhow::Result<()> {
+        self.rows += 1;
+        self.output.row(row)
     }
 }
 
