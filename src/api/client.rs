@@ -49,6 +49,11 @@ impl RawPage {
         self.waited
     }
 
+    /// The body as received, unread (the benchmark's download floor only searches it).
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
     /// The page, every value exactly as sent, or what is wrong with it.
     pub fn parse(&self) -> Result<ListPage, FetchError> {
         parse_list_page(&self.body, self.header_request_id.clone(), self.received_at)
