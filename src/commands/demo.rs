@@ -71,6 +71,7 @@ pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> Result<ExitCode, Com
         "next: {next} drift     # what sync {sync_id} found changed\n      \
          {next} runs\n      \
          {next} export | head\n      \
+         {next} check           # the built-in policy: weak crypto, exit 4\n      \
          {next} report --list   # then: report weak-crypto\n",
     ))?;
     store.close().await;
