@@ -11,8 +11,8 @@
 -- param: encryption_disallowed list = 3des,des  Encryption algorithms disallowed.
 -- param: authentication_allowed list = *  Integrity algorithms allowed (IKE and IPsec).
 -- param: authentication_disallowed list = md5,sha1  Integrity algorithms disallowed.
--- param: dh_groups_disallowed list = group1,group2,group3,group4,group5,group6,group7,group8,group9,group10,group11,group12,group13
---     Diffie-Hellman groups disallowed: IKE dh_group and IPsec pfs.
+-- param: dh_groups_disallowed list = group1,group2,group5  Diffie-Hellman groups disallowed:
+--     IKE dh_group and IPsec pfs (the API's groups below 14).
 -- param: ike_versions list = *  IKE versions allowed (v1, v2).
 -- param: pfs_required boolean = false  true: IPsec pfs = disable breaks the policy.
 -- param: ike_lifetime_min integer = 0  Shortest IKE SA lifetime allowed, in seconds.

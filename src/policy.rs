@@ -34,6 +34,10 @@ use anyhow::Context as _;
 use serde::Deserialize;
 use std::path::Path;
 
+/// The Diffie-Hellman groups the API takes (`group1` ... `group21`), in order: a minimum
+/// disallows those below it, and any later group below it too.
+const API_DH_GROUPS: [u32; 9] = [1, 2, 5, 14, 15, 16, 19, 20, 21];
+
 /// The built-in report whose parameters a policy sets.
 pub const REPORT: &str = "policy-violations";
 
@@ -235,6 +239,7 @@ impl Policy {
             false => items.join(","),
         };
         let mut weak_groups: Vec<String> = (1..self.dh_group.minimum)
+            .filter(|n| API_DH_GROUPS.contains(n) || *n > API_DH_GROUPS[API_DH_GROUPS.len() - 1])
             .map(|n| format!("group{n}"))
             .collect();
         weak_groups.extend(lower(&self.dh_group.disallowed));
