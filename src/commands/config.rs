@@ -45,13 +45,30 @@ pub async fn check(
             r.probe = Some(answer.map_or_else(|why| why, |()| "ok".to_owned()));
         }
     }
-    let ok = resolved.iter().all(|r| r.problems.is_empty());
+    // The policy `check` would read: where, or what is wrong with it.
+    let policy = config.policy.as_deref().map(|file| {
+        let read = crate::policy::Policy::load(file);
+        (
+            file.display().to_string(),
+            read.err().map(|e| format!("{e:#}")),
+        )
+    });
+    let policy_ok = policy.as_ref().is_none_or(|(_, problem)| problem.is_none());
+    let ok = resolved.iter().all(|r| r.problems.is_empty()) && policy_ok;
     let file = path.map_or("(none)".to_owned(), |p| p.display().to_string());
+    let policy_text = match &policy {
+        None => "(built in)".to_owned(),
+        Some((file, None)) => file.clone(),
+        Some((_, Some(problem))) => problem.clone(),
+    };
     let text = match format {
         TableFormat::Json => {
             let json = serde_json::json!({
                 "file": path,
                 "database": database.to_string(),
+                "policy": policy.as_ref().map(|(file, problem)| {
+                    serde_json::json!({"file": file, "problem": problem})
+                }),
                 "targets": resolved,
                 "ok": ok,
             });
@@ -91,9 +108,10 @@ pub async fn check(
                 table.add_row(row);
             }
             format!(
-                "configuration  {}\ndatabase       {}\n\n{}",
+                "configuration  {}\ndatabase       {}\npolicy         {}\n\n{}",
                 one_line(&file),
                 one_line(&database.to_string()),
+                one_line(&policy_text),
                 table_text(&table)
             )
         }

@@ -249,6 +249,13 @@ healthy = ["ACTIVE"]
     );
     assert_eq!(got, want);
 
+    // `config check` reads the policy too, and says where it is.
+    let checked = env.run(&["--config", config, "config", "check"]).await;
+    assert_eq!(checked.code, Some(0), "{}", checked.stderr);
+    let policy_file = dir.path().join("policy.toml");
+    let line = format!("policy         {}", policy_file.display());
+    assert!(checked.stdout.contains(&line), "{}", checked.stdout);
+
     // A policy nothing breaks: exit 0, no rows.
     let lax = dir.path().join("lax.toml");
     let text = "[encryption]\ndisallowed = []\n[authentication]\ndisallowed = []\n\
@@ -275,6 +282,18 @@ healthy = ["ACTIVE"]
             && run.stderr.contains("unknown field `forbidden`"),
         "{}",
         run.stderr
+    );
+    std::fs::write(
+        dir.path().join("policy.toml"),
+        "[dpd]\nrequired = \"yes\"\n",
+    )
+    .unwrap();
+    let checked = env.run(&["--config", config, "config", "check"]).await;
+    assert_eq!(checked.code, Some(1), "{}", checked.stdout);
+    assert!(
+        checked.stdout.contains("invalid policy"),
+        "{}",
+        checked.stdout
     );
 }
 
