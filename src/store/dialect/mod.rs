@@ -20,6 +20,7 @@ mod lock;
 pub mod migrate;
 mod reader;
 pub mod sql;
+mod unnest;
 mod url;
 
 pub use adopt::UnadoptableSchema;

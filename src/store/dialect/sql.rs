@@ -84,7 +84,7 @@ fn id_key(id: &str, long: impl FnOnce(&str) -> String) -> String {
 }
 
 /// PostgreSQL's key of `id`.
-fn postgres_id_key(id: &str) -> String {
+pub(super) fn postgres_id_key(id: &str) -> String {
     use sha2::{Digest, Sha256};
     id_key(id, |id| hex::encode(Sha256::digest(id.as_bytes())))
 }
@@ -186,13 +186,29 @@ impl From<Option<DateTime<Utc>>> for Cell {
     }
 }
 
+/// Where [`Sql::push_values`] wrote its `VALUES` list: the text and the binds it spans (which
+/// PostgreSQL gets as arrays: `Sql::postgres_query`, in `unnest`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ValuesBlock {
+    /// Byte range of `VALUES (...), (...)` in the statement's text.
+    pub text: (usize, usize),
+    /// Index of its first bind.
+    pub first_bind: usize,
+    pub rows: usize,
+    pub width: usize,
+}
+
 /// A statement and its bind values.
 #[derive(Debug, Clone)]
 pub struct Sql {
-    text: Cow<'static, str>,
-    binds: Vec<Cell>,
+    pub(super) text: Cow<'static, str>,
+    pub(super) binds: Vec<Cell>,
     /// Fixed text (only `new` and `arg`): worth preparing once and caching.
     fixed: bool,
+    /// The one `VALUES` list [`Sql::push_values`] wrote, which PostgreSQL gets as arrays.
+    pub(super) values: Option<ValuesBlock>,
+    /// More than one `VALUES` list: none is rewritten.
+    several_values: bool,
 }
 
 impl Sql {
@@ -203,6 +219,20 @@ impl Sql {
             text: Cow::Borrowed(text),
             binds: Vec::new(),
             fixed: true,
+            values: None,
+            several_values: false,
+        }
+    }
+
+    /// A statement built elsewhere whose text is the same for every call of its shape, so
+    /// worth preparing once (see `unnest`).
+    pub(super) fn prepared(text: String, binds: Vec<Cell>) -> Self {
+        Self {
+            text: Cow::Owned(text),
+            binds,
+            fixed: true,
+            values: None,
+            several_values: false,
         }
     }
 
@@ -243,9 +273,19 @@ impl Sql {
 
     /// Appends `VALUES (...), (...)`, one tuple per row of cells.
     pub fn push_values(&mut self, rows: impl IntoIterator<Item = Vec<Cell>>) -> &mut Self {
+        let (start, first_bind) = (self.text.len(), self.binds.len());
+        let mut width = None;
+        let mut count = 0;
         self.push("VALUES ");
         for (i, row) in rows.into_iter().enumerate() {
             self.push(if i > 0 { ", (" } else { "(" });
+            let cells = row.len();
+            // Rows of different widths (never built) are no block of columns.
+            width = match width {
+                None if i == 0 => Some(Some(cells)),
+                Some(Some(w)) if w == cells => Some(Some(w)),
+                _ => Some(None),
+            };
             for (j, cell) in row.into_iter().enumerate() {
                 if j > 0 {
                     self.push(", ");
@@ -253,7 +293,18 @@ impl Sql {
                 self.bind(cell);
             }
             self.push(")");
+            count = i + 1;
         }
+        self.several_values |= self.values.is_some();
+        self.values = match (width.flatten(), self.several_values) {
+            (Some(width), false) => Some(ValuesBlock {
+                text: (start, self.text.len()),
+                first_bind,
+                rows: count,
+                width,
+            }),
+            _ => None,
+        };
         self
     }
 
@@ -326,10 +377,10 @@ fn placeholders(text: &str) -> Vec<(usize, usize)> {
 }
 
 /// A statement ready for one backend's executor.
-type Query<DB> = sqlx::query::Query<'static, DB, <DB as Database>::Arguments>;
+pub(super) type Query<DB> = sqlx::query::Query<'static, DB, <DB as Database>::Arguments>;
 
 /// `sql` with its binds, for backend `DB`: the one place cells become driver values.
-fn query<DB>(sql: Sql) -> Query<DB>
+pub(super) fn query<DB>(sql: Sql) -> Query<DB>
 where
     DB: Database + sqlx::database::HasStatementCache,
     Option<String>: for<'t> Encode<'t, DB> + Type<DB>,
@@ -461,7 +512,11 @@ impl Tx {
                 .execute(&mut **tx)
                 .await?
                 .rows_affected(),
-            Tx::Postgres(tx) => query(sql).execute(&mut **tx).await?.rows_affected(),
+            Tx::Postgres(tx) => sql
+                .postgres_query()
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
         })
     }
 
@@ -471,14 +526,17 @@ impl Tx {
                 query(sql.for_sqlite()).fetch_all(&mut **tx).await?,
                 Row::Sqlite,
             ),
-            Tx::Postgres(tx) => rows(query(sql).fetch_all(&mut **tx).await?, Row::Postgres),
+            Tx::Postgres(tx) => rows(
+                sql.postgres_query().fetch_all(&mut **tx).await?,
+                Row::Postgres,
+            ),
         })
     }
 
     pub async fn fetch_one(&mut self, sql: Sql) -> sqlx::Result<Row> {
         Ok(match self {
             Tx::Sqlite(tx) => Row::Sqlite(query(sql.for_sqlite()).fetch_one(&mut **tx).await?),
-            Tx::Postgres(tx) => Row::Postgres(query(sql).fetch_one(&mut **tx).await?),
+            Tx::Postgres(tx) => Row::Postgres(sql.postgres_query().fetch_one(&mut **tx).await?),
         })
     }
 
@@ -563,21 +621,21 @@ impl Db {
     pub async fn execute(&self, sql: Sql) -> sqlx::Result<u64> {
         Ok(match self {
             Db::Sqlite(pool) => query(sql.for_sqlite()).execute(pool).await?.rows_affected(),
-            Db::Postgres(pool) => query(sql).execute(pool).await?.rows_affected(),
+            Db::Postgres(pool) => sql.postgres_query().execute(pool).await?.rows_affected(),
         })
     }
 
     pub async fn fetch_all(&self, sql: Sql) -> sqlx::Result<Vec<Row>> {
         Ok(match self {
             Db::Sqlite(pool) => rows(query(sql.for_sqlite()).fetch_all(pool).await?, Row::Sqlite),
-            Db::Postgres(pool) => rows(query(sql).fetch_all(pool).await?, Row::Postgres),
+            Db::Postgres(pool) => rows(sql.postgres_query().fetch_all(pool).await?, Row::Postgres),
         })
     }
 
     pub async fn fetch_one(&self, sql: Sql) -> sqlx::Result<Row> {
         Ok(match self {
             Db::Sqlite(pool) => Row::Sqlite(query(sql.for_sqlite()).fetch_one(pool).await?),
-            Db::Postgres(pool) => Row::Postgres(query(sql).fetch_one(pool).await?),
+            Db::Postgres(pool) => Row::Postgres(sql.postgres_query().fetch_one(pool).await?),
         })
     }
 
@@ -587,7 +645,11 @@ impl Db {
                 .fetch_optional(pool)
                 .await?
                 .map(Row::Sqlite),
-            Db::Postgres(pool) => query(sql).fetch_optional(pool).await?.map(Row::Postgres),
+            Db::Postgres(pool) => sql
+                .postgres_query()
+                .fetch_optional(pool)
+                .await?
+                .map(Row::Postgres),
         })
     }
 }
