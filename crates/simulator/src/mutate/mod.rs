@@ -269,6 +269,12 @@ impl Mutator {
         log.out
     }
 
+    /// The connection `id` as a round removed it, while it stays removed.
+    pub(crate) fn removed(&self, id: &str) -> Option<&Value> {
+        let removed = self.removed.iter().map(|(_, c)| c);
+        removed.rev().find(|c| c["id"] == id)
+    }
+
     /// A new connection, created after everything so far.
     fn add(&mut self, inventory: &mut impl Connections, log: &mut RoundLog) {
         let style = TimeStyle::pick(&mut self.rng);
