@@ -52,8 +52,8 @@ pub struct SimConfig {
     pub auth_token: Option<String>,
     /// Largest `limit` accepted.
     pub max_limit: u32,
-    /// How long every list request waits before it is answered (any answer), like the round
-    /// trip to a real region and its own time to answer.
+    /// How long every list or traces request waits before it is answered (any answer), like
+    /// the round trip to a real region and its own time to answer.
     pub latency: Duration,
 }
 
@@ -483,13 +483,14 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
     if request.uri().path() == "/_simulator/mutate" && request.method() == Method::POST {
         return mutate(&state, request.uri().query());
     }
-    if traces_project(request.uri().path()).is_some() {
-        return answer_traces(&state, request).await;
-    }
     // The latency is the whole time to answer, this simulator's own work included: a page
     // then costs what a region's round trip costs, not that plus the time to build it.
     let asked = tokio::time::Instant::now();
-    let response = answer(&state, request).await;
+    let response = if traces_project(request.uri().path()).is_some() {
+        answer_traces(&state, request).await
+    } else {
+        answer(&state, request).await
+    };
     if !state.config.latency.is_zero() {
         wait_until(asked + state.config.latency).await;
     }
