@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 use vpn_inventory::api::client::VpnClient;
@@ -129,36 +130,54 @@ async fn a_window_lists_exactly_the_traces_its_mutations_left_at_any_page_size()
 
 #[tokio::test]
 async fn each_connection_a_round_changes_leaves_one_trace_of_its_operation() {
+    const ROUNDS: usize = 12;
     let sim = simulator(4).await;
-    let before = sim.state.traces().len();
-    let changes = sim.state.mutate(1, 8);
-    let traces = sim.state.traces();
-    let new = &traces[..traces.len() - before];
-    let mut touched: Vec<(String, &str)> = Vec::new();
-    for change in &changes {
-        let operation = match change.change {
-            "added" => "createVpnConnection",
-            "removed" => "deleteVpnConnection",
-            _ => "updateVpnConnection",
-        };
-        let entry = (change.connection_id.clone(), operation);
-        if !touched.contains(&entry) {
-            touched.push(entry);
+    let mut operations = BTreeSet::new();
+    for _ in 0..ROUNDS {
+        let served_before = sim.state.inventory();
+        let before = sim.state.traces().len();
+        let changes = sim.state.mutate(1, 8);
+        let traces = sim.state.traces();
+        let new = &traces[..traces.len() - before];
+        let touched: BTreeSet<(String, &str)> = changes
+            .iter()
+            .map(|change| {
+                let operation = match change.change {
+                    "added" => "createVpnConnection",
+                    "removed" => "deleteVpnConnection",
+                    _ => "updateVpnConnection",
+                };
+                (change.connection_id.clone(), operation)
+            })
+            .collect();
+        let traced: Vec<(String, &str)> = new
+            .iter()
+            .map(|t| {
+                let id = t["resource_id"].as_str().expect("resource_id").to_owned();
+                (id, t["trace_name"].as_str().expect("trace_name"))
+            })
+            .collect();
+        assert_eq!(traced.len(), touched.len(), "one trace per connection");
+        assert_eq!(traced.iter().cloned().collect::<BTreeSet<_>>(), touched);
+        // Each is named as the round left it, a deleted one as it was.
+        let served_after = sim.state.inventory();
+        for trace in new {
+            let served = match trace["trace_name"].as_str() {
+                Some("deleteVpnConnection") => &served_before,
+                _ => &served_after,
+            };
+            let connection = served.iter().find(|c| c["id"] == trace["resource_id"]);
+            let name = connection.map_or(&Value::Null, |c| &c["name"]);
+            assert_eq!(&trace["resource_name"], name, "{trace}");
         }
+        operations.extend(touched.into_iter().map(|(_, operation)| operation));
     }
-    let mut traced: Vec<(String, &str)> = new
-        .iter()
-        .map(|t| {
-            let id = t["resource_id"].as_str().expect("resource_id").to_owned();
-            (id, t["trace_name"].as_str().expect("trace_name"))
-        })
-        .collect();
-    touched.sort();
-    traced.sort();
-    assert_eq!(traced, touched);
+    assert_eq!(operations.len(), 3, "{operations:?}");
     // The same seed leaves the same traces, times aside.
     let twin = simulator(4).await;
-    twin.state.mutate(1, 8);
+    for _ in 0..ROUNDS {
+        twin.state.mutate(1, 8);
+    }
     let without_times = |traces: Vec<Value>| -> Vec<Value> {
         let strip = |mut t: Value| {
             t["time"] = Value::Null;
@@ -316,5 +335,40 @@ async fn a_window_older_than_cts_keeps_says_so_and_lists_the_rest() {
     assert!(
         new.iter()
             .all(|t| listing.traces.iter().any(|l| &l.raw == t))
+    );
+}
+
+#[tokio::test]
+async fn a_broken_page_and_a_redirect_fail_naming_the_page() {
+    let sim = simulator(11).await;
+    let (before, after, _) = changes_between_syncs(&sim, 10);
+    let malformed = Faults {
+        malformed_page: Some(2),
+        ..Faults::default()
+    };
+    let error = list_under(&sim, malformed, before..=after, 2)
+        .await
+        .expect_err("a page cut in half");
+    assert!(
+        matches!(
+            error,
+            TraceError::Fetch {
+                page: 2,
+                source: FetchError::Json(_)
+            }
+        ),
+        "{error:#}"
+    );
+    let redirect = Faults {
+        redirect_to: Some("http://elsewhere.example/".to_owned()),
+        ..Faults::default()
+    };
+    let error = list_under(&sim, redirect, before..=after, 2)
+        .await
+        .expect_err("a redirect");
+    let chain = format!("{:#}", anyhow::Error::from(error));
+    assert!(
+        chain.starts_with("CTS traces page 1 failed: ") && chain.contains("not followed"),
+        "{chain}"
     );
 }

@@ -18,7 +18,7 @@
 use crate::data::{GenOptions, generate, generate_each};
 use crate::held::{Held, hold, sort_newest_first};
 use crate::mutate::{AppliedChange, Mutator};
-use crate::traces::{self, TraceLog, TraceQuery};
+use crate::traces::{TraceLog, TraceQuery};
 use crate::wire::{in_whole_seconds, parse_api_time};
 use axum::Router;
 use axum::body::Body;
@@ -243,7 +243,8 @@ impl SimState {
         let mut changes = Vec::new();
         for _ in 0..rounds {
             let round = mutator.round(&mut *inventory);
-            record_traces(log, mutator, &inventory, &round);
+            let now_ms = Utc::now().timestamp_millis();
+            log.record_round(&round, mutator.last_round_names(), now_ms);
             changes.extend(round);
         }
         sort_newest_first(&mut inventory);
@@ -276,37 +277,6 @@ impl SimState {
     /// List requests answered (any outcome) since the faults were last set.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::SeqCst)
-    }
-}
-
-/// Records a trace of each connection `round` changed, named as it is now (as it was, when
-/// removed).
-fn record_traces(
-    log: &mut TraceLog,
-    mutator: &Mutator,
-    inventory: &[Held],
-    round: &[AppliedChange],
-) {
-    let operations = traces::operations(round);
-    if operations.is_empty() {
-        return;
-    }
-    let now_ms = Utc::now().timestamp_millis();
-    let mut names: std::collections::HashMap<&str, Option<String>> = inventory
-        .iter()
-        .filter_map(|c| {
-            c.id.as_deref()
-                .filter(|id| operations.contains_key(id))
-                .map(|id| (id, c))
-        })
-        .map(|(id, c)| (id, c.value()["name"].as_str().map(str::to_owned)))
-        .collect();
-    for (id, operation) in operations {
-        let name = names.remove(id).flatten().or_else(|| {
-            let removed = mutator.removed(id)?;
-            removed["name"].as_str().map(str::to_owned)
-        });
-        log.record(id, name.as_deref(), operation, now_ms);
     }
 }
 
@@ -593,9 +563,12 @@ async fn answer_traces(state: &SimState, request: Request) -> Response {
         .lock()
         .expect("traces faults lock")
         .clone();
-    if traces_project(path) != Some(state.config.project_id.as_str())
-        || faults.missing_cts_permission
-    {
+    let project = traces_project(path).unwrap_or_default();
+    if project != state.config.project_id {
+        let msg = format!("project {project} is not accessible with these credentials");
+        return cts_error(StatusCode::FORBIDDEN, "CTS.0003", &msg, &rid);
+    }
+    if faults.missing_cts_permission {
         let msg = "Forbidden: the user has no permission cts:trace:list for this project";
         return cts_error(StatusCode::FORBIDDEN, "CTS.0003", msg, &rid);
     }

@@ -19,7 +19,7 @@
 use crate::mutate::AppliedChange;
 use crate::random::{Rng, uuid_v4};
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// How long CTS keeps a trace that can be queried.
 pub const RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -76,7 +76,7 @@ struct Recorded {
 }
 
 /// Each connection a round changed, with the operation that changed it, by connection id.
-pub(crate) fn operations(changes: &[AppliedChange]) -> BTreeMap<&str, &'static str> {
+fn operations(changes: &[AppliedChange]) -> BTreeMap<&str, &'static str> {
     let mut operations = BTreeMap::new();
     for change in changes {
         let operation = match change.change {
@@ -105,9 +105,23 @@ impl TraceLog {
         }
     }
 
+    /// Records a trace of each connection a round changed (`changes`), named as the round left
+    /// it (`names`, by id), at `now_ms`.
+    pub fn record_round(
+        &mut self,
+        changes: &[AppliedChange],
+        names: &HashMap<String, Option<String>>,
+        now_ms: i64,
+    ) {
+        for (id, operation) in operations(changes) {
+            let name = names.get(id).and_then(Option::as_deref);
+            self.record(id, name, operation, now_ms);
+        }
+    }
+
     /// Records one trace of `operation` on connection `id` (named `name`) at `now_ms`, or
     /// later: times never go back, so the log stays in time order.
-    pub fn record(&mut self, id: &str, name: Option<&str>, operation: &str, now_ms: i64) {
+    fn record(&mut self, id: &str, name: Option<&str>, operation: &str, now_ms: i64) {
         let time_ms = self.traces.last().map_or(now_ms, |t| t.time_ms.max(now_ms));
         let (user, user_id, trace_type, source_ip) = *self.rng.pick(CAST);
         let trace_id = uuid_v4(&mut self.rng);
@@ -306,23 +320,21 @@ mod tests {
     #[test]
     fn pages_go_back_in_time_to_the_end_and_filters_hold() {
         let log = log(5);
-        let query = TraceQuery::parse(&pairs("trace_type=system&limit=2&from=0&to=2000")).unwrap();
+        let mut query = TraceQuery::parse(&pairs("trace_type=system&limit=2&from=0&to=2000"));
+        let query = query.as_mut().unwrap();
         let mut seen = Vec::new();
-        let mut next = None;
+        let first = log.page(query, 2_000, false).unwrap().traces;
         loop {
-            let q = TraceQuery {
-                next,
-                ..TraceQuery::parse(&pairs("trace_type=system&limit=2&from=0&to=2000")).unwrap()
-            };
-            let page = log.page(&q, 2_000, false).unwrap();
+            let page = log.page(query, 2_000, false).unwrap();
             seen.extend(page.traces.iter().map(|t| t["time"].as_i64().unwrap()));
             match page.marker {
-                Some(m) => next = Some(m),
+                Some(m) => query.next = Some(m),
                 None => break,
             }
         }
         assert_eq!(seen, [1004, 1003, 1002, 1001, 1000]);
-        assert_eq!(query.limit, 2);
+        // Replaying ignores the marker: the first page again.
+        assert_eq!(log.page(query, 2_000, true).unwrap().traces, first);
         let q = TraceQuery::parse(&pairs("trace_type=system&resource_id=c1&from=0&to=2000"));
         let page = log.page(&q.unwrap(), 2_000, false).unwrap();
         let ids: Vec<&str> = page
