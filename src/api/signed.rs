@@ -54,11 +54,7 @@ impl SignedHttp {
         credentials: Credentials,
         retry: RetryPolicy,
     ) -> anyhow::Result<Self> {
-        let host = match (endpoint.host_str(), endpoint.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            (None, _) => anyhow::bail!("invalid endpoint {endpoint}: no host"),
-        };
+        let host = host_of(&endpoint)?;
         if project_id.is_empty()
             || !project_id
                 .bytes()
@@ -89,16 +85,11 @@ impl SignedHttp {
     /// The same client (credentials, retry policy, limits, connection pool, retry count) for
     /// another endpoint of the same cloud, such as another service's.
     pub fn at(&self, endpoint: reqwest::Url) -> anyhow::Result<Self> {
-        let mut other = Self::new(
+        Ok(Self {
+            host: host_of(&endpoint)?,
             endpoint,
-            &self.project_id,
-            self.credentials.clone(),
-            self.retry,
-        )?;
-        other.http = self.http.clone();
-        other.max_response_bytes = self.max_response_bytes;
-        other.retries = self.retries.clone();
-        Ok(other)
+            ..self.clone()
+        })
     }
 
     /// The largest answer read (`--max-response-size`); a real page is far smaller.
@@ -282,4 +273,13 @@ impl SignedHttp {
         }
         Ok(body)
     }
+}
+
+/// `Host` as sent and signed for `endpoint`: the port only when the URL names one.
+fn host_of(endpoint: &reqwest::Url) -> anyhow::Result<String> {
+    Ok(match (endpoint.host_str(), endpoint.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => anyhow::bail!("invalid endpoint {endpoint}: no host"),
+    })
 }

@@ -320,6 +320,25 @@ mod tests {
     }
 
     #[test]
+    fn a_cts_endpoint_is_checked_as_the_vpn_one_and_named_as_its_own() {
+        let credentials =
+            crate::api::credentials::Credentials::Token(crate::api::credentials::Secret::new("t"));
+        let vpn = VpnClient::new("http://127.0.0.1:9", "p1", credentials).unwrap();
+        assert!(CtsClient::new(&vpn, "https://cts.cn-north-4.myhuaweicloud.com/").is_ok());
+        for bad in [
+            "ftp://h.example",
+            "https://h.example/?x=1",
+            "http://u:pw@h.example",
+        ] {
+            let err = CtsClient::new(&vpn, bad).unwrap_err().to_string();
+            assert!(
+                err.contains("--cts-endpoint") && !err.contains("pw"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn a_page_keeps_every_trace_as_sent_and_reads_its_fields() {
         let body = br#"{"traces":[{"trace_id":"t1","time":1700000000123,"code":200,
             "user":{"name":"alice","domain":{"name":"acme"}},"future":1.50,"big":1e400}],
