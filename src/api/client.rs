@@ -2,15 +2,13 @@
 //! the answer into a `RawPage` (then a `ListPage`) or an error that says what went wrong.
 
 use super::credentials::Credentials;
-use super::error::{ApiError, FetchError};
+use super::error::FetchError;
 use super::filters::Filters;
-use super::retry::{RetryPolicy, parse_retry_after};
-use super::signer::{self, SigningInput};
+use super::retry::RetryPolicy;
+use super::signed::SignedHttp;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::time::Duration;
-
-pub const USER_AGENT: &str = concat!("vpn-inventory/", env!("CARGO_PKG_VERSION"));
 
 /// Default endpoint of the VPN service in a region.
 pub fn default_endpoint(region: &str) -> String {
@@ -110,16 +108,20 @@ impl PageMarkers<'_> {
 /// The base URL of the VPN service: `http(s)://host[:port][/path]`, nothing else. The
 /// message never repeats a URL that carries a password.
 pub fn parse_endpoint(text: &str) -> Result<reqwest::Url, String> {
-    const SHAPE: &str =
-        "expected http(s)://host[:port][/path] (--endpoint, VPN_INVENTORY_ENDPOINT)";
+    parse_endpoint_of(text, "--endpoint, VPN_INVENTORY_ENDPOINT")
+}
+
+/// [`parse_endpoint`] of a base URL that `source` (a flag, a variable) gave.
+pub fn parse_endpoint_of(text: &str, source: &str) -> Result<reqwest::Url, String> {
+    let shape = format!("expected http(s)://host[:port][/path] ({source})");
     let url = reqwest::Url::parse(text.trim_end_matches('/'))
-        .map_err(|e| format!("invalid endpoint: {e}; {SHAPE}"))?;
+        .map_err(|e| format!("invalid endpoint: {e}; {shape}"))?;
     let problem = if !matches!(url.scheme(), "http" | "https") {
         Some("only http:// and https:// are supported")
     } else if !url.username().is_empty() || url.password().is_some() {
         // Credentials come from the environment, never from the URL (which runs and logs show).
         return Err(format!(
-            "invalid endpoint: it holds a user name or password; {SHAPE}"
+            "invalid endpoint: it holds a user name or password; {shape}"
         ));
     } else if url.host_str().is_none() {
         Some("it names no host")
@@ -129,27 +131,18 @@ pub fn parse_endpoint(text: &str) -> Result<reqwest::Url, String> {
         None
     };
     match problem {
-        Some(problem) => Err(format!("invalid endpoint {url}: {problem}; {SHAPE}")),
+        Some(problem) => Err(format!("invalid endpoint {url}: {problem}; {shape}")),
         None => Ok(url),
     }
 }
 
 /// The default `--max-response-size`: far above a page of 2,000 connections (about 20 MB).
-pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 << 20;
+pub use super::signed::{DEFAULT_MAX_RESPONSE_BYTES, USER_AGENT};
 
+/// The client of `ListVpnConnections`.
 #[derive(Debug, Clone)]
 pub struct VpnClient {
-    http: reqwest::Client,
-    retry: RetryPolicy,
-    max_response_bytes: u64,
-    endpoint: reqwest::Url,
-    /// `Host` as sent and signed: the port is included only when the URL names one.
-    host: String,
-    project_id: String,
-    credentials: Credentials,
-    /// Requests asked again after a transient failure, over this client's life (and its
-    /// clones').
-    retries: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    http: SignedHttp,
 }
 
 impl VpnClient {
@@ -164,36 +157,21 @@ impl VpnClient {
         retry: RetryPolicy,
     ) -> anyhow::Result<Self> {
         let endpoint = parse_endpoint(endpoint).map_err(anyhow::Error::msg)?;
-        let host = match (endpoint.host_str(), endpoint.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            (None, _) => anyhow::bail!("invalid endpoint {endpoint}: no host"),
-        };
-        if project_id.is_empty()
-            || !project_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            anyhow::bail!(
-                "invalid project id {project_id:?}: expected letters, digits, '-' or '_'"
-            );
+        let http = SignedHttp::new(endpoint, project_id, credentials, retry)?;
+        Ok(Self { http })
+    }
+
+    /// The largest answer read (`--max-response-size`); a real page is far smaller.
+    pub fn with_max_response_size(self, bytes: u64) -> Self {
+        Self {
+            http: self.http.with_max_response_size(bytes),
         }
-        let http = reqwest::Client::builder()
-            // A redirect would carry the token headers to another host: never follow one.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(retry.request_timeout.min(Duration::from_secs(10)))
-            .timeout(retry.request_timeout)
-            .build()?;
-        Ok(Self {
-            http,
-            retry,
-            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
-            endpoint,
-            host,
-            project_id: project_id.to_owned(),
-            credentials,
-            retries: Default::default(),
-        })
+    }
+
+    /// The signed HTTP path this client takes, for a client of another service of the same
+    /// cloud (`traces::CtsClient`).
+    pub fn http(&self) -> &SignedHttp {
+        &self.http
     }
 
     /// Fetches one page of connections matching `filters`, asking again after a transient
@@ -207,208 +185,25 @@ impl VpnClient {
         limit: u32,
         marker: Option<&str>,
     ) -> Result<RawPage, FetchError> {
-        let mut retry = 0;
-        loop {
-            let error = match self.list_page_once(filters, limit, marker).await {
-                Ok(page) => return Ok(page),
-                Err(error) => error,
-            };
-            let Some(wait) = self.retry.delay(retry, &error, fastrand::f64()) else {
-                return Err(error);
-            };
-            retry += 1;
-            self.retries
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let (code, request_id) = match &error {
-                FetchError::Api(api) => (api.code.as_deref(), api.request_id.as_deref()),
-                _ => (None, None),
-            };
-            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-            // One line per retry at the default level: cron mail shows why a run is slow.
-            tracing::warn!(
-                retry,
-                code = code.unwrap_or(""),
-                request_id = request_id.unwrap_or(""),
-                wait_ms,
-                "transient failure, asking again in {}: {}",
-                humantime::format_duration(Duration::from_millis(wait_ms)),
-                crate::text::one_line(&crate::api::retry::describe(&error))
-            );
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    /// Requests asked again so far after a transient failure.
-    pub fn retries(&self) -> u64 {
-        self.retries.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    async fn list_page_once(
-        &self,
-        filters: &Filters,
-        limit: u32,
-        marker: Option<&str>,
-    ) -> Result<RawPage, FetchError> {
-        let request = self.signed_request(filters, limit, marker);
-        let sent = std::time::Instant::now();
-        let response = request.send().await.map_err(FetchError::Transport)?;
-        let waited = sent.elapsed();
-        self.read_answer(response, waited).await
-    }
-
-    /// The GET of one page: its URL, query and headers, signed with the client's credentials.
-    fn signed_request(
-        &self,
-        filters: &Filters,
-        limit: u32,
-        marker: Option<&str>,
-    ) -> reqwest::RequestBuilder {
         let mut query = filters.query_pairs();
         query.push(("limit".to_owned(), limit.to_string()));
         if let Some(marker) = marker {
             query.push(("marker".to_owned(), marker.to_owned()));
         }
-        let path = format!(
-            "{}/v5/{}/vpn-connection",
-            self.endpoint.path().trim_end_matches('/'),
-            self.project_id
-        );
-        let query_string = signer::canonical_query_string(&query);
-        let mut url = self.endpoint.clone();
-        url.set_path(&path);
-        url.set_query(Some(&query_string));
-        let headers = self.signed_headers(&path, &query);
-        let mut request = self.http.get(url);
-        for (name, value) in &headers {
-            request = request.header(name, value);
-        }
-        request
-    }
-
-    /// The headers of a GET of `path` with `query`, the credentials' among them (an AK/SK
-    /// signature over the others, or the token).
-    fn signed_headers(&self, path: &str, query: &[(String, String)]) -> Vec<(String, String)> {
-        let mut headers: Vec<(String, String)> = vec![
-            ("Content-Type".into(), "application/json".into()),
-            ("Host".into(), self.host.clone()),
-            ("User-Agent".into(), USER_AGENT.into()),
-            ("X-Project-Id".into(), self.project_id.clone()),
-        ];
-        match &self.credentials {
-            Credentials::AkSk {
-                access_key,
-                secret_key,
-                security_token,
-            } => {
-                headers.push(("X-Sdk-Date".into(), signer::sdk_date(Utc::now())));
-                if let Some(token) = security_token {
-                    headers.push(("X-Security-Token".into(), token.expose().to_owned()));
-                }
-                let signed = signer::sign(
-                    access_key,
-                    secret_key.expose(),
-                    &SigningInput {
-                        method: "GET",
-                        path,
-                        query,
-                        headers: &headers,
-                        body: b"",
-                    },
-                );
-                headers.push(("Authorization".into(), signed.authorization));
-            }
-            Credentials::Token(token) => {
-                headers.push(("X-Auth-Token".into(), token.expose().to_owned()));
-            }
-        }
-        headers
-    }
-
-    /// The answer to a page request that began to arrive after `waited`: the page unread, or
-    /// the API's error (with the wait it asks for), a redirect, or a body too large.
-    async fn read_answer(
-        &self,
-        response: reqwest::Response,
-        waited: Duration,
-    ) -> Result<RawPage, FetchError> {
-        let received_at = Utc::now();
-        let status = response.status();
-        if status.is_redirection() {
-            let location = response.headers().get(reqwest::header::LOCATION);
-            let location = location.map_or("(no Location)".to_owned(), |l| {
-                // Printed for humans: escaped, so a hostile server cannot forge lines.
-                String::from_utf8_lossy(l.as_bytes())
-                    .escape_debug()
-                    .to_string()
-            });
-            return Err(FetchError::Redirect {
-                status: status.as_u16(),
-                location,
-            });
-        }
-        let header_request_id = response
-            .headers()
-            .get("X-Request-Id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, Utc::now()));
-        // No Accept-Encoding is sent (reqwest is built without decoders), so the body must
-        // come as it is: an encoded one would only be read as garbage.
-        if let Some(encoding) = response
-            .headers()
-            .get(reqwest::header::CONTENT_ENCODING)
-            .filter(|e| !e.as_bytes().eq_ignore_ascii_case(b"identity"))
-        {
-            return Err(FetchError::Malformed(format!(
-                "the server sent Content-Encoding: {}, which was not requested (this client \
-                 sends no Accept-Encoding and reads bodies as they are): a proxy in between?",
-                String::from_utf8_lossy(encoding.as_bytes()).escape_debug()
-            )));
-        }
-        let body = self.read_body(response).await?;
-        if !status.is_success() {
-            let mut error =
-                ApiError::from_response(status.as_u16(), header_request_id.as_deref(), &body);
-            error.retry_after = retry_after;
-            return Err(error.into());
-        }
+        let path = format!("/v5/{}/vpn-connection", self.http.project_id());
+        let answer = self.http.get(&path, &query).await?;
         Ok(RawPage {
-            body,
-            header_request_id,
-            received_at,
-            waited,
+            body: answer.body,
+            header_request_id: answer.header_request_id,
+            received_at: answer.received_at,
+            waited: answer.waited,
         })
     }
-}
 
-impl VpnClient {
-    /// The largest answer read (`--max-response-size`); a real page is far smaller.
-    pub fn with_max_response_size(mut self, bytes: u64) -> Self {
-        self.max_response_bytes = bytes;
-        self
-    }
-
-    /// The body, read a chunk at a time so an endless or huge answer stops at the limit
-    /// instead of filling memory.
-    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
-        let limit = self.max_response_bytes;
-        let too_large = || FetchError::TooLarge { limit };
-        if response.content_length().is_some_and(|n| n > limit) {
-            return Err(too_large());
-        }
-        let room = usize::try_from(limit).unwrap_or(usize::MAX);
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(FetchError::Transport)? {
-            if body.len().saturating_add(chunk.len()) > room {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+    /// Requests asked again so far after a transient failure (by this client and the clients
+    /// sharing its HTTP path).
+    pub fn retries(&self) -> u64 {
+        self.http.retries()
     }
 }
 
@@ -504,6 +299,7 @@ fn too_deep(body: &[u8]) -> Option<FetchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::error::ApiError;
 
     fn raw(body: &[u8]) -> RawPage {
         RawPage {

@@ -53,10 +53,12 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     if args.latency_ms > 0 {
         shape.push_str(&format!(", {} ms per page", args.latency_ms));
     }
+    let project = &config.project_id;
     print_stdout(&format!(
-        "simulating {} VPN connections (seed {}{shape}) at {endpoint}\n  project id: {}\n  \
-         {keys}\n  try: vpn-inventory sync --endpoint {endpoint} --project-id {}\n",
-        args.connections, args.seed, config.project_id, config.project_id
+        "simulating {} VPN connections (seed {}{shape}) at {endpoint}\n  project id: {project}\n  \
+         {keys}\n  try: vpn-inventory sync --endpoint {endpoint} --project-id {project}\n  \
+         who changed what (CTS traces of its mutations): GET {endpoint}/v3/{project}/traces\n",
+        args.connections, args.seed
     ))?;
     let signal = crate::shutdown::signal().await;
     tracing::info!("simulator stopping on {signal}");

@@ -36,3 +36,4 @@ mod schema_dump;
 mod shared_work;
 mod sync;
 mod ties;
+mod traces_api;

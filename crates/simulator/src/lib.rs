@@ -12,6 +12,7 @@ mod held;
 pub mod mutate;
 pub mod random;
 pub mod server;
+pub mod traces;
 pub mod wire;
 
 pub use server::{

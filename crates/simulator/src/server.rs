@@ -7,6 +7,9 @@
 //! `POST /_simulator/mutate?rounds=N` (or `SimState::mutate`) changes the served inventory the
 //! way operators do, so two syncs have drift to find. `SimConfig::latency` delays every answer
 //! of the list API, like the round trip to a real region.
+//! The same listener serves the Cloud Trace Service's `GET /v3/{project_id}/traces` over the
+//! traces the mutations leave (see [`crate::traces`]), with the same credentials and its own
+//! `Faults` (`SimState::set_traces_faults`).
 //!
 //! The inventory is held as text (see [`crate::held`]): a page is the matching connections'
 //! texts joined, and only a fault that changes what is served (`whole_seconds`) makes a request
@@ -15,6 +18,7 @@
 use crate::data::{GenOptions, generate, generate_each};
 use crate::held::{Held, hold, sort_newest_first};
 use crate::mutate::{AppliedChange, Mutator};
+use crate::traces::{TraceLog, TraceQuery};
 use crate::wire::{in_whole_seconds, parse_api_time};
 use axum::Router;
 use axum::body::Body;
@@ -48,8 +52,8 @@ pub struct SimConfig {
     pub auth_token: Option<String>,
     /// Largest `limit` accepted.
     pub max_limit: u32,
-    /// How long every list request waits before it is answered (any answer), like the round
-    /// trip to a real region and its own time to answer.
+    /// How long every list or traces request waits before it is answered (any answer), like
+    /// the round trip to a real region and its own time to answer.
     pub latency: Duration,
 }
 
@@ -108,6 +112,8 @@ pub struct Faults {
     /// Ignore the `vpn_id` filter, like a service that does not know it: a request for one
     /// connection gets the first page of all.
     pub ignore_vpn_id: bool,
+    /// The traces route only: answer 403, as CTS does to a user without `cts:trace:list`.
+    pub missing_cts_permission: bool,
 }
 
 /// A transient fault: `answer` on `times` list requests from request `from` on.
@@ -157,6 +163,11 @@ pub struct SimState {
     /// Connections served as JSON text (see `set_verbatim_inventory`), each standing in the
     /// inventory as a string naming it.
     verbatim: RwLock<Vec<String>>,
+    /// The traces the mutations left, created with the mutator.
+    traces: Mutex<Option<TraceLog>>,
+    /// Faults of the traces route, and its requests since they were set.
+    traces_faults: Mutex<Faults>,
+    traces_requests: AtomicU64,
 }
 
 impl SimState {
@@ -172,6 +183,9 @@ impl SimState {
             released: tokio::sync::Notify::new(),
             mutator: Mutex::new(None),
             verbatim: RwLock::new(Vec::new()),
+            traces: Mutex::new(None),
+            traces_faults: Mutex::new(Faults::default()),
+            traces_requests: AtomicU64::new(0),
         }
     }
 
@@ -219,15 +233,40 @@ impl SimState {
     /// Applies `rounds` rounds of random operator-like changes (deterministic for `seed`) to the
     /// served inventory; returns the change records a sync must find. Only the connections a
     /// round reads are parsed (all of them once, when the first mutation creates the mutator).
+    /// Each connection a round changes leaves one trace, timed now (see [`crate::traces`]).
     pub fn mutate(&self, rounds: u32, seed: u64) -> Vec<AppliedChange> {
         let mut inventory = self.inventory.write().expect("inventory lock");
         let mut mutator = self.mutator.lock().expect("mutator lock");
+        let mut log = self.traces.lock().expect("traces lock");
         let mutator = mutator.get_or_insert_with(|| Mutator::new(seed, &*inventory));
-        let changes = (0..rounds)
-            .flat_map(|_| mutator.round(&mut *inventory))
-            .collect();
+        let log = log.get_or_insert_with(|| TraceLog::new(seed));
+        let mut changes = Vec::new();
+        for _ in 0..rounds {
+            let round = mutator.round(&mut *inventory);
+            let now_ms = Utc::now().timestamp_millis();
+            log.record_round(&round, mutator.last_round_names(), now_ms);
+            changes.extend(round);
+        }
         sort_newest_first(&mut inventory);
         changes
+    }
+
+    /// Every trace the mutations left, newest first, as the traces route serves them.
+    pub fn traces(&self) -> Vec<Value> {
+        let log = self.traces.lock().expect("traces lock");
+        log.as_ref().map_or_else(Vec::new, TraceLog::all)
+    }
+
+    /// Sets the traces route's faults and restarts the page count they refer to (the list
+    /// route's faults and count are its own).
+    pub fn set_traces_faults(&self, faults: Faults) {
+        *self.traces_faults.lock().expect("traces faults lock") = faults;
+        self.traces_requests.store(0, Ordering::SeqCst);
+    }
+
+    /// Traces requests answered (any outcome) since the traces faults were last set.
+    pub fn traces_requests(&self) -> u64 {
+        self.traces_requests.load(Ordering::SeqCst)
     }
 
     /// Lets the request held by `Faults::hang_page` answer.
@@ -417,7 +456,11 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
     // The latency is the whole time to answer, this simulator's own work included: a page
     // then costs what a region's round trip costs, not that plus the time to build it.
     let asked = tokio::time::Instant::now();
-    let response = answer(&state, request).await;
+    let response = if traces_project(request.uri().path()).is_some() {
+        answer_traces(&state, request).await
+    } else {
+        answer(&state, request).await
+    };
     if !state.config.latency.is_zero() {
         wait_until(asked + state.config.latency).await;
     }
@@ -479,6 +522,86 @@ async fn answer(state: &SimState, request: Request) -> Response {
     let body = with_verbatim(body, &state.verbatim.read().expect("verbatim lock"));
     let truncated = matches!(transient, Some(TransientAnswer::Truncated));
     page_response(body.into_bytes(), &rid, truncated)
+}
+
+/// The project of a ListTraces path, `/v3/{project_id}/traces`.
+fn traces_project(path: &str) -> Option<&str> {
+    let project = path.strip_prefix("/v3/")?.strip_suffix("/traces")?;
+    (!project.contains('/')).then_some(project)
+}
+
+/// The CTS service's error shape.
+fn cts_error(status: StatusCode, code: &str, msg: &str, request_id: &str) -> Response {
+    error_response(
+        status,
+        json!({"error_code": code, "error_msg": msg}),
+        request_id,
+    )
+}
+
+/// Answers one ListTraces request as [`answer`] does a list request: refusals (method,
+/// credentials, project, permission), the traces faults that strike before a page, the page.
+/// Of the list faults, the traces route acts out the transient ones, a redirect, a hang, an
+/// error page, a malformed page, `stuck_marker` and `replay_from_page` (both cycle).
+async fn answer_traces(state: &SimState, request: Request) -> Response {
+    let n = state.traces_requests.fetch_add(1, Ordering::SeqCst) + 1;
+    let rid = request_id(n);
+    let (parts, _body) = request.into_parts();
+    let pairs = query_pairs(parts.uri.query());
+    let path = parts.uri.path();
+    if parts.method != Method::GET {
+        let msg = "The API does not exist or has not been published in the environment";
+        return gateway_error(StatusCode::NOT_FOUND, "APIG.0101", msg, &rid);
+    }
+    if let Err((code, msg)) =
+        authenticate(&state.config, &parts.method, path, &pairs, &parts.headers)
+    {
+        return gateway_error(StatusCode::UNAUTHORIZED, code, &msg, &rid);
+    }
+    let faults = state
+        .traces_faults
+        .lock()
+        .expect("traces faults lock")
+        .clone();
+    let project = traces_project(path).unwrap_or_default();
+    if project != state.config.project_id {
+        let msg = format!("project {project} is not accessible with these credentials");
+        return cts_error(StatusCode::FORBIDDEN, "CTS.0003", &msg, &rid);
+    }
+    if faults.missing_cts_permission {
+        let msg = "Forbidden: the user has no permission cts:trace:list for this project";
+        return cts_error(StatusCode::FORBIDDEN, "CTS.0003", msg, &rid);
+    }
+    let transient = faults.transient.as_ref().and_then(|t| t.at(n));
+    if let Some(response) = act_out_early_faults(state, &faults, transient, n, &rid).await {
+        return response;
+    }
+    let query = match TraceQuery::parse(&pairs) {
+        Ok(query) => query,
+        Err((code, msg)) => return cts_error(StatusCode::BAD_REQUEST, code, &msg, &rid),
+    };
+    let page = {
+        let log = state.traces.lock().expect("traces lock");
+        let empty = TraceLog::new(0);
+        let log = log.as_ref().unwrap_or(&empty);
+        log.page(&query, Utc::now().timestamp_millis(), replays(&faults, n))
+    };
+    let page = match page {
+        Ok(page) => page,
+        Err(msg) => return cts_error(StatusCode::BAD_REQUEST, "CTS.0204", &msg, &rid),
+    };
+    // Cycling: the marker asked with handed out again.
+    let stuck = query
+        .next
+        .as_deref()
+        .filter(|_| faults.stuck_marker && n >= 2);
+    let text = page.body(stuck).to_string();
+    if faults.malformed_page == Some(n) {
+        let cut = text.len() / 2;
+        return page_response(text.into_bytes()[..cut].to_vec(), &rid, false);
+    }
+    let truncated = matches!(transient, Some(TransientAnswer::Truncated));
+    page_response(text.into_bytes(), &rid, truncated)
 }
 
 /// A query string's `key=value` pairs, decoded, in the order sent.

@@ -36,7 +36,7 @@ use serde_json::{Map, Value};
 use spot::{Claims, Spot};
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// An inventory as the mutator edits it: one connection at a time, by position. A `Vec<Value>`
 /// is one; the simulator's, which holds each connection as JSON text, is another, so a round
@@ -118,13 +118,21 @@ impl Returns {
 struct RoundLog {
     touched: HashSet<String>,
     out: Vec<AppliedChange>,
+    /// The name of each connection touched, as the round left it (as removed, when it did).
+    names: HashMap<String, Option<String>>,
 }
 
 impl RoundLog {
     /// Records an added or removed connection.
-    fn whole(&mut self, change: AppliedChange) {
-        self.touched.insert(change.connection_id.clone());
+    fn whole(&mut self, change: AppliedChange, connection: &Value) {
+        self.touch(change.connection_id.clone(), connection);
         self.out.push(change);
+    }
+
+    fn touch(&mut self, id: String, connection: &Value) {
+        let name = connection["name"].as_str().map(str::to_owned);
+        self.names.insert(id.clone(), name);
+        self.touched.insert(id);
     }
 }
 
@@ -214,6 +222,8 @@ pub struct Mutator {
     deck: Vec<Kind>,
     /// How often each kind was applied (for coverage tests).
     counts: BTreeMap<Kind, usize>,
+    /// The names of the connections the last round touched ([`Mutator::last_round_names`]).
+    last_round_names: HashMap<String, Option<String>>,
 }
 
 impl Mutator {
@@ -249,6 +259,7 @@ impl Mutator {
             removed: Vec::new(),
             deck: Vec::new(),
             counts: BTreeMap::new(),
+            last_round_names: HashMap::new(),
         }
     }
 
@@ -266,7 +277,15 @@ impl Mutator {
             }
         }
         log.out.sort();
+        self.last_round_names = log.names;
         log.out
+    }
+
+    /// The name of each connection the last round touched, as that round left it (as it was
+    /// removed, for one it removed), by id; `None` for one without a name. What a trace of
+    /// the change calls the resource.
+    pub fn last_round_names(&self) -> &HashMap<String, Option<String>> {
+        &self.last_round_names
     }
 
     /// A new connection, created after everything so far.
@@ -283,7 +302,7 @@ impl Mutator {
             }
         };
         self.next_index += 1;
-        log.whole(AppliedChange::added(&id_of(&connection)));
+        log.whole(AppliedChange::added(&id_of(&connection)), &connection);
         inventory.push(connection);
         self.count(Kind::Add);
     }
@@ -293,7 +312,7 @@ impl Mutator {
             return;
         };
         let connection = inventory.swap_remove(i);
-        log.whole(AppliedChange::removed(&id_of(&connection)));
+        log.whole(AppliedChange::removed(&id_of(&connection)), &connection);
         self.removed.push((self.round, connection));
         self.count(Kind::Remove);
     }
@@ -313,7 +332,7 @@ impl Mutator {
             let lead = *self.rng.pick(ALL_EDITS);
             self.edit(&mut connection, lead, false);
         }
-        log.whole(AppliedChange::added(&id_of(&connection)));
+        log.whole(AppliedChange::added(&id_of(&connection)), &connection);
         inventory.push(connection);
         self.count(Kind::Readd);
         true
@@ -365,8 +384,8 @@ impl Mutator {
                     new,
                 });
             }
+            log.touch(id, &connection);
             inventory.set(i, connection);
-            log.touched.insert(id);
             return;
         }
     }
