@@ -239,7 +239,7 @@ impl Policy {
             false => items.join(","),
         };
         let mut weak_groups: Vec<String> = (1..self.dh_group.minimum)
-            .filter(|n| API_DH_GROUPS.contains(n) || *n > API_DH_GROUPS[API_DH_GROUPS.len() - 1])
+            .filter(|n| API_DH_GROUPS.contains(n) || Some(n) > API_DH_GROUPS.last())
             .map(|n| format!("group{n}"))
             .collect();
         weak_groups.extend(lower(&self.dh_group.disallowed));

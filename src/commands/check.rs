@@ -37,20 +37,21 @@ pub async fn run(
         }
     };
     let report = Report::builtin(REPORT)?;
-    let new_since = match &args.new_since {
-        Some(point) => Some(
-            AsOf::parse(point, now_utc())
+    let new_since = match args.new_since.as_deref() {
+        Some(text) => Some((
+            text,
+            AsOf::parse(text, now_utc())
                 .map_err(|e| anyhow::Error::new(UsageError(format!("--new-since: {e}"))))?,
-        ),
+        )),
         None => None,
     };
     let store = Store::open_for_reading(database).await?;
     let printed = async {
         let mut params = policy.report_params();
-        if let Some(point) = new_since {
+        if let Some((text, point)) = new_since {
             let run = run_before(&store, point)
                 .await
-                .with_context(|| format!("--new-since {}", args.new_since.as_deref().unwrap()))?;
+                .with_context(|| format!("--new-since {text}"))?;
             let run = run.map_or_else(|| "latest".to_owned(), |run| run.to_string());
             params.push(("new_since".to_owned(), run));
             params.push(("only_new".to_owned(), "true".to_owned()));
@@ -62,10 +63,7 @@ pub async fn run(
     .await;
     store.close().await;
     let violations = printed?.rows;
-    let since = match &args.new_since {
-        Some(point) => format!(" new since {point}"),
-        None => String::new(),
-    };
+    let since = new_since.map_or_else(String::new, |(text, _)| format!(" new since {text}"));
     eprintln!("vpn-inventory: {violations} violation(s){since}");
     Ok(match violations {
         0 => ExitCode::SUCCESS,

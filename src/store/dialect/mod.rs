@@ -144,28 +144,25 @@ impl Db {
         // for the same way.
         let options = (*options).clone().busy_timeout(Duration::ZERO);
         let mut conn = None;
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut said = false;
-        let outcome = loop {
+        let mut wait = BusyWait::new(timeout, format!("for {WRITE_LOCK}"));
+        let waited = loop {
             match try_write_lock(&options, &mut conn).await {
                 Ok(()) => break Ok(()),
-                Err(e) if is_busy(&e) => {}
-                Err(e) => break Err(LockError::from(e)),
+                Err(e) => {
+                    if let Err(waited) = wait.again(e).await {
+                        break Err(waited);
+                    }
+                }
             }
-            if tokio::time::Instant::now() >= deadline {
-                break Err(write_lock_busy(timeout));
-            }
-            if !said {
-                let up_to = humantime::format_duration(timeout);
-                tracing::info!("waiting up to {up_to} for {WRITE_LOCK}");
-                said = true;
-            }
-            tokio::time::sleep(WRITE_LOCK_RETRY).await;
         };
         if let Some(conn) = conn {
             let _ = conn.close().await;
         }
-        outcome
+        match waited {
+            Ok(()) => Ok(()),
+            Err(Waited::Busy(_)) => Err(write_lock_busy(timeout)),
+            Err(Waited::Failed(e)) => Err(LockError::from(e)),
+        }
     }
 
     /// A transaction for reading (export, history): a consistent snapshot.
@@ -450,32 +447,74 @@ async fn connect_sqlite(
     // last connection of another process checkpoints and removes the log at close, or while
     // another writer first switches a new file to WAL. Such a moment is waited out here, up
     // to `busy_wait` like any other wait on SQLite's locks.
-    let deadline = tokio::time::Instant::now() + busy_wait;
-    let mut said = false;
+    let mut wait = BusyWait::new(busy_wait, format!("to open {OPEN_LOCK}"));
     let opened = loop {
         match pool_options.clone().connect_with(options.clone()).await {
-            Err(e) if is_busy(&e) && tokio::time::Instant::now() < deadline => {
-                if !said {
-                    let up_to = humantime::format_duration(busy_wait);
-                    tracing::info!("waiting up to {up_to} to open {OPEN_LOCK}");
-                    said = true;
+            Ok(pool) => break Ok(pool),
+            Err(e) => {
+                if let Err(waited) = wait.again(e).await {
+                    break Err(waited);
                 }
-                tokio::time::sleep(WRITE_LOCK_RETRY).await;
             }
-            Err(e) if is_busy(&e) => {
-                let waited = humantime::format_duration(busy_wait);
-                return Err(anyhow::Error::new(e).context(format!(
-                    "cannot open SQLite database {url}: gave up after waiting {waited} \
-                     for {OPEN_LOCK}"
-                )));
-            }
-            opened => break opened,
         }
     };
-    opened.map_err(|e| {
-        let hint = reader::hint(&e, &file).unwrap_or_default();
-        anyhow::Error::new(e).context(format!("cannot open SQLite database {url}{hint}"))
+    opened.map_err(|waited| match waited {
+        Waited::Busy(e) => {
+            let waited = humantime::format_duration(busy_wait);
+            anyhow::Error::new(e).context(format!(
+                "cannot open SQLite database {url}: gave up after waiting {waited} \
+                 for {OPEN_LOCK}"
+            ))
+        }
+        Waited::Failed(e) => {
+            let hint = reader::hint(&e, &file).unwrap_or_default();
+            anyhow::Error::new(e).context(format!("cannot open SQLite database {url}{hint}"))
+        }
     })
+}
+
+/// Why a [`BusyWait`] gave up: SQLite stayed busy for the whole wait, or failed otherwise.
+enum Waited {
+    Busy(sqlx::Error),
+    Failed(sqlx::Error),
+}
+
+/// A wait of up to `timeout` while SQLite refuses as busy, done as a loop of tries (which a
+/// caller gives up by dropping it, on a signal), as SQLite's own busy handler cannot for every
+/// wait; it says once at `-v` what it waits for (`what`: "for ...", "to open ...").
+struct BusyWait {
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+    what: String,
+    said: bool,
+}
+
+impl BusyWait {
+    fn new(timeout: Duration, what: String) -> Self {
+        Self {
+            deadline: tokio::time::Instant::now() + timeout,
+            timeout,
+            what,
+            said: false,
+        }
+    }
+
+    /// After a try failed with `error`: returns once it is time to try again, or why not.
+    async fn again(&mut self, error: sqlx::Error) -> Result<(), Waited> {
+        if !is_busy(&error) {
+            return Err(Waited::Failed(error));
+        }
+        if tokio::time::Instant::now() >= self.deadline {
+            return Err(Waited::Busy(error));
+        }
+        if !self.said {
+            let up_to = humantime::format_duration(self.timeout);
+            tracing::info!("waiting up to {up_to} {}", self.what);
+            self.said = true;
+        }
+        tokio::time::sleep(WRITE_LOCK_RETRY).await;
+        Ok(())
+    }
 }
 
 async fn connect_postgres(url: &DatabaseUrl) -> anyhow::Result<sqlx::PgPool> {

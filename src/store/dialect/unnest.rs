@@ -22,12 +22,12 @@ impl Sql {
         let mut text = String::with_capacity(self.text.len());
         text.push_str(&self.text[..start]);
         text.push_str("SELECT * FROM UNNEST(");
-        for (j, column) in columns.iter().enumerate() {
+        for (j, array) in columns.iter().enumerate() {
             if j > 0 {
                 text.push_str(", ");
             }
             let n = block.first_bind + j + 1;
-            text.push_str(&format!("${n}::{}[]", column.type_name()));
+            text.push_str(&format!("${n}::{array}[]"));
         }
         text.push(')');
         text.push_str(&self.text[end..]);
@@ -48,102 +48,59 @@ impl Sql {
     }
 }
 
-/// The type of each column of `sql`'s values block, when it can be sent as arrays.
-fn arrays(sql: &Sql) -> Option<Vec<Column>> {
+/// The array type of each column of `sql`'s values block, when it can be sent as arrays.
+fn arrays(sql: &Sql) -> Option<Vec<&'static str>> {
     let block = sql.values?;
     if block.rows == 0 || sql.binds.len() != block.first_bind + block.rows * block.width {
         return None;
     }
     let cells = &sql.binds[block.first_bind..];
     let first = &cells[..block.width];
-    let columns: Vec<Column> = first.iter().map(Column::of).collect();
-    let uniform = cells.chunks(block.width).all(|row| {
-        row.iter()
-            .zip(&columns)
-            .all(|(cell, c)| Column::of(cell) == *c)
-    });
-    uniform.then_some(columns)
+    let kind = std::mem::discriminant::<Cell>;
+    let uniform = cells
+        .chunks(block.width)
+        .all(|row| row.iter().zip(first).all(|(cell, f)| kind(cell) == kind(f)));
+    uniform.then(|| first.iter().map(array_type).collect())
 }
 
-/// A column's type: the PostgreSQL array its cells are sent as.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Column {
-    Text,
-    Int,
-    Float,
-    Bool,
-    Json,
-    Time,
-    IdKey,
-    Bound,
-}
-
-impl Column {
-    fn of(cell: &Cell) -> Self {
-        match cell {
-            Cell::Text(_) => Column::Text,
-            Cell::Int(_) => Column::Int,
-            Cell::Float(_) => Column::Float,
-            Cell::Bool(_) => Column::Bool,
-            Cell::Json(_) => Column::Json,
-            Cell::Time(_) => Column::Time,
-            Cell::IdKey(_) => Column::IdKey,
-            Cell::Bound(_) => Column::Bound,
-        }
-    }
-
-    fn type_name(self) -> &'static str {
-        match self {
-            Column::Text | Column::IdKey => "text",
-            Column::Int => "int8",
-            Column::Float => "float8",
-            Column::Bool => "bool",
-            Column::Json => "jsonb",
-            Column::Time => "timestamptz",
-            Column::Bound => "uuid",
-        }
+/// The PostgreSQL array a column of such cells is sent as.
+fn array_type(cell: &Cell) -> &'static str {
+    match cell {
+        Cell::Text(_) | Cell::IdKey(_) => "text",
+        Cell::Int(_) => "int8",
+        Cell::Float(_) => "float8",
+        Cell::Bool(_) => "bool",
+        Cell::Json(_) => "jsonb",
+        Cell::Time(_) => "timestamptz",
+        Cell::Bound(_) => "uuid",
     }
 }
 
-/// Binds `cells` (a column's, every one of its type: see [`arrays`]) as one array.
+/// Binds `cells` (a column's, every one of one kind: see [`arrays`]) as one array.
 fn bind_column(query: Query<Postgres>, cells: Vec<Cell>) -> Query<Postgres> {
-    // Cells of another type cannot occur: `arrays` checked every row.
-    fn each<T>(cells: Vec<Cell>, take: fn(Cell) -> Option<Option<T>>) -> Vec<Option<T>> {
-        cells.into_iter().filter_map(take).collect()
+    // The values of the cells of `variant`, each converted by `convert`.
+    macro_rules! array {
+        ($variant:ident, $value:ident => $convert:expr) => {
+            query.bind(
+                cells
+                    .into_iter()
+                    .filter_map(|cell| match cell {
+                        Cell::$variant($value) => Some($convert),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        };
     }
-    match cells.first().map(Column::of) {
-        Some(Column::Text) => query.bind(each(cells, |c| match c {
-            Cell::Text(v) => Some(v),
-            _ => None,
-        })),
-        Some(Column::Int) => query.bind(each(cells, |c| match c {
-            Cell::Int(v) => Some(v),
-            _ => None,
-        })),
-        Some(Column::Float) => query.bind(each(cells, |c| match c {
-            Cell::Float(v) => Some(v),
-            _ => None,
-        })),
-        Some(Column::Bool) => query.bind(each(cells, |c| match c {
-            Cell::Bool(v) => Some(v),
-            _ => None,
-        })),
-        Some(Column::Json) => query.bind(each(cells, |c| match c {
-            Cell::Json(v) => Some(v),
-            _ => None,
-        })),
-        Some(Column::Time) => query.bind(each(cells, |c| match c {
-            Cell::Time(v) => Some(v),
-            _ => None,
-        })),
-        Some(Column::IdKey) => query.bind(each(cells, |c| match c {
-            Cell::IdKey(id) => Some(Some(postgres_id_key(&id))),
-            _ => None,
-        })),
-        Some(Column::Bound) => query.bind(each(cells, |c| match c {
-            Cell::Bound(b) => Some(b.map(Uuid::from_u128)),
-            _ => None,
-        })),
+    match cells.first() {
+        Some(Cell::Text(_)) => array!(Text, v => v),
+        Some(Cell::Int(_)) => array!(Int, v => v),
+        Some(Cell::Float(_)) => array!(Float, v => v),
+        Some(Cell::Bool(_)) => array!(Bool, v => v),
+        Some(Cell::Json(_)) => array!(Json, v => v),
+        Some(Cell::Time(_)) => array!(Time, v => v),
+        Some(Cell::IdKey(_)) => array!(IdKey, id => Some(postgres_id_key(&id))),
+        Some(Cell::Bound(_)) => array!(Bound, b => b.map(Uuid::from_u128)),
         None => query,
     }
 }
