@@ -1,7 +1,7 @@
 -- Generated: the schema the migrations in migrations/sqlite/ leave, read back from a
 -- database they created. Do not edit: regenerate with schema/regenerate.sh
 -- (UPDATE_SCHEMA=1 cargo test --test it schema::snapshot); a test fails while it differs.
--- Up to the migration V23__syncs_targets_baselines.
+-- Up to the migration V24__change_authors.
 
 CREATE TABLE bgp_peers (
     connection_pk        INTEGER PRIMARY KEY REFERENCES connections (pk) ON DELETE CASCADE,
@@ -28,7 +28,7 @@ CREATE TABLE change_records (
     new_value       TEXT,
     detected_at     TEXT NOT NULL
 , baseline INTEGER NOT NULL DEFAULT 0
-    CHECK (baseline IN (0, 1)));
+    CHECK (baseline IN (0, 1)), changed_after TEXT);
 CREATE INDEX change_records_connection ON change_records (connection_id, id);
 CREATE INDEX change_records_detected ON change_records (detected_at);
 CREATE INDEX change_records_run ON change_records (run_id);
@@ -257,6 +257,58 @@ CREATE TABLE tags (
     extra         TEXT,
     PRIMARY KEY (connection_pk, position)
 ) WITHOUT ROWID;
+
+CREATE TABLE trace_fetches (
+    run_id       INTEGER PRIMARY KEY REFERENCES sync_runs (id),
+    window_from  TEXT NOT NULL,        -- the traces asked for: after this ...
+    window_to    TEXT NOT NULL,        -- ... up to this
+    covered_from TEXT,                 -- what CTS still kept: from here; NULL unless fetched
+    outcome      TEXT NOT NULL CHECK (outcome IN ('fetched', 'expired', 'forbidden', 'failed')),
+    traces       INTEGER NOT NULL DEFAULT 0,
+    pages        INTEGER NOT NULL DEFAULT 0,
+    error        TEXT
+);
+
+CREATE TABLE traces (
+    project_id    TEXT NOT NULL,
+    trace_id      TEXT NOT NULL,
+    time          TEXT NOT NULL,       -- when the operation happened
+    trace_name    TEXT,                -- the operation, e.g. updateVpnConnection
+    trace_type    TEXT,                -- ConsoleAction, ApiCall or SystemAction
+    trace_rating  TEXT,                -- normal, warning or incident
+    resource_type TEXT,
+    resource_id   TEXT,                -- the connection's id
+    resource_name TEXT,
+    user_name     TEXT,
+    user_id       TEXT,
+    domain_name   TEXT,
+    source_ip     TEXT,
+    code          TEXT,                -- the HTTP status of the operation
+    request_id    TEXT,
+    body          TEXT NOT NULL,       -- the trace as CTS sent it (JSON)
+    run_id        INTEGER NOT NULL REFERENCES sync_runs (id),  -- the run that stored it first
+    PRIMARY KEY (project_id, trace_id)
+);
+CREATE INDEX traces_resource ON traces (project_id, resource_id, time);
+CREATE INDEX traces_time ON traces (time);
+
+CREATE VIEW change_authors AS
+SELECT r.id AS record_id, r.run_id, r.project_id, r.connection_id, r.change, r.field,
+       COALESCE(r.changed_after, f.window_from) AS window_from, r.detected_at AS window_to,
+       t.trace_id, t.time, t.user_name, t.trace_name AS operation, t.source_ip,
+       t.trace_type, t.domain_name,
+       CASE WHEN t.trace_id IS NOT NULL THEN NULL
+            WHEN f.outcome IS NULL THEN 'no traces fetched'
+            WHEN f.outcome = 'forbidden' THEN 'no traces fetched: missing CTS permission'
+            WHEN f.outcome = 'failed' THEN 'no traces fetched: fetching them failed'
+            WHEN f.covered_from > COALESCE(r.changed_after, f.window_from)
+                THEN 'window expired'
+            ELSE 'no matching trace' END AS unknown_reason
+FROM change_records r
+LEFT JOIN trace_fetches f ON f.run_id = r.run_id
+LEFT JOIN traces t ON t.project_id = r.project_id AND t.resource_id = r.connection_id
+    AND t.time > COALESCE(r.changed_after, f.window_from) AND t.time <= r.detected_at
+    AND (t.code IS NULL OR SUBSTR(t.code, 1, 1) NOT IN ('4', '5'));
 
 CREATE VIEW change_log AS
 SELECT r.id AS record_id, r.run_id, s.apply_seq,

@@ -198,7 +198,7 @@ pub struct SyncArgs {
     pub all: bool,
     /// Fetch and parse every page as a sync would and say what would change (by connection),
     /// writing nothing: no run, no lock, no staging. With targets or --all, for each of them.
-    #[arg(long, conflicts_with_all = ["resume", "metrics_file"])]
+    #[arg(long, conflicts_with_all = ["resume", "metrics_file", "with_traces"])]
     pub dry_run: bool,
     /// How many targets sync at once.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -211,6 +211,18 @@ pub struct SyncArgs {
     pub target: TargetArgs,
     #[command(flatten)]
     pub filters: FilterArgs,
+    /// Also ask the Cloud Trace Service who made each change: the VPN traces since the scope's
+    /// previous complete run are stored with the run, and `drift` and `history` show each
+    /// change's author. Needs the cts:trace:list permission; without it the sync warns once
+    /// and goes on. CTS keeps traces for 7 days. (`traces = true` per configured target.)
+    #[arg(long)]
+    pub with_traces: bool,
+    /// Base URL of the Cloud Trace Service, overriding https://cts.{region}.myhuaweicloud.com;
+    /// with neither it nor --region, CTS is asked at --endpoint (http:// allowed).
+    /// (`cts_endpoint` per configured target.)
+    #[arg(long, env = "VPN_INVENTORY_CTS_ENDPOINT", value_name = "URL",
+          requires = "with_traces", conflicts_with_all = ["targets", "all"])]
+    pub cts_endpoint: Option<String>,
     /// Connections per page (the API allows 200; some dedicated regions up to 2000).
     #[arg(long, default_value_t = DEFAULT_PAGE_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_SIZE as i64))]

@@ -70,6 +70,12 @@ pub struct Target {
     pub eip_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enterprise_project_ids: Vec<String>,
+    /// Ask the Cloud Trace Service who made each change (`sync --with-traces`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub traces: bool,
+    /// Where CTS is, when not at the region's default (or at `endpoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cts_endpoint: Option<String>,
     /// Where the credentials come from; the SDK's environment variables when absent.
     #[serde(default)]
     pub credentials: CredentialSource,

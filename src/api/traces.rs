@@ -30,17 +30,18 @@ pub fn default_cts_endpoint(region: &str) -> String {
     format!("https://cts.{region}.myhuaweicloud.com")
 }
 
-/// Where CTS requests go: the CTS endpoint given, else the VPN endpoint given (simulators and
-/// gateways serve both APIs on one address), else the region's default; `None` without any.
+/// Where CTS requests go: the CTS endpoint given, else the region's default, else (only a VPN
+/// endpoint given) that same address, as simulators and gateways serve both APIs on one;
+/// `None` without any.
 pub fn cts_endpoint(
     cts_endpoint: Option<&str>,
     endpoint: Option<&str>,
     region: Option<&str>,
 ) -> Option<String> {
     cts_endpoint
-        .or(endpoint)
         .map(str::to_owned)
         .or_else(|| region.map(default_cts_endpoint))
+        .or_else(|| endpoint.map(str::to_owned))
 }
 
 /// One trace: the fields attribution reads, and the whole trace as sent.
@@ -89,6 +90,9 @@ pub struct TraceListing {
     /// traces then cover only from 7 days before the request on; changes before that cannot
     /// be attributed.
     pub expired_from: Option<DateTime<Utc>>,
+    /// Where the traces asked for begin: the window's start, or, when part of it was older
+    /// than CTS keeps, 7 days before the request.
+    pub covered_from: DateTime<Utc>,
     /// Pages requested.
     pub pages: u32,
 }
@@ -153,6 +157,7 @@ impl CtsClient {
         let mut listing = TraceListing {
             traces: Vec::new(),
             expired_from,
+            covered_from: from.max(kept_from),
             pages: 0,
         };
         if from.max(kept_from) > to {
@@ -311,6 +316,10 @@ mod tests {
         );
         assert_eq!(
             cts_endpoint(None, Some("http://v"), Some("r")).as_deref(),
+            Some("https://cts.r.myhuaweicloud.com")
+        );
+        assert_eq!(
+            cts_endpoint(None, Some("http://v"), None).as_deref(),
             Some("http://v")
         );
         assert_eq!(

@@ -1,6 +1,6 @@
 //! `vpn-inventory config check`: the configuration as it resolves, secrets masked.
 
-use super::run_setup::{target_client, target_endpoint};
+use super::run_setup::{target_client, target_cts_endpoint, target_endpoint};
 use super::{one_line, plain_table, print_stdout, table_text};
 use crate::api::client::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::api::credentials::Credentials;
@@ -19,6 +19,9 @@ struct Resolved<'a> {
     target: &'a Target,
     /// The endpoint requests go to.
     resolved_endpoint: Option<String>,
+    /// Where CTS is asked who changed what (`traces = true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolved_cts_endpoint: Option<String>,
     /// `AK/SK`, `AK/SK with security token` or `IAM token`; never a value.
     resolved_credentials: Option<&'static str>,
     /// What the API answered one signed request (`--probe`): `ok`, or why it did not.
@@ -133,6 +136,10 @@ fn resolve(target: &Target) -> Resolved<'_> {
             None
         }
     };
+    let cts_endpoint = target_cts_endpoint(target).unwrap_or_else(|e| {
+        problems.push(format!("{e:#}"));
+        None
+    });
     let credentials = match target.credentials() {
         Ok(Credentials::AkSk {
             security_token: None,
@@ -148,6 +155,7 @@ fn resolve(target: &Target) -> Resolved<'_> {
     Resolved {
         target,
         resolved_endpoint: endpoint,
+        resolved_cts_endpoint: cts_endpoint,
         resolved_credentials: credentials,
         probe: None,
         problems,

@@ -3,7 +3,7 @@
 //! synced together as one `sync --all` would, twice, with the cloud changed in between.
 
 use super::run_report::print_report;
-use super::run_setup::target_client;
+use super::run_setup::{target_client, target_traces};
 use super::{CommandError, print_stdout};
 use crate::api::client::DEFAULT_MAX_RESPONSE_BYTES;
 use crate::api::retry::RetryPolicy;
@@ -11,7 +11,7 @@ use crate::cli::{DemoArgs, ReportFormat};
 use crate::config::Config;
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
-use crate::sync::{RunOptions, sync_scope};
+use crate::sync::{Api, RunOptions, sync_scope};
 use anyhow::Context as _;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -68,7 +68,8 @@ pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> Result<ExitCode, Com
     let sync_id = sync_all().await?;
     let next = format!("vpn-inventory --database {database}");
     print_stdout(&format!(
-        "next: {next} drift     # what sync {sync_id} found changed\n      \
+        "next: {next} drift     # what sync {sync_id} found changed, and who changed it\n      \
+         {next} report who-changed\n      \
          {next} runs\n      \
          {next} export | head\n      \
          {next} check           # the built-in policy: weak crypto, exit 4\n      \
@@ -95,7 +96,12 @@ async fn sync_all(
     for target in config.targets(None)? {
         let retry = RetryPolicy::default();
         let (client, scope) = target_client(target, retry, DEFAULT_MAX_RESPONSE_BYTES)?;
-        let report = sync_scope(store, &client, &scope, options, shutdown).await?;
+        let traces = target_traces(target, &client, false)?;
+        let api = Api {
+            vpn: &client,
+            traces: traces.as_ref(),
+        };
+        let report = sync_scope(store, api, &scope, options, shutdown).await?;
         print_stdout(&format!("target {}: ", target.name))?;
         print_report(&report, ReportFormat::Text)?;
     }
@@ -128,7 +134,7 @@ fn configuration(sims: &[RunningSimulator], dir: &std::path::Path) -> anyhow::Re
     for ((name, project), sim) in PROJECTS.iter().zip(sims) {
         text.push_str(&format!(
             "[[targets]]\nname = \"{name}\"\nproject_id = \"{project}\"\n\
-             endpoint = \"{}\"\ncredentials = {{ file = {:?} }}\n\n",
+             endpoint = \"{}\"\ntraces = true\ncredentials = {{ file = {:?} }}\n\n",
             sim.endpoint(),
             credentials.display().to_string()
         ));

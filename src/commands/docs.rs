@@ -256,6 +256,9 @@ The project and region to sync (--project-id, --region).
 VPN_INVENTORY_ENDPOINT
 The API endpoint (--endpoint).
 .TP
+VPN_INVENTORY_CTS_ENDPOINT
+The Cloud Trace Service endpoint (--cts-endpoint, with --with-traces).
+.TP
 VPN_INVENTORY_DATABASE
 The inventory database (--database).
 .TP

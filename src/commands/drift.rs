@@ -17,7 +17,7 @@ use crate::cli::{DriftArgs, HistoryArgs, OutputFormat};
 use crate::drift::{Category, ChangeKind};
 use crate::json::lossy;
 use crate::store::{
-    Cell, DatabaseUrl, Named, QueryTable, RecordFilter, RecordedChange, RunStatus, Store,
+    Author, Cell, DatabaseUrl, Named, QueryTable, RecordFilter, RecordedChange, RunStatus, Store,
 };
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -197,6 +197,49 @@ pub(super) struct Recorded<'a> {
     pub project_id: &'a str,
     /// The configuration target of its run; `None` for a run from flags.
     pub target: Option<&'a str>,
+    /// Who made it, or why that is unknown.
+    pub changed_by: &'a [Author],
+    pub changed_by_unknown: Option<&'a str>,
+}
+
+impl Recorded<'_> {
+    /// Who made the change, in a few words: the users (several when several traces fit),
+    /// or `unknown (why)`.
+    fn authors(&self) -> String {
+        match self.changed_by {
+            [] => format!("unknown ({})", self.changed_by_unknown.unwrap_or(NOT_ASKED)),
+            traces => joined(
+                traces,
+                |a| a.user.as_deref().unwrap_or("(no user name)"),
+                ", ",
+            ),
+        }
+    }
+
+    /// The CSV cells of who made the change: users, times, operations, source addresses
+    /// (each `; `-separated, one per fitting trace) and why it is unknown.
+    fn author_cells(&self) -> [String; 5] {
+        let by = self.changed_by;
+        [
+            joined(by, |a| a.user.as_deref().unwrap_or_default(), "; "),
+            by.iter()
+                .map(|a| crate::time::shown(&a.time))
+                .collect::<Vec<_>>()
+                .join("; "),
+            joined(by, |a| a.operation.as_deref().unwrap_or_default(), "; "),
+            joined(by, |a| a.source_ip.as_deref().unwrap_or_default(), "; "),
+            lossy(self.changed_by_unknown.unwrap_or_default()).into_owned(),
+        ]
+    }
+}
+
+/// One text of each author, joined by `separator`.
+fn joined(authors: &[Author], text: impl Fn(&Author) -> &str, separator: &str) -> String {
+    let texts: Vec<String> = authors
+        .iter()
+        .map(|a| lossy(text(a)).into_owned())
+        .collect();
+    texts.join(separator)
 }
 
 /// One change to print: a change record, or a difference `diff` found (no run, no time).
@@ -220,6 +263,8 @@ impl<'a> From<&'a RecordedChange> for Line<'a> {
                 detected_at: r.detected_at,
                 project_id: &recorded.project_id,
                 target: recorded.target.as_deref(),
+                changed_by: &recorded.changed_by,
+                changed_by_unknown: recorded.changed_by_unknown.as_deref(),
             }),
             connection_id: &r.connection_id,
             connection_name: r.connection_name.as_deref(),
@@ -297,8 +342,19 @@ const COLUMNS: [&str; 9] = [
 
 /// CSV columns of a change record: the first before [`COLUMNS`], the rest after (so the
 /// columns older builds wrote keep their places).
-const RECORD_COLUMNS: ([&str; 1], [&str; 3]) =
-    (["run_id"], ["detected_at", "project_id", "target"]);
+const RECORD_COLUMNS: ([&str; 1], [&str; 8]) = (
+    ["run_id"],
+    [
+        "detected_at",
+        "project_id",
+        "target",
+        "changed_by",
+        "changed_by_time",
+        "changed_by_operation",
+        "changed_by_source_ip",
+        "changed_by_unknown",
+    ],
+);
 
 fn row(l: &Line, with_when: bool) -> Vec<String> {
     let mut row = vec![
@@ -317,6 +373,7 @@ fn row(l: &Line, with_when: bool) -> Vec<String> {
         row.push(crate::time::shown(&when.detected_at));
         row.push(lossy(when.project_id).into_owned());
         row.push(lossy(when.target.unwrap_or_default()).into_owned());
+        row.extend(when.author_cells());
     }
     row
 }
@@ -363,6 +420,14 @@ fn markdown(lines: &[Line], with_when: bool) -> anyhow::Result<String> {
     super::report::render(&table, OutputFormat::Markdown)
 }
 
+/// Whether the run of a record asked CTS who made its changes.
+fn asked(when: &Recorded) -> bool {
+    !when.changed_by.is_empty() || when.changed_by_unknown.is_some_and(|u| u != NOT_ASKED)
+}
+
+/// Why a change's author is unknown when its run did not ask CTS (`change_authors`).
+const NOT_ASKED: &str = "no traces fetched";
+
 fn table(lines: &[Line], with_when: bool) -> String {
     let mut header = vec![
         "CONNECTION",
@@ -374,6 +439,11 @@ fn table(lines: &[Line], with_when: bool) -> String {
     ];
     if with_when {
         header.splice(0..0, ["RUN", "DETECTED", "PROJECT", "TARGET"]);
+    }
+    // Who made each change, once any run of these asked CTS.
+    let with_authors = with_when && lines.iter().any(|l| l.when.as_ref().is_some_and(asked));
+    if with_authors {
+        header.push("BY");
     }
     let projects = ShortIds::new(
         lines
@@ -403,6 +473,9 @@ fn table(lines: &[Line], with_when: bool) -> String {
                 target_cell(when.target),
             ];
             cells.splice(0..0, recorded);
+            if with_authors {
+                cells.push(one_line(&when.authors()));
+            }
         }
         table.add_row(cells);
     }
@@ -433,11 +506,14 @@ mod tests {
             new,
             detected_at: DateTime::from_timestamp(1_670_767_199, 123_456_000).unwrap(),
             baseline: false,
+            changed_after: None,
         };
         RecordedChange {
             record,
             project_id: PROJECT.into(),
             target: Some("prod-north".into()),
+            changed_by: Vec::new(),
+            changed_by_unknown: Some(NOT_ASKED.into()),
         }
     }
 
@@ -461,9 +537,10 @@ mod tests {
         assert_eq!(
             lines[0],
             "run_id,connection_id,connection_name,change,category,field,old,new,old_type,\
-             new_type,detected_at,project_id,target"
+             new_type,detected_at,project_id,target,changed_by,changed_by_time,\
+             changed_by_operation,changed_by_source_ip,changed_by_unknown"
         );
-        let at = format!("2022-12-11T13:59:59.123456Z,{PROJECT},prod-north");
+        let at = format!("2022-12-11T13:59:59.123456Z,{PROJECT},prod-north,,,,,{NOT_ASKED}");
         let prefix = "7,c-1";
         assert_eq!(
             lines[1],

@@ -21,12 +21,13 @@ pub async fn run(database: &DatabaseUrl, args: PruneArgs) -> anyhow::Result<Exit
         ReportFormat::Json => serde_json::to_string_pretty(&pruned)? + "\n",
         ReportFormat::Text => format!(
             "pruned: {} abandoned runs marked failed, {} staged rows, {} change records, \
-             {} connection versions, {} failed runs\n",
+             {} connection versions, {} failed runs, {} CTS traces\n",
             pruned.runs_abandoned,
             pruned.staged_rows,
             pruned.change_records,
             pruned.versions,
-            pruned.failed_runs
+            pruned.failed_runs,
+            pruned.traces
         ),
     };
     print_stdout(&text)?;

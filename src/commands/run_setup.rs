@@ -2,8 +2,9 @@
 //! retry policy, its endpoint (given, or the default one of a region), and a target's client,
 //! which `sync --all` and `config check --probe` build alike.
 
-use crate::api::client::{VpnClient, default_endpoint, parse_endpoint};
+use crate::api::client::{VpnClient, default_endpoint, parse_endpoint, parse_endpoint_of};
 use crate::api::retry::RetryPolicy;
+use crate::api::traces::CtsClient;
 use crate::cli::SyncArgs;
 use crate::config::Target;
 use crate::reconcile::RemovalGuard;
@@ -60,6 +61,51 @@ pub fn target_endpoint(target: &Target) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("no region or endpoint"))?;
     parse_endpoint(&endpoint).map_err(anyhow::Error::msg)?;
     Ok(endpoint)
+}
+
+/// The CTS client of a run that asks who changed what (`None` unless `asked`): at
+/// `cts_endpoint`, else at the region's default, else at the VPN endpoint given (a simulator
+/// or gateway serving both); checked as `--endpoint` is.
+pub fn traces_client(
+    vpn: &VpnClient,
+    asked: bool,
+    cts_endpoint: Option<&str>,
+    target: (Option<&str>, Option<&str>),
+) -> anyhow::Result<Option<CtsClient>> {
+    let (endpoint, region) = target;
+    if !asked {
+        return Ok(None);
+    }
+    let url = crate::api::traces::cts_endpoint(cts_endpoint, endpoint, region)
+        .ok_or_else(|| anyhow::anyhow!("no CTS endpoint: give a region, or --cts-endpoint"))?;
+    CtsClient::new(vpn, &url).map(Some)
+}
+
+/// A target's CTS client: when its configuration (`traces = true`) or `--with-traces` asks.
+pub fn target_traces(
+    target: &Target,
+    vpn: &VpnClient,
+    with_traces: bool,
+) -> anyhow::Result<Option<CtsClient>> {
+    let asked = with_traces || target.traces;
+    let at = (target.endpoint.as_deref(), target.region.as_deref());
+    traces_client(vpn, asked, target.cts_endpoint.as_deref(), at)
+}
+
+/// Where a target's CTS requests would go, checked: `None` when it neither asks for traces
+/// nor names a CTS endpoint (`config check`).
+pub fn target_cts_endpoint(target: &Target) -> anyhow::Result<Option<String>> {
+    if !target.traces && target.cts_endpoint.is_none() {
+        return Ok(None);
+    }
+    let url = crate::api::traces::cts_endpoint(
+        target.cts_endpoint.as_deref(),
+        target.endpoint.as_deref(),
+        target.region.as_deref(),
+    )
+    .ok_or_else(|| anyhow::anyhow!("traces = true, but no region, endpoint or cts_endpoint"))?;
+    parse_endpoint_of(&url, "cts_endpoint").map_err(anyhow::Error::msg)?;
+    Ok(Some(url))
 }
 
 /// The client and scope of a target, from the configuration.

@@ -4,7 +4,7 @@
 use super::run_report::{
     dry_run_text, exit_code, failure_record, log_summary, print_report, scope_label, warn_skipped,
 };
-use super::run_setup::{endpoint_of, run_options};
+use super::run_setup::{endpoint_of, run_options, traces_client};
 use super::{CommandError, metrics, one_line, print_stdout};
 use crate::api::client::VpnClient;
 use crate::api::credentials::Credentials;
@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
-use crate::sync::{dry_run, sync_scope};
+use crate::sync::{Api, dry_run, sync_scope};
 use anyhow::Context as _;
 use std::process::ExitCode;
 use tracing::Instrument as _;
@@ -63,6 +63,11 @@ async fn sync(
         project_id,
         filters(args.filters.clone()),
     );
+    let at = (
+        args.target.endpoint.as_deref(),
+        args.target.region.as_deref(),
+    );
+    let traces = traces_client(&client, args.with_traces, args.cts_endpoint.as_deref(), at)?;
     let shutdown = Shutdown::listen();
     if args.dry_run {
         let store = Store::open_if_exists(database).await?;
@@ -87,7 +92,11 @@ async fn sync(
     let target = scope_label(&scope);
     let span = crate::logging::run_span(&target);
     let started = std::time::Instant::now();
-    let result = sync_scope(&store, &client, &scope, options, &shutdown)
+    let api = Api {
+        vpn: &client,
+        traces: traces.as_ref(),
+    };
+    let result = sync_scope(&store, api, &scope, options, &shutdown)
         .instrument(span.clone())
         .await
         .map_err(|e| CommandError::OfTarget {

@@ -10,13 +10,13 @@
 use super::run_report::{
     dry_run_text, exit_code, failure_record, log_summary, print_report, warn_skipped,
 };
-use super::run_setup::{run_options, target_client};
+use super::run_setup::{run_options, target_client, target_traces};
 use super::{CommandError, metrics, one_line, print_stdout};
 use crate::cli::{ReportFormat, SyncArgs};
 use crate::config::{Config, Target};
 use crate::shutdown::Shutdown;
 use crate::store::{DatabaseUrl, Store};
-use crate::sync::{RunOptions, Synced, dry_run, sync_scope_unless_taken};
+use crate::sync::{Api, RunOptions, Synced, dry_run, sync_scope_unless_taken};
 use std::process::ExitCode;
 use std::sync::Arc;
 use tracing::Instrument as _;
@@ -50,10 +50,16 @@ pub async fn run(
     let shutdown = Shutdown::listen();
     let slots = Arc::new(tokio::sync::Semaphore::new(usize::from(args.concurrency)));
     let mut running = tokio::task::JoinSet::new();
+    let each = Each {
+        store: store.clone(),
+        options,
+        retry,
+        max_response_size: args.max_response_size.0,
+        min_interval: args.min_interval.0,
+        with_traces: args.with_traces,
+    };
     for (index, target) in targets.into_iter().enumerate() {
-        let (store, shutdown, slots) = (store.clone(), shutdown.clone(), slots.clone());
-        let max_response_size = args.max_response_size.0;
-        let min_interval = args.min_interval.0;
+        let (each, shutdown, slots) = (each.clone(), shutdown.clone(), slots.clone());
         let span = crate::logging::run_span(&target.name);
         running.spawn(
             async move {
@@ -61,39 +67,7 @@ pub async fn run(
                     .acquire_owned()
                     .await
                     .expect("the semaphore stays open");
-                let (result, retries) = match target_client(&target, retry, max_response_size) {
-                    Err(e) => (Err(e.into()), None),
-                    Ok((client, scope)) => {
-                        let started = std::time::Instant::now();
-                        let result = sync_scope_unless_taken(
-                            &store,
-                            &client,
-                            &scope,
-                            options,
-                            min_interval,
-                            &shutdown,
-                        )
-                        .await;
-                        match &result {
-                            Ok(Synced::Ran(report)) => log_summary(report, started.elapsed()),
-                            Ok(Synced::Skipped(skipped)) => {
-                                tracing::info!("skipped: {}", skipped.reason);
-                            }
-                            Err(_) => {}
-                        }
-                        let retries = (scope.shown_without_endpoint(), client.retries());
-                        (result.map_err(CommandError::from), Some(retries))
-                    }
-                };
-                let target = target.name;
-                (
-                    index,
-                    Outcome {
-                        target,
-                        result,
-                        retries,
-                    },
-                )
+                (index, each.sync(target, &shutdown).await)
             }
             .instrument(span),
         );
@@ -128,6 +102,63 @@ pub async fn run(
         .max()
         .map_or(0, |(_, code)| code);
     Ok(ExitCode::from(worst))
+}
+
+/// What every target's run of one `sync` shares.
+#[derive(Clone)]
+struct Each {
+    store: Store,
+    options: RunOptions,
+    retry: crate::api::retry::RetryPolicy,
+    max_response_size: u64,
+    min_interval: std::time::Duration,
+    with_traces: bool,
+}
+
+impl Each {
+    /// Syncs one target (unless another process has it), in its run's span.
+    async fn sync(self, target: Target, shutdown: &Shutdown) -> Outcome {
+        let clients = target_client(&target, self.retry, self.max_response_size).and_then(
+            |(client, scope)| {
+                let traces = target_traces(&target, &client, self.with_traces)?;
+                Ok((client, scope, traces))
+            },
+        );
+        let (result, retries) = match clients {
+            Err(e) => (Err(e.into()), None),
+            Ok((client, scope, traces)) => {
+                let api = Api {
+                    vpn: &client,
+                    traces: traces.as_ref(),
+                };
+                let started = std::time::Instant::now();
+                let (store, options) = (&self.store, self.options);
+                let result = sync_scope_unless_taken(
+                    store,
+                    api,
+                    &scope,
+                    options,
+                    self.min_interval,
+                    shutdown,
+                )
+                .await;
+                match &result {
+                    Ok(Synced::Ran(report)) => log_summary(report, started.elapsed()),
+                    Ok(Synced::Skipped(skipped)) => {
+                        tracing::info!("skipped: {}", skipped.reason);
+                    }
+                    Err(_) => {}
+                }
+                let retries = (scope.shown_without_endpoint(), client.retries());
+                (result.map_err(CommandError::from), Some(retries))
+            }
+        };
+        Outcome {
+            target: target.name,
+            result,
+            retries,
+        }
+    }
 }
 
 /// `sync --dry-run` of targets: each one's sweep compared with the inventory, one target after

@@ -10,7 +10,9 @@ use super::classify::{NEW_CHUNK, Prepared, classify, next_limit, prepare_apart};
 use super::context::{RunContext, count};
 use super::removals::{Decision, Removals, absent, decide, remove};
 use crate::scope::Scope;
-use crate::store::{ApplyTx, ConnectionWrite, NewVersion, RunCounts, Store, StoreError};
+use crate::store::{
+    ApplyTx, ConnectionWrite, NewVersion, RunCounts, Store, StoreError, TraceFetch,
+};
 use crate::time::now_utc;
 
 /// What applying a sweep did.
@@ -25,18 +27,33 @@ pub struct Applied {
     pub baseline: bool,
 }
 
-/// Applies the completed sweep of run `run_id` (of scope `scope_id`) in `apply` (from
-/// [`Store::begin_apply`]) and marks the run complete. Of the connections the sweep lacked,
-/// `removals` says which it may remove: with a doubt, or when its guard finds them
-/// implausible, none (what the sweep saw is stored, connections it lacked stay).
+/// The completed sweep a run applies, and what it decided before.
+pub struct Applying<'a> {
+    pub run_id: i64,
+    pub scope_id: i64,
+    pub scope: &'a Scope,
+    /// Of the connections the sweep lacked, which it may remove: with a doubt, or when its
+    /// guard finds them implausible, none (what the sweep saw is stored, connections it
+    /// lacked stay).
+    pub removals: Removals,
+    /// The CTS traces the run fetched (`--with-traces`), stored with the apply.
+    pub traces: Option<&'a TraceFetch>,
+}
+
+/// Applies the completed sweep of a run in `apply` (from [`Store::begin_apply`]) and marks
+/// the run complete.
 pub async fn complete_run(
     store: &Store,
     mut apply: ApplyTx,
-    run_id: i64,
-    scope_id: i64,
-    scope: &Scope,
-    removals: Removals,
+    applying: Applying<'_>,
 ) -> Result<Applied, StoreError> {
+    let Applying {
+        run_id,
+        scope_id,
+        scope,
+        removals,
+        traces,
+    } = applying;
     let start = apply.start(run_id, scope_id, &scope.project_id).await?;
     let ctx = RunContext::new(run_id, scope_id, scope, start, now_utc());
     // What the scope selects is judged on the inventory as it was before this run.
@@ -92,6 +109,15 @@ pub async fn complete_run(
         if ctx.keeps_result() {
             let ids: Vec<&str> = absent.gone.iter().map(|g| g.id.as_str()).collect();
             apply.forget_members(scope_id, &ids).await?;
+        }
+    }
+    if let Some(fetch) = traces {
+        let odd = apply.store_traces(run_id, ctx.project_id(), fetch).await?;
+        if odd > 0 {
+            tracing::warn!(
+                run_id,
+                "left out {odd} traces whose trace_id is too long for CTS's"
+            );
         }
     }
     apply

@@ -221,7 +221,7 @@ pub(super) fn prepare_chunk(
         let name = conn.name.as_deref();
         match drift::judge(previous, &stored) {
             Verdict::Added => {
-                records.push(stamp.record(id, name, ChangeKind::Added, None));
+                records.push(stamp.record(id, name, ChangeKind::Added, None, None));
                 counts.added += 1;
             }
             Verdict::Unchanged => counts.unchanged += 1,
@@ -230,9 +230,10 @@ pub(super) fn prepare_chunk(
                 if changes.iter().any(|c| c.category == Category::Config) {
                     counts.modified_config += 1;
                 }
+                let seen = item.current.as_ref().map(|c| c.observed_at);
                 let modified = changes
                     .into_iter()
-                    .map(|c| stamp.record(id, name, ChangeKind::Modified, Some(c)));
+                    .map(|c| stamp.record(id, name, ChangeKind::Modified, Some(c), seen));
                 records.extend(modified);
             }
         }

@@ -86,13 +86,15 @@ pub(super) struct RecordStamp {
 }
 
 impl RecordStamp {
-    /// A change record of this run; `field` only for a modification.
+    /// A change record of this run; `field` only for a modification; `changed_after` the
+    /// connection's previous observation (none for an add).
     pub fn record(
         &self,
         id: &str,
         name: Option<&str>,
         change: ChangeKind,
         field: Option<FieldChange>,
+        changed_after: Option<DateTime<Utc>>,
     ) -> ChangeRecord {
         let (field, category, old, new) = match field {
             None => (None, Category::Config, None, None),
@@ -109,6 +111,7 @@ impl RecordStamp {
             new,
             detected_at: self.detected_at,
             baseline: self.baseline && change == ChangeKind::Added,
+            changed_after,
         }
     }
 }

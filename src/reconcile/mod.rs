@@ -20,5 +20,5 @@ mod classify;
 mod context;
 mod removals;
 
-pub use apply::{Applied, complete_run};
+pub use apply::{Applied, Applying, complete_run};
 pub use removals::{Removable, RemovalGuard, Removals, removal_candidates};

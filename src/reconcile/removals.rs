@@ -251,8 +251,9 @@ pub(super) async fn remove(
         let records: Vec<ChangeRecord> = chunk
             .iter()
             .map(|g| {
+                let seen = Some(g.observed_at);
                 ctx.stamp
-                    .record(&g.id, g.name.as_deref(), ChangeKind::Removed, None)
+                    .record(&g.id, g.name.as_deref(), ChangeKind::Removed, None, seen)
             })
             .collect();
         tx.insert_records(project_id, &records).await?;

@@ -7,6 +7,7 @@ use super::dialect::{Row, Sql, Tx};
 use super::error::{Result, inconsistent};
 use super::records::{Category, ChangeKind, ChangeRecord};
 use super::tables::CHANGE_RECORDS;
+use super::traces::Author;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -40,6 +41,11 @@ pub struct RecordedChange {
     pub record: ChangeRecord,
     pub project_id: String,
     pub target: Option<String>,
+    /// Who made the change: each CTS trace of the connection that fits it, oldest first.
+    pub changed_by: Vec<Author>,
+    /// Why no trace fits (`changed_by` is empty): `no traces fetched`, `window expired`, ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_by_unknown: Option<String>,
 }
 
 /// A connection a person named (`history`, `drift --connection`): its id, or why the text
@@ -57,7 +63,7 @@ pub enum Named {
 impl Store {
     /// Change records matching `filter`, oldest first.
     pub async fn change_records(&self, filter: &RecordFilter) -> Result<Vec<RecordedChange>> {
-        let mut sql = Sql::new("SELECT ");
+        let mut sql = Sql::new("SELECT id, ");
         sql.push(&CHANGE_RECORDS.read_columns()).push(
             ", project_id, (SELECT s.target FROM sync_runs s WHERE s.id = change_records.run_id)
                  AS target FROM change_records WHERE 1 = 1",
@@ -102,12 +108,21 @@ impl Store {
         }
         sql.push(" ORDER BY id");
         let rows = self.db.fetch_all(sql).await?;
+        let ids: Vec<i64> = rows
+            .iter()
+            .map(|row| row.get("id"))
+            .collect::<sqlx::Result<_>>()?;
+        let mut authorship = self.authorship(&ids).await?;
         rows.iter()
-            .map(|row| {
+            .zip(ids)
+            .map(|(row, id)| {
+                let who = authorship.remove(&id).unwrap_or_default();
                 Ok(RecordedChange {
                     record: CHANGE_RECORDS.read(row)?,
                     project_id: row.get("project_id")?,
                     target: row.get("target")?,
+                    changed_by: who.authors,
+                    changed_by_unknown: who.unknown,
                 })
             })
             .collect()

@@ -30,6 +30,7 @@ mod staging;
 mod status;
 mod syncs;
 mod tables;
+mod traces;
 mod write;
 
 pub use apply::{ApplyStart, ApplyTx, Held, Selection, StagedRow, StoredRow, SweepTx};
@@ -46,6 +47,7 @@ pub use runs::{Resumable, RunCounts, RunStatus, SweepOrigin};
 pub use staging::{PageToStage, StageOutcome, StagedConnection, StagedPage};
 pub use status::{RunBrief, RunFilter, RunRow, ScopeStatus, Status};
 pub use syncs::RunElsewhere;
+pub use traces::{Author, Authorship, TraceFetch, TraceOutcome};
 pub use write::{ConnectionWrite, NewVersion, VersionStamp};
 
 // `migrate.rs` reads these as `super::...`; it moves into `dialect/` (issue #23).

@@ -1,7 +1,8 @@
 //! `prune`: dropping what no answer needs any more. Never the current inventory.
 //!
 //! Always: the staging failed and abandoned runs left behind. With a retention period: change
-//! records detected before it, versions that stopped being current before it (so `export
+//! records detected before it, CTS traces older than it and than any kept record's window,
+//! versions that stopped being current before it (so `export
 //! --as-of` reaches back as far as the retention, and no further), and failed runs that
 //! ended before it.
 
@@ -20,6 +21,8 @@ pub struct Pruned {
     pub change_records: u64,
     pub versions: u64,
     pub failed_runs: u64,
+    /// CTS traces of operations before the cutoff (`sync --with-traces`).
+    pub traces: u64,
 }
 
 impl Store {
@@ -42,6 +45,15 @@ impl Store {
         if let Some(cutoff) = cutoff {
             let sql = Sql::new("DELETE FROM change_records WHERE detected_at < $1").arg(cutoff);
             pruned.change_records = tx.execute(sql).await?;
+            // The traces that could fit the records kept: after the oldest one's window opened.
+            let sql = Sql::new(
+                "DELETE FROM traces WHERE time < $1 AND time < COALESCE((
+                     SELECT MIN(COALESCE(r.changed_after, f.window_from))
+                     FROM change_records r LEFT JOIN trace_fetches f ON f.run_id = r.run_id),
+                     $1)",
+            )
+            .arg(cutoff);
+            pruned.traces = tx.execute(sql).await?;
             let sql = Sql::new(
                 "DELETE FROM connection_versions WHERE to_seq IS NOT NULL AND to_seq <= (
                      SELECT MAX(apply_seq) FROM sync_runs WHERE status = $2

@@ -99,4 +99,8 @@ pub struct ChangeRecord {
     /// true, so a record reads the same as before schema 23 otherwise.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub baseline: bool,
+    /// The last time the connection was seen as it was before the change (a modified or
+    /// removed one's previous observation): the change came after. `None` for an add.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_after: Option<DateTime<Utc>>,
 }

@@ -351,6 +351,7 @@ pub const CHANGE_RECORDS: Table<ChangeRecord> = Table {
         change_value!("new_value", new),
         field!(detected_at),
         field!(baseline),
+        field!(changed_after),
     ],
 };
 

@@ -20,6 +20,9 @@
 //! the pager resumes from the staged markers, and what a stopped pager knew but staging does not
 //! show is rebuilt on the safe side. The sweep is then judged and applied as one.
 //!
+//! - `traces`: with `--with-traces`, the CTS traces since the scope's previous complete run,
+//!   asked for after the sweep and stored by the apply: who changed what.
+//!
 //! The sweep's log lines keep the target `vpn_inventory::sync` (`api::prefetch::SWEEP_LOG_TARGET`)
 //! whichever file logs them.
 
@@ -30,11 +33,14 @@ mod seen_ids;
 mod shared;
 mod sweep;
 mod sweep_state;
+mod traces;
 
 pub use dry_run::{DryRunReport, dry_run};
 pub use report::{RunError, RunFailed, SyncReport};
 pub use run::{
-    DEFAULT_MAX_RUN_TIME, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OverTime, Run, RunOptions, sync_scope,
+    Api, DEFAULT_MAX_RUN_TIME, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OverTime, Run, RunOptions,
+    sync_scope,
 };
 pub use shared::{Skipped, Synced, sync_scope_unless_taken};
 pub use sweep_state::Doubts;
+pub use traces::TracesSummary;

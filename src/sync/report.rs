@@ -38,6 +38,9 @@ pub struct SyncReport {
     pub apply_ms: u64,
     /// Bytes of JSON this run read from the API (a resumed run: since it resumed).
     pub bytes: u64,
+    /// How asking CTS who changed what went (`--with-traces`); absent when not asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traces: Option<super::traces::TracesSummary>,
 }
 
 /// The context of a recorded run's failure: which run it was (callers report it).

@@ -8,14 +8,16 @@
 use super::report::{RunError, RunFailed, SyncReport};
 use super::sweep::{PageSink, PreparedPage, sweep};
 use super::sweep_state::{StagedPageFacts, SweepState, Swept};
+use super::traces::{TracesSummary, fetch_traces};
 use crate::api::client::VpnClient;
 use crate::api::paging::StagedMarkers;
 use crate::api::prefetch::SWEEP_LOG_TARGET;
+use crate::api::traces::CtsClient;
 use crate::confirm::{Confirmed, confirm_gone};
 use crate::reconcile::{self, Removable, RemovalGuard, Removals};
 use crate::scope::Scope;
 use crate::shutdown::{Interrupted, Shutdown};
-use crate::store::{Resumable, RunStatus, ScopeLock, StageOutcome, Store};
+use crate::store::{Resumable, RunStatus, ScopeLock, StageOutcome, Store, TraceFetch};
 use anyhow::Context as _;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -37,13 +39,13 @@ pub const MAX_PAGE_SIZE: u32 = 2000;
 /// (an apply that has begun commits first).
 pub async fn sync_scope(
     store: &Store,
-    client: &VpnClient,
+    api: Api<'_>,
     scope: &Scope,
     options: RunOptions,
     shutdown: &Shutdown,
 ) -> Result<SyncReport, RunError> {
     let bounded = shutdown.with_time_limit(options.max_run_time, TIME_LIMIT);
-    sync_scope_until(store, client, scope, options, &bounded)
+    sync_scope_until(store, api, scope, options, &bounded)
         .await
         .map_err(|e| past_time_limit(e, &bounded, options.max_run_time, None))
 }
@@ -84,7 +86,7 @@ pub struct OverTime {
 
 async fn sync_scope_until(
     store: &Store,
-    client: &VpnClient,
+    api: Api<'_>,
     scope: &Scope,
     options: RunOptions,
     shutdown: &Shutdown,
@@ -95,13 +97,13 @@ async fn sync_scope_until(
         }
         interrupted = shutdown.requested() => return Err(interrupted.into()),
     };
-    run_locked(store, client, scope, options, lock, shutdown).await
+    run_locked(store, api, scope, options, lock, shutdown).await
 }
 
 /// Runs one sync of `scope`, whose lock the caller took; releases it.
 pub(super) async fn run_locked(
     store: &Store,
-    client: &VpnClient,
+    api: Api<'_>,
     scope: &Scope,
     options: RunOptions,
     lock: ScopeLock,
@@ -111,7 +113,7 @@ pub(super) async fn run_locked(
     let result = match start_locked(store, scope, options, &lock, shutdown).await {
         Ok((run, own_sync)) => {
             let result = run
-                .execute(client, &mut lock, shutdown)
+                .execute(api, &mut lock, shutdown)
                 .await
                 .map_err(|e| past_time_limit(e, shutdown, options.max_run_time, Some(run.id)));
             Ok((result, own_sync))
@@ -189,6 +191,14 @@ fn explain_busy(error: anyhow::Error, waited: Duration) -> anyhow::Error {
         true => error.context(WriteLockBusy { waited }),
         false => error,
     }
+}
+
+/// Where a run's requests go: the VPN service, and CTS when the run asks who changed what
+/// (`--with-traces`).
+#[derive(Debug, Clone, Copy)]
+pub struct Api<'a> {
+    pub vpn: &'a VpnClient,
+    pub traces: Option<&'a CtsClient>,
 }
 
 /// How a run sweeps, how long it waits for locks, and what it trusts its sweep to remove.
@@ -334,11 +344,11 @@ impl<'a> Run<'a> {
     /// `lock` is the scope's, which the caller holds: the apply proves it still does.
     pub async fn execute(
         &self,
-        client: &VpnClient,
+        api: Api<'_>,
         lock: &mut ScopeLock,
         shutdown: &Shutdown,
     ) -> Result<SyncReport, RunError> {
-        match self.sweep_and_apply(client, lock, shutdown).await {
+        match self.sweep_and_apply(api, lock, shutdown).await {
             Ok(report) => Ok(report),
             Err(RunError::Interrupted(interrupted)) => {
                 let reason = format!("interrupted by {}", interrupted.signal);
@@ -387,7 +397,7 @@ impl<'a> Run<'a> {
     #[tracing::instrument(target = "vpn_inventory::sync", skip_all, fields(run_id = self.id))]
     async fn sweep_and_apply(
         &self,
-        client: &VpnClient,
+        api: Api<'_>,
         lock: &mut ScopeLock,
         shutdown: &Shutdown,
     ) -> Result<SyncReport, RunError> {
@@ -402,7 +412,7 @@ impl<'a> Run<'a> {
             project_id: self.scope.project_id.clone(),
         };
         let started = std::time::Instant::now();
-        let swept = sweep(client, filters, self.page_size, progress, &sink, shutdown).await?;
+        let swept = sweep(api.vpn, filters, self.page_size, progress, &sink, shutdown).await?;
         let sweep_ms = millis(started.elapsed());
         let doubts = swept.doubts(filters);
         let Swept {
@@ -412,7 +422,11 @@ impl<'a> Run<'a> {
             bytes,
             ..
         } = swept;
-        let removals = self.removals(client, doubts.reason(), shutdown).await?;
+        let removals = self.removals(api.vpn, doubts.reason(), shutdown).await?;
+        let traces = match api.traces {
+            Some(cts) => fetch_traces(self.store, cts, self.scope_id, shutdown).await?,
+            None => None,
+        };
         // Waiting for another run's apply gives way to a signal; the apply itself does not.
         let tx = tokio::select! {
             tx = self.store.begin_apply(self.lock_timeout) => {
@@ -425,7 +439,7 @@ impl<'a> Run<'a> {
         let what = format!("scope {}", self.scope.key());
         lock.ensure_held(&what).await.map_err(anyhow::Error::from)?;
         let applied =
-            reconcile::complete_run(self.store, tx, self.id, self.scope_id, self.scope, removals)
+            reconcile::complete_run(self.store, tx, self.applying(removals, traces.as_ref()))
                 .await
                 .context("cannot apply the completed sweep")?;
         let apply_ms = millis(started.elapsed()).saturating_sub(sweep_ms);
@@ -464,7 +478,23 @@ impl<'a> Run<'a> {
             sweep_ms,
             apply_ms,
             bytes,
+            traces: traces.as_ref().map(TracesSummary::of),
         })
+    }
+
+    /// What the apply of this run's sweep is given.
+    fn applying<'r>(
+        &'r self,
+        removals: Removals,
+        traces: Option<&'r TraceFetch>,
+    ) -> reconcile::Applying<'r> {
+        reconcile::Applying {
+            run_id: self.id,
+            scope_id: self.scope_id,
+            scope: self.scope,
+            removals,
+            traces,
+        }
     }
 
     /// What the completed sweep may remove. A filtered sweep's (unless `doubt` already rules

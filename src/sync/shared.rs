@@ -5,8 +5,7 @@
 //! hosts cannot both find a target free and due.
 
 use super::report::{RunError, SyncReport};
-use super::run::{RunOptions, TIME_LIMIT, past_time_limit, run_locked};
-use crate::api::client::VpnClient;
+use super::run::{Api, RunOptions, TIME_LIMIT, past_time_limit, run_locked};
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::store::{LockError, RunElsewhere, Store};
@@ -33,7 +32,7 @@ pub struct Skipped {
 /// less than `min_interval` ago (zero: never too recent).
 pub async fn sync_scope_unless_taken(
     store: &Store,
-    client: &VpnClient,
+    api: Api<'_>,
     scope: &Scope,
     options: RunOptions,
     min_interval: Duration,
@@ -60,7 +59,7 @@ pub async fn sync_scope_unless_taken(
     }
     // The run's time limit starts now: the lock was not waited for.
     let bounded = shutdown.with_time_limit(options.max_run_time, TIME_LIMIT);
-    run_locked(store, client, scope, options, lock, &bounded)
+    run_locked(store, api, scope, options, lock, &bounded)
         .await
         .map_err(|e| past_time_limit(e, &bounded, options.max_run_time, None))
         .map(Synced::Ran)

@@ -169,7 +169,8 @@ async fn first_run_adds_all_then_field_changes_are_recorded_exactly(backend: Bac
     assert_eq!(
         lines[0],
         "run_id,connection_id,connection_name,change,category,field,old,new,old_type,new_type,\
-         detected_at,project_id,target"
+         detected_at,project_id,target,changed_by,changed_by_time,changed_by_operation,\
+         changed_by_source_ip,changed_by_unknown"
     );
     assert_eq!(lines.len(), 6);
 }

@@ -4,6 +4,7 @@
 #[macro_use]
 mod support;
 
+mod change_authors;
 mod cli;
 mod concurrency;
 mod drift;

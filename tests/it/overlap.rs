@@ -425,9 +425,14 @@ async fn a_body_staged_as_held_is_found_when_the_inventory_moved(backend: Backen
     };
     for (run, scope_id, scope) in [(older, older_scope, &full), (newer, newer_scope, &gateway)] {
         let tx = store.begin_apply(Duration::from_secs(5)).await.unwrap();
-        let applied = reconcile::complete_run(&store, tx, run, scope_id, scope, trusting.clone())
-            .await
-            .unwrap();
+        let applying = reconcile::Applying {
+            run_id: run,
+            scope_id,
+            scope,
+            removals: trusting.clone(),
+            traces: None,
+        };
+        let applied = reconcile::complete_run(&store, tx, applying).await.unwrap();
         assert_eq!(applied.counts.modified, 1, "run {run}");
     }
     let exported = env.export().await;

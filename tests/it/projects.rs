@@ -190,7 +190,10 @@ async fn every_answer_says_which_project_and_target(backend: Backend) {
     assert!(table.contains("fedcba98  prod-south"), "{table}");
     let csv = t.stdout(&["drift", "--format", "csv"]).await;
     assert!(
-        csv.lines().next().unwrap().ends_with(",project_id,target"),
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains(",project_id,target,changed_by,"),
         "{csv}"
     );
     assert!(csv.contains(&format!("{SOUTH},prod-south")), "{csv}");

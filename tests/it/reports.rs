@@ -808,7 +808,7 @@ async fn two_projects_are_told_apart_in_every_report(backend: Backend) {
         let name = text(listed, "name");
         let params: Vec<&str> = match name {
             "connection-timeline" => vec![&timeline],
-            "recent-changes" => vec!["include_baseline=true"],
+            "recent-changes" | "who-changed" => vec!["include_baseline=true"],
             "churn" => vec!["include_baseline=true", "limit=1000"],
             _ => vec![],
         };

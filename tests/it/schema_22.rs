@@ -184,7 +184,13 @@ async fn a_schema_22_database_is_adopted_with_everything_it_holds(backend: Backe
 
 /// Members change records gained after schema 22: the rest of every reading is what the
 /// build before the squash showed.
-const RECORD_MEMBERS_ADDED_SINCE_22: &[&str] = &["baseline", "project_id", "target"];
+const RECORD_MEMBERS_ADDED_SINCE_22: &[&str] = &[
+    "baseline",
+    "project_id",
+    "target",
+    "changed_by",
+    "changed_by_unknown",
+];
 
 /// Members runs gained after schema 22, likewise.
 const RUN_MEMBERS_ADDED_SINCE_22: &[&str] = &[

@@ -186,6 +186,12 @@ impl From<Option<DateTime<Utc>>> for Cell {
     }
 }
 
+impl From<&Option<DateTime<Utc>>> for Cell {
+    fn from(v: &Option<DateTime<Utc>>) -> Self {
+        Cell::Time(*v)
+    }
+}
+
 /// Where [`Sql::push_values`] wrote its `VALUES` list: the text and the binds it spans (which
 /// PostgreSQL gets as arrays: `Sql::postgres_query`, in `unnest`).
 #[derive(Debug, Clone, Copy)]
