@@ -6,7 +6,9 @@
 -- (empty: absent). The defaults are the built-in policy: no 3DES or DES encryption, no MD5 or
 -- SHA-1 integrity, no Diffie-Hellman group below 14 (IKE dh_group, IPsec pfs). `since_run`
 -- and `change` name the latest change record touching the field (or adding the connection):
--- since when it is so. Lists are lower case; `*` allows anything, `-` lists nothing.
+-- since when it is so; `changed_by`, who made that change (the user of the CTS trace that fits
+-- it, `sync --with-traces`; `+N` more when several do), empty where unknown. Lists are lower
+-- case; `*` allows anything, `-` lists nothing.
 -- param: encryption_allowed list = *  Encryption algorithms allowed (IKE and IPsec).
 -- param: encryption_disallowed list = 3des,des  Encryption algorithms disallowed.
 -- param: authentication_allowed list = *  Integrity algorithms allowed (IKE and IPsec).
@@ -104,7 +106,10 @@ found AS (
     WHERE :project = '*' OR c.project_id = :project
 )
 SELECT f.project_id, f.id AS connection_id, f.name, f.status, f.vgw_id, f.rule, f.field,
-       f.value, r.run_id AS since_run, r.change
+       f.value, r.run_id AS since_run, r.change,
+       (SELECT MIN(a.user_name) || CASE WHEN COUNT(DISTINCT a.user_name) > 1
+                   THEN ' +' || CAST(COUNT(DISTINCT a.user_name) - 1 AS TEXT) ELSE '' END
+        FROM change_authors a WHERE a.record_id = f.record_id) AS changed_by
 FROM found f
 LEFT JOIN change_records r ON r.id = f.record_id
 LEFT JOIN sync_runs s ON s.id = r.run_id

@@ -148,6 +148,29 @@ async fn each_change_names_the_traces_of_its_connection(backend: Backend) {
     assert_eq!(got.len(), rows.len(), "no row twice: {rows:?}");
     assert_eq!(got, want);
 
+    // check names who made each violation it lists as new.
+    let base = baseline["run_id"].to_string();
+    let check = env
+        .run(&["check", "--new-since", &base, "--format", "json"])
+        .await;
+    assert_eq!(check.code, Some(4), "{}", check.stderr);
+    let violations = check.json();
+    let violations = violations.as_array().expect("violations");
+    assert!(violations.iter().any(|v| v["changed_by"].is_string()), "{violations:?}");
+    for v in violations {
+        let id = v["connection_id"].as_str().unwrap();
+        let users: BTreeSet<String> = by_connection
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(|t| t.1.clone())
+            .collect();
+        let named = v["changed_by"]
+            .as_str()
+            .map(|by| by.split(" +").next().unwrap().to_owned());
+        assert_eq!(named, users.first().cloned(), "{v}");
+    }
+
     // The table shows who, and a CSV carries it in its own columns.
     let run = whole["run_id"].to_string();
     let header = first_line(&env.run(&["drift", "--run", &run]).await);
