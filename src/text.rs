@@ -6,6 +6,10 @@
 /// (`\u{202e}`); everything else as it is. Strings as the database holds them are shown as
 /// sent (`crate::json::lossy`): a NUL as `\u{0}`.
 pub fn one_line(text: &str) -> String {
+    // Most text is printable ASCII, which is shown as it is: one copy (reports print millions).
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     for c in crate::json::lossy(text).chars() {
         if c.is_control() {

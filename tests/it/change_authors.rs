@@ -156,7 +156,10 @@ async fn each_change_names_the_traces_of_its_connection(backend: Backend) {
     assert_eq!(check.code, Some(4), "{}", check.stderr);
     let violations = check.json();
     let violations = violations.as_array().expect("violations");
-    assert!(violations.iter().any(|v| v["changed_by"].is_string()), "{violations:?}");
+    assert!(
+        violations.iter().any(|v| v["changed_by"].is_string()),
+        "{violations:?}"
+    );
     for v in violations {
         let id = v["connection_id"].as_str().unwrap();
         let users: BTreeSet<String> = by_connection

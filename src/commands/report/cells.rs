@@ -35,7 +35,11 @@ pub fn text(cell: &Cell) -> String {
 
 /// A cell as text in a table a person reads: a time to the second.
 pub fn table_cell(cell: &Cell) -> String {
-    one_line(&text_with(cell, shown_in_table))
+    match cell {
+        Cell::Text(Some(text)) => one_line(text),
+        Cell::Int(Some(n)) => n.to_string(),
+        other => one_line(&text_with(other, shown_in_table)),
+    }
 }
 
 /// A cell as a JSON value: numbers, booleans and JSON as such, NULL as null, the rest as

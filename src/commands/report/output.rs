@@ -12,7 +12,7 @@ use crate::cli::OutputFormat;
 use crate::reports::Holds;
 use crate::store::{Cell, QueryTable, RowSink};
 use crate::text::one_line;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::io::Write;
 
 /// Where rows in `format` go to `out`, the columns `declared` read as what they hold.
@@ -26,6 +26,7 @@ pub fn output<'a>(
         OutputFormat::Json => Box::new(JsonRows {
             columns: Vec::new(),
             rows: 0,
+            text: String::new(),
             out,
         }),
         OutputFormat::Csv => Box::new(Csv {
@@ -107,8 +108,11 @@ fn read_as(holds: Holds, text: &str) -> Option<Cell> {
 /// `--format json`: an array of objects, as `serde_json::to_string_pretty` writes it, one
 /// object at a time.
 struct JsonRows<'a> {
+    /// Each column's member name as JSON, with its colon: `"name": `.
     columns: Vec<String>,
     rows: usize,
+    /// The row being written, kept to be written into again.
+    text: String,
     out: &'a mut dyn Write,
 }
 
@@ -121,24 +125,35 @@ impl RowSink for JsonRows<'_> {
                 );
             }
         }
-        self.columns = columns.to_vec();
+        self.columns = columns
+            .iter()
+            .map(|c| crate::json::to_string(&Value::from(c.as_str())) + ": ")
+            .collect();
         Ok(())
     }
 
     fn row(&mut self, row: Vec<Cell>) -> anyhow::Result<()> {
-        let object: Map<String, Value> = self
-            .columns
-            .iter()
-            .zip(&row)
-            .map(|(column, cell)| (column.clone(), json_value(cell)))
-            .collect();
-        let text = crate::json::to_string_pretty(&Value::Object(object));
-        self.out
-            .write_all(if self.rows == 0 { b"[\n" } else { b",\n" })?;
-        for (i, line) in text.lines().enumerate() {
-            let newline = if i > 0 { "\n" } else { "" };
-            write!(self.out, "{newline}  {line}")?;
+        let text = &mut self.text;
+        text.clear();
+        text.push_str(if self.rows == 0 { "[\n  {" } else { ",\n  {" });
+        for (i, (member, cell)) in self.columns.iter().zip(&row).enumerate() {
+            text.push_str(if i == 0 { "\n    " } else { ",\n    " });
+            text.push_str(member);
+            match json_value(cell) {
+                // A list or object spans lines, each indented under its member.
+                value @ (Value::Array(_) | Value::Object(_)) => {
+                    let pretty = crate::json::to_string_pretty(&value);
+                    text.push_str(&pretty.replace('\n', "\n    "));
+                }
+                value => text.push_str(&crate::json::to_string(&value)),
+            }
         }
+        text.push_str(if self.columns.is_empty() {
+            "}"
+        } else {
+            "\n  }"
+        });
+        self.out.write_all(text.as_bytes())?;
         self.rows += 1;
         Ok(())
     }
@@ -255,6 +270,32 @@ mod tests {
                 ],
             ],
         }
+    }
+
+    #[test]
+    fn json_rows_are_written_as_the_whole_array_pretty_prints() {
+        let mut table = sample();
+        table.rows.push(vec![
+            Cell::from("line\nbreak \"quoted\" \u{1}"),
+            Cell::from(-3),
+            Cell::Bool(Some(true)),
+            Cell::Json(Some(json!({"a": [1, {"b": []}], "c": {}, "d": "x\ny"}))),
+        ]);
+        let objects: Vec<Value> = table
+            .rows
+            .iter()
+            .map(|row| {
+                let members = table.columns.iter().zip(row);
+                Value::Object(members.map(|(c, v)| (c.clone(), json_value(v))).collect())
+            })
+            .collect();
+        let whole = crate::json::to_string_pretty(&Value::Array(objects)) + "\n";
+        assert_eq!(render(&table, OutputFormat::Json).unwrap(), whole);
+        let empty = QueryTable {
+            columns: table.columns.clone(),
+            rows: Vec::new(),
+        };
+        assert_eq!(render(&empty, OutputFormat::Json).unwrap(), "[]\n");
     }
 
     #[test]

@@ -23,7 +23,28 @@ pub struct TextTable<'a> {
     /// Each column's width and whether it is right-aligned, once measured.
     layout: Option<Vec<(usize, bool)>>,
     rows: usize,
+    /// The line being written, kept to be written into again.
+    line: String,
     out: &'a mut dyn Write,
+}
+
+/// How many columns `text` takes on a terminal (ASCII, the usual case, without a lookup).
+fn shown_width(text: &str) -> usize {
+    match text.is_ascii() {
+        true => text.len(),
+        false => text.width(),
+    }
+}
+
+/// Appends `count` spaces.
+fn pad_with_spaces(line: &mut String, count: usize) {
+    const SPACES: &str = "                                                                ";
+    let mut left = count;
+    while left > 0 {
+        let now = left.min(SPACES.len());
+        line.push_str(&SPACES[..now]);
+        left -= now;
+    }
 }
 
 impl<'a> TextTable<'a> {
@@ -33,6 +54,7 @@ impl<'a> TextTable<'a> {
             first: FirstRows::new(FIRST_SCREEN),
             layout: None,
             rows: 0,
+            line: String::new(),
             out,
         }
     }
@@ -55,8 +77,11 @@ impl<'a> TextTable<'a> {
             .iter()
             .enumerate()
             .map(|(i, column)| {
-                let widest = texts.iter().map(|row| row[i].width()).max().unwrap_or(0);
-                (widest.max(column.width()), numeric.contains(&i))
+                let widest = texts.iter().map(|row| shown_width(&row[i])).max();
+                (
+                    widest.unwrap_or(0).max(shown_width(column)),
+                    numeric.contains(&i),
+                )
             })
             .collect();
         let header = self.columns.clone();
@@ -71,21 +96,25 @@ impl<'a> TextTable<'a> {
     /// One line: each cell padded to its column, trailing spaces trimmed.
     fn line(&mut self, cells: &[String]) -> std::io::Result<()> {
         let layout = self.layout.as_deref().unwrap_or_default();
-        let mut line = String::new();
+        let line = &mut self.line;
+        line.clear();
         for (i, (cell, (width, right))) in cells.iter().zip(layout).enumerate() {
             if i > 0 {
                 line.push_str(GAP);
             }
-            let pad = " ".repeat(width.saturating_sub(cell.width()));
+            let pad = width.saturating_sub(shown_width(cell));
             if *right {
-                line.push_str(&pad);
+                pad_with_spaces(line, pad);
                 line.push_str(cell);
             } else {
                 line.push_str(cell);
-                line.push_str(&pad);
+                pad_with_spaces(line, pad);
             }
         }
-        writeln!(self.out, "{}", line.trim_end())
+        let kept = line.trim_end().len();
+        line.truncate(kept);
+        line.push('\n');
+        self.out.write_all(line.as_bytes())
     }
 }
 
