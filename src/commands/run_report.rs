@@ -141,6 +141,14 @@ pub fn print_report(report: &SyncReport, format: ReportFormat) -> anyhow::Result
                     report.duplicates
                 ));
             }
+            if let Some(traces) = &report.traces {
+                let count = i64::try_from(traces.traces).unwrap_or(i64::MAX);
+                text.push_str(&format!(
+                    "who changed it: {} from CTS ({}); `drift` names each change's authors\n",
+                    super::counted(count, "trace"),
+                    traces.outcome
+                ));
+            }
             text
         }
     };

@@ -252,6 +252,11 @@ async fn without_permission_the_sync_warns_once_and_completes(backend: Backend) 
         table.stdout
     );
 
+    // Its summary line says so too.
+    let text = env.run(&["sync", "--with-traces"]).await;
+    let said = "who changed it: 0 traces from CTS (forbidden)";
+    assert!(text.assert_ok().stdout.contains(said), "{}", text.stdout);
+
     // A run that does not ask CTS says so, and its table has no column for it.
     env.sim.state.set_traces_faults(Faults::default());
     mutate(&env, 44);
