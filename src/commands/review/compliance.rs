@@ -1,0 +1,175 @@
+//! Which policy violations a connection gained or lost in a period, judged exactly as
+//! `check` judges: by the same SQL, the report `policy-violations`, with the same parameters.
+//!
+//! That SQL reads the normalized tables, which hold only the current inventory, while a past
+//! version is kept as a JSON body. So the bodies of the connections the period changed, as
+//! they were at its start and as they are at its end, are written the way a sync writes
+//! connections into two throwaway SQLite inventories in a temporary directory (never beside
+//! the database, which a reading command leaves alone), and the report runs on each. A rule
+//! changed in the SQL is a rule changed here too.
+
+use crate::policy::REPORT;
+use crate::reports::Report;
+use crate::scope::{Filters, Scope};
+use crate::store::{Cell, ConnectionWrite, DatabaseUrl, QueryTable, RunCounts, Store, VersionPair};
+use crate::time::now_utc;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+/// One broken rule: the rule, the field (the API's path) and its value (`None`: absent).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Violation {
+    pub rule: String,
+    pub field: String,
+    pub value: Option<String>,
+}
+
+/// The policy every stored connection is held to now, as `check` applies it.
+pub struct PolicySummary {
+    /// Where it comes from: a file, or the built-in policy.
+    pub source: String,
+    /// Violations now, by rule: (rule, violations, connections).
+    pub by_rule: Vec<(String, usize, usize)>,
+    pub violations: usize,
+    pub connections: usize,
+}
+
+/// Violations by connection, (project, id).
+pub type Violations = HashMap<(String, String), BTreeSet<Violation>>;
+
+/// The violations, under the policy `params` states, of the bodies `pick` takes from `pairs`
+/// (the old or the new side), evaluated in a scratch inventory `dir/<name>.db`.
+pub async fn evaluate<'a>(
+    dir: &Path,
+    name: &str,
+    params: &[(String, String)],
+    pairs: impl Iterator<Item = &'a VersionPair>,
+    pick: impl Fn(&'a VersionPair) -> Option<&'a Value>,
+) -> anyhow::Result<Violations> {
+    let mut by_project: BTreeMap<&str, Vec<crate::api::model::VpnConnection>> = BTreeMap::new();
+    for pair in pairs {
+        if let Some(Value::Object(body)) = pick(pair) {
+            let conn = crate::api::model::VpnConnection::from_map(body.clone());
+            by_project.entry(&pair.project_id).or_default().push(conn);
+        }
+    }
+    if by_project.is_empty() {
+        return Ok(Violations::new());
+    }
+    let url = DatabaseUrl::parse(&format!("sqlite://{}/{name}.db", dir.display()))?;
+    let scratch = Store::open(&url).await?;
+    let evaluated = async {
+        for (seq, (project, connections)) in (1..).zip(&by_project) {
+            write(&scratch, seq, project, connections).await?;
+        }
+        let table = violations_table(&scratch, params, None).await?;
+        let mut found = Violations::new();
+        for (key, violation) in rows(&table) {
+            found.entry(key).or_default().insert(violation);
+        }
+        anyhow::Ok(found)
+    }
+    .await;
+    scratch.close().await;
+    evaluated
+}
+
+/// Writes `connections` into the scratch inventory as complete run (apply `seq`) of
+/// `project` would.
+async fn write(
+    scratch: &Store,
+    seq: i64,
+    project: &str,
+    connections: &[crate::api::model::VpnConnection],
+) -> anyhow::Result<()> {
+    let scope = Scope::new("http://scratch.invalid", None, project, Filters::default());
+    let scope_id = scratch.ensure_scope(&scope).await?;
+    let sync_id = scratch.start_sync().await?;
+    let run_id = scratch.start_run(scope_id, &scope, 1, sync_id).await?;
+    let observed_at = now_utc();
+    let batch: Vec<ConnectionWrite> = connections
+        .iter()
+        .map(|conn| ConnectionWrite {
+            conn,
+            hash: "",
+            observed_at,
+            stored_before: false,
+        })
+        .collect();
+    let mut apply = scratch
+        .begin_apply(std::time::Duration::from_secs(5))
+        .await?;
+    for chunk in batch.chunks(500) {
+        apply.write_connections(&scope, run_id, chunk).await?;
+    }
+    let counts = RunCounts::default();
+    apply.complete(run_id, scope_id, seq, &counts, None).await?;
+    Ok(())
+}
+
+/// The report's rows under the policy `params` states, of one project or all.
+async fn violations_table(
+    store: &Store,
+    params: &[(String, String)],
+    project: Option<String>,
+) -> anyhow::Result<QueryTable> {
+    let report = Report::builtin(REPORT)?;
+    let mut params = params.to_vec();
+    params.extend(project.map(|p| ("project".to_owned(), p)));
+    let mut table = QueryTable::default();
+    report.run(store, &params, now_utc(), &mut table).await?;
+    Ok(table)
+}
+
+/// The report's rows as ((project, connection id), violation).
+fn rows(table: &QueryTable) -> Vec<((String, String), Violation)> {
+    let column = |name: &str| table.columns.iter().position(|c| c == name);
+    let at = |row: &[Cell], name: &str| match column(name).and_then(|i| row.get(i)) {
+        Some(Cell::Text(text)) => text.clone(),
+        Some(Cell::Int(n)) => n.map(|n| n.to_string()),
+        _ => None,
+    };
+    table
+        .rows
+        .iter()
+        .map(|row| {
+            let key = (
+                at(row, "project_id").unwrap_or_default(),
+                at(row, "connection_id").unwrap_or_default(),
+            );
+            let violation = Violation {
+                rule: at(row, "rule").unwrap_or_default(),
+                field: at(row, "field").unwrap_or_default(),
+                value: at(row, "value"),
+            };
+            (key, violation)
+        })
+        .collect()
+}
+
+/// The violations of the stored inventory now (of `project`, or all), counted by rule.
+pub async fn now(
+    store: &Store,
+    params: &[(String, String)],
+    project: Option<String>,
+) -> anyhow::Result<PolicySummary> {
+    let table = violations_table(store, params, project).await?;
+    let rows = rows(&table);
+    let mut by_rule: BTreeMap<String, (usize, BTreeSet<(String, String)>)> = BTreeMap::new();
+    for (key, violation) in &rows {
+        let rule = by_rule.entry(violation.rule.clone()).or_default();
+        rule.0 += 1;
+        rule.1.insert(key.clone());
+    }
+    let connections: BTreeSet<&(String, String)> = rows.iter().map(|(key, _)| key).collect();
+    Ok(PolicySummary {
+        source: String::new(),
+        by_rule: by_rule
+            .into_iter()
+            .map(|(rule, (n, conns))| (rule, n, conns.len()))
+            .collect(),
+        violations: rows.len(),
+        connections: connections.len(),
+    })
+}

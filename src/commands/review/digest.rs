@@ -1,0 +1,357 @@
+//! What a review digest holds, read from the store, before either format writes it: the
+//! period, its runs, its change records (baselines left out), the changed, added and removed
+//! connections with their policy violations, and the policy now. Everything is sorted, so
+//! the same database gives the same document.
+
+use super::compliance::{self, PolicySummary, Violation, Violations};
+use crate::commands::project_target::Only;
+use crate::store::{
+    ChangeKind, RecordFilter, RecordedChange, RunFilter, RunRow, Store, VersionPair,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Who made a change, as the digest shows it.
+///
+/// THE SEAM for CTS trace attribution (issue 27, part 1): change records are gaining
+/// `changed_by: Vec<Author>` and `changed_by_unknown: Option<String>`. At that merge this one
+/// function is wired to them (authors' users, operations and source IPs; else "unknown" with
+/// the reason); nothing else in `review` reads who changed what. Until then no trace is
+/// fetched, so every change is unattributed.
+pub fn who(record: &RecordedChange) -> String {
+    let _ = record;
+    "unknown (no traces fetched)".to_owned()
+}
+
+/// The review of one period.
+pub struct Digest {
+    pub since: DateTime<Utc>,
+    /// `None`: up to now.
+    pub until: Option<DateTime<Utc>>,
+    /// The `--project` / `--target` it is narrowed to.
+    pub only: Only,
+    /// Runs that started or finished in the period, oldest first.
+    pub runs: Vec<RunRow>,
+    /// How many baseline adds (a scope's first run) were left out.
+    pub baseline_left_out: usize,
+    /// The period's change records, baselines left out, in the order they were recorded.
+    pub records: Vec<RecordedChange>,
+    /// Modified connections, by project, name and id.
+    pub changed: Vec<Changed>,
+    /// Added connections, then removed ones, by project, name and id.
+    pub added: Vec<Whole>,
+    pub removed: Vec<Whole>,
+    pub policy: PolicySummary,
+}
+
+/// A connection modified in the period: its field changes, oldest first, and the policy
+/// violations it gained and lost between the period's start and end.
+pub struct Changed {
+    pub project_id: String,
+    pub connection_id: String,
+    pub name: Option<String>,
+    pub records: Vec<RecordedChange>,
+    /// The violations gained and lost; `None` where the connection was not in the inventory
+    /// before its first change of the period (its scope's first run came in between) or not
+    /// after its last (removed), so there is nothing to compare.
+    pub policy: Option<(Vec<Violation>, Vec<Violation>)>,
+}
+
+/// A connection added or removed in the period: its record, its key fields (from its body
+/// at the period's end, or for a removed one before it went; empty where no body is kept),
+/// and its violations then.
+pub struct Whole {
+    pub record: RecordedChange,
+    pub fields: Vec<(&'static str, String)>,
+    pub violations: Vec<Violation>,
+}
+
+/// The key fields an added or removed connection is listed with.
+pub const KEY_FIELDS: [&str; 7] = [
+    "status",
+    "style",
+    "vgw_id",
+    "vgw_ip",
+    "cgw_id",
+    "tunnel_peer_address",
+    "peer_subnets",
+];
+
+/// Changes counted by project, category and change kind.
+pub type Counts = BTreeMap<(String, String, String), usize>;
+
+impl Digest {
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::new();
+        for r in &self.records {
+            let key = (
+                r.project_id.clone(),
+                r.record.category.to_string(),
+                r.record.change.to_string(),
+            );
+            *counts.entry(key).or_default() += 1;
+        }
+        counts
+    }
+
+    /// The projects the period's runs and records are of, by id.
+    pub fn projects(&self) -> Vec<String> {
+        let runs = self.runs.iter().map(|r| r.project_id.clone());
+        let records = self.records.iter().map(|r| r.project_id.clone());
+        let all: BTreeSet<String> = runs.chain(records).collect();
+        all.into_iter().collect()
+    }
+
+    /// Changes per day (config, state), every day from the period's start to its end (or
+    /// to the last record or run, when it runs up to now).
+    pub fn per_day(&self) -> Vec<(NaiveDate, usize, usize)> {
+        let first = self.since.date_naive();
+        let last_seen = self
+            .records
+            .iter()
+            .map(|r| r.record.detected_at)
+            .chain(self.runs.iter().map(|r| r.started_at))
+            .max();
+        let end = match self.until {
+            // `until` is exclusive: a period ending at midnight ends the day before.
+            Some(until) => (until - chrono::TimeDelta::microseconds(1)).date_naive(),
+            None => last_seen.map_or(first, |t| t.date_naive()),
+        };
+        let mut days: BTreeMap<NaiveDate, (usize, usize)> = first
+            .iter_days()
+            .take_while(|d| *d <= end.max(first))
+            .map(|d| (d, (0, 0)))
+            .collect();
+        for r in &self.records {
+            let day = days.entry(r.record.detected_at.date_naive()).or_default();
+            match r.record.category {
+                crate::store::Category::Config => day.0 += 1,
+                crate::store::Category::State => day.1 += 1,
+            }
+        }
+        days.into_iter().map(|(d, (c, s))| (d, c, s)).collect()
+    }
+
+    /// Runs that failed, and complete runs that withheld removals.
+    pub fn troubled_runs(&self) -> impl Iterator<Item = &RunRow> {
+        self.runs
+            .iter()
+            .filter(|r| r.error.is_some() || r.removals_skipped.is_some())
+    }
+}
+
+/// Reads the digest of the period from `store`; `policy` is the policy's parameters and its
+/// source as the document names it, `scratch` a directory for the policy evaluation.
+pub async fn read(
+    store: &Store,
+    period: (DateTime<Utc>, Option<DateTime<Utc>>),
+    only: Only,
+    policy: (&[(String, String)], String),
+    scratch: &std::path::Path,
+) -> anyhow::Result<Digest> {
+    let (since, until) = period;
+    let filter = RecordFilter {
+        since: Some(since),
+        until,
+        project_id: only.project_id.clone(),
+        target: only.target.clone(),
+        ..RecordFilter::default()
+    };
+    let (baseline, records): (Vec<_>, Vec<_>) = store
+        .change_records(&filter)
+        .await?
+        .into_iter()
+        .partition(|r| r.record.baseline);
+    let runs = runs_in(store, &only, since, until).await?;
+    let project = match (&only.project_id, &only.target) {
+        (Some(project), _) => Some(project.clone()),
+        (None, Some(target)) => store.target_project(target).await?,
+        (None, None) => None,
+    };
+    let bodies = bodies(store, &runs, &records).await?;
+    let (params, source) = policy;
+    let before = compliance::evaluate(scratch, "before", params, bodies.values(), |p| {
+        p.old.as_ref()
+    })
+    .await?;
+    let after = compliance::evaluate(scratch, "after", params, bodies.values(), |p| {
+        p.new.as_ref()
+    })
+    .await?;
+    let now = compliance::now(store, params, project).await?;
+    let (changed, added, removed) = shape(&records, &bodies, &before, &after);
+    Ok(Digest {
+        since,
+        until,
+        only,
+        runs,
+        baseline_left_out: baseline.len(),
+        records,
+        changed,
+        added,
+        removed,
+        policy: PolicySummary { source, ..now },
+    })
+}
+
+/// Runs of the scope that started or finished in the period, oldest first.
+async fn runs_in(
+    store: &Store,
+    only: &Only,
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+) -> anyhow::Result<Vec<RunRow>> {
+    let filter = RunFilter {
+        project_id: only.project_id.clone(),
+        target: only.target.clone(),
+        limit: i64::MAX,
+        ..RunFilter::default()
+    };
+    let within = |t: DateTime<Utc>| t >= since && until.is_none_or(|u| t < u);
+    let mut runs: Vec<RunRow> = store
+        .runs(&filter)
+        .await?
+        .into_iter()
+        .filter(|r| within(r.started_at) || r.finished_at.is_some_and(within))
+        .collect();
+    runs.reverse();
+    Ok(runs)
+}
+
+/// A connection as (project, id).
+type Key = (String, String);
+
+/// The bodies of the connections `records` name, before and after the period's changes:
+/// per project, the inventory right before the first apply that recorded one of them and
+/// right after the last (`runs` holds every run that recorded one).
+async fn bodies(
+    store: &Store,
+    runs: &[RunRow],
+    records: &[RecordedChange],
+) -> anyhow::Result<HashMap<Key, VersionPair>> {
+    let seq_of: HashMap<i64, i64> = runs
+        .iter()
+        .filter_map(|r| Some((r.run_id, r.apply_seq?)))
+        .collect();
+    let mut spans: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for r in records {
+        let Some(&seq) = seq_of.get(&r.record.run_id) else {
+            anyhow::bail!("run {} recorded changes but has no apply", r.record.run_id);
+        };
+        let span = spans.entry(&r.project_id).or_insert((seq, seq));
+        *span = (span.0.min(seq), span.1.max(seq));
+    }
+    let named: BTreeSet<Key> = records
+        .iter()
+        .map(|r| (r.project_id.clone(), r.record.connection_id.clone()))
+        .collect();
+    let mut found = HashMap::new();
+    for (project, (first, last)) in spans {
+        let mut cursor = store
+            .version_pairs(first - 1, last, Some(project.to_owned()))
+            .await?;
+        loop {
+            let chunk = cursor.next_chunk().await?;
+            if chunk.is_empty() {
+                break;
+            }
+            for pair in chunk {
+                let key = (pair.project_id.clone(), pair.connection_id.clone());
+                if named.contains(&key) {
+                    found.insert(key, pair);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The changed, added and removed connections, each sorted by project, name and id.
+fn shape(
+    records: &[RecordedChange],
+    bodies: &HashMap<Key, VersionPair>,
+    before: &Violations,
+    after: &Violations,
+) -> (Vec<Changed>, Vec<Whole>, Vec<Whole>) {
+    let mut changed: BTreeMap<Key, Changed> = BTreeMap::new();
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    let violations = |side: &Violations, key: &Key| side.get(key).cloned().unwrap_or_default();
+    for r in records {
+        let key = (r.project_id.clone(), r.record.connection_id.clone());
+        let pair = bodies.get(&key);
+        match r.record.change {
+            ChangeKind::Modified => {
+                let entry = changed.entry(key.clone()).or_insert_with(|| {
+                    let (was, is) = (violations(before, &key), violations(after, &key));
+                    let whole = pair.is_some_and(|p| p.old.is_some() && p.new.is_some());
+                    Changed {
+                        project_id: key.0.clone(),
+                        connection_id: key.1.clone(),
+                        name: None,
+                        records: Vec::new(),
+                        policy: whole.then(|| {
+                            let gained = is.difference(&was).cloned().collect();
+                            (gained, was.difference(&is).cloned().collect())
+                        }),
+                    }
+                });
+                entry.name.clone_from(&r.record.connection_name);
+                entry.records.push(r.clone());
+            }
+            ChangeKind::Added => added.push(whole(r, pair.and_then(|p| p.new.as_ref()), after)),
+            ChangeKind::Removed => {
+                removed.push(whole(r, pair.and_then(|p| p.old.as_ref()), before));
+            }
+        }
+    }
+    let mut changed: Vec<Changed> = changed.into_values().collect();
+    changed.sort_by(|a, b| {
+        (&a.project_id, &a.name, &a.connection_id).cmp(&(&b.project_id, &b.name, &b.connection_id))
+    });
+    let order = |w: &Whole| {
+        let r = &w.record;
+        (
+            r.project_id.clone(),
+            r.record.connection_name.clone(),
+            r.record.connection_id.clone(),
+        )
+    };
+    added.sort_by_key(order);
+    removed.sort_by_key(order);
+    (changed, added, removed)
+}
+
+fn whole(record: &RecordedChange, body: Option<&Value>, side: &Violations) -> Whole {
+    let key = (
+        record.project_id.clone(),
+        record.record.connection_id.clone(),
+    );
+    let fields = match body {
+        Some(body) => KEY_FIELDS
+            .iter()
+            .map(|f| (*f, body.get(f).map_or_else(String::new, plain)))
+            .collect(),
+        None => Vec::new(),
+    };
+    Whole {
+        record: record.clone(),
+        fields,
+        violations: side
+            .get(&key)
+            .map(|v| v.iter().cloned().collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// A value as a person reads it: a string as it is, a list of strings joined, else JSON.
+pub fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => crate::json::lossy(s).into_owned(),
+        Value::Array(items) if items.iter().all(Value::is_string) => {
+            let items: Vec<String> = items.iter().map(plain).collect();
+            items.join(", ")
+        }
+        other => crate::json::to_string(other),
+    }
+}
