@@ -56,6 +56,19 @@ fn tables(markdown: &str) -> Vec<Table> {
     found
 }
 
+/// The pipes of a Markdown line that are not escaped by a backslash.
+fn pipes(line: &str) -> usize {
+    let (mut count, mut escaped) = (0, false);
+    for c in line.chars() {
+        match (c, escaped) {
+            ('\\', false) => escaped = true,
+            ('|', false) => count += 1,
+            _ => escaped = false,
+        }
+    }
+    count
+}
+
 fn table_with<'a>(tables: &'a [Table], first: &[&str]) -> Vec<&'a Table> {
     tables
         .iter()
@@ -147,6 +160,14 @@ async fn the_digest_names_the_period_and_every_change(backend: Backend) {
             assert_eq!(row.len(), t.header.len(), "a broken row {row:?} in {t:?}");
         }
     }
+    // A renderer pads short rows and drops extra cells, so count them in the text too: every
+    // line of a table has as many unescaped pipes as the table's first line.
+    for block in markdown.split("\n\n").filter(|b| b.starts_with('|')) {
+        let lines: Vec<&str> = block.lines().take_while(|l| l.starts_with('|')).collect();
+        for line in &lines {
+            assert_eq!(pipes(line), pipes(lines[0]), "{line}\nin\n{block}");
+        }
+    }
     // The counts are drift's for the same period.
     let drift = env
         .run(&["drift", "--since", &since, "--format", "json"])
@@ -211,6 +232,25 @@ async fn the_digest_names_the_period_and_every_change(backend: Backend) {
     );
     assert!(markdown.contains(&lost), "{markdown}");
     assert!(markdown.contains("the built-in policy"), "{markdown}");
+    // The policy summary is `check`'s answer counted by rule.
+    let check = env.run(&["check", "--format", "json"]).await.json();
+    let mut by_rule: BTreeMap<String, (usize, std::collections::BTreeSet<String>)> =
+        BTreeMap::new();
+    for v in check.as_array().unwrap() {
+        let rule = by_rule
+            .entry(v["rule"].as_str().unwrap().to_owned())
+            .or_default();
+        rule.0 += 1;
+        rule.1
+            .insert(v["connection_id"].as_str().unwrap().to_owned());
+    }
+    let want: Vec<Vec<String>> = by_rule
+        .into_iter()
+        .map(|(rule, (n, ids))| vec![rule, n.to_string(), ids.len().to_string()])
+        .collect();
+    let policy = table_with(&tables, &["rule", "violations", "connections"]);
+    assert!(!want.is_empty());
+    assert_eq!(policy[0].rows, want);
     assert!(
         markdown.contains("unknown (no traces fetched)"),
         "{markdown}"

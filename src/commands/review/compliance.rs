@@ -11,7 +11,7 @@
 use crate::policy::REPORT;
 use crate::reports::Report;
 use crate::scope::{Filters, Scope};
-use crate::store::{Cell, ConnectionWrite, DatabaseUrl, QueryTable, RunCounts, Store, VersionPair};
+use crate::store::{Cell, ConnectionWrite, DatabaseUrl, RowSink, RunCounts, Store, VersionPair};
 use crate::time::now_utc;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -63,11 +63,11 @@ pub async fn evaluate<'a>(
         for (seq, (project, connections)) in (1..).zip(&by_project) {
             write(&scratch, seq, project, connections).await?;
         }
-        let table = violations_table(&scratch, params, None).await?;
         let mut found = Violations::new();
-        for (key, violation) in rows(&table) {
+        each_violation(&scratch, params, None, &mut |key, violation| {
             found.entry(key).or_default().insert(violation);
-        }
+        })
+        .await?;
         anyhow::Ok(found)
     }
     .await;
@@ -108,68 +108,90 @@ async fn write(
     Ok(())
 }
 
-/// The report's rows under the policy `params` states, of one project or all.
-async fn violations_table(
+/// Runs the report under the policy `params` states, over one project or all, handing each
+/// row to `each` as ((project, connection id), violation) as it arrives: the inventory's
+/// violations are never held whole.
+async fn each_violation(
     store: &Store,
     params: &[(String, String)],
     project: Option<String>,
-) -> anyhow::Result<QueryTable> {
+    each: &mut dyn FnMut((String, String), Violation),
+) -> anyhow::Result<()> {
     let report = Report::builtin(REPORT)?;
     let mut params = params.to_vec();
     params.extend(project.map(|p| ("project".to_owned(), p)));
-    let mut table = QueryTable::default();
-    report.run(store, &params, now_utc(), &mut table).await?;
-    Ok(table)
-}
-
-/// The report's rows as ((project, connection id), violation).
-fn rows(table: &QueryTable) -> Vec<((String, String), Violation)> {
-    let column = |name: &str| table.columns.iter().position(|c| c == name);
-    let at = |row: &[Cell], name: &str| match column(name).and_then(|i| row.get(i)) {
-        Some(Cell::Text(text)) => text.clone(),
-        Some(Cell::Int(n)) => n.map(|n| n.to_string()),
-        _ => None,
+    let mut sink = Each {
+        columns: Vec::new(),
+        each,
     };
-    table
-        .rows
-        .iter()
-        .map(|row| {
-            let key = (
-                at(row, "project_id").unwrap_or_default(),
-                at(row, "connection_id").unwrap_or_default(),
-            );
-            let violation = Violation {
-                rule: at(row, "rule").unwrap_or_default(),
-                field: at(row, "field").unwrap_or_default(),
-                value: at(row, "value"),
-            };
-            (key, violation)
-        })
-        .collect()
+    report.run(store, &params, now_utc(), &mut sink).await?;
+    Ok(())
 }
 
-/// The violations of the stored inventory now (of `project`, or all), counted by rule.
+/// A [`RowSink`] that reads each row of the report as a violation.
+struct Each<'a> {
+    columns: Vec<String>,
+    each: &'a mut dyn FnMut((String, String), Violation),
+}
+
+impl RowSink for Each<'_> {
+    fn columns(&mut self, columns: &[String]) -> anyhow::Result<()> {
+        self.columns = columns.to_vec();
+        Ok(())
+    }
+
+    fn row(&mut self, row: Vec<Cell>) -> anyhow::Result<()> {
+        let at = |name: &str| match self.columns.iter().position(|c| c == name) {
+            Some(i) => match &row[i] {
+                Cell::Text(text) => text.clone(),
+                Cell::Int(n) => n.map(|n| n.to_string()),
+                _ => None,
+            },
+            None => None,
+        };
+        let key = (
+            at("project_id").unwrap_or_default(),
+            at("connection_id").unwrap_or_default(),
+        );
+        let violation = Violation {
+            rule: at("rule").unwrap_or_default(),
+            field: at("field").unwrap_or_default(),
+            value: at("value"),
+        };
+        (self.each)(key, violation);
+        Ok(())
+    }
+}
+
+/// The violations of the stored inventory now (of `project`, or all), counted by rule. The
+/// report's rows come ordered by connection, then rule, so counting where the connection
+/// (and the rule) changes counts each once.
 pub async fn now(
     store: &Store,
     params: &[(String, String)],
     project: Option<String>,
 ) -> anyhow::Result<PolicySummary> {
-    let table = violations_table(store, params, project).await?;
-    let rows = rows(&table);
-    let mut by_rule: BTreeMap<String, (usize, BTreeSet<(String, String)>)> = BTreeMap::new();
-    for (key, violation) in &rows {
+    let mut by_rule: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let (mut violations, mut connections) = (0, 0);
+    let mut last: Option<((String, String), String)> = None;
+    each_violation(store, params, project, &mut |key, violation| {
         let rule = by_rule.entry(violation.rule.clone()).or_default();
         rule.0 += 1;
-        rule.1.insert(key.clone());
-    }
-    let connections: BTreeSet<&(String, String)> = rows.iter().map(|(key, _)| key).collect();
+        violations += 1;
+        let same_connection = last.as_ref().is_some_and(|(k, _)| *k == key);
+        let same_rule = same_connection && last.as_ref().is_some_and(|(_, r)| *r == violation.rule);
+        connections += usize::from(!same_connection);
+        rule.1 += usize::from(!same_rule);
+        last = Some((key, violation.rule));
+    })
+    .await?;
     Ok(PolicySummary {
         source: String::new(),
         by_rule: by_rule
             .into_iter()
-            .map(|(rule, (n, conns))| (rule, n, conns.len()))
+            .map(|(rule, (n, conns))| (rule, n, conns))
             .collect(),
-        violations: rows.len(),
-        connections: connections.len(),
+        violations,
+        connections,
     })
 }

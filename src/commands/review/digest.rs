@@ -31,7 +31,7 @@ pub struct Digest {
     pub until: Option<DateTime<Utc>>,
     /// The `--project` / `--target` it is narrowed to.
     pub only: Only,
-    /// Runs that started or finished in the period, oldest first.
+    /// Runs that ran during the period (some of it), oldest first.
     pub runs: Vec<RunRow>,
     /// How many baseline adds (a scope's first run) were left out.
     pub baseline_left_out: usize,
@@ -195,7 +195,7 @@ pub async fn read(
     })
 }
 
-/// Runs of the scope that started or finished in the period, oldest first.
+/// Runs of the scope that ran during the period, oldest first.
 async fn runs_in(
     store: &Store,
     only: &Only,
@@ -208,12 +208,15 @@ async fn runs_in(
         limit: i64::MAX,
         ..RunFilter::default()
     };
-    let within = |t: DateTime<Utc>| t >= since && until.is_none_or(|u| t < u);
+    // Any part of the run in the period: a run that recorded a change of the period did.
+    let overlaps = |r: &RunRow| {
+        until.is_none_or(|u| r.started_at < u) && r.finished_at.is_none_or(|f| f >= since)
+    };
     let mut runs: Vec<RunRow> = store
         .runs(&filter)
         .await?
         .into_iter()
-        .filter(|r| within(r.started_at) || r.finished_at.is_some_and(within))
+        .filter(overlaps)
         .collect();
     runs.reverse();
     Ok(runs)

@@ -168,7 +168,28 @@ pub fn escape(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{escape, timeline};
+    use chrono::NaiveDate;
+
+    #[test]
+    fn the_timeline_has_a_bar_per_day_scaled_to_the_busiest() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        let mut svg = String::new();
+        timeline(&[(day(1), 3, 1), (day(2), 0, 0), (day(3), 1, 1)], &mut svg);
+        assert_eq!(svg.matches("<g class=\"day\">").count(), 3, "{svg}");
+        assert!(
+            svg.contains("<title>2026-12-01: 3 config, 1 state</title>"),
+            "{svg}"
+        );
+        // The busiest day (4) is the full 120 units: config 90, state 30.
+        assert!(svg.contains("height=\"90\" fill=\"#3b6fb6\""), "{svg}");
+        assert!(svg.contains("height=\"30\" fill=\"#e39b2d\""), "{svg}");
+        assert!(svg.contains(">2026-12-01</text>") && svg.contains(">2026-12-03</text>"));
+        assert!(
+            svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{svg}"
+        );
+    }
 
     #[test]
     fn markup_in_text_stays_text() {
