@@ -8,12 +8,12 @@
 //! the database, which a reading command leaves alone), and the report runs on each. A rule
 //! changed in the SQL is a rule changed here too.
 
+use crate::api::model::VpnConnection;
 use crate::policy::REPORT;
 use crate::reports::Report;
 use crate::scope::{Filters, Scope};
-use crate::store::{Cell, ConnectionWrite, DatabaseUrl, RowSink, RunCounts, Store, VersionPair};
+use crate::store::{Cell, ConnectionWrite, DatabaseUrl, RowSink, RunCounts, Store};
 use crate::time::now_utc;
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
@@ -38,41 +38,51 @@ pub struct PolicySummary {
 /// Violations by connection, (project, id).
 pub type Violations = HashMap<(String, String), BTreeSet<Violation>>;
 
-/// The violations, under the policy `params` states, of the bodies `pick` takes from `pairs`
-/// (the old or the new side), evaluated in a scratch inventory `dir/<name>.db`.
-pub async fn evaluate<'a>(
-    dir: &Path,
-    name: &str,
-    params: &[(String, String)],
-    pairs: impl Iterator<Item = &'a VersionPair>,
-    pick: impl Fn(&'a VersionPair) -> Option<&'a Value>,
-) -> anyhow::Result<Violations> {
-    let mut by_project: BTreeMap<&str, Vec<crate::api::model::VpnConnection>> = BTreeMap::new();
-    for pair in pairs {
-        if let Some(Value::Object(body)) = pick(pair) {
-            let conn = crate::api::model::VpnConnection::from_map(body.clone());
-            by_project.entry(&pair.project_id).or_default().push(conn);
-        }
-    }
-    if by_project.is_empty() {
-        return Ok(Violations::new());
-    }
-    let url = DatabaseUrl::parse(&format!("sqlite://{}/{name}.db", dir.display()))?;
-    let scratch = Store::open(&url).await?;
-    let evaluated = async {
-        for (seq, (project, connections)) in (1..).zip(&by_project) {
-            write(&scratch, seq, project, connections).await?;
-        }
-        let mut found = Violations::new();
-        each_violation(&scratch, params, None, &mut |key, violation| {
-            found.entry(key).or_default().insert(violation);
+/// A throwaway SQLite inventory (`dir/<name>.db`) that versions are written into, a chunk at
+/// a time, and the policy report then runs on.
+pub struct Scratch {
+    store: Store,
+    /// The apply sequence number of the last chunk written.
+    seq: i64,
+}
+
+impl Scratch {
+    pub async fn open(dir: &Path, name: &str) -> anyhow::Result<Self> {
+        let url = DatabaseUrl::parse(&format!("sqlite://{}/{name}.db", dir.display()))?;
+        Ok(Self {
+            store: Store::open(&url).await?,
+            seq: 0,
         })
-        .await?;
-        anyhow::Ok(found)
     }
-    .await;
-    scratch.close().await;
-    evaluated
+
+    /// Writes `connections` of `project`, as one more complete run of it would.
+    pub async fn add(
+        &mut self,
+        project: &str,
+        connections: &[VpnConnection],
+    ) -> anyhow::Result<()> {
+        if connections.is_empty() {
+            return Ok(());
+        }
+        self.seq += 1;
+        write(&self.store, self.seq, project, connections).await
+    }
+
+    /// The violations of what was written, under the policy `params` states.
+    pub async fn violations(&self, params: &[(String, String)]) -> anyhow::Result<Violations> {
+        let mut found = Violations::new();
+        if self.seq > 0 {
+            each_violation(&self.store, params, None, &mut |key, violation| {
+                found.entry(key).or_default().insert(violation);
+            })
+            .await?;
+        }
+        Ok(found)
+    }
+
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
 }
 
 /// Writes `connections` into the scratch inventory as complete run (apply `seq`) of
@@ -81,7 +91,7 @@ async fn write(
     scratch: &Store,
     seq: i64,
     project: &str,
-    connections: &[crate::api::model::VpnConnection],
+    connections: &[VpnConnection],
 ) -> anyhow::Result<()> {
     let scope = Scope::new("http://scratch.invalid", None, project, Filters::default());
     let scope_id = scratch.ensure_scope(&scope).await?;

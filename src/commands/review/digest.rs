@@ -3,11 +3,10 @@
 //! connections with their policy violations, and the policy now. Everything is sorted, so
 //! the same database gives the same document.
 
-use super::compliance::{self, PolicySummary, Violation, Violations};
+use super::compliance::{self, PolicySummary, Scratch, Violation, Violations};
+use crate::api::model::VpnConnection;
 use crate::commands::project_target::Only;
-use crate::store::{
-    ChangeKind, RecordFilter, RecordedChange, RunFilter, RunRow, Store, VersionPair,
-};
+use crate::store::{ChangeKind, RecordFilter, RecordedChange, RunFilter, RunRow, Store};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -169,18 +168,28 @@ pub async fn read(
         (None, Some(target)) => store.target_project(target).await?,
         (None, None) => None,
     };
-    let bodies = bodies(store, &runs, &records).await?;
     let (params, source) = policy;
-    let before = compliance::evaluate(scratch, "before", params, bodies.values(), |p| {
-        p.old.as_ref()
-    })
-    .await?;
-    let after = compliance::evaluate(scratch, "after", params, bodies.values(), |p| {
-        p.new.as_ref()
-    })
-    .await?;
+    let mut sides = [
+        Scratch::open(scratch, "before").await?,
+        Scratch::open(scratch, "after").await?,
+    ];
+    let versions = versions(store, &runs, &records, &mut sides).await;
+    let judged = match versions {
+        Ok(versions) => match (
+            sides[0].violations(params).await,
+            sides[1].violations(params).await,
+        ) {
+            (Ok(before), Ok(after)) => Ok((versions, before, after)),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    for side in &sides {
+        side.close().await;
+    }
+    let (versions, before, after) = judged?;
     let now = compliance::now(store, params, project).await?;
-    let (changed, added, removed) = shape(&records, &bodies, &before, &after);
+    let (changed, added, removed) = shape(&records, &versions, &before, &after);
     Ok(Digest {
         since,
         until,
@@ -225,14 +234,24 @@ async fn runs_in(
 /// A connection as (project, id).
 type Key = (String, String);
 
-/// The bodies of the connections `records` name, before and after the period's changes:
+/// What is kept of a connection's two versions: the key fields of each that exists.
+#[derive(Default)]
+struct Versions {
+    old: Option<Vec<(&'static str, String)>>,
+    new: Option<Vec<(&'static str, String)>>,
+}
+
+/// The versions of the connections `records` name, before and after the period's changes:
 /// per project, the inventory right before the first apply that recorded one of them and
-/// right after the last (`runs` holds every run that recorded one).
-async fn bodies(
+/// right after the last (`runs` holds every run that recorded one). Each is written into the
+/// scratch inventory of its side as it is read, a chunk at a time, and only its key fields
+/// are kept.
+async fn versions(
     store: &Store,
     runs: &[RunRow],
     records: &[RecordedChange],
-) -> anyhow::Result<HashMap<Key, VersionPair>> {
+    sides: &mut [Scratch; 2],
+) -> anyhow::Result<HashMap<Key, Versions>> {
     let seq_of: HashMap<i64, i64> = runs
         .iter()
         .filter_map(|r| Some((r.run_id, r.apply_seq?)))
@@ -259,21 +278,44 @@ async fn bodies(
             if chunk.is_empty() {
                 break;
             }
+            let mut written: [Vec<VpnConnection>; 2] = [Vec::new(), Vec::new()];
             for pair in chunk {
-                let key = (pair.project_id.clone(), pair.connection_id.clone());
-                if named.contains(&key) {
-                    found.insert(key, pair);
+                let key = (pair.project_id, pair.connection_id);
+                if !named.contains(&key) {
+                    continue;
                 }
+                let mut kept = Versions::default();
+                for (body, (fields, out)) in [pair.old, pair.new]
+                    .into_iter()
+                    .zip([&mut kept.old, &mut kept.new].into_iter().zip(&mut written))
+                {
+                    if let Some(Value::Object(body)) = body {
+                        *fields = Some(key_fields(&body));
+                        out.push(VpnConnection::from_map(body));
+                    }
+                }
+                found.insert(key, kept);
+            }
+            for (side, connections) in sides.iter_mut().zip(&written) {
+                side.add(project, connections).await?;
             }
         }
     }
     Ok(found)
 }
 
+/// The key fields of a connection's body.
+fn key_fields(body: &serde_json::Map<String, Value>) -> Vec<(&'static str, String)> {
+    KEY_FIELDS
+        .iter()
+        .map(|f| (*f, body.get(*f).map_or_else(String::new, plain)))
+        .collect()
+}
+
 /// The changed, added and removed connections, each sorted by project, name and id.
 fn shape(
     records: &[RecordedChange],
-    bodies: &HashMap<Key, VersionPair>,
+    versions: &HashMap<Key, Versions>,
     before: &Violations,
     after: &Violations,
 ) -> (Vec<Changed>, Vec<Whole>, Vec<Whole>) {
@@ -282,7 +324,7 @@ fn shape(
     let violations = |side: &Violations, key: &Key| side.get(key).cloned().unwrap_or_default();
     for r in records {
         let key = (r.project_id.clone(), r.record.connection_id.clone());
-        let pair = bodies.get(&key);
+        let pair = versions.get(&key);
         match r.record.change {
             ChangeKind::Modified => {
                 let entry = changed.entry(key.clone()).or_insert_with(|| {
@@ -325,21 +367,18 @@ fn shape(
     (changed, added, removed)
 }
 
-fn whole(record: &RecordedChange, body: Option<&Value>, side: &Violations) -> Whole {
+fn whole(
+    record: &RecordedChange,
+    fields: Option<&Vec<(&'static str, String)>>,
+    side: &Violations,
+) -> Whole {
     let key = (
         record.project_id.clone(),
         record.record.connection_id.clone(),
     );
-    let fields = match body {
-        Some(body) => KEY_FIELDS
-            .iter()
-            .map(|f| (*f, body.get(f).map_or_else(String::new, plain)))
-            .collect(),
-        None => Vec::new(),
-    };
     Whole {
         record: record.clone(),
-        fields,
+        fields: fields.cloned().unwrap_or_default(),
         violations: side
             .get(&key)
             .map(|v| v.iter().cloned().collect())
