@@ -79,9 +79,9 @@ measure() {
     walls+=("$wall"); cpus+=("$(echo "$user + $sys" | bc)")
     rss+=("$(awk -F': ' '/Maximum resident/ {print $2}' "$WORK/time.txt")")
   done
-  local changed added removed
-  changed=$(grep -o '([0-9]* connections modified, [0-9]* added, [0-9]* removed)' "$file" \
-    | head -1)
+  local changed
+  changed=$(grep -o 'Changes: [0-9]* ([0-9]* connections modified, [0-9]* added, [0-9]* removed)' \
+    "$file" | head -1)
   local wall cpu mib
   wall=$(printf '%s\n' "${walls[@]}" | median)
   cpu=$(printf '%s\n' "${cpus[@]}" | median)
@@ -97,9 +97,9 @@ echo "measuring ($REPS runs each)..." >&2
   echo "\`$COMMAND\` on $(nproc) cores, $("$BIN" --version | head -1)."
   echo "$CONNECTIONS connections synced, then $ROUNDS rounds of the simulator's mutations,"
   echo "synced again; \`review --since <before the first sync>\` over every change. Medians"
-  echo "of $REPS runs (GNU time)."
+  echo "of $REPS runs (GNU time); load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
-  echo "| backend | format | wall s | CPU s | peak RSS MiB | document KiB | changes shown |"
+  echo "| backend | format | wall s | CPU s | peak RSS MiB | document KiB | changes (change records) shown |"
   echo "| --- | --- | --- | --- | --- | --- | --- |"
   for backend in sqlite postgres; do
     for format in html markdown; do
