@@ -256,6 +256,34 @@ async fn the_digest_names_the_period_and_every_change(backend: Backend) {
         "{markdown}"
     );
 
+    // --project narrows to one project (here the only one): the same document, scope apart.
+    let project = env.config.project_id.clone();
+    let args = [
+        "review",
+        "--since",
+        &since,
+        "--project",
+        &project[..10],
+        "--format",
+        "markdown",
+    ];
+    let narrowed = env.run(&args).await;
+    let scope = format!("- Scope: project {project}\n");
+    assert_eq!(
+        narrowed.assert_ok().stdout,
+        markdown.replace("- Scope: every project\n", &scope)
+    );
+    let args = [
+        "review", "--since", &since, "--target", "nowhere", "--format", "html",
+    ];
+    let unknown = env.run(&args).await;
+    assert_eq!(unknown.code, Some(64), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("--target nowhere"),
+        "{}",
+        unknown.stderr
+    );
+
     // Added and removed connections, with their key fields.
     let listed = table_with(&tables, &["project", "connection", "name", "status"]);
     assert_eq!(listed.len(), 2, "{listed:?}");

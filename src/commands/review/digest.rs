@@ -102,20 +102,19 @@ impl Digest {
         all.into_iter().collect()
     }
 
-    /// Changes per day (config, state), every day from the period's start to its end (or
-    /// to the last record or run, when it runs up to now).
+    /// Changes per day (config, state), every day from the period's first with a run or a
+    /// change (a period reaching years back draws no years of empty days) to its end, or to
+    /// the last record or run when it runs up to now.
     pub fn per_day(&self) -> Vec<(NaiveDate, usize, usize)> {
-        let first = self.since.date_naive();
-        let last_seen = self
-            .records
-            .iter()
-            .map(|r| r.record.detected_at)
-            .chain(self.runs.iter().map(|r| r.started_at))
-            .max();
+        let seen = || {
+            let records = self.records.iter().map(|r| r.record.detected_at);
+            records.chain(self.runs.iter().map(|r| r.started_at.max(self.since)))
+        };
+        let first = seen().min().unwrap_or(self.since).date_naive();
         let end = match self.until {
             // `until` is exclusive: a period ending at midnight ends the day before.
             Some(until) => (until - chrono::TimeDelta::microseconds(1)).date_naive(),
-            None => last_seen.map_or(first, |t| t.date_naive()),
+            None => seen().max().map_or(first, |t| t.date_naive()),
         };
         let mut days: BTreeMap<NaiveDate, (usize, usize)> = first
             .iter_days()
