@@ -125,6 +125,13 @@ async fn the_digest_names_the_period_and_every_change(backend: Backend) {
     let failed = env.run(&["sync", "--max-retries", "0"]).await;
     assert_eq!(failed.code, Some(1), "{}", failed.stderr);
     env.sim.state.set_faults(Faults::default());
+    // So is one that withheld removals: most connections missing at once.
+    let all = env.sim.state.inventory();
+    env.sim.state.set_inventory(all[..5].to_vec());
+    let withheld = env.sync(&[]).await;
+    assert!(withheld["removals_skipped"].is_string(), "{withheld}");
+    let withheld_id = withheld["run_id"].as_i64().unwrap();
+    env.sim.state.set_inventory(all);
 
     let run = env
         .run(&["review", "--since", &since, "--format", "markdown"])
@@ -138,7 +145,7 @@ async fn the_digest_names_the_period_and_every_change(backend: Backend) {
         "the same database gives the same document"
     );
     assert!(
-        markdown.contains("Runs: 3 in the period; 1 failed"),
+        markdown.contains("Runs: 4 in the period; 1 failed; 1 withheld removals"),
         "{markdown}"
     );
     assert!(markdown.contains("Baselines left out"), "{markdown}");
@@ -147,12 +154,14 @@ async fn the_digest_names_the_period_and_every_change(backend: Backend) {
         "{markdown}"
     );
     let runs = env.run(&["runs", "--format", "json"]).await.json();
-    let failed_id = runs[0]["run_id"].as_i64().unwrap();
-    assert_eq!(runs[0]["status"], "failed");
+    let failed_id = runs[1]["run_id"].as_i64().unwrap();
+    assert_eq!(runs[1]["status"], "failed");
     assert!(
         markdown.contains(&format!("**Warning:** Run {failed_id} failed")),
         "{markdown}"
     );
+    let warning = format!("**Warning:** Run {withheld_id} withheld removals");
+    assert!(markdown.contains(&warning), "{markdown}");
 
     let tables = tables(&markdown);
     for t in &tables {
