@@ -44,10 +44,11 @@ pub fn blocks(d: &Digest) -> Vec<Block> {
     out.push(Block::Heading(2, "Changes per day".into()));
     out.push(Block::Timeline(d.per_day()));
     changed(d, &mut out);
-    whole("Added connections", "the period's end", &d.added, &mut out);
+    let end = "as they were at the period's end";
+    whole("Added connections", end, &d.added, &mut out);
     whole(
         "Removed connections",
-        "before removal",
+        "as they were just before removal",
         &d.removed,
         &mut out,
     );
@@ -244,7 +245,7 @@ fn connection(c: &Changed) -> [Block; 3] {
 fn whole(title: &str, when: &str, list: &[Whole], out: &mut Vec<Block>) {
     out.push(Block::Heading(2, format!("{title} ({})", list.len())));
     out.push(Block::Paragraph(format!(
-        "Key fields as of {when}; policy violations under the policy below."
+        "Key fields {when}; policy violations under the policy below."
     )));
     let mut header = vec!["project", "connection", "name"];
     header.extend(KEY_FIELDS);
@@ -278,7 +279,7 @@ fn policy(d: &Digest, out: &mut Vec<Block>) {
     let p = &d.policy;
     out.push(Block::Heading(2, "Policy".into()));
     out.push(Block::Paragraph(format!(
-        "Policy: {}. The inventory as it is now breaks it {} time(s), in {} connection(s) \
+        "Held to {}. The inventory as it is now breaks it {} time(s), in {} connection(s) \
          (`vpn-inventory check` lists them). A changed connection's violations gained or \
          lost compare it before its first change in the period and after its last, under this \
          policy.",

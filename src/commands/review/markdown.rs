@@ -35,6 +35,10 @@ pub fn render(d: &Digest) -> String {
 }
 
 fn table(header: &[String], rows: &[Vec<String>], out: &mut String) {
+    if rows.is_empty() {
+        out.push_str("(none)");
+        return;
+    }
     let line = |cells: &[String]| {
         let cells: Vec<String> = cells.iter().map(|c| escape(c)).collect();
         format!("| {} |", cells.join(" | "))
@@ -45,9 +49,6 @@ fn table(header: &[String], rows: &[Vec<String>], out: &mut String) {
     for row in rows {
         out.push('\n');
         out.push_str(&line(row));
-    }
-    if rows.is_empty() {
-        out.push_str("\n\n(none)");
     }
 }
 
