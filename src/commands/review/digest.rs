@@ -396,3 +396,82 @@ pub fn plain(value: &Value) -> String {
         other => crate::json::to_string(other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Category, ChangeRecord};
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    fn digest(since: &str, until: Option<&str>, records: &[(&str, Category)]) -> Digest {
+        let records = records
+            .iter()
+            .map(|(when, category)| RecordedChange {
+                record: ChangeRecord {
+                    run_id: 1,
+                    connection_id: "c".into(),
+                    connection_name: None,
+                    change: ChangeKind::Modified,
+                    category: *category,
+                    field: Some("status".into()),
+                    old: None,
+                    new: None,
+                    detected_at: at(when),
+                    baseline: false,
+                },
+                project_id: "p".into(),
+                target: None,
+            })
+            .collect();
+        Digest {
+            since: at(since),
+            until: until.map(at),
+            only: Only::default(),
+            runs: Vec::new(),
+            baseline_left_out: 0,
+            records,
+            changed: Vec::new(),
+            added: Vec::new(),
+            removed: Vec::new(),
+            policy: PolicySummary {
+                source: String::new(),
+                by_rule: Vec::new(),
+                violations: 0,
+                connections: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn days_run_from_the_first_change_to_the_end_of_the_period() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        let records = [
+            ("2026-12-03T10:00:00Z", Category::Config),
+            ("2026-12-03T11:00:00Z", Category::State),
+            ("2026-12-05T23:59:59Z", Category::Config),
+        ];
+        // `until` is exclusive: midnight of the 8th ends the period on the 7th.
+        let d = digest(
+            "2000-01-01T00:00:00Z",
+            Some("2026-12-08T00:00:00Z"),
+            &records,
+        );
+        let days = d.per_day();
+        assert_eq!(days.first(), Some(&(day(3), 1, 1)));
+        assert_eq!(days.last(), Some(&(day(7), 0, 0)));
+        assert_eq!(days.len(), 5);
+        assert!(days.contains(&(day(5), 1, 0)) && days.contains(&(day(4), 0, 0)));
+        // Up to now: to the last change; nothing at all: the period's first day.
+        assert_eq!(
+            digest("2026-12-01T00:00:00Z", None, &records)
+                .per_day()
+                .len(),
+            3
+        );
+        let empty = digest("2026-12-01T12:00:00Z", None, &[]).per_day();
+        assert_eq!(empty, [(day(1), 0, 0)]);
+    }
+}
