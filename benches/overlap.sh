@@ -27,42 +27,19 @@ PGDB=${PGDB:-bench_overlap}
 OUT=${OUT:-$ROOT/benches/results/$(date -u +%F)-overlap.md}
 COMMAND="REPS=$REPS FORMATS=\"$FORMATS\" benches/overlap.sh"
 
-die() { echo "overlap.sh: $*" >&2; exit 1; }
-[ -x "$BIN" ] || die "no binary at $BIN: cargo build --release (or set BIN)"
-/usr/bin/time -v true >/dev/null 2>&1 || die "GNU time is missing: apt-get install -y time"
-PG_ADMIN="$PG/postgres"
-psql -q "$PG_ADMIN" -c 'select 1' >/dev/null || die "PostgreSQL at $PG does not answer"
-
-export HUAWEICLOUD_SDK_AK=DEMOACCESSKEY0000001
-export HUAWEICLOUD_SDK_SK=DemoSecretKeyForTheSimulatorOnly000001
-unset VPN_INVENTORY_DATABASE VPN_INVENTORY_CONFIG HUAWEICLOUD_SDK_REGION \
-  HUAWEICLOUD_SDK_PROJECT_ID VPN_INVENTORY_ENDPOINT
+SCRIPT=overlap.sh
+. "$ROOT/benches/common.sh"
 NORTH=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 SOUTH=bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
 
 rm -rf "$WORK"; mkdir -p "$WORK" "$(dirname "$OUT")"
 SIMS=()
-pg_reset() {
-  PGOPTIONS='-c client_min_messages=warning' psql -q "$PG_ADMIN" \
-    -c "DROP DATABASE IF EXISTS $1" ${2:+-c "CREATE DATABASE $1"} >/dev/null
-}
 cleanup() {
   for pid in "${SIMS[@]}"; do kill "$pid" 2>/dev/null; done
   rm -f "$WORK"/*.db "$WORK"/*.db[-.]*
   pg_reset "${PGDB}_demo"; pg_reset "${PGDB}_three"
 }
 trap cleanup EXIT
-
-# start_sim NAME PORT CONNECTIONS SEED PROJECT: starts a simulator and waits for its banner.
-start_sim() {
-  "$BIN" simulate --listen "127.0.0.1:$2" --connections "$3" --seed "$4" --project-id "$5" \
-    > "$WORK/$1.out" 2>&1 &
-  SIMS+=("$!")
-  until grep -q '^simulating' "$WORK/$1.out" 2>/dev/null; do
-    kill -0 "${SIMS[-1]}" 2>/dev/null || die "simulator $1 did not start: $(cat "$WORK/$1.out")"
-    sleep 0.05
-  done
-}
 
 echo "setting up (demo, and three targets) on SQLite and PostgreSQL..." >&2
 start_sim north "$PORT" 2000 1 "$NORTH"
@@ -102,7 +79,6 @@ for backend in sqlite postgres; do
     --format json > /dev/null || die "sync --all on $backend failed"
 done
 
-median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 ROWS_TABLE=$WORK/rows.md; : > "$ROWS_TABLE"
 RESULTS=$WORK/results.md; : > "$RESULTS"
 for case in demo three; do

@@ -113,6 +113,14 @@ pub enum Command {
     /// value, and the change that made it so. `--new-since` lists only the violations a change
     /// after that point made. The rules are the report `policy-violations`.
     Check(CheckArgs),
+    /// Write a change-review digest of a period: one self-contained Markdown or HTML document
+    /// for a ticket or a mail.
+    ///
+    /// It names the period, the projects and the runs it covers (and any that failed or
+    /// withheld removals), counts the changes, draws them per day, shows each changed
+    /// connection's fields before and after and the policy violations it gained or lost, lists
+    /// the added and removed connections, and sums up the policy as `check` applies it.
+    Review(ReviewArgs),
     /// Create or upgrade the database schema (every command does this on its own too).
     Migrate(MigrateArgs),
     /// Serve a local fake of the VPN list API, for demos and tests.
@@ -667,6 +675,39 @@ pub struct CheckArgs {
     /// A table, JSON (an array of objects), CSV or Markdown.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The period's start: change records detected at or after this time, a time ago (24h,
+    /// 7d), a date (2026-11-20, midnight UTC) or an RFC 3339 time.
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// The period's end: records detected before this time (same formats as --since)
+    /// [default: now].
+    #[arg(long, value_name = "TIME", value_parser = time_arg)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    #[command(flatten)]
+    pub only: ProjectTargetArgs,
+    /// The policy file (TOML) the policy part holds connections to [default: the
+    /// configuration's `policy`, else the built-in policy, as `check`].
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
+    /// The document's format.
+    #[arg(long, value_enum)]
+    pub format: ReviewFormat,
+    /// Write the document to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// What `review` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReviewFormat {
+    /// Markdown (GitHub-flavoured tables) for a ticket.
+    Markdown,
+    /// One HTML page with inline CSS and SVG, loading nothing, for a mail or a browser.
+    Html,
 }
 
 /// `name=value` (the value may hold `=` itself).

@@ -11,6 +11,7 @@ use crate::store::{AsOf, DatabaseUrl, Store};
 use crate::time::now_utc;
 use crate::usage::UsageError;
 use anyhow::Context as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The exit code of a check that found violations (1 is an error, 2 drift, 3 unused).
@@ -21,21 +22,14 @@ pub async fn run(
     config: &Config,
     args: CheckArgs,
 ) -> anyhow::Result<ExitCode> {
-    let policy = match args.policy.as_deref().or(config.policy.as_deref()) {
-        Some(path) => {
-            let policy = Policy::load(path)?;
-            eprintln!("vpn-inventory: policy {}", path.display());
-            policy
-        }
-        None => {
-            eprintln!(
-                "vpn-inventory: no policy file, so the built-in policy: no 3DES or DES, no MD5 \
-                 or SHA-1, no Diffie-Hellman group below 14 (write your own: `check --policy \
-                 FILE`, or `policy` in the configuration)"
-            );
-            Policy::builtin()
-        }
-    };
+    let (policy, file) = chosen_policy(args.policy.as_deref(), config)?;
+    match file {
+        Some(path) => eprintln!("vpn-inventory: policy {}", path.display()),
+        None => eprintln!(
+            "vpn-inventory: no policy file, so {BUILTIN_POLICY} (write your own: `check \
+             --policy FILE`, or `policy` in the configuration)"
+        ),
+    }
     let report = Report::builtin(REPORT)?;
     let new_since = match args.new_since.as_deref() {
         Some(text) => Some((
@@ -69,6 +63,22 @@ pub async fn run(
         0 => ExitCode::SUCCESS,
         _ => ExitCode::from(NOT_COMPLIANT),
     })
+}
+
+/// What the built-in policy disallows, as messages name it.
+pub const BUILTIN_POLICY: &str =
+    "the built-in policy: no 3DES or DES, no MD5 or SHA-1, no Diffie-Hellman group below 14";
+
+/// The policy `--policy` names, else the configuration's, else the built-in one; with the
+/// file it was read from (`None`: the built-in one).
+pub fn chosen_policy(
+    flag: Option<&Path>,
+    config: &Config,
+) -> anyhow::Result<(Policy, Option<PathBuf>)> {
+    match flag.or(config.policy.as_deref()) {
+        Some(path) => Ok((Policy::load(path)?, Some(path.to_owned()))),
+        None => Ok((Policy::builtin(), None)),
+    }
 }
 
 /// The run changes after `point` came after: the run `point` names, or the last applied by

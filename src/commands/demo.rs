@@ -73,6 +73,7 @@ pub async fn run(database: &DatabaseUrl, args: DemoArgs) -> Result<ExitCode, Com
          {next} runs\n      \
          {next} export | head\n      \
          {next} check           # the built-in policy: weak crypto, exit 4\n      \
+         {next} review --since 1h --format html -o review.html   # a change review\n      \
          {next} report --list   # then: report weak-crypto\n",
     ))?;
     store.close().await;

@@ -21,6 +21,7 @@ mod output;
 mod project_target;
 pub mod prune;
 pub mod report;
+pub mod review;
 pub mod run_report;
 pub mod run_setup;
 pub mod runs;
@@ -68,6 +69,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Diff(args) => Ok(diff::run(database, &config, args).await?),
         Command::Report(args) => Ok(report::run(database, &config, args).await?),
         Command::Check(args) => Ok(check::run(database, &config, args).await?),
+        Command::Review(args) => Ok(review::run(database, &config, args).await?),
         Command::Migrate(args) => Ok(migrate::run(database, args).await?),
         Command::Completions { shell } => Ok(docs::completions(shell)?),
         Command::Man { subcommand } => Ok(docs::man(subcommand.as_deref())?),

@@ -174,6 +174,21 @@ async fn each_change_names_the_traces_of_its_connection(backend: Backend) {
         assert_eq!(named, users.first().cloned(), "{v}");
     }
 
+    // The review digest says who made each change, as drift does.
+    let review = env
+        .run(&["review", "--since", "1h", "--format", "markdown"])
+        .await;
+    let digest = &review.assert_ok().stdout;
+    for record in &records {
+        for (_, user, operation, source_ip) in authors(record) {
+            let said = format!("{user} ({operation} at ");
+            assert!(
+                digest.contains(&said) && digest.contains(&source_ip),
+                "{said}\n{digest}"
+            );
+        }
+    }
+
     // The table shows who, and a CSV carries it in its own columns.
     let run = whole["run_id"].to_string();
     let header = first_line(&env.run(&["drift", "--run", &run]).await);

@@ -30,6 +30,7 @@ mod removals;
 mod reports;
 mod resume;
 mod retries;
+mod review;
 mod round_trip;
 mod schema;
 mod schema_22;

@@ -1,15 +1,23 @@
-//! Readers never write: `runs`, `status`, `drift`, `history`, `export`, `diff` and `report`
-//! create, migrate and lock nothing, so they work on a read-only copy in a read-only directory
-//! and leave nothing beside it, and say what to do when there is no inventory or an older one.
+//! Readers never write: `runs`, `status`, `drift`, `history`, `export`, `diff`, `report` and
+//! `review` create, migrate and lock nothing, so they work on a read-only copy in a read-only
+//! directory and leave nothing beside it, and say what to do when there is no inventory or an
+//! older one.
 
 use crate::support::{Backend, TestEnv};
 
 backend_tests!(a_schema_22_database_is_read_as_it_is_and_adopted_only_by_migrate);
 
-const READERS: [&[&str]; 5] = [
+const READERS: [&[&str]; 6] = [
     &["runs"],
     &["status"],
     &["drift", "--since", "2000-01-01T00:00:00Z"],
+    &[
+        "review",
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--format",
+        "markdown",
+    ],
     &["history", "some-connection", "--format", "json"],
     &["export"],
 ];
@@ -93,7 +101,7 @@ async fn a_schema_22_database_is_read_as_it_is_and_adopted_only_by_migrate(backe
 
 /// Every reading command, as an auditor would run it: what it prints is compared between the
 /// writable original and a read-only copy. `{id}` stands for a connection's id.
-const AUDITED: [&[&str]; 10] = [
+const AUDITED: [&[&str]; 11] = [
     &["runs", "--format", "json"],
     &["status", "--format", "json"],
     &["drift", "--format", "json"],
@@ -111,6 +119,13 @@ const AUDITED: [&[&str]; 10] = [
     &["diff", "1", "latest", "--format", "json"],
     &["report", "inventory-summary", "--format", "json"],
     &["report", "weak-crypto", "--format", "csv"],
+    &[
+        "review",
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--format",
+        "html",
+    ],
 ];
 
 /// The user the reader runs as: `nobody` when the tests run as root (as on CI), since root
