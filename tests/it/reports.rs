@@ -300,6 +300,21 @@ async fn subnet_overlap_finds_every_overlapping_pair(backend: Backend) {
     assert_eq!(scopes.len(), 3, "pairs of every scope: {scopes:?}");
     assert_eq!(actual.len(), expected.len());
     assert_eq!(actual, expected);
+    // In the documented order: project, scope, then the first network's gateway, connection
+    // and path (then its position and the other network, which the rows do not all show).
+    let keys: Vec<(String, usize, String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            let scope = ["connection", "gateway", "across"]
+                .iter()
+                .position(|s| r["scope"] == *s);
+            let owned = |c: &str| text(r, c).to_owned();
+            let (project, connection, path) =
+                (owned("project_id"), owned("connection_id"), owned("path"));
+            (project, scope.unwrap(), owned("vgw_id"), connection, path)
+        })
+        .collect();
+    assert!(keys.is_sorted(), "rows out of order");
     // Each row names the wider network first.
     for r in &rows {
         let (wide, narrow) = (range(text(r, "network")), range(text(r, "other_network")));
