@@ -189,14 +189,11 @@ impl Store {
         Ok(hashes)
     }
 
-    /// The ids of every stored connection of `project_id`.
-    pub async fn stored_ids(&self, project_id: &str) -> Result<Vec<String>> {
-        let sql = Sql::new("SELECT id FROM connections WHERE project_id = $1").arg(project_id);
-        let rows = self.db.fetch_all(sql).await?;
-        Ok(rows
-            .iter()
-            .map(|row| row.at(0))
-            .collect::<sqlx::Result<_>>()?)
+    /// How many connections the inventory of `project_id` holds.
+    pub async fn stored_count(&self, project_id: &str) -> Result<i64> {
+        let sql =
+            Sql::new("SELECT COUNT(*) FROM connections WHERE project_id = $1").arg(project_id);
+        Ok(self.db.fetch_one(sql).await?.at(0)?)
     }
 }
 

@@ -2,6 +2,7 @@
 //! inventory by content hash; nothing is written and no lock is taken.
 
 use super::report::RunError;
+use super::seen_ids::SeenIds;
 use super::sweep::{PageSink, PreparedPage, sweep};
 use super::sweep_state::SweepState;
 use crate::api::client::VpnClient;
@@ -35,9 +36,10 @@ pub struct DryRunReport {
     pub bytes: u64,
 }
 
-/// Sweeps `scope` as a run would, with the same client and paging, and compares what it
-/// fetched with the inventory by content hash (`None`: no inventory yet, so everything is
-/// new); writes nothing and takes no lock.
+/// Sweeps `scope` as a run would, with the same client and paging, and compares each page
+/// with the inventory by content hash as it comes (`None`: no inventory yet, so everything is
+/// new); writes nothing and takes no lock. Memory stays flat: a page at a time, and a
+/// fingerprint of each id seen.
 pub async fn dry_run(
     store: Option<&Store>,
     client: &VpnClient,
@@ -45,67 +47,92 @@ pub async fn dry_run(
     page_size: u32,
     shutdown: &Shutdown,
 ) -> Result<DryRunReport, RunError> {
-    let sink = MemorySink::default();
+    let sink = MemorySink {
+        inventory: store.map(|store| (store.clone(), scope.project_id.clone())),
+        tally: Arc::default(),
+    };
     let filters = &scope.filters;
     let progress = SweepState::new(page_size);
     let swept = sweep(client, filters, page_size, progress, &sink, shutdown).await?;
-    // Every staging task has ended with the sweep: the map is the sink's alone again.
-    let hashes = std::mem::take(&mut *sink.hashes.lock().expect("hashes lock"));
+    // Every staging task has ended with the sweep: the tally is the sink's alone again.
+    let tally = std::mem::take(&mut *sink.tally.lock().expect("tally lock"));
     let mut report = DryRunReport {
         status: "dry-run",
         pages: swept.pages,
         fetched: swept.fetched,
         duplicates: swept.duplicates,
-        would_add: 0,
-        would_change: 0,
-        unchanged: 0,
+        would_add: tally.would_add,
+        would_change: tally.would_change,
+        unchanged: tally.unchanged,
         would_remove: None,
         removals_skipped: swept.doubts(filters).reason(),
         bytes: swept.bytes,
     };
-    let Some(store) = store else {
-        report.would_add = i64::try_from(hashes.len()).unwrap_or(i64::MAX);
-        report.would_remove = filters.is_empty().then_some(0);
-        return Ok(report);
-    };
-    let ids: Vec<&str> = hashes.keys().map(String::as_str).collect();
-    let stored = store
-        .stored_hashes(&scope.project_id, &ids)
-        .await
-        .context("cannot read the inventory")?;
-    for (id, hash) in &hashes {
-        match stored.get(id) {
-            None => report.would_add += 1,
-            Some(stored) if stored == hash => report.unchanged += 1,
-            Some(_) => report.would_change += 1,
-        }
-    }
     if filters.is_empty() {
-        let held = store
-            .stored_ids(&scope.project_id)
-            .await
-            .context("cannot read the inventory")?;
-        let gone = held.iter().filter(|id| !hashes.contains_key(*id)).count();
-        report.would_remove = Some(i64::try_from(gone).unwrap_or(i64::MAX));
+        // What the project holds that the sweep did not serve: all it holds, less what it
+        // served of it (each served id is counted once, as unchanged or changed).
+        let held = match store {
+            Some(store) => store
+                .stored_count(&scope.project_id)
+                .await
+                .context("cannot read the inventory")?,
+            None => 0,
+        };
+        report.would_remove = Some((held - tally.unchanged - tally.would_change).max(0));
     }
     Ok(report)
 }
 
-/// A dry run's pages: each distinct id and its content hash, nothing else.
+/// What a dry run's pages came to, page by page.
 #[derive(Default)]
+struct Tally {
+    /// Each id received, as a fingerprint: a repeat is counted once, at its first page.
+    seen: SeenIds,
+    would_add: i64,
+    would_change: i64,
+    unchanged: i64,
+}
+
+/// A dry run's pages: each compared with the inventory (the store and project) as it comes,
+/// and counted; nothing kept.
 struct MemorySink {
-    hashes: Arc<Mutex<HashMap<String, String>>>,
+    inventory: Option<(Store, String)>,
+    tally: Arc<Mutex<Tally>>,
 }
 
 impl PageSink for MemorySink {
     fn stage(&self, page: PreparedPage) -> JoinHandle<anyhow::Result<StageOutcome>> {
-        let hashes = Arc::clone(&self.hashes);
+        let (tally, inventory) = (Arc::clone(&self.tally), self.inventory.clone());
         tokio::spawn(async move {
-            let mut hashes = hashes.lock().expect("hashes lock");
-            let mut duplicates = 0;
-            for conn in page.connections {
-                if hashes.insert(conn.id, conn.content_hash).is_some() {
-                    duplicates += 1;
+            // Pages come one at a time, in order: the lock is only to share the tally.
+            let (fresh, duplicates) = {
+                let mut tally = tally.lock().expect("tally lock");
+                let mut fresh: Vec<(String, String)> = Vec::new();
+                let mut duplicates = 0;
+                for conn in page.connections {
+                    match tally.seen.contains(&conn.id) {
+                        true => duplicates += 1,
+                        false => {
+                            tally.seen.extend([conn.id.as_str()]);
+                            fresh.push((conn.id, conn.content_hash));
+                        }
+                    }
+                }
+                (fresh, duplicates)
+            };
+            let stored = match &inventory {
+                Some((store, project_id)) => {
+                    let ids: Vec<&str> = fresh.iter().map(|(id, _)| id.as_str()).collect();
+                    store.stored_hashes(project_id, &ids).await?
+                }
+                None => HashMap::new(),
+            };
+            let mut tally = tally.lock().expect("tally lock");
+            for (id, hash) in &fresh {
+                match stored.get(id) {
+                    None => tally.would_add += 1,
+                    Some(stored) if stored == hash => tally.unchanged += 1,
+                    Some(_) => tally.would_change += 1,
                 }
             }
             Ok(StageOutcome { duplicates })
