@@ -82,7 +82,6 @@ const MAX_TRACE_ID_BYTES: usize = 512;
 const TRACE_COLUMNS: &str = "project_id, trace_id, time, trace_name, trace_type, trace_rating, \
      resource_type, resource_id, resource_name, user_name, user_id, domain_name, source_ip, \
      code, request_id, body, run_id";
-const TRACE_CELLS: usize = 17;
 
 impl ApplyTx {
     /// Stores the run's fetch of traces and every trace it brought that the project does not
@@ -98,7 +97,8 @@ impl ApplyTx {
             .traces
             .iter()
             .partition(|t| t.trace_id.len() <= MAX_TRACE_ID_BYTES);
-        for chunk in kept.chunks(MAX_PARAMS / TRACE_CELLS) {
+        let cells = TRACE_COLUMNS.split(',').count();
+        for chunk in kept.chunks(MAX_PARAMS / cells) {
             let mut sql = Sql::new("INSERT INTO traces (");
             sql.push(TRACE_COLUMNS).push(") ");
             sql.push_values(chunk.iter().map(|t| trace_row(project_id, run_id, t)));

@@ -110,12 +110,9 @@ impl PageSink for MemorySink {
                 let mut fresh: Vec<(String, String)> = Vec::new();
                 let mut duplicates = 0;
                 for conn in page.connections {
-                    match tally.seen.contains(&conn.id) {
-                        true => duplicates += 1,
-                        false => {
-                            tally.seen.extend([conn.id.as_str()]);
-                            fresh.push((conn.id, conn.content_hash));
-                        }
+                    match tally.seen.insert(&conn.id) {
+                        true => fresh.push((conn.id, conn.content_hash)),
+                        false => duplicates += 1,
                     }
                 }
                 (fresh, duplicates)

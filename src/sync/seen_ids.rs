@@ -24,6 +24,12 @@ impl SeenIds {
         self.fingerprints.contains(&self.fingerprint(id))
     }
 
+    /// Adds `id`; whether it was new.
+    pub fn insert(&mut self, id: &str) -> bool {
+        let fingerprint = self.fingerprint(id);
+        self.fingerprints.insert(fingerprint)
+    }
+
     pub fn len(&self) -> usize {
         self.fingerprints.len()
     }
@@ -57,5 +63,7 @@ mod tests {
         seen.extend(["c", "a"]);
         assert!(seen.contains("c"));
         assert_eq!(seen.len(), 3);
+        assert!(seen.insert("d") && !seen.insert("a"));
+        assert_eq!(seen.len(), 4);
     }
 }

@@ -432,6 +432,24 @@ async fn where_cts_is_asked_is_checked_like_the_endpoint() {
     let wrong = targets[2]["problems"].to_string();
     assert!(wrong.contains("only http:// and https://") && wrong.contains("cts_endpoint"));
 
+    // `traces = true` alone makes the target's sync ask CTS (its first run asks nothing).
+    let config = config.to_str().unwrap();
+    let sync_beside = || {
+        let mut cmd = env.command(&["--config", config, "sync", "beside", "--format", "json"]);
+        cmd.env("SIM_AK", &env.config.access_key)
+            .env("SIM_SK", &env.config.secret_key);
+        cmd
+    };
+    let first = env.run_cmd(sync_beside()).await.assert_ok().json();
+    assert!(first[0].get("traces").is_none(), "{first}");
+    mutate(&env, 49);
+    let second = env.run_cmd(sync_beside()).await.assert_ok().json();
+    let traces = env.sim.state.traces().len();
+    assert_eq!(
+        second[0]["traces"],
+        json!({"outcome": "fetched", "traces": traces})
+    );
+
     // The flag: only with --with-traces (a usage mistake), checked as --endpoint is.
     let alone = env
         .run(&["sync", "--cts-endpoint", "http://127.0.0.1:1"])
