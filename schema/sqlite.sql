@@ -1,7 +1,7 @@
 -- Generated: the schema the migrations in migrations/sqlite/ leave, read back from a
 -- database they created. Do not edit: regenerate with schema/regenerate.sh
 -- (UPDATE_SCHEMA=1 cargo test --test it schema::snapshot); a test fails while it differs.
--- Up to the migration V24__change_authors.
+-- Up to the migration V25__served_hashes.
 
 CREATE TABLE bgp_peers (
     connection_pk        INTEGER PRIMARY KEY REFERENCES connections (pk) ON DELETE CASCADE,
@@ -87,7 +87,7 @@ CREATE TABLE connections (
     id_key                TEXT GENERATED ALWAYS AS (
         CASE WHEN length(CAST(id AS BLOB)) <= 2000 THEN '0' ELSE '1' END || id
     ) VIRTUAL
-);
+, served_hash TEXT);
 CREATE INDEX connections_id ON connections (id);
 CREATE UNIQUE INDEX connections_key ON connections (project_id, id_key);
 CREATE INDEX connections_vgw ON connections (vgw_id);
@@ -200,7 +200,7 @@ CREATE TABLE staged_connections (
         CASE WHEN length(CAST(connection_id AS BLOB)) <= 2000 THEN '0' ELSE '1' END
         || connection_id
     ) VIRTUAL
-);
+, served_hash TEXT);
 CREATE UNIQUE INDEX staged_connections_key ON staged_connections (run_id, connection_key);
 
 CREATE TABLE staged_pages (

@@ -9,7 +9,6 @@
 use crate::api::client::VpnClient;
 use crate::api::filters::Filters;
 use crate::shutdown::{Interrupted, Shutdown};
-use serde_json::Value;
 use std::collections::HashSet;
 
 /// The most connections a run asks for one by one: more would be minutes of requests, and
@@ -73,7 +72,7 @@ pub async fn confirm_gone(
         let ids: Vec<Option<&str>> = page
             .connections
             .iter()
-            .map(|value| value.get("id").and_then(Value::as_str))
+            .map(|conn| conn.id.as_deref())
             .collect();
         // An answer holding anything but the connection asked for did not apply the filter:
         // the asked one's absence from it proves nothing.

@@ -4,31 +4,15 @@
 use super::credentials::Credentials;
 use super::error::FetchError;
 use super::filters::Filters;
+use super::page::{ListPage, read_page};
 use super::retry::RetryPolicy;
 use super::signed::SignedHttp;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use std::time::Duration;
 
 /// Default endpoint of the VPN service in a region.
 pub fn default_endpoint(region: &str) -> String {
     format!("https://vpn.{region}.myhuaweicloud.com")
-}
-
-/// One page of the list, as received.
-#[derive(Debug, Clone)]
-pub struct ListPage {
-    /// The connection objects exactly as sent.
-    pub connections: Vec<Value>,
-    pub next_marker: Option<String>,
-    pub current_count: Option<u64>,
-    pub total_count: Option<u64>,
-    pub request_id: Option<String>,
-    /// When the answer began to arrive: what the page shows was current then. (Staging
-    /// stamps its connections' observation with it, not with the later moment it writes.)
-    pub received_at: DateTime<Utc>,
-    /// The answer's size: bytes of JSON read.
-    pub bytes: u64,
 }
 
 /// A 200 answer of the list API, not yet read: [`RawPage::markers`] reads the little the
@@ -52,9 +36,9 @@ impl RawPage {
         &self.body
     }
 
-    /// The page, every value exactly as sent, or what is wrong with it.
-    pub fn parse(&self) -> Result<ListPage, FetchError> {
-        parse_list_page(&self.body, self.header_request_id.clone(), self.received_at)
+    /// The page, every value exactly as sent, or what is wrong with it (`api::page`).
+    pub fn parse(self) -> Result<ListPage, FetchError> {
+        read_page(self.body, self.header_request_id, self.received_at)
     }
 
     /// What the pager needs of the page (each connection's `created_at` and `page_info`),
@@ -207,95 +191,6 @@ impl VpnClient {
     }
 }
 
-/// Parses a 200 answer of the list API, which began to arrive at `received_at`.
-pub fn parse_list_page(
-    body: &[u8],
-    header_request_id: Option<String>,
-    received_at: DateTime<Utc>,
-) -> Result<ListPage, FetchError> {
-    let start = body.trim_ascii_start();
-    if start.starts_with(b"<") {
-        return Err(FetchError::Malformed(
-            "the body is an HTML page (a proxy, a login page or the wrong --endpoint?)".into(),
-        ));
-    }
-    if start.starts_with(&[0x1f, 0x8b]) {
-        return Err(FetchError::Malformed(
-            "the body is gzip data the server did not declare as such".into(),
-        ));
-    }
-    // Every value exactly as sent: numbers by their text, strings with any escape.
-    let mut value: Value = crate::json::parse_slice(body)
-        .map_err(|e| too_deep(body).unwrap_or(FetchError::Json(e)))?;
-    let obj = value
-        .as_object_mut()
-        .ok_or_else(|| FetchError::Malformed("the body is not a JSON object".into()))?;
-    let connections = match obj.remove("vpn_connections") {
-        Some(Value::Array(items)) => items,
-        Some(Value::Null) | None => {
-            return Err(FetchError::Malformed("no vpn_connections array".into()));
-        }
-        Some(_) => {
-            return Err(FetchError::Malformed(
-                "vpn_connections is not an array".into(),
-            ));
-        }
-    };
-    if let Some(pos) = connections.iter().position(|c| !c.is_object()) {
-        return Err(FetchError::Malformed(format!(
-            "vpn_connections[{pos}] is not an object"
-        )));
-    }
-    let page_info = obj.get("page_info").and_then(Value::as_object);
-    let next_marker = page_info
-        .and_then(|p| p.get("next_marker"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let current_count = page_info
-        .and_then(|p| p.get("current_count"))
-        .and_then(Value::as_u64);
-    Ok(ListPage {
-        connections,
-        next_marker,
-        current_count,
-        total_count: obj.get("total_count").and_then(Value::as_u64),
-        request_id: obj
-            .get("request_id")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .or(header_request_id),
-        received_at,
-        bytes: u64::try_from(body.len()).unwrap_or(u64::MAX),
-    })
-}
-
-/// The error for a page nesting deeper than the parser reads, naming the connection and field
-/// where it does; `None` when the page does not.
-fn too_deep(body: &[u8]) -> Option<FetchError> {
-    let at = crate::json::too_deep(body)?;
-    let limit = crate::json::MAX_DEPTH;
-    let what = match crate::json::item_at(body, "vpn_connections", at) {
-        Some(item) => {
-            let shown = |s: Option<String>| {
-                s.map_or("(none)".to_owned(), |s| {
-                    format!("{:?}", crate::json::lossy(&s))
-                })
-            };
-            format!(
-                "vpn_connections[{}] (id {}) nests its field {} deeper than {limit} levels \
-                 (arrays and objects, the page itself counting as 1)",
-                item.index,
-                shown(item.id),
-                shown(item.key)
-            )
-        }
-        None => format!("the page nests deeper than {limit} levels"),
-    };
-    Some(FetchError::Malformed(format!(
-        "{what}, more than the JSON parser reads; nothing of the page is stored"
-    )))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,23 +210,31 @@ mod tests {
         let page = raw(include_bytes!(
             "../../tests/fixtures/seed-example-all-connections.json"
         ));
-        let full = page.parse().unwrap();
         let quick = page.markers().unwrap();
-        let created_at: Vec<Option<&str>> = full
+        let (quick_times, quick_next, quick_count) = (
+            quick.created_at(),
+            quick.next_marker(),
+            quick.current_count(),
+        );
+        let quick_times: Vec<Option<String>> =
+            quick_times.iter().map(|t| t.map(str::to_owned)).collect();
+        let (quick_next, quick_count) = (quick_next.map(str::to_owned), quick_count);
+        let full = page.parse().unwrap();
+        let created_at: Vec<Option<String>> = full
             .connections
             .iter()
-            .map(|c| c["created_at"].as_str())
+            .map(|c| c.created_at.clone())
             .collect();
-        assert_eq!(quick.created_at(), created_at);
-        assert_eq!(quick.next_marker(), full.next_marker.as_deref());
-        assert_eq!(quick.current_count(), full.current_count);
+        assert_eq!(quick_times, created_at);
+        assert_eq!(quick_next, full.next_marker);
+        assert_eq!(quick_count, full.current_count);
         // An escape the quick reading undoes as the full one does.
         let escaped = br#"{"vpn_connections":[{"created_at":"2025-01-01T00:00:00\u002e001Z"}],
             "page_info":{"next_marker":"2025-01-01T00:00:00.001Z","current_count":1}}"#;
         let full = raw(escaped).parse().unwrap();
         assert_eq!(
-            full.connections[0]["created_at"],
-            "2025-01-01T00:00:00.001Z"
+            full.connections[0].created_at.as_deref(),
+            Some("2025-01-01T00:00:00.001Z")
         );
         assert_eq!(
             raw(escaped).markers().unwrap().created_at(),
@@ -352,23 +255,6 @@ mod tests {
             let text = String::from_utf8_lossy(body);
             assert!(raw(body).markers().is_none(), "{text}");
         }
-    }
-
-    #[test]
-    fn parses_the_seed_example() {
-        let body = include_bytes!("../../tests/fixtures/seed-example-all-connections.json");
-        let page = parse_list_page(body, None, Utc::now()).unwrap();
-        assert_eq!(page.connections.len(), 2);
-        assert_eq!(
-            page.next_marker.as_deref(),
-            Some("2022-12-09T07:24:27.674Z")
-        );
-        assert_eq!(page.current_count, Some(2));
-        assert_eq!(
-            page.request_id.as_deref(),
-            Some("1d94a4e8-fdc2-7bfd-943e-19bfa9b234ac")
-        );
-        assert_eq!(page.bytes, body.len() as u64);
     }
 
     /// The message and its causes, as `main` prints them.
@@ -400,44 +286,6 @@ mod tests {
         }
         let err = parse_endpoint("http://user:s3cret@h.example").unwrap_err();
         assert!(!err.contains("s3cret"), "{err}");
-    }
-
-    #[test]
-    fn malformed_bodies_say_what_is_wrong() {
-        let err = chain(parse_list_page(b"{\"vpn_connections\": [", None, Utc::now()).unwrap_err());
-        assert!(
-            err.starts_with("response is not the expected JSON: "),
-            "{err}"
-        );
-        assert!(err.contains("EOF"), "{err}");
-        let err = parse_list_page(b"{\"vpn_connections\": [1]}", None, Utc::now()).unwrap_err();
-        assert!(err.to_string().contains("vpn_connections[0]"), "{err}");
-        let err = parse_list_page(b"[]", None, Utc::now()).unwrap_err();
-        assert!(err.to_string().contains("not a JSON object"), "{err}");
-        let err = parse_list_page(b"\n<!DOCTYPE html><html>", None, Utc::now()).unwrap_err();
-        assert!(err.to_string().contains("HTML page"), "{err}");
-        let err = parse_list_page(&[0x1f, 0x8b, 8, 0], None, Utc::now()).unwrap_err();
-        assert!(err.to_string().contains("gzip"), "{err}");
-    }
-
-    #[test]
-    fn a_page_too_deep_names_the_connection_and_field() {
-        let deep = format!("{}0{}", "[".repeat(125), "]".repeat(125));
-        let body = format!(r#"{{"vpn_connections": [{{"id": "c-1", "future": {deep}}}]}}"#);
-        let err = chain(parse_list_page(body.as_bytes(), None, Utc::now()).unwrap_err());
-        assert!(
-            err.contains(r#"vpn_connections[0] (id "c-1") nests its field "future" deeper"#),
-            "{err}"
-        );
-        let deepest = format!("{}0{}", "[".repeat(124), "]".repeat(124));
-        let body = format!(r#"{{"vpn_connections": [{{"id": "c-1", "future": {deepest}}}]}}"#);
-        assert_eq!(
-            parse_list_page(body.as_bytes(), None, Utc::now())
-                .unwrap()
-                .connections
-                .len(),
-            1
-        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod error;
 pub mod filters;
 pub mod model;
+pub mod page;
 pub mod paging;
 pub mod prefetch;
 pub mod retry;

@@ -8,9 +8,10 @@
 //! page in, asks the same; otherwise it is dropped and the right one sent. Network waits give
 //! way to a shutdown request. Nothing here knows about runs or storage.
 
-use super::client::{ListPage, RawPage, VpnClient};
+use super::client::{RawPage, VpnClient};
 use super::error::FetchError;
 use super::filters::Filters;
+use super::page::ListPage;
 use super::paging::{PageMeta, Pager};
 use crate::shutdown::{Shutdown, Stopped};
 use anyhow::Context as _;

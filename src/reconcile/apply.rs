@@ -149,12 +149,15 @@ async fn write_chunk(
     }
     tx.touch_observed(project_id, &prepared.seen_again(ctx.concurrent))
         .await?;
+    tx.set_served_hashes(project_id, &prepared.served_anew())
+        .await?;
     let changed = &prepared.changed;
     let writes: Vec<ConnectionWrite> = changed
         .iter()
         .map(|s| ConnectionWrite {
             conn: &s.conn,
             hash: &s.item.hash,
+            served_hash: s.item.served_hash.as_deref(),
             observed_at: s.item.observed_at,
             stored_before: s.item.current.is_some(),
         })

@@ -22,6 +22,8 @@ pub(super) const NEW_CHUNK: i64 = 500;
 pub(super) struct Classified {
     pub id: String,
     pub hash: String,
+    /// The hash of the bytes it was served as, when kept.
+    pub served_hash: Option<String>,
     pub observed_at: DateTime<Utc>,
     /// The served body: only when its content is new to the inventory.
     pub body: Option<String>,
@@ -88,6 +90,7 @@ pub(super) async fn classify(
         classified.push(Classified {
             id: row.id.clone(),
             hash: row.hash.clone(),
+            served_hash: row.served_hash.clone(),
             observed_at,
             body: None,
             current: current.remove(&row.id),
@@ -167,6 +170,21 @@ impl Prepared {
             .chain(self.changed.iter().map(|s| &s.item))
             .filter(|k| !k.member)
             .map(|k| k.id.as_str())
+            .collect()
+    }
+
+    /// The unchanged connections now served as other bytes than the inventory knows them by
+    /// (keys reordered, other whitespace, or not known yet), with the hash of those bytes: the
+    /// next sweep then knows them without parsing them.
+    pub fn served_anew(&self) -> Vec<(&str, &str)> {
+        self.same
+            .iter()
+            .filter(|item| !item.is_older_than_stored())
+            .filter_map(|item| {
+                let served = item.served_hash.as_deref()?;
+                let current = item.current.as_ref()?;
+                (current.served_hash.as_deref() != Some(served)).then_some((&*item.id, served))
+            })
             .collect()
     }
 
@@ -280,10 +298,12 @@ mod tests {
         Classified {
             id: id.to_owned(),
             hash: hash.to_owned(),
+            served_hash: None,
             observed_at: at(10),
             body: None,
             current: held.map(|(hash, second)| Held {
                 hash: hash.to_owned(),
+                served_hash: None,
                 observed_at: at(second),
             }),
             current_body: None,

@@ -87,11 +87,12 @@ pub struct ApplyStart {
     pub baseline: bool,
 }
 
-/// One staged connection: its id, content hash and page.
+/// One staged connection: its id, content hash, the hash of its bytes as served, and page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StagedRow {
     pub id: String,
     pub hash: String,
+    pub served_hash: Option<String>,
     pub page_no: i64,
 }
 
@@ -99,6 +100,8 @@ pub struct StagedRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Held {
     pub hash: String,
+    /// The hash of the bytes it was last served as, when known.
+    pub served_hash: Option<String>,
     pub observed_at: DateTime<Utc>,
 }
 
@@ -261,7 +264,8 @@ impl SweepTx {
         limit: i64,
     ) -> Result<(Vec<StagedRow>, Option<String>)> {
         let sql = Sql::new(
-            "SELECT connection_id, content_hash, page_no, connection_key FROM staged_connections
+            "SELECT connection_id, content_hash, page_no, connection_key, served_hash
+             FROM staged_connections
              WHERE run_id = $1 AND connection_key > $2 ORDER BY connection_key LIMIT $3",
         )
         .arg(run_id)
@@ -274,6 +278,7 @@ impl SweepTx {
                 Ok(StagedRow {
                     id: row.at(0)?,
                     hash: row.at(1)?,
+                    served_hash: row.at(4)?,
                     page_no: row.at(2)?,
                 })
             })
@@ -287,7 +292,7 @@ impl SweepTx {
         let current = || {
             let mut sql = of_project(
                 project_id,
-                "SELECT id, content_hash, observed_at FROM connections",
+                "SELECT id, content_hash, observed_at, served_hash FROM connections",
             );
             sql.push(" AND id_key");
             sql
@@ -298,6 +303,7 @@ impl SweepTx {
             .map(|row| {
                 let held = Held {
                     hash: row.at(1)?,
+                    served_hash: row.at(3)?,
                     observed_at: row.at(2)?,
                 };
                 Ok((row.at(0)?, held))

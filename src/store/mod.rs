@@ -44,7 +44,7 @@ pub use prune::Pruned;
 pub use query::{QueryTable, RowSink};
 pub use records::{Category, ChangeKind, ChangeRecord};
 pub use runs::{Resumable, RunCounts, RunStatus, SweepOrigin};
-pub use staging::{PageToStage, StageOutcome, StagedConnection, StagedPage};
+pub use staging::{PageToStage, StageOutcome, StagedConnection, StagedPage, StoredHashes};
 pub use status::{RunBrief, RunFilter, RunRow, ScopeStatus, Status};
 pub use syncs::RunElsewhere;
 pub use traces::{Author, Authorship, TraceFetch, TraceOutcome};

@@ -4,9 +4,9 @@
 //! touches the inventory. What a resumed sweep needs to continue is read back from here.
 
 use super::Store;
-use super::dialect::{Cell, MAX_PARAMS, Sql, Tx, id_keys};
+use super::dialect::{Cell, MAX_PARAMS, Sql, id_keys};
 use super::error::{Result, connections_error, inconsistent};
-use super::lookup::{count, pairs, select_in};
+use super::lookup::{count, select_in};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -15,10 +15,21 @@ use std::collections::HashMap;
 pub struct StagedConnection {
     pub id: String,
     pub content_hash: String,
+    /// The hash of the bytes it was served as (`api::page`), when they were kept.
+    pub served_hash: Option<String>,
     /// Its `created_at` as served: where a resumed sweep's markers come from.
     pub created_at: Option<String>,
-    /// The object as served, JSON text.
-    pub body: String,
+    /// The object as served, JSON text; `None` when the project's inventory held this content
+    /// as the page was prepared (the apply then finds it there, or among its versions).
+    pub body: Option<String>,
+}
+
+/// What the inventory holds of a connection: its content hash, and the hash of the bytes it
+/// was last served as (`None`: not known, as for what was stored before schema version 25).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredHashes {
+    pub content: String,
+    pub served: Option<String>,
 }
 
 /// One page of a run, as received.
@@ -53,16 +64,9 @@ pub struct StagedPage {
 
 impl Store {
     /// Stores one page durably in one transaction. Ids already staged in this run are counted
-    /// as duplicates and not stored again. A connection whose content hash equals the one the
-    /// project's inventory holds is staged without its body: an unchanged re-sync then writes
-    /// ids and hashes only, and the apply, which needs a body only for content the inventory
-    /// lacks, finds it in `connection_versions` by hash should the inventory move meanwhile.
-    pub async fn stage_page(
-        &self,
-        run_id: i64,
-        project_id: &str,
-        page: &PageToStage<'_>,
-    ) -> Result<StageOutcome> {
+    /// as duplicates and not stored again. A connection staged without its body (content the
+    /// inventory holds) costs its id and hashes only: an unchanged re-sync writes no body.
+    pub async fn stage_page(&self, run_id: i64, page: &PageToStage<'_>) -> Result<StageOutcome> {
         let mut tx = self.db.begin_write().await?;
         let items = count(page.connections.len());
         let sql = Sql::new(
@@ -78,25 +82,23 @@ impl Store {
         .arg(page.request_id)
         .arg(page.fetched_at);
         tx.execute(sql).await?;
-        let ids: Vec<&str> = page.connections.iter().map(|c| c.id.as_str()).collect();
-        let held = held_hashes(&mut tx, project_id, &ids).await?;
         // Multi-row inserts; an id already staged (or repeated on this page) is skipped and
         // counted as a duplicate.
         let mut inserted = 0;
-        for chunk in page.connections.chunks(MAX_PARAMS / 6) {
+        for chunk in page.connections.chunks(MAX_PARAMS / 7) {
             let mut sql = Sql::new(
                 "INSERT INTO staged_connections (run_id, connection_id, page_no, content_hash,
-                     created_at, body) ",
+                     served_hash, created_at, body) ",
             );
             sql.push_values(chunk.iter().map(|conn| {
-                let held = held.get(&conn.id) == Some(&conn.content_hash);
                 vec![
                     Cell::from(run_id),
                     Cell::from(&conn.id),
                     Cell::from(page.page_no),
                     Cell::from(&conn.content_hash),
+                    Cell::from(conn.served_hash.as_deref()),
                     Cell::from(conn.created_at.as_deref()),
-                    Cell::from((!held).then_some(conn.body.as_str())),
+                    Cell::from(conn.body.as_deref()),
                 ]
             }));
             sql.push(" ON CONFLICT (run_id, connection_key) DO NOTHING");
@@ -176,17 +178,32 @@ impl Store {
         Ok(out)
     }
 
-    /// The stored content hashes of these connections of `project_id` (those it holds): what a
-    /// dry run compares a sweep with.
+    /// What the inventory of `project_id` holds of these connections (those it holds), by id:
+    /// what a sweep compares each page with.
     pub async fn stored_hashes(
         &self,
         project_id: &str,
         ids: &[&str],
-    ) -> Result<HashMap<String, String>> {
+    ) -> Result<HashMap<String, StoredHashes>> {
+        let held = || {
+            let mut sql = Sql::new(
+                "SELECT id, content_hash, served_hash FROM connections WHERE project_id = ",
+            );
+            sql.bind(project_id).push(" AND id_key");
+            sql
+        };
         let mut tx = self.db.begin().await?;
-        let hashes = held_hashes(&mut tx, project_id, ids).await?;
+        let rows = select_in(&mut tx, held, &id_keys(ids)).await?;
         tx.commit().await?;
-        Ok(hashes)
+        rows.iter()
+            .map(|row| {
+                let hashes = StoredHashes {
+                    content: row.at(1)?,
+                    served: row.at(2)?,
+                };
+                Ok((row.at(0)?, hashes))
+            })
+            .collect()
     }
 
     /// How many connections the inventory of `project_id` holds.
@@ -195,20 +212,6 @@ impl Store {
             Sql::new("SELECT COUNT(*) FROM connections WHERE project_id = $1").arg(project_id);
         Ok(self.db.fetch_one(sql).await?.at(0)?)
     }
-}
-
-/// The content hashes the inventory of `project_id` holds for these connections, by id.
-async fn held_hashes(
-    tx: &mut Tx,
-    project_id: &str,
-    ids: &[&str],
-) -> Result<HashMap<String, String>> {
-    let held = || {
-        let mut sql = Sql::new("SELECT id, content_hash FROM connections WHERE project_id = ");
-        sql.bind(project_id).push(" AND id_key");
-        sql
-    };
-    pairs(&select_in(tx, held, &id_keys(ids)).await?)
 }
 
 /// The tables a run stages its pages in until it applies or fails.

@@ -135,6 +135,7 @@ pub const CONNECTIONS: Table<VpnConnection> = Table {
         "region",
         "project_id",
         "content_hash",
+        "served_hash",
         "observed_at",
         "first_seen_run_id",
         "last_changed_run_id",

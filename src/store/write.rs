@@ -27,6 +27,8 @@ use std::collections::HashMap;
 pub struct ConnectionWrite<'a> {
     pub conn: &'a VpnConnection,
     pub hash: &'a str,
+    /// The hash of the bytes it was served as, when kept.
+    pub served_hash: Option<&'a str>,
     pub observed_at: DateTime<Utc>,
     pub stored_before: bool,
 }
@@ -85,6 +87,31 @@ impl ApplyTx {
                     .push_in_list(chunk.iter().map(|id| IdKey(id)));
                 self.sweep.tx.execute(sql).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Records the hash of the bytes these connections of the project were served as, by id:
+    /// their content is unchanged, their bytes are not what the inventory knew.
+    pub async fn set_served_hashes(
+        &mut self,
+        project_id: &str,
+        served: &[(&str, &str)],
+    ) -> Result<()> {
+        // One statement per chunk: `CASE` picks each row's hash by its key.
+        for chunk in served.chunks(MAX_PARAMS / 4) {
+            let mut sql = Sql::new("UPDATE connections SET served_hash = CASE id_key");
+            for (id, hash) in chunk {
+                sql.push(" WHEN ")
+                    .bind(IdKey(id))
+                    .push(" THEN ")
+                    .bind(*hash);
+            }
+            sql.push(" END WHERE project_id = ")
+                .bind(project_id)
+                .push(" AND id_key")
+                .push_in_list(chunk.iter().map(|(id, _)| IdKey(id)));
+            self.sweep.tx.execute(sql).await?;
         }
         Ok(())
     }
@@ -256,6 +283,7 @@ async fn upsert_connections(
                 Cell::from(&scope.region),
                 Cell::from(&scope.project_id),
                 Cell::from(w.hash),
+                Cell::from(w.served_hash),
                 Cell::from(w.observed_at),
                 Cell::from(run_id),
                 Cell::from(run_id),

@@ -1,5 +1,6 @@
 //! `sync --dry-run`: a sweep as a run would make it, held in memory and compared with the
-//! inventory by content hash; nothing is written and no lock is taken.
+//! inventory as a run's sweep compares it (the bytes served, then the content hash of those
+//! that differ); nothing is written and no lock is taken.
 
 use super::report::RunError;
 use super::seen_ids::SeenIds;
@@ -8,7 +9,7 @@ use super::sweep_state::SweepState;
 use crate::api::client::VpnClient;
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
-use crate::store::{StageOutcome, Store};
+use crate::store::{StageOutcome, Store, StoredHashes};
 use anyhow::Context as _;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -37,7 +38,7 @@ pub struct DryRunReport {
 }
 
 /// Sweeps `scope` as a run would, with the same client and paging, and compares each page
-/// with the inventory by content hash as it comes (`None`: no inventory yet, so everything is
+/// with the inventory as it comes (`None`: no inventory yet, so everything is
 /// new); writes nothing and takes no lock. Memory stays flat: a page at a time, and a
 /// fingerprint of each id seen.
 pub async fn dry_run(
@@ -101,38 +102,30 @@ struct MemorySink {
 }
 
 impl PageSink for MemorySink {
+    async fn stored(&self, ids: Vec<String>) -> anyhow::Result<HashMap<String, StoredHashes>> {
+        let Some((store, project_id)) = &self.inventory else {
+            return Ok(HashMap::new());
+        };
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        Ok(store.stored_hashes(project_id, &ids).await?)
+    }
+
     fn stage(&self, page: PreparedPage) -> JoinHandle<anyhow::Result<StageOutcome>> {
-        let (tally, inventory) = (Arc::clone(&self.tally), self.inventory.clone());
-        tokio::spawn(async move {
-            // Pages come one at a time, in order: the lock is only to share the tally.
-            let (fresh, duplicates) = {
-                let mut tally = tally.lock().expect("tally lock");
-                let mut fresh: Vec<(String, String)> = Vec::new();
-                let mut duplicates = 0;
-                for conn in page.connections {
-                    match tally.seen.insert(&conn.id) {
-                        true => fresh.push((conn.id, conn.content_hash)),
-                        false => duplicates += 1,
-                    }
-                }
-                (fresh, duplicates)
-            };
-            let stored = match &inventory {
-                Some((store, project_id)) => {
-                    let ids: Vec<&str> = fresh.iter().map(|(id, _)| id.as_str()).collect();
-                    store.stored_hashes(project_id, &ids).await?
-                }
-                None => HashMap::new(),
-            };
-            let mut tally = tally.lock().expect("tally lock");
-            for (id, hash) in &fresh {
-                match stored.get(id) {
-                    None => tally.would_add += 1,
-                    Some(stored) if stored == hash => tally.unchanged += 1,
-                    Some(_) => tally.would_change += 1,
-                }
+        // Pages come one at a time, in order: the lock is only to share the tally.
+        let mut tally = self.tally.lock().expect("tally lock");
+        let mut duplicates = 0;
+        for conn in &page.connections {
+            if !tally.seen.insert(&conn.id) {
+                duplicates += 1;
+                continue;
             }
-            Ok(StageOutcome { duplicates })
-        })
+            // Staged without its body: the inventory holds this content.
+            match (page.stored.contains_key(&conn.id), &conn.body) {
+                (false, _) => tally.would_add += 1,
+                (true, None) => tally.unchanged += 1,
+                (true, Some(_)) => tally.would_change += 1,
+            }
+        }
+        tokio::spawn(std::future::ready(Ok(StageOutcome { duplicates })))
     }
 }

@@ -17,8 +17,11 @@ use crate::confirm::{Confirmed, confirm_gone};
 use crate::reconcile::{self, Removable, RemovalGuard, Removals};
 use crate::scope::Scope;
 use crate::shutdown::{Interrupted, Shutdown};
-use crate::store::{Resumable, RunStatus, ScopeLock, StageOutcome, Store, TraceFetch};
+use crate::store::{
+    Resumable, RunStatus, ScopeLock, StageOutcome, Store, StoredHashes, TraceFetch,
+};
 use anyhow::Context as _;
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
@@ -584,15 +587,15 @@ struct StagingSink {
 }
 
 impl PageSink for StagingSink {
+    async fn stored(&self, ids: Vec<String>) -> anyhow::Result<HashMap<String, StoredHashes>> {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        Ok(self.store.stored_hashes(&self.project_id, &ids).await?)
+    }
+
     fn stage(&self, page: PreparedPage) -> JoinHandle<anyhow::Result<StageOutcome>> {
-        let (store, run_id, project_id) =
-            (self.store.clone(), self.run_id, self.project_id.clone());
+        let (store, run_id) = (self.store.clone(), self.run_id);
         // In the run's span: whatever the staging logs (a slow statement, say) names the run.
-        let staging = async move {
-            Ok(store
-                .stage_page(run_id, &project_id, &page.to_stage())
-                .await?)
-        };
+        let staging = async move { Ok(store.stage_page(run_id, &page.to_stage()).await?) };
         tokio::spawn(staging.in_current_span())
     }
 }

@@ -5,25 +5,35 @@
 //! state's to decide (`sweep_state.rs`); fetching, and sending the next request early, is
 //! `api::prefetch`'s. The next page is fetched while the current one is prepared and staged,
 //! so a run costs little more than the download itself, and memory holds at most two pages
-//! (and the ids seen).
+//! (and the ids seen). Preparing a page asks the sink what the inventory holds of its
+//! connections, and parses only those served as other bytes ([`prepare`]).
 
 use super::report::RunError;
 use super::sweep_state::{Ledger, SweepState, Swept, Turn, count};
-use crate::api::client::{ListPage, VpnClient};
+use crate::api::client::VpnClient;
 use crate::api::filters::Filters;
 use crate::api::model::VpnConnection;
+use crate::api::page::ListPage;
 use crate::api::paging::PageMeta;
 use crate::api::prefetch::{Arrived, Fetcher, SWEEP_LOG_TARGET, describe_page};
 use crate::shutdown::{Interrupted, Shutdown};
-use crate::store::{PageToStage, StageOutcome, StagedConnection};
+use crate::store::{PageToStage, StageOutcome, StagedConnection, StoredHashes};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
 /// Where a sweep's pages go: the run's staging, or (a dry run) memory.
 pub(crate) trait PageSink {
+    /// What the inventory holds of these connections (by id): which of a page's connections
+    /// it has seen as served, and which content it holds.
+    fn stored(
+        &self,
+        ids: Vec<String>,
+    ) -> impl Future<Output = anyhow::Result<HashMap<String, StoredHashes>>> + Send;
+
     /// Starts storing `page` on a task of its own, so that the sweep fetches and prepares
     /// the next page meanwhile; the handle gives the outcome.
     fn stage(&self, page: PreparedPage) -> JoinHandle<anyhow::Result<StageOutcome>>;
@@ -38,6 +48,8 @@ pub(crate) struct PreparedPage {
     request_id: Option<String>,
     fetched_at: DateTime<Utc>,
     pub(super) connections: Vec<StagedConnection>,
+    /// What the inventory held of them when the page was prepared.
+    pub(super) stored: HashMap<String, StoredHashes>,
 }
 
 impl PreparedPage {
@@ -129,7 +141,7 @@ pub(super) async fn sweep<S: PageSink>(
             let created_at: Vec<Option<&str>> = page
                 .connections
                 .iter()
-                .map(|c| c.get("created_at").and_then(Value::as_str))
+                .map(|c| c.created_at.as_deref())
                 .collect();
             let meta = PageMeta {
                 current_count: page.current_count,
@@ -218,12 +230,20 @@ async fn stage_page<S: PageSink>(
         turn,
     } = received;
     let where_ = || describe_page(page_no, marker.as_deref());
-    let mut staged = prepare(page, created_at).with_context(where_)?;
-    let overlap = drop_overlap(&mut staged, created_at, &turn, ledger);
-    let ids = staged.iter().map(|c| c.id.as_str());
-    if let Err(stop) = ledger.admit(&turn, ids, page.total_count) {
+    let ids = served_ids(page).with_context(where_)?;
+    // The connections its request asked for again are dropped: they were staged before.
+    let mut times = created_at.iter();
+    let kept: Vec<usize> = (0..ids.len())
+        .filter(|&i| !ledger.asked_again(&turn, ids[i], times.next().copied().flatten()))
+        .collect();
+    let overlap = ids.len() - kept.len();
+    if let Err(stop) = ledger.admit(&turn, kept.iter().map(|&i| ids[i]), page.total_count) {
         anyhow::bail!(stop.at(&where_()));
     }
+    let stored = sink
+        .stored(kept.iter().map(|&i| ids[i].to_owned()).collect())
+        .await?;
+    let staged = prepare(page, &kept, &stored).with_context(where_)?;
     tracing::info!(
         target: SWEEP_LOG_TARGET,
         page = page_no,
@@ -240,6 +260,7 @@ async fn stage_page<S: PageSink>(
         request_id: page.request_id.clone(),
         fetched_at: page.received_at,
         connections: staged,
+        stored,
     };
     let items = count(prepared.connections.len());
     // The page before must be stored before this one is begun.
@@ -254,40 +275,58 @@ async fn stage_page<S: PageSink>(
     Ok(items)
 }
 
-/// Drops from `staged` (in page order, like `created_at`) the connections its request asked
-/// for again ([`Ledger::asked_again`]). Returns how many.
-fn drop_overlap(
-    staged: &mut Vec<StagedConnection>,
-    created_at: &[Option<&str>],
-    turn: &Turn,
-    ledger: &Ledger,
-) -> usize {
-    let before = staged.len();
-    let mut times = created_at.iter();
-    staged.retain(|c| !ledger.asked_again(turn, &c.id, times.next().copied().flatten()));
-    before - staged.len()
+/// Each connection's id, in page order; an error names a connection that has none.
+fn served_ids(page: &ListPage) -> anyhow::Result<Vec<&str>> {
+    let ids = page.connections.iter().enumerate();
+    ids.map(|(index, conn)| match conn.id.as_deref() {
+        Some(id) if !id.is_empty() => Ok(id),
+        _ => anyhow::bail!("vpn_connections[{index}] has no string id; cannot store it"),
+    })
+    .collect()
 }
 
-/// Checks each connection of a page and computes what staging stores; `created_at` is each
-/// connection's, in page order.
-fn prepare(page: &ListPage, created_at: &[Option<&str>]) -> anyhow::Result<Vec<StagedConnection>> {
-    page.connections
-        .iter()
-        .zip(created_at)
-        .enumerate()
-        .map(|(index, (value, created_at))| {
-            let Some(map) = value.as_object() else {
+/// What staging stores of the connections of `page` at positions `kept`, given what the
+/// inventory holds of them (`stored`). A connection served as the inventory saw it last (the
+/// same bytes) is the content it holds, and is not parsed; any other is parsed, and its
+/// content hashed (so that reordered keys or other whitespace are no change). A connection
+/// whose content the inventory holds is staged without its body: the apply needs a body only
+/// for content the inventory lacks, and finds it in `connection_versions` by hash should the
+/// inventory move meanwhile.
+fn prepare(
+    page: &ListPage,
+    kept: &[usize],
+    stored: &HashMap<String, StoredHashes>,
+) -> anyhow::Result<Vec<StagedConnection>> {
+    kept.iter()
+        .map(|&index| {
+            let conn = &page.connections[index];
+            let id = conn.id.clone().expect("ids were checked");
+            let served_hash = page.served_hash(conn);
+            let held = stored.get(&id);
+            if let Some(held) = held.filter(|h| served_hash.is_some() && h.served == served_hash) {
+                return Ok(StagedConnection {
+                    content_hash: held.content.clone(),
+                    served_hash,
+                    created_at: conn.created_at.clone(),
+                    body: None,
+                    id,
+                });
+            }
+            let parsed = page.parse(conn)?;
+            let Some(map) = parsed.value.as_object() else {
                 anyhow::bail!("vpn_connections[{index}] is not an object");
             };
-            let conn = VpnConnection::from_map(map.clone());
-            let Some(id) = conn.id.clone().filter(|id| !id.is_empty()) else {
-                anyhow::bail!("vpn_connections[{index}] has no string id; cannot store it");
+            let content_hash = VpnConnection::from_map(map.clone()).content_hash();
+            let body = match held {
+                Some(held) if held.content == content_hash => None,
+                _ => Some(parsed.text.into_owned()),
             };
             Ok(StagedConnection {
                 id,
-                content_hash: conn.content_hash(),
-                created_at: created_at.map(str::to_owned),
-                body: crate::json::to_string(value),
+                content_hash,
+                served_hash,
+                created_at: conn.created_at.clone(),
+                body,
             })
         })
         .collect()

@@ -35,6 +35,7 @@ mod round_trip;
 mod schema;
 mod schema_22;
 mod schema_dump;
+mod served_hashes;
 mod shared_work;
 mod sync;
 mod ties;

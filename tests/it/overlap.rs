@@ -61,16 +61,6 @@ async fn records_of(env: &TestEnv, report: &Value) -> Value {
         .json()
 }
 
-/// The change kinds `history` shows for a connection, oldest first.
-async fn history(env: &TestEnv, id: &str) -> Vec<String> {
-    let history = env.run(&["history", id, "--format", "json"]).await.json();
-    let kinds = history.as_array().unwrap().iter();
-    let kinds = kinds.map(|r| r["change"].as_str().unwrap().to_owned());
-    let mut kinds: Vec<String> = kinds.collect();
-    kinds.dedup(); // one record per field of a modification
-    kinds
-}
-
 /// The reproduction: a full sync, operators' changes, a sync of one gateway, a full sync.
 async fn a_change_is_recorded_by_the_first_run_that_sees_it(backend: Backend) {
     let env = TestEnv::generated(backend, 300, 44).await;
@@ -110,7 +100,7 @@ async fn a_change_is_recorded_by_the_first_run_that_sees_it(backend: Backend) {
         seen_changes(rest.iter().copied())
     );
     let id = &modified.connection_id;
-    assert_eq!(history(&env, id).await, ["added", "modified"]);
+    assert_eq!(env.history_kinds(id).await, ["added", "modified"]);
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&after));
 }
 
@@ -128,7 +118,7 @@ async fn an_endpoint_alias_feeds_the_same_inventory(backend: Backend) {
     );
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
     let id = served[0]["id"].as_str().unwrap();
-    assert_eq!(history(&env, id).await, ["added", "modified"]);
+    assert_eq!(env.history_kinds(id).await, ["added", "modified"]);
     let runs = env.run(&["runs", "--format", "json"]).await.json();
     assert_eq!(runs[0]["scope"]["endpoint"], alias.as_str());
 }
@@ -164,7 +154,7 @@ async fn an_older_sweep_never_overwrites_a_newer_one(backend: Backend) {
     let exported = env.export().await;
     let stored = exported.iter().find(|c| c["id"] == id.as_str()).unwrap();
     assert_eq!(stored["name"], "renamed-meanwhile");
-    assert_eq!(history(&env, &id).await, ["added", "modified"]);
+    assert_eq!(env.history_kinds(&id).await, ["added", "modified"]);
     assert_same_connections(&sorted_by_id(exported), &expected_export(&served));
 }
 
@@ -206,7 +196,7 @@ async fn removals_stay_within_what_a_scope_selects(backend: Backend) {
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&next));
     for gone in [mine[0], mine[1], other] {
         let id = gone["id"].as_str().unwrap();
-        assert_eq!(history(&env, id).await, ["added", "removed"]);
+        assert_eq!(env.history_kinds(id).await, ["added", "removed"]);
     }
 }
 
@@ -246,7 +236,7 @@ async fn a_connection_moved_out_of_a_scope_is_not_removed_by_it(backend: Backend
     let changed = ["added", "removed", "modified"].map(|k| full[k].as_u64().unwrap());
     assert_eq!(changed, [elsewhere as u64, 0, 0]);
     let id = served[0]["id"].as_str().unwrap();
-    assert_eq!(history(&env, id).await, ["added", "modified"]);
+    assert_eq!(env.history_kinds(id).await, ["added", "modified"]);
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&served));
 }
 
@@ -309,8 +299,8 @@ async fn a_filtered_run_removes_only_what_the_api_no_longer_serves(backend: Back
     let full = env.sync(&[]).await;
     let counts = ["removed", "modified", "added"].map(|k| full[k].as_u64().unwrap());
     assert_eq!(counts, [0, 1, 0], "{full}");
-    assert_eq!(history(&env, moved).await, ["added", "modified"]);
-    assert_eq!(history(&env, deleted).await, ["added", "removed"]);
+    assert_eq!(env.history_kinds(moved).await, ["added", "modified"]);
+    assert_eq!(env.history_kinds(deleted).await, ["added", "removed"]);
     assert_same_connections(&sorted_by_id(env.export().await), &expected_export(&next));
 
     // Asked by id, the API answers with an error: the sweep stored, no removal made.
@@ -354,17 +344,22 @@ async fn a_filtered_run_removes_only_what_the_api_no_longer_serves(backend: Back
     env.sim.state.set_faults(Faults::default());
     let confirmed = env.sync(&["--vgw-id", gateway]).await;
     assert_eq!(confirmed["removed"], 1, "{confirmed}");
-    assert_eq!(history(&env, &mine[2]).await, ["added", "removed"]);
+    assert_eq!(env.history_kinds(&mine[2]).await, ["added", "removed"]);
 }
 
-/// A page of one connection, staged as a sweep stages it.
+/// A page of one connection, staged as a sweep stages it: without its body when the
+/// inventory holds its content.
 async fn stage_one(store: &Store, run_id: i64, project: &str, served: &Value) -> StageOutcome {
     let conn = VpnConnection::from_map(served.as_object().unwrap().clone());
+    let (id, content_hash) = (conn.id.clone().unwrap(), conn.content_hash());
+    let stored = store.stored_hashes(project, &[&id]).await.unwrap();
+    let held = stored.get(&id).is_some_and(|s| s.content == content_hash);
     let staged = [StagedConnection {
-        id: conn.id.clone().unwrap(),
-        content_hash: conn.content_hash(),
+        id,
+        content_hash,
+        served_hash: None,
         created_at: served["created_at"].as_str().map(str::to_owned),
-        body: vpn_inventory::json::to_string(served),
+        body: (!held).then(|| vpn_inventory::json::to_string(served)),
     }];
     let page = PageToStage {
         page_no: 1,
@@ -374,7 +369,7 @@ async fn stage_one(store: &Store, run_id: i64, project: &str, served: &Value) ->
         fetched_at: chrono::Utc::now(),
         connections: &staged,
     };
-    store.stage_page(run_id, project, &page).await.unwrap()
+    store.stage_page(run_id, &page).await.unwrap()
 }
 
 /// An unchanged connection is staged without its body. When an older sweep then changes it in

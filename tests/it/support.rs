@@ -301,6 +301,17 @@ impl TestEnv {
         cmd.output().await.expect("binary runs").into()
     }
 
+    /// The change kinds `history` shows for connection `id`, oldest first, a modification's
+    /// records (one per field) once.
+    pub async fn history_kinds(&self, id: &str) -> Vec<String> {
+        let history = self.run(&["history", id, "--format", "json"]).await.json();
+        let kinds = history.as_array().unwrap().iter();
+        let kinds = kinds.map(|r| r["change"].as_str().unwrap().to_owned());
+        let mut kinds: Vec<String> = kinds.collect();
+        kinds.dedup();
+        kinds
+    }
+
     /// `sync --output json` that must succeed; returns its report.
     pub async fn sync(&self, extra: &[&str]) -> Value {
         let mut args = vec!["sync", "--output", "json"];

@@ -103,6 +103,7 @@ async fn write(
         .map(|conn| ConnectionWrite {
             conn,
             hash: "",
+            served_hash: None,
             observed_at,
             stored_before: false,
         })
