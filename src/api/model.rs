@@ -71,11 +71,29 @@ macro_rules! api_object {
             /// The API's names of the typed fields, in the API's order.
             pub const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
 
-            /// Takes the known fields out of `map`; whatever is left becomes `extra`.
-            pub fn from_map(mut map: Map<String, Value>) -> Self {
-                $(let $field = take_field::<$ty>(&mut map, stringify!($field));)*
-                map.retain(|_, v| !v.is_null());
-                Self { $($field,)* extra: map }
+            /// Takes the known fields out of `map`; whatever is left becomes `extra`, in the
+            /// order sent. A `null` is dropped; a known field whose value does not fit its
+            /// type is kept in `extra`. (One pass: removing each field from an ordered map
+            /// shifted every member after it.)
+            pub fn from_map(map: Map<String, Value>) -> Self {
+                let mut out = Self::default();
+                for (key, value) in map {
+                    if value.is_null() {
+                        continue;
+                    }
+                    match key.as_str() {
+                        $(stringify!($field) => match <$ty as FieldValue>::from_json(&value) {
+                            Some(typed) => out.$field = Some(typed),
+                            None => {
+                                out.extra.insert(key, value);
+                            }
+                        },)*
+                        _ => {
+                            out.extra.insert(key, value);
+                        }
+                    }
+                }
+                out
             }
 
             pub fn to_map(&self) -> Map<String, Value> {
@@ -99,18 +117,6 @@ macro_rules! api_object {
             }
         }
     };
-}
-
-/// Removes `key` from `map` when its value fits `T` (or is null); leaves it otherwise.
-fn take_field<T: FieldValue>(map: &mut Map<String, Value>, key: &str) -> Option<T> {
-    let value = map.get(key)?;
-    if value.is_null() {
-        map.shift_remove(key);
-        return None;
-    }
-    let parsed = T::from_json(value)?;
-    map.shift_remove(key);
-    Some(parsed)
 }
 
 api_object! {
@@ -234,6 +240,22 @@ fn canonical_text(mut value: Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn extra_keeps_the_order_sent() {
+        let served = json!({
+            "zeta": 1, "id": "c1", "name": 7, "alpha": null, "status": null, "mid": [2],
+            "enable_nqa": "yes", "beta": "b"
+        });
+        let conn = VpnConnection::from_json(&served).unwrap();
+        let keys: Vec<&str> = conn.extra.keys().map(String::as_str).collect();
+        // Unknown fields, and known ones whose value does not fit, as sent; nulls dropped.
+        assert_eq!(keys, ["zeta", "name", "mid", "enable_nqa", "beta"]);
+        assert_eq!(
+            (conn.id.as_deref(), conn.name, conn.status),
+            (Some("c1"), None, None)
+        );
+    }
 
     #[test]
     fn known_fields_are_typed_and_unknown_ones_kept() {

@@ -218,7 +218,10 @@ pub(super) fn prepare_chunk(
             .body
             .as_deref()
             .and_then(|body| crate::json::parse(body).ok())
-            .and_then(|served| VpnConnection::from_json(&served))
+            .and_then(|served| match served {
+                Value::Object(map) => Some(VpnConnection::from_map(map)),
+                _ => None,
+            })
             .ok_or_else(|| inconsistent(format!("staged connection {id} is no JSON object")))?;
         let stored = conn.to_json();
         let current_body: Option<Value> = item

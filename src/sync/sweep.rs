@@ -313,10 +313,10 @@ fn prepare(
                 });
             }
             let parsed = page.parse(conn)?;
-            let Some(map) = parsed.value.as_object() else {
+            let serde_json::Value::Object(map) = parsed.value else {
                 anyhow::bail!("vpn_connections[{index}] is not an object");
             };
-            let content_hash = VpnConnection::from_map(map.clone()).content_hash();
+            let content_hash = VpnConnection::from_map(map).content_hash();
             let body = match held {
                 Some(held) if held.content == content_hash => None,
                 _ => Some(parsed.text.into_owned()),

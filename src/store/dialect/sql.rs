@@ -11,6 +11,7 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, Database, Decode, Encode, PgPool, Postgres, Sqlite, SqlitePool};
 use sqlx::{Transaction, Type};
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// A pool of connections to the inventory database.
 #[derive(Clone, Debug)]
@@ -342,9 +343,9 @@ impl Sql {
             out.push_str(&text[copied..at]);
             out.push('?');
             if !in_order {
-                out.push_str(&n.to_string());
+                write!(out, "{n}").expect("a String takes any text");
             }
-            copied = at + 1 + n.to_string().len();
+            copied = at + 1 + digits(n);
         }
         out.push_str(&text[copied..]);
         self.text = Cow::Owned(out);
@@ -355,6 +356,11 @@ impl Sql {
     fn persistent(&self) -> bool {
         self.fixed
     }
+}
+
+/// How many decimal digits `n` is written with.
+fn digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 /// Each `$n` of `text` outside quotes (`'costs $5'` is text, not a parameter): its byte offset
