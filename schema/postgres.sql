@@ -157,7 +157,7 @@ CREATE TABLE connections (
     last_changed_run_id bigint NOT NULL,
     observed_at timestamp with time zone NOT NULL,
     id_key text COLLATE "C" GENERATED ALWAYS AS (connection_id_key(id)) STORED,
-    served_hash text,
+    served_hash uuid,
     CONSTRAINT connections_first_seen_run_id_fkey FOREIGN KEY (first_seen_run_id) REFERENCES sync_runs(id),
     CONSTRAINT connections_last_changed_run_id_fkey FOREIGN KEY (last_changed_run_id) REFERENCES sync_runs(id),
     CONSTRAINT connections_pkey PRIMARY KEY (pk)
@@ -195,7 +195,7 @@ COMMENT ON COLUMN connections.first_seen_run_id IS 'The run that first added the
 COMMENT ON COLUMN connections.last_changed_run_id IS 'The run that last stored a change to it (`sync_runs.id`).';
 COMMENT ON COLUMN connections.observed_at IS 'When the stored content was last seen served (its page''s fetch time).';
 COMMENT ON COLUMN connections.id_key IS 'The key a project holds each connection once by: `0` and `id` when the id takes at most 2,000 bytes, else `1` and (PostgreSQL) the SHA-256 of the id as 64 hex digits or (SQLite) the id. A btree index holds it whatever the id''s length.';
-COMMENT ON COLUMN connections.served_hash IS 'Hash of the bytes the connection was last served as (128 bits of SHA-256, 32 hex digits): a sync parses only a connection served as other bytes. NULL when not known (stored before schema version 25, or from a page read in full). Only a shortcut: equal bytes have equal content, and content is compared by `content_hash`.';
+COMMENT ON COLUMN connections.served_hash IS 'Hash of the bytes the connection was last served as (the first 128 bits of their SHA-256: a uuid on PostgreSQL, 32 hex digits on SQLite, as the network bounds are stored): a sync parses only a connection served as other bytes. NULL when not known (stored before schema version 25, or from a page read in full). Only a shortcut: equal bytes have equal content, and content is compared by `content_hash`.';
 CREATE INDEX connections_id ON public.connections USING hash (id) WITH (fillfactor='100');
 CREATE UNIQUE INDEX connections_key ON public.connections USING btree (project_id, id_key);
 CREATE INDEX connections_vgw ON public.connections USING hash (vgw_id) WITH (fillfactor='100');
@@ -376,7 +376,7 @@ CREATE UNLOGGED TABLE staged_connections (
     body text,
     created_at text,
     connection_key text COLLATE "C" GENERATED ALWAYS AS (connection_id_key(connection_id)) STORED,
-    served_hash text,
+    served_hash uuid,
     CONSTRAINT staged_connections_run_id_fkey FOREIGN KEY (run_id) REFERENCES sync_runs(id) ON DELETE CASCADE
 );
 COMMENT ON TABLE staged_connections IS 'Connections of a run''s staged pages, as served, until the run is applied.';

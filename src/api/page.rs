@@ -61,13 +61,14 @@ pub struct Parsed<'a> {
 
 impl ListPage {
     /// The hash of the bytes `conn` was served as: equal bytes, equal hash. `None` for a page
-    /// read in full, which keeps no bytes. 128 bits of SHA-256, as 32 hex digits, like the
-    /// content hash (`VpnConnection::content_hash`).
-    pub fn served_hash(&self, conn: &ServedConnection) -> Option<String> {
+    /// read in full, which keeps no bytes. The first 128 bits of their SHA-256, as the content
+    /// hash takes (`VpnConnection::content_hash`), kept as a number (16 bytes a connection).
+    pub fn served_hash(&self, conn: &ServedConnection) -> Option<u128> {
         match &conn.served {
             Served::Bytes(range) => {
                 let digest = Sha256::digest(&self.body.as_bytes()[range.clone()]);
-                Some(hex::encode(&digest[..16]))
+                let first: [u8; 16] = digest[..16].try_into().expect("SHA-256 has 32 bytes");
+                Some(u128::from_be_bytes(first))
             }
             Served::Value(_) => None,
         }
@@ -425,7 +426,7 @@ mod tests {
         let body = br#"{"vpn_connections":[{"id":"a","x":1},{"id":"b","x":1},{"x":1,"id":"a"},
             {"id":"a","x":1}]}"#;
         let page = read(body).unwrap();
-        let hashes: Vec<String> = page
+        let hashes: Vec<u128> = page
             .connections
             .iter()
             .map(|c| page.served_hash(c).unwrap())
@@ -433,7 +434,9 @@ mod tests {
         assert_eq!(hashes[0], hashes[3]);
         assert_ne!(hashes[0], hashes[1]);
         assert_ne!(hashes[0], hashes[2], "reordered keys are other bytes");
-        assert_eq!(hashes[0].len(), 32);
+        let bytes = &br#"{"id":"a","x":1}"#[..];
+        let digest = Sha256::digest(bytes);
+        assert_eq!(format!("{:032x}", hashes[0]), hex::encode(&digest[..16]));
     }
 
     #[test]

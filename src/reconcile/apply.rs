@@ -157,7 +157,7 @@ async fn write_chunk(
         .map(|s| ConnectionWrite {
             conn: &s.conn,
             hash: &s.item.hash,
-            served_hash: s.item.served_hash.as_deref(),
+            served_hash: s.item.served_hash,
             observed_at: s.item.observed_at,
             stored_before: s.item.current.is_some(),
         })

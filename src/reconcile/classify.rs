@@ -23,7 +23,7 @@ pub(super) struct Classified {
     pub id: String,
     pub hash: String,
     /// The hash of the bytes it was served as, when kept.
-    pub served_hash: Option<String>,
+    pub served_hash: Option<u128>,
     pub observed_at: DateTime<Utc>,
     /// The served body: only when its content is new to the inventory.
     pub body: Option<String>,
@@ -90,7 +90,7 @@ pub(super) async fn classify(
         classified.push(Classified {
             id: row.id.clone(),
             hash: row.hash.clone(),
-            served_hash: row.served_hash.clone(),
+            served_hash: row.served_hash,
             observed_at,
             body: None,
             current: current.remove(&row.id),
@@ -176,14 +176,14 @@ impl Prepared {
     /// The unchanged connections now served as other bytes than the inventory knows them by
     /// (keys reordered, other whitespace, or not known yet), with the hash of those bytes: the
     /// next sweep then knows them without parsing them.
-    pub fn served_anew(&self) -> Vec<(&str, &str)> {
+    pub fn served_anew(&self) -> Vec<(&str, u128)> {
         self.same
             .iter()
             .filter(|item| !item.is_older_than_stored())
             .filter_map(|item| {
-                let served = item.served_hash.as_deref()?;
+                let served = item.served_hash?;
                 let current = item.current.as_ref()?;
-                (current.served_hash.as_deref() != Some(served)).then_some((&*item.id, served))
+                (current.served_hash != Some(served)).then_some((&*item.id, served))
             })
             .collect()
     }

@@ -92,7 +92,7 @@ pub struct ApplyStart {
 pub struct StagedRow {
     pub id: String,
     pub hash: String,
-    pub served_hash: Option<String>,
+    pub served_hash: Option<u128>,
     pub page_no: i64,
 }
 
@@ -101,7 +101,7 @@ pub struct StagedRow {
 pub struct Held {
     pub hash: String,
     /// The hash of the bytes it was last served as, when known.
-    pub served_hash: Option<String>,
+    pub served_hash: Option<u128>,
     pub observed_at: DateTime<Utc>,
 }
 
@@ -278,7 +278,7 @@ impl SweepTx {
                 Ok(StagedRow {
                     id: row.at(0)?,
                     hash: row.at(1)?,
-                    served_hash: row.at(4)?,
+                    served_hash: row.u128_at(4)?,
                     page_no: row.at(2)?,
                 })
             })
@@ -303,7 +303,7 @@ impl SweepTx {
             .map(|row| {
                 let held = Held {
                     hash: row.at(1)?,
-                    served_hash: row.at(3)?,
+                    served_hash: row.u128_at(3)?,
                     observed_at: row.at(2)?,
                 };
                 Ok((row.at(0)?, held))

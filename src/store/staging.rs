@@ -16,7 +16,7 @@ pub struct StagedConnection {
     pub id: String,
     pub content_hash: String,
     /// The hash of the bytes it was served as (`api::page`), when they were kept.
-    pub served_hash: Option<String>,
+    pub served_hash: Option<u128>,
     /// Its `created_at` as served: where a resumed sweep's markers come from.
     pub created_at: Option<String>,
     /// The object as served, JSON text; `None` when the project's inventory held this content
@@ -29,7 +29,7 @@ pub struct StagedConnection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredHashes {
     pub content: String,
-    pub served: Option<String>,
+    pub served: Option<u128>,
 }
 
 /// One page of a run, as received.
@@ -96,7 +96,7 @@ impl Store {
                     Cell::from(&conn.id),
                     Cell::from(page.page_no),
                     Cell::from(&conn.content_hash),
-                    Cell::from(conn.served_hash.as_deref()),
+                    Cell::from(conn.served_hash),
                     Cell::from(conn.created_at.as_deref()),
                     Cell::from(conn.body.as_deref()),
                 ]
@@ -199,7 +199,7 @@ impl Store {
             .map(|row| {
                 let hashes = StoredHashes {
                     content: row.at(1)?,
-                    served: row.at(2)?,
+                    served: row.u128_at(2)?,
                 };
                 Ok((row.at(0)?, hashes))
             })

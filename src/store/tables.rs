@@ -183,7 +183,7 @@ macro_rules! bound {
     ($column:literal, $side:ident, |$o:ident| $text:expr) => {
         Field {
             column: $column,
-            write: |$o| Cell::Bound($text.and_then(net::bounds).map(|b| b.$side)),
+            write: |$o| Cell::U128($text.and_then(net::bounds).map(|b| b.$side)),
             read: None,
         }
     };

@@ -28,7 +28,7 @@ pub struct ConnectionWrite<'a> {
     pub conn: &'a VpnConnection,
     pub hash: &'a str,
     /// The hash of the bytes it was served as, when kept.
-    pub served_hash: Option<&'a str>,
+    pub served_hash: Option<u128>,
     pub observed_at: DateTime<Utc>,
     pub stored_before: bool,
 }
@@ -96,7 +96,7 @@ impl ApplyTx {
     pub async fn set_served_hashes(
         &mut self,
         project_id: &str,
-        served: &[(&str, &str)],
+        served: &[(&str, u128)],
     ) -> Result<()> {
         // One statement per chunk: `CASE` picks each row's hash by its key.
         for chunk in served.chunks(MAX_PARAMS / 4) {
@@ -105,7 +105,7 @@ impl ApplyTx {
                 sql.push(" WHEN ")
                     .bind(IdKey(id))
                     .push(" THEN ")
-                    .bind(*hash);
+                    .bind(Some(*hash));
             }
             sql.push(" END WHERE project_id = ")
                 .bind(project_id)

@@ -19,11 +19,25 @@ fn served_hash(text: &str) -> String {
     hex::encode(&Sha256::digest(text.as_bytes())[..16])
 }
 
-/// Each connection's `served_hash`, in id order (`NULL` as "").
-async fn stored(db: &TestDb) -> [String; 3] {
-    let one = "SELECT COALESCE(served_hash, '') FROM connections WHERE id = 'c1'";
-    let two = "SELECT COALESCE(served_hash, '') FROM connections WHERE id = 'c2'";
-    let three = "SELECT COALESCE(served_hash, '') FROM connections WHERE id = 'c3'";
+/// Each connection's `served_hash` as 32 hex digits, in id order (`NULL` as ""): SQLite
+/// holds the digits, PostgreSQL a uuid.
+async fn stored(db: &TestDb, backend: Backend) -> [String; 3] {
+    let queries = match backend {
+        Backend::Sqlite => [
+            "SELECT COALESCE(served_hash, '') FROM connections WHERE id = 'c1'",
+            "SELECT COALESCE(served_hash, '') FROM connections WHERE id = 'c2'",
+            "SELECT COALESCE(served_hash, '') FROM connections WHERE id = 'c3'",
+        ],
+        Backend::Postgres => [
+            "SELECT COALESCE(replace(served_hash::text, '-', ''), '') FROM connections \
+             WHERE id = 'c1'",
+            "SELECT COALESCE(replace(served_hash::text, '-', ''), '') FROM connections \
+             WHERE id = 'c2'",
+            "SELECT COALESCE(replace(served_hash::text, '-', ''), '') FROM connections \
+             WHERE id = 'c3'",
+        ],
+    };
+    let [one, two, three] = queries;
     [db.text(one).await, db.text(two).await, db.text(three).await]
 }
 
@@ -37,14 +51,14 @@ async fn the_bytes_as_served_decide_what_is_parsed(backend: Backend) {
     let env = TestEnv::with_verbatim_inventory(backend, served.clone()).await;
     assert_eq!(counts(&env.sync(&[]).await), (3, 0, 0));
     let db = env.db().await;
-    assert_eq!(stored(&db).await, FIRST.map(served_hash));
+    assert_eq!(stored(&db, backend).await, FIRST.map(served_hash));
 
     // An inventory stored before the hashes were kept (schema 24) learns them on its next
     // sync, finding no change.
     db.execute_script("UPDATE connections SET served_hash = NULL")
         .await;
     assert_eq!(counts(&env.sync(&[]).await), (0, 0, 3));
-    assert_eq!(stored(&db).await, FIRST.map(served_hash));
+    assert_eq!(stored(&db, backend).await, FIRST.map(served_hash));
 
     // The same content as other bytes: no change, and the new bytes are known from now on.
     served[1] = r#"{ "vgw_id": "g", "created_at": "2024-01-01T00:00:01Z",
@@ -52,7 +66,7 @@ async fn the_bytes_as_served_decide_what_is_parsed(backend: Backend) {
         .to_owned();
     env.sim.state.set_verbatim_inventory(served.clone());
     assert_eq!(counts(&env.sync(&[]).await), (0, 0, 3));
-    let now = stored(&db).await;
+    let now = stored(&db, backend).await;
     assert_eq!(now[1], served_hash(&served[1]));
     let drift = env
         .run(&["drift", "--format", "json"])
@@ -79,7 +93,7 @@ async fn the_bytes_as_served_decide_what_is_parsed(backend: Backend) {
     assert_eq!(counts(&env.sync(&[]).await), (0, 1, 2));
     let kept = "SELECT content_hash FROM connections WHERE id = 'c1'";
     assert_eq!(db.text(kept).await, "not a parse");
-    assert_eq!(stored(&db).await[2], served_hash(&served[2]));
+    assert_eq!(stored(&db, backend).await[2], served_hash(&served[2]));
     let history = env
         .run(&["history", "c3", "--format", "json"])
         .await

@@ -24,7 +24,7 @@ fn text_with(cell: &Cell, time: fn(&chrono::DateTime<chrono::Utc>) -> String) ->
         // Only ever bound to statements: read columns come back as the cells above
         // (`store::cells`, which reads a PostgreSQL uuid as its hex digits).
         Cell::IdKey(id) => id.clone(),
-        Cell::Bound(b) => b.map(crate::net::hex).unwrap_or_default(),
+        Cell::U128(b) => b.map(crate::net::hex).unwrap_or_default(),
     }
 }
 
@@ -56,8 +56,8 @@ pub fn json_value(cell: &Cell) -> Value {
         | Cell::Bool(None)
         | Cell::Json(None)
         | Cell::Time(None)
-        | Cell::Bound(None) => Value::Null,
-        Cell::Text(Some(_)) | Cell::Time(Some(_)) | Cell::IdKey(_) | Cell::Bound(Some(_)) => {
+        | Cell::U128(None) => Value::Null,
+        Cell::Text(Some(_)) | Cell::Time(Some(_)) | Cell::IdKey(_) | Cell::U128(Some(_)) => {
             Value::from(text(cell))
         }
     }

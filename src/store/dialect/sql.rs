@@ -47,9 +47,10 @@ pub enum Cell {
     /// A connection id as the key its row is unique by ([`IdKey`]): text, computed as each
     /// backend's generated key column computes it.
     IdKey(String),
-    /// A network's bound ([`crate::net::Bounds`]): a `uuid` in PostgreSQL, 16 bytes that
-    /// compare as the address does; in SQLite 32 lowercase hex digits, which compare the same.
-    Bound(Option<u128>),
+    /// A 128-bit number (a network's bound, [`crate::net::Bounds`]; a hash): a `uuid` in
+    /// PostgreSQL, 16 bytes that compare as the number does; in SQLite 32 lowercase hex
+    /// digits ([`crate::net::hex`]), which compare the same. Read back by [`Row::u128_at`].
+    U128(Option<u128>),
 }
 
 /// A connection id bound as the key rows are unique by: `connections.id_key`,
@@ -125,6 +126,12 @@ impl From<&Option<String>> for Cell {
         Cell::Text(v.clone())
     }
 }
+impl From<Option<u128>> for Cell {
+    fn from(v: Option<u128>) -> Self {
+        Cell::U128(v)
+    }
+}
+
 impl From<i64> for Cell {
     fn from(v: i64) -> Self {
         Cell::Int(Some(v))
@@ -327,7 +334,7 @@ impl Sql {
             match cell {
                 Cell::Time(t) => *cell = Cell::Text(t.as_ref().map(crate::time::stored_text)),
                 Cell::IdKey(id) => *cell = Cell::Text(Some(sqlite_id_key(id))),
-                Cell::Bound(b) => *cell = Cell::Text(b.map(crate::net::hex)),
+                Cell::U128(b) => *cell = Cell::Text(b.map(crate::net::hex)),
                 _ => {}
             }
         }
@@ -415,7 +422,7 @@ where
             Cell::Time(v) => query.bind(v),
             // SQLite's became text in `for_sqlite`.
             Cell::IdKey(id) => query.bind(Some(postgres_id_key(&id))),
-            Cell::Bound(b) => query.bind(b.map(sqlx::types::Uuid::from_u128)),
+            Cell::U128(b) => query.bind(b.map(sqlx::types::Uuid::from_u128)),
         };
     }
     query
@@ -440,7 +447,7 @@ where
         Cell::Bool(_) => <Option<bool> as Type<DB>>::type_info(),
         Cell::Json(_) => <Option<Value> as Type<DB>>::type_info(),
         Cell::Time(_) => <Option<DateTime<Utc>> as Type<DB>>::type_info(),
-        Cell::Bound(_) => <Option<sqlx::types::Uuid> as Type<DB>>::type_info(),
+        Cell::U128(_) => <Option<sqlx::types::Uuid> as Type<DB>>::type_info(),
     };
     binds.iter().map(type_of).collect()
 }
@@ -492,6 +499,25 @@ impl Row {
         match self {
             Row::Sqlite(row) => row.try_get(index),
             Row::Postgres(row) => row.try_get(index),
+        }
+    }
+
+    /// The 128-bit number at `index`, as [`Cell::U128`] stores it.
+    pub fn u128_at(&self, index: usize) -> sqlx::Result<Option<u128>> {
+        use sqlx::Row as _;
+        match self {
+            Row::Sqlite(row) => row
+                .try_get::<Option<String>, _>(index)?
+                .map(|hex| {
+                    u128::from_str_radix(&hex, 16).map_err(|e| sqlx::Error::ColumnDecode {
+                        index: index.to_string(),
+                        source: format!("not 32 hex digits ({e})").into(),
+                    })
+                })
+                .transpose(),
+            Row::Postgres(row) => Ok(row
+                .try_get::<Option<sqlx::types::Uuid>, _>(index)?
+                .map(|uuid| uuid.as_u128())),
         }
     }
 

@@ -72,7 +72,7 @@ fn array_type(cell: &Cell) -> &'static str {
         Cell::Bool(_) => "bool",
         Cell::Json(_) => "jsonb",
         Cell::Time(_) => "timestamptz",
-        Cell::Bound(_) => "uuid",
+        Cell::U128(_) => "uuid",
     }
 }
 
@@ -100,7 +100,7 @@ fn bind_column(query: Query<Postgres>, cells: Vec<Cell>) -> Query<Postgres> {
         Some(Cell::Json(_)) => array!(Json, v => v),
         Some(Cell::Time(_)) => array!(Time, v => v),
         Some(Cell::IdKey(_)) => array!(IdKey, id => Some(postgres_id_key(&id))),
-        Some(Cell::Bound(_)) => array!(Bound, b => b.map(Uuid::from_u128)),
+        Some(Cell::U128(_)) => array!(U128, b => b.map(Uuid::from_u128)),
         None => query,
     }
 }
