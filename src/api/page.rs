@@ -183,15 +183,13 @@ struct PlainConnection<'a> {
 /// and of held forms, so that they are as a full reading holds them; the numbers it reads
 /// counts), and nests no deeper than a full reading allows outside its connections.
 fn read_plainly(body: &str) -> Option<(Vec<ServedConnection>, PageFields)> {
-    // serde reads a struct from a JSON list too: the shape is checked, not assumed.
-    let is_object = |raw: &RawValue| raw.get().starts_with('{');
-    if !body.trim_start().starts_with('{') {
+    if !is_object(body) {
         return None;
     }
     let page: PlainPage<'_> = serde_json::from_str(body).ok()?;
     let info: Option<PlainPageInfo<'_>> = match page.page_info {
         Some(raw) if raw.get() == "null" => None,
-        Some(raw) if is_object(raw) => Some(serde_json::from_str(raw.get()).ok()?),
+        Some(raw) if is_object(raw.get()) => Some(serde_json::from_str(raw.get()).ok()?),
         Some(_) => return None,
         None => None,
     };
@@ -199,25 +197,8 @@ fn read_plainly(body: &str) -> Option<(Vec<ServedConnection>, PageFields)> {
         Some(info) => (plain(info.next_marker)?, info.current_count),
         None => (None, None),
     };
-    let start = body.as_ptr() as usize;
-    let mut connections = Vec::with_capacity(page.vpn_connections.len());
-    for raw in &page.vpn_connections {
-        if !is_object(raw) {
-            return None;
-        }
-        let fields: PlainConnection<'_> = serde_json::from_str(raw.get()).ok()?;
-        let at = raw.get().as_ptr() as usize - start;
-        connections.push(ServedConnection {
-            id: plain(fields.id)?,
-            created_at: plain(fields.created_at)?,
-            served: Served::Bytes(at..at + raw.get().len()),
-        });
-    }
-    let ranges = connections.iter().map(|c| match &c.served {
-        Served::Bytes(range) => range.clone(),
-        Served::Value(_) => unreachable!("read the quick way"),
-    });
-    if crate::json::too_deep(skeleton(body, ranges).as_bytes()).is_some() {
+    let connections = locate(body, &page.vpn_connections)?;
+    if crate::json::too_deep(skeleton(body, &connections).as_bytes()).is_some() {
         return None;
     }
     let fields = PageFields {
@@ -227,6 +208,34 @@ fn read_plainly(body: &str) -> Option<(Vec<ServedConnection>, PageFields)> {
         request_id: plain(page.request_id)?,
     };
     Some((connections, fields))
+}
+
+/// Each connection of `body` (`raws`, borrowed from it) as bytes of it, with its id and time
+/// read plainly, in order; `None` when one is not plainly an object.
+fn locate(body: &str, raws: &[&RawValue]) -> Option<Vec<ServedConnection>> {
+    let start = body.as_ptr() as usize;
+    let mut connections = Vec::with_capacity(raws.len());
+    for raw in raws {
+        let text = raw.get();
+        if !is_object(text) {
+            return None;
+        }
+        let fields: PlainConnection<'_> = serde_json::from_str(text).ok()?;
+        let at = text.as_ptr() as usize - start;
+        connections.push(ServedConnection {
+            id: plain(fields.id)?,
+            created_at: plain(fields.created_at)?,
+            served: Served::Bytes(at..at + text.len()),
+        });
+    }
+    Some(connections)
+}
+
+/// Whether JSON `text` is an object: serde reads a struct from a list too, so the shape is
+/// checked, not assumed.
+fn is_object(text: &str) -> bool {
+    const OPEN: u8 = 0x7b; // an opening curly bracket
+    text.trim_start().as_bytes().first() == Some(&OPEN)
 }
 
 /// A string read the quick way, if a full reading holds it the same: `None` (give up) when it
@@ -239,11 +248,15 @@ fn plain(read: Option<&str>) -> Option<Option<String>> {
     }
 }
 
-/// The page with each connection (at `ranges`, in order) replaced by `{}`: what nests around
+/// The page with each connection (located in it, in order) replaced by `{}`: what nests around
 /// the connections, whose own depth is checked when they are parsed.
-fn skeleton(body: &str, ranges: impl Iterator<Item = Range<usize>>) -> String {
+fn skeleton(body: &str, connections: &[ServedConnection]) -> String {
     let mut out = String::new();
     let mut at = 0;
+    let ranges = connections.iter().filter_map(|c| match &c.served {
+        Served::Bytes(range) => Some(range),
+        Served::Value(_) => None,
+    });
     for range in ranges {
         out.push_str(&body[at..range.start]);
         out.push_str("{}");

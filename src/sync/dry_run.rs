@@ -13,7 +13,7 @@ use crate::store::{StageOutcome, Store, StoredHashes};
 use anyhow::Context as _;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use tokio::task::JoinHandle;
 
 /// What `sync --dry-run` found: the sweep, and what a run would change, by connection.
@@ -50,13 +50,12 @@ pub async fn dry_run(
 ) -> Result<DryRunReport, RunError> {
     let sink = MemorySink {
         inventory: store.map(|store| (store.clone(), scope.project_id.clone())),
-        tally: Arc::default(),
+        tally: Mutex::default(),
     };
     let filters = &scope.filters;
     let progress = SweepState::new(page_size);
     let swept = sweep(client, filters, page_size, progress, &sink, shutdown).await?;
-    // Every staging task has ended with the sweep: the tally is the sink's alone again.
-    let tally = std::mem::take(&mut *sink.tally.lock().expect("tally lock"));
+    let tally = sink.tally.into_inner().expect("tally lock");
     let mut report = DryRunReport {
         status: "dry-run",
         pages: swept.pages,
@@ -98,20 +97,19 @@ struct Tally {
 /// and counted; nothing kept.
 struct MemorySink {
     inventory: Option<(Store, String)>,
-    tally: Arc<Mutex<Tally>>,
+    tally: Mutex<Tally>,
 }
 
 impl PageSink for MemorySink {
-    async fn stored(&self, ids: Vec<String>) -> anyhow::Result<HashMap<String, StoredHashes>> {
+    async fn stored(&self, ids: &[&str]) -> anyhow::Result<HashMap<String, StoredHashes>> {
         let Some((store, project_id)) = &self.inventory else {
             return Ok(HashMap::new());
         };
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        Ok(store.stored_hashes(project_id, &ids).await?)
+        Ok(store.stored_hashes(project_id, ids).await?)
     }
 
     fn stage(&self, page: PreparedPage) -> JoinHandle<anyhow::Result<StageOutcome>> {
-        // Pages come one at a time, in order: the lock is only to share the tally.
+        // Counted as each page comes, in order (`stage` takes `&self`: hence the lock).
         let mut tally = self.tally.lock().expect("tally lock");
         let mut duplicates = 0;
         for conn in &page.connections {

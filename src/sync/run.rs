@@ -587,9 +587,8 @@ struct StagingSink {
 }
 
 impl PageSink for StagingSink {
-    async fn stored(&self, ids: Vec<String>) -> anyhow::Result<HashMap<String, StoredHashes>> {
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        Ok(self.store.stored_hashes(&self.project_id, &ids).await?)
+    async fn stored(&self, ids: &[&str]) -> anyhow::Result<HashMap<String, StoredHashes>> {
+        Ok(self.store.stored_hashes(&self.project_id, ids).await?)
     }
 
     fn stage(&self, page: PreparedPage) -> JoinHandle<anyhow::Result<StageOutcome>> {

@@ -31,7 +31,7 @@ pub(crate) trait PageSink {
     /// it has seen as served, and which content it holds.
     fn stored(
         &self,
-        ids: Vec<String>,
+        ids: &[&str],
     ) -> impl Future<Output = anyhow::Result<HashMap<String, StoredHashes>>> + Send;
 
     /// Starts storing `page` on a task of its own, so that the sweep fetches and prepares
@@ -240,9 +240,8 @@ async fn stage_page<S: PageSink>(
     if let Err(stop) = ledger.admit(&turn, kept.iter().map(|&i| ids[i]), page.total_count) {
         anyhow::bail!(stop.at(&where_()));
     }
-    let stored = sink
-        .stored(kept.iter().map(|&i| ids[i].to_owned()).collect())
-        .await?;
+    let kept_ids: Vec<&str> = kept.iter().map(|&i| ids[i]).collect();
+    let stored = sink.stored(&kept_ids).await?;
     let staged = prepare(page, &kept, &stored).with_context(where_)?;
     tracing::info!(
         target: SWEEP_LOG_TARGET,
