@@ -197,7 +197,19 @@ async fn read_as_reader(
         reader.uid(NOBODY).gid(NOBODY);
     }
     cmd = reader;
-    env.run_cmd(cmd).await
+    // A copied binary (when the temporary directory is on another file system than target/)
+    // is "busy" while any child forked by another test thread before our copy's file was
+    // closed has not yet exec'd: a race of the test process, not of the tool; cargo retries
+    // the same way.
+    for _ in 0..50 {
+        match cmd.output().await {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            output => return output.expect("binary runs").into(),
+        }
+    }
+    panic!("{} stayed busy for a second", binary.display());
 }
 
 /// What a command printed, for comparison: `status` names the database it read, the rest
