@@ -3,7 +3,6 @@
 //! that differ); nothing is written and no lock is taken.
 
 use super::report::RunError;
-use super::seen_ids::SeenIds;
 use super::sweep::{PageSink, PreparedPage, sweep};
 use super::sweep_state::SweepState;
 use crate::api::client::VpnClient;
@@ -83,11 +82,9 @@ pub async fn dry_run(
     Ok(report)
 }
 
-/// What a dry run's pages came to, page by page.
+/// What a dry run's pages came to, page by page (a repeat counted once, at its first page).
 #[derive(Default)]
 struct Tally {
-    /// Each id received, as a fingerprint: a repeat is counted once, at its first page.
-    seen: SeenIds,
     would_add: i64,
     would_change: i64,
     unchanged: i64,
@@ -112,8 +109,8 @@ impl PageSink for MemorySink {
         // Counted as each page comes, in order (`stage` takes `&self`: hence the lock).
         let mut tally = self.tally.lock().expect("tally lock");
         let mut duplicates = 0;
-        for conn in &page.connections {
-            if !tally.seen.insert(&conn.id) {
+        for (conn, &repeat) in page.connections.iter().zip(&page.repeats) {
+            if repeat {
                 duplicates += 1;
                 continue;
             }

@@ -48,6 +48,9 @@ pub(crate) struct PreparedPage {
     request_id: Option<String>,
     fetched_at: DateTime<Utc>,
     pub(super) connections: Vec<StagedConnection>,
+    /// For each connection, whether the sweep took it in before (on an earlier page, or
+    /// earlier on this one): staging stores it once.
+    pub(super) repeats: Vec<bool>,
     /// What the inventory held of them when the page was prepared.
     pub(super) stored: HashMap<String, StoredHashes>,
 }
@@ -237,9 +240,10 @@ async fn stage_page<S: PageSink>(
         .filter(|&i| !ledger.asked_again(&turn, ids[i], times.next().copied().flatten()))
         .collect();
     let overlap = ids.len() - kept.len();
-    if let Err(stop) = ledger.admit(&turn, kept.iter().map(|&i| ids[i]), page.total_count) {
-        anyhow::bail!(stop.at(&where_()));
-    }
+    let repeats = match ledger.admit(&turn, kept.iter().map(|&i| ids[i]), page.total_count) {
+        Ok(repeats) => repeats,
+        Err(stop) => anyhow::bail!(stop.at(&where_())),
+    };
     let kept_ids: Vec<&str> = kept.iter().map(|&i| ids[i]).collect();
     let stored = sink.stored(&kept_ids).await?;
     let staged = prepare(page, &kept, &stored).with_context(where_)?;
@@ -259,6 +263,7 @@ async fn stage_page<S: PageSink>(
         request_id: page.request_id.clone(),
         fetched_at: page.received_at,
         connections: staged,
+        repeats,
         stored,
     };
     let items = count(prepared.connections.len());

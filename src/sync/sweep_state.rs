@@ -223,15 +223,17 @@ impl Ledger {
     }
 
     /// Takes in the ids of the page `turn` took in that go to staging (what it asked for again
-    /// dropped), and the project's `total_count` the page claims; says when the sweep must
-    /// stop.
+    /// dropped), and the project's `total_count` the page claims. Says for each id whether it
+    /// repeats one taken in before (on an earlier page, or earlier on this one: a duplicate,
+    /// staged once), or that the sweep must stop.
     pub fn admit<'i>(
         &mut self,
         turn: &Turn,
-        ids: impl Iterator<Item = &'i str> + Clone,
+        ids: impl Iterator<Item = &'i str>,
         total_count: Option<u64>,
-    ) -> Result<(), Stop> {
-        let new = ids.clone().filter(|id| !self.seen.contains(id)).count();
+    ) -> Result<Vec<bool>, Stop> {
+        let repeats: Vec<bool> = ids.map(|id| !self.seen.insert(id)).collect();
+        let new = repeats.iter().filter(|&&repeat| !repeat).count();
         self.idle = match (turn.reasked, new == 0 && !turn.done) {
             // Asked again on purpose: neither progress nor the lack of it.
             (true, _) => self.idle,
@@ -241,7 +243,6 @@ impl Ledger {
         if self.idle > MAX_IDLE_PAGES {
             return Err(Stop::Idle { pages: self.idle });
         }
-        self.seen.extend(ids);
         let claimed = total_count.and_then(|n| i64::try_from(n).ok());
         self.total_count = self.total_count.max(claimed);
         if let Some(most) = self.total_count.map(most_plausible)
@@ -252,7 +253,7 @@ impl Ledger {
                 most,
             });
         }
-        Ok(())
+        Ok(repeats)
     }
 
     /// Counts a page staged with `items` connections.
@@ -518,6 +519,22 @@ mod tests {
         // An inclusive service serves T1 again unasked: staging counts "b" a duplicate.
         let staged = take(&mut state, &[("b", T1), ("c", T2)], None, None).unwrap();
         assert_eq!(staged, ["b", "c"]);
+    }
+
+    #[test]
+    fn an_id_taken_in_before_or_earlier_on_its_page_is_a_repeat() {
+        let mut state = SweepState::new(3);
+        take(&mut state, &[("a", T0), ("b", T1)], None, None).unwrap();
+        let meta = PageMeta {
+            current_count: Some(3),
+            next_marker: None,
+            created_at: &[Some(T1), Some(T2), Some(T2)],
+        };
+        let turn = state.turn(meta, 10).expect("the pager moves on");
+        let (_, ledger) = state.split();
+        let repeats = ledger.admit(&turn, ["b", "c", "c"].into_iter(), None);
+        assert_eq!(repeats, Ok(vec![true, false, true]));
+        assert_eq!(ledger.seen.len(), 3);
     }
 
     #[test]
