@@ -345,3 +345,24 @@ async fn a_first_sync_on_postgres_never_waits_for_a_reader() {
     // Filled through the index it kept.
     assert!(db.scalar("SELECT COUNT(*) FROM tags").await > 0);
 }
+
+/// A run that staged more connections than one statement clears (10,000, for SQLite's sake:
+/// it holds what a DELETE removes in memory first): once it applies, nothing of it is staged,
+/// and a re-sync that finds nothing changed clears its own staging the same way.
+#[tokio::test]
+async fn a_run_of_more_than_ten_thousand_leaves_nothing_staged() {
+    let env = TestEnv::generated(Backend::Sqlite, 10_007, 31).await;
+    for sync in ["first", "unchanged"] {
+        let report = env.sync(&["--page-size", "200"]).await;
+        assert_eq!(report["fetched"], 10_007, "{sync}: {report}");
+        let db = env.db().await;
+        for count in [
+            "SELECT COUNT(*) FROM staged_connections",
+            "SELECT COUNT(*) FROM staged_pages",
+        ] {
+            assert_eq!(db.scalar(count).await, 0, "{sync}: {count}");
+        }
+        db.close().await;
+    }
+    assert_eq!(env.export().await.len(), 10_007);
+}
