@@ -376,11 +376,10 @@ CREATE UNLOGGED TABLE staged_connections (
     body text,
     created_at text,
     connection_key text COLLATE "C" GENERATED ALWAYS AS (connection_id_key(connection_id)) STORED,
-    served_hash uuid,
-    CONSTRAINT staged_connections_run_id_fkey FOREIGN KEY (run_id) REFERENCES sync_runs(id) ON DELETE CASCADE
+    served_hash uuid
 );
 COMMENT ON TABLE staged_connections IS 'Connections of a run''s staged pages, as served, until the run is applied.';
-COMMENT ON COLUMN staged_connections.run_id IS 'The run that fetched it (`sync_runs.id`).';
+COMMENT ON COLUMN staged_connections.run_id IS 'The run that fetched it (`sync_runs.id`, by no foreign key: `prune` and `forget` delete a run''s staging before the run).';
 COMMENT ON COLUMN staged_connections.connection_id IS 'The connection''s id.';
 COMMENT ON COLUMN staged_connections.page_no IS 'The staged page it came on.';
 COMMENT ON COLUMN staged_connections.content_hash IS 'Hash of the connection''s content, to compare with the inventory''s.';

@@ -189,8 +189,8 @@ CREATE UNIQUE INDEX scopes_identity ON scopes (project_id, COALESCE(vgw_id, ''),
     COALESCE(vgw_ip, ''), COALESCE(vpn_id, ''), COALESCE(eip_id, ''),
     COALESCE(enterprise_project_ids, '[]'));
 
-CREATE TABLE staged_connections (
-    run_id         INTEGER NOT NULL REFERENCES sync_runs (id) ON DELETE CASCADE,
+CREATE TABLE "staged_connections" (
+    run_id         INTEGER NOT NULL,
     connection_id  TEXT NOT NULL,
     page_no        INTEGER NOT NULL,
     content_hash   TEXT NOT NULL,
@@ -199,8 +199,9 @@ CREATE TABLE staged_connections (
     connection_key TEXT GENERATED ALWAYS AS (
         CASE WHEN length(CAST(connection_id AS BLOB)) <= 2000 THEN '0' ELSE '1' END
         || connection_id
-    ) VIRTUAL
-, served_hash TEXT);
+    ) VIRTUAL,
+    served_hash    TEXT
+);
 CREATE UNIQUE INDEX staged_connections_key ON staged_connections (run_id, connection_key);
 
 CREATE TABLE staged_pages (

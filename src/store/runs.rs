@@ -412,6 +412,20 @@ const CLEARED_AT_ONCE: u64 = 10_000;
 
 /// Deletes what `run_id` staged: its pages are applied, or never will be.
 pub(super) async fn clear_staging(tx: &mut Tx, run_id: i64) -> Result<()> {
+    let bounds = Sql::new(
+        "SELECT (SELECT MIN(run_id) FROM staged_connections),
+                (SELECT MAX(run_id) FROM staged_connections)",
+    );
+    let row = tx.fetch_one(bounds).await?;
+    let (first, last): (Option<i64>, Option<i64>) = (row.at(0)?, row.at(1)?);
+    let only_this_run = first.is_none_or(|first| first == run_id) && last == first;
+    if only_this_run && tx.writes_alone() {
+        // All the table holds, and nobody stages meanwhile: without a WHERE, SQLite frees
+        // the table's pages at once (its truncate optimization) where deleting 100,000 rows
+        // one by one took a second.
+        tx.execute(Sql::new("DELETE FROM staged_connections"))
+            .await?;
+    }
     loop {
         let sql = Sql::new(
             "DELETE FROM staged_connections WHERE run_id = $1 AND connection_key IN (

@@ -353,6 +353,14 @@ impl Db {
 }
 
 impl Tx {
+    /// Whether no other transaction can write the database while this one runs: on SQLite a
+    /// transaction that writes holds the database's write lock, and one that began by reading
+    /// cannot write over another's commit (`SQLITE_BUSY_SNAPSHOT`); on PostgreSQL others write
+    /// beside it.
+    pub fn writes_alone(&self) -> bool {
+        matches!(self, Tx::Sqlite(_))
+    }
+
     /// Whether a transaction of [`Db::begin_query_only`] is still the one it began, after a
     /// statement ran in it: on PostgreSQL its mark is set (a `COMMIT` or `ROLLBACK` ended it,
     /// and what came next ran in a transaction of its own), it is read-only and has taken no
