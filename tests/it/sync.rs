@@ -4,6 +4,7 @@ use crate::support::{
     Backend, TestEnv, assert_same_connections, expected_export, sorted_by_id, strict_sweep_pages,
 };
 use serde_json::Value;
+use vpn_simulator::Faults;
 
 backend_tests!(
     every_page_size_stores_the_same_inventory,
@@ -347,11 +348,25 @@ async fn a_first_sync_on_postgres_never_waits_for_a_reader() {
 }
 
 /// A run that staged more connections than one statement clears (10,000, for SQLite's sake:
-/// it holds what a DELETE removes in memory first): once it applies, nothing of it is staged,
-/// and a re-sync that finds nothing changed clears its own staging the same way.
+/// it holds what a DELETE removes in memory first), beside a failed run's staging (so it is
+/// not all the table holds, which SQLite empties outright): once it applies, nothing of
+/// either is staged, and a re-sync that finds nothing changed clears its own staging too.
 #[tokio::test]
 async fn a_run_of_more_than_ten_thousand_leaves_nothing_staged() {
     let env = TestEnv::generated(Backend::Sqlite, 10_007, 31).await;
+    let body = serde_json::json!({"code": "VPN.0002", "message": "internal error, try later"});
+    env.sim.state.set_faults(Faults {
+        error_page: Some((3, 500, body)),
+        ..Faults::default()
+    });
+    let failed = env
+        .run(&["sync", "--page-size", "200", "--max-retries", "0"])
+        .await;
+    assert_eq!(failed.code, Some(1), "{}", failed.stderr);
+    let db = env.db().await;
+    assert_eq!(db.scalar("SELECT COUNT(*) FROM staged_connections").await, 400);
+    db.close().await;
+    env.sim.state.set_faults(Faults::default());
     for sync in ["first", "unchanged"] {
         let report = env.sync(&["--page-size", "200"]).await;
         assert_eq!(report["fetched"], 10_007, "{sync}: {report}");
