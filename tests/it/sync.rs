@@ -364,7 +364,10 @@ async fn a_run_of_more_than_ten_thousand_leaves_nothing_staged() {
         .await;
     assert_eq!(failed.code, Some(1), "{}", failed.stderr);
     let db = env.db().await;
-    assert_eq!(db.scalar("SELECT COUNT(*) FROM staged_connections").await, 400);
+    assert_eq!(
+        db.scalar("SELECT COUNT(*) FROM staged_connections").await,
+        400
+    );
     db.close().await;
     env.sim.state.set_faults(Faults::default());
     for sync in ["first", "unchanged"] {
