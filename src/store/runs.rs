@@ -412,35 +412,40 @@ const CLEARED_AT_ONCE: u64 = 10_000;
 
 /// Deletes what `run_id` staged: its pages are applied, or never will be.
 pub(super) async fn clear_staging(tx: &mut Tx, run_id: i64) -> Result<()> {
+    if tx.writes_alone() && only_run_staged(tx, run_id).await? {
+        // All the table holds, and nobody stages meanwhile: without a WHERE, SQLite frees
+        // the table's pages at once (its truncate optimization) where deleting 100,000 rows
+        // one by one took a second.
+        tx.execute(Sql::new("DELETE FROM staged_connections"))
+            .await?;
+    } else {
+        loop {
+            let sql = Sql::new(
+                "DELETE FROM staged_connections WHERE run_id = $1 AND connection_key IN (
+                     SELECT connection_key FROM staged_connections WHERE run_id = $1
+                     ORDER BY connection_key LIMIT $2)",
+            )
+            .arg(run_id)
+            .arg(i64::try_from(CLEARED_AT_ONCE).expect("a small number"));
+            if tx.execute(sql).await? < CLEARED_AT_ONCE {
+                break;
+            }
+        }
+    }
+    let sql = Sql::new("DELETE FROM staged_pages WHERE run_id = $1").arg(run_id);
+    tx.execute(sql).await?;
+    Ok(())
+}
+
+/// Whether `staged_connections` holds nothing but what `run_id` staged (two index probes).
+async fn only_run_staged(tx: &mut Tx, run_id: i64) -> Result<bool> {
     let bounds = Sql::new(
         "SELECT (SELECT MIN(run_id) FROM staged_connections),
                 (SELECT MAX(run_id) FROM staged_connections)",
     );
     let row = tx.fetch_one(bounds).await?;
     let (first, last): (Option<i64>, Option<i64>) = (row.at(0)?, row.at(1)?);
-    let only_this_run = first.is_none_or(|first| first == run_id) && last == first;
-    if only_this_run && tx.writes_alone() {
-        // All the table holds, and nobody stages meanwhile: without a WHERE, SQLite frees
-        // the table's pages at once (its truncate optimization) where deleting 100,000 rows
-        // one by one took a second.
-        tx.execute(Sql::new("DELETE FROM staged_connections"))
-            .await?;
-    }
-    loop {
-        let sql = Sql::new(
-            "DELETE FROM staged_connections WHERE run_id = $1 AND connection_key IN (
-                 SELECT connection_key FROM staged_connections WHERE run_id = $1
-                 ORDER BY connection_key LIMIT $2)",
-        )
-        .arg(run_id)
-        .arg(i64::try_from(CLEARED_AT_ONCE).expect("a small number"));
-        if tx.execute(sql).await? < CLEARED_AT_ONCE {
-            break;
-        }
-    }
-    let sql = Sql::new("DELETE FROM staged_pages WHERE run_id = $1").arg(run_id);
-    tx.execute(sql).await?;
-    Ok(())
+    Ok(first.is_none_or(|first| first == run_id) && last == first)
 }
 
 /// The scope of a row holding the `scopes` columns (without an endpoint).

@@ -240,11 +240,11 @@ async fn stage_page<S: PageSink>(
         .filter(|&i| !ledger.asked_again(&turn, ids[i], times.next().copied().flatten()))
         .collect();
     let overlap = ids.len() - kept.len();
-    let repeats = match ledger.admit(&turn, kept.iter().map(|&i| ids[i]), page.total_count) {
+    let kept_ids: Vec<&str> = kept.iter().map(|&i| ids[i]).collect();
+    let repeats = match ledger.admit(&turn, kept_ids.iter().copied(), page.total_count) {
         Ok(repeats) => repeats,
         Err(stop) => anyhow::bail!(stop.at(&where_())),
     };
-    let kept_ids: Vec<&str> = kept.iter().map(|&i| ids[i]).collect();
     let stored = sink.stored(&kept_ids).await?;
     let staged = prepare(page, &kept, &stored).with_context(where_)?;
     tracing::info!(
