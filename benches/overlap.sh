@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Issue 24's subnet-overlap benchmark: `report subnet-overlap` with its defaults (pairs within
-# one project) on two inventories, on SQLite and PostgreSQL, in each output format:
+# Issue 24's subnet-overlap benchmark: `report subnet-overlap` with its defaults (a row per
+# network overlapping another of its project) on two inventories, on SQLite and PostgreSQL, in
+# each output format, and `report subnet-overlap-pairs` (every pair) in CSV:
 #   demo   the demo's 2,000 connections (`vpn-inventory demo`: one project, seed 1)
 #   three  3,500 connections of three targets from one configuration, synced by one
 #          `sync --all`: north (2,000, seed 1), south (1,500, seed 2, another project) and
 #          north-gw (north's project through one of its gateways)
 # REPS repetitions each (wall time, CPU time and peak RSS by GNU time, medians), plus the rows
-# the report returns and the same with `--param across_projects=true` and `scope=connection`.
+# each report returns and the same with `--param across_projects=true` and `scope=connection`.
 # Writes a Markdown report to benches/results/<date>-overlap.md (OUT) and prints it.
 #
 # Usage: cargo build --release && benches/overlap.sh      (about 5 minutes on 2 idle cores)
 # Parameters (environment): BIN (target/release/vpn-inventory), REPS (3), FORMATS (table csv
-# json), PG (postgres://postgres@127.0.0.1:5432), PORT (38700, and the next one), WORK
-# (/tmp/vpn-overlap), PGDB (bench_overlap: two databases with this prefix), OUT.
+# json), PAIR_FORMATS (csv), PG (postgres://postgres@127.0.0.1:5432), PORT (38700, and the
+# next one), WORK (/tmp/vpn-overlap), PGDB (bench_overlap: two databases with this prefix),
+# OUT.
 # Needs GNU time (/usr/bin/time) and psql.
 set -u -o pipefail
 
@@ -20,12 +22,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$(realpath "${BIN:-$ROOT/target/release/vpn-inventory}")
 REPS=${REPS:-3}
 FORMATS=${FORMATS:-table csv json}
+PAIR_FORMATS=${PAIR_FORMATS:-csv}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 PORT=${PORT:-38700}
 WORK=${WORK:-/tmp/vpn-overlap}
 PGDB=${PGDB:-bench_overlap}
 OUT=${OUT:-$ROOT/benches/results/$(date -u +%F)-overlap.md}
-COMMAND="REPS=$REPS FORMATS=\"$FORMATS\" benches/overlap.sh"
+COMMAND="REPS=$REPS FORMATS=\"$FORMATS\" PAIR_FORMATS=\"$PAIR_FORMATS\" benches/overlap.sh"
 
 SCRIPT=overlap.sh
 . "$ROOT/benches/common.sh"
@@ -84,23 +87,26 @@ RESULTS=$WORK/results.md; : > "$RESULTS"
 for case in demo three; do
   for backend in sqlite postgres; do
     database=${DB[$case-$backend]}
-    rows() {
-      "$BIN" --database "$database" report subnet-overlap --format csv "$@" | tail -n +2 | wc -l
-    }
-    echo "| $case | $backend | $(rows) | $(rows --param across_projects=true) |" \
-      "$(rows --param scope=connection) |" >> "$ROWS_TABLE"
-    for format in $FORMATS; do
-      : > "$WORK/samples"
-      for _ in $(seq "$REPS"); do
-        /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "$BIN" --database "$database" \
-          report subnet-overlap --format "$format" > /dev/null || die "$case $backend $format"
-        cat "$WORK/time.txt" >> "$WORK/samples"
+    for report in subnet-overlap subnet-overlap-pairs; do
+      rows() {
+        "$BIN" --database "$database" report "$report" --format csv "$@" | tail -n +2 | wc -l
+      }
+      echo "| $case | $backend | $report | $(rows) | $(rows --param across_projects=true) |" \
+        "$(rows --param scope=connection) |" >> "$ROWS_TABLE"
+      formats=$FORMATS; [ "$report" = subnet-overlap ] || formats=$PAIR_FORMATS
+      for format in $formats; do
+        : > "$WORK/samples"
+        for _ in $(seq "$REPS"); do
+          /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" "$BIN" --database "$database" \
+            report "$report" --format "$format" > /dev/null || die "$case $backend $format"
+          cat "$WORK/time.txt" >> "$WORK/samples"
+        done
+        wall=$(awk '{print $1}' "$WORK/samples" | median)
+        cpu=$(awk '{print $2 + $3}' "$WORK/samples" | median)
+        rss=$(awk '{print $4}' "$WORK/samples" | sort -g | tail -1)
+        line="| $case | $backend | $report | $format | $wall | $cpu | $((rss / 1024)) |"
+        echo "$line" >> "$RESULTS"; echo "$line" >&2
       done
-      wall=$(awk '{print $1}' "$WORK/samples" | median)
-      cpu=$(awk '{print $2 + $3}' "$WORK/samples" | median)
-      rss=$(awk '{print $4}' "$WORK/samples" | sort -g | tail -1)
-      line="| $case | $backend | $format | $wall | $cpu | $((rss / 1024)) |"
-      echo "$line" >> "$RESULTS"; echo "$line" >&2
     done
   done
 done
@@ -113,12 +119,13 @@ done
   echo "Medians of $REPS runs; peak RSS is the largest. The client's CPU only: PostgreSQL's own"
   echo "work is in the wall time."
   echo
-  echo "| inventory | backend | format | wall s | client CPU s | peak RSS MiB |"
-  echo "| --- | --- | --- | --- | --- | --- |"
+  echo "| inventory | backend | report | format | wall s | client CPU s | peak RSS MiB |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
   cat "$RESULTS"
   echo
-  echo "| inventory | backend | rows (default: one project) | across_projects=true | scope=connection |"
-  echo "| --- | --- | --- | --- | --- |"
+  echo "| inventory | backend | report | rows (default: one project) | across_projects=true |" \
+    "scope=connection |"
+  echo "| --- | --- | --- | --- | --- | --- |"
   cat "$ROWS_TABLE"
 } > "$OUT"
 cat "$OUT"

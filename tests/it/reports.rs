@@ -281,7 +281,7 @@ async fn subnet_overlap_finds_every_overlapping_pair(backend: Backend) {
             }
         }
     }
-    let rows = report(&env, "subnet-overlap", &[]).await;
+    let rows = report(&env, "subnet-overlap-pairs", &[]).await;
     let mut actual: Vec<Pair> = rows
         .iter()
         .map(|r| {
@@ -321,15 +321,60 @@ async fn subnet_overlap_finds_every_overlapping_pair(backend: Backend) {
         assert!(wide.0 <= narrow.0 && narrow.1 <= wide.1, "{r}");
         assert_eq!(r["relation"] == "same", wide == narrow, "{r}");
     }
-    let gateway = report(&env, "subnet-overlap", &["scope=gateway,connection"]).await;
+    let gateway = report(&env, "subnet-overlap-pairs", &["scope=gateway,connection"]).await;
     let near = expected.iter().filter(|p| p.0 != "across").count();
     assert_eq!(gateway.len(), near);
     // The scope filters apply as networks meet: each scope alone gives its own pairs.
     for scope in ["connection", "gateway", "across"] {
-        let rows = report(&env, "subnet-overlap", &[&format!("scope={scope}")]).await;
+        let rows = report(&env, "subnet-overlap-pairs", &[&format!("scope={scope}")]).await;
         assert!(rows.iter().all(|r| r["scope"] == scope), "{scope}");
         let of_scope = expected.iter().filter(|p| p.0 == scope).count();
         assert_eq!(rows.len(), of_scope, "{scope}");
+    }
+
+    // subnet-overlap: a row per network of a pair, counting the pairs it is in, by scope,
+    // and how many of them are two equal networks. Counts of a scope left out are NULL.
+    let scopes = ["connection", "gateway", "across"];
+    let columns = ["same", "in_connection", "on_gateway", "across_gateways"];
+    for listed in [&scopes[..], &["gateway"], &["connection", "across"]] {
+        let mut expected_counts: BTreeMap<(String, String, String), [i64; 4]> = BTreeMap::new();
+        for (scope, pair) in expected.iter().filter(|p| listed.contains(&p.0.as_str())) {
+            let same = range(&pair[0].2) == range(&pair[1].2);
+            let near = 1 + scopes.iter().position(|s| s == scope).unwrap();
+            for side in pair {
+                let counts = expected_counts.entry(side.clone()).or_default();
+                counts[0] += i64::from(same);
+                counts[near] += 1;
+            }
+        }
+        let param = format!("scope={}", listed.join(","));
+        let rows = report(&env, "subnet-overlap", &[&param]).await;
+        let mut actual: BTreeMap<(String, String, String), [i64; 4]> = BTreeMap::new();
+        for r in &rows {
+            let count = |column: &str| r[column].as_i64().unwrap_or(0);
+            for (scope, column) in scopes.iter().zip(&columns[1..]) {
+                assert_eq!(r[column].is_null(), !listed.contains(scope), "{param}: {r}");
+            }
+            let near: i64 = columns[1..].iter().map(|c| count(c)).sum();
+            assert!(near > 0 && count("overlaps") == near, "{param}: {r}");
+            let key = |c: &str| text(r, c).to_owned();
+            let key = (key("connection_id"), key("path"), key("network"));
+            let counts = actual.entry(key).or_default();
+            for (sum, column) in counts.iter_mut().zip(columns) {
+                *sum += count(column);
+            }
+        }
+        assert!(!actual.is_empty(), "{param}");
+        assert_eq!(actual, expected_counts, "{param}");
+        let order: Vec<(String, String, String, String)> = rows
+            .iter()
+            .map(|r| {
+                let owned = |c: &str| text(r, c).to_owned();
+                let (project, gateway) = (owned("project_id"), owned("vgw_id"));
+                (project, gateway, owned("connection_id"), owned("path"))
+            })
+            .collect();
+        assert!(order.is_sorted(), "{param}: rows out of order");
     }
 }
 
@@ -563,6 +608,7 @@ async fn every_report_gives_the_same_rows_on_both_backends() {
             ("missing-tags", "keys=env,cost-center"),
             ("churn", "limit=5"),
             ("subnet-overlap", "scope=gateway"),
+            ("subnet-overlap-pairs", "scope=gateway,across"),
             ("lifetimes", "ike_max=28800"),
         ] {
             cases.push((name.to_owned(), vec![param.to_owned()]));
@@ -866,14 +912,51 @@ async fn two_projects_are_told_apart_in_every_report(backend: Backend) {
         .collect();
     assert_eq!(totals, [(first.as_str(), 60), (second.as_str(), 60)]);
 
-    let same = report(&env, "subnet-overlap", &[]).await;
+    // subnet-overlap across projects: each network of one project overlaps, in the other, the
+    // copies of the networks it overlaps in its own, and its own copy unless both are sources.
+    // (A network a connection lists twice is two rows of one key: their sum, and how many.)
+    type Counts = BTreeMap<(String, String, String, String), (i64, i64)>;
+    let counts = |rows: &[Value]| -> Counts {
+        let mut counts = Counts::new();
+        for r in rows {
+            let key = |c: &str| text(r, c).to_owned();
+            let key = (
+                key("project_id"),
+                key("connection_id"),
+                key("path"),
+                key("network"),
+            );
+            let count = counts.entry(key).or_default();
+            *count = (count.0 + r["overlaps"].as_i64().unwrap(), count.1 + 1);
+        }
+        counts
+    };
+    let within = counts(&report(&env, "subnet-overlap", &[]).await);
+    let across = counts(&report(&env, "subnet-overlap", &["across_projects=true"]).await);
+    assert!(
+        within.len() < across.len(),
+        "{} {}",
+        within.len(),
+        across.len()
+    );
+    for (network, (overlaps, rows)) in &across {
+        let own = within.get(network).map_or(0, |c| c.0);
+        let copy = if network.2.ends_with(".source") {
+            0
+        } else {
+            *rows
+        };
+        assert_eq!(*overlaps, 2 * own + copy, "{network:?}");
+    }
+
+    let same = report(&env, "subnet-overlap-pairs", &[]).await;
     assert!(!same.is_empty());
     assert!(
         same.iter()
             .all(|r| r["project_id"] == r["other_project_id"]),
         "one project"
     );
-    let across = report(&env, "subnet-overlap", &["across_projects=true"]).await;
+    let across = report(&env, "subnet-overlap-pairs", &["across_projects=true"]).await;
     let two: Vec<&Value> = across
         .iter()
         .filter(|r| r["project_id"] != r["other_project_id"])
@@ -890,7 +973,7 @@ async fn two_projects_are_told_apart_in_every_report(backend: Backend) {
     // With a project too: every pair with a network of that project, whichever side it is on.
     let args = [
         "report",
-        "subnet-overlap",
+        "subnet-overlap-pairs",
         "--format",
         "json",
         "--param",

@@ -190,8 +190,8 @@ impl Db {
     ///
     /// And it runs without JIT: PostgreSQL compiles a statement it costs high (a report's
     /// join of every network with every other, estimated at millions of rows) to machine code
-    /// first, 5 s of compiling for `subnet-overlap`'s 2 s of work on the demo's inventory. A
-    /// report runs once.
+    /// first, 5 s of compiling for `subnet-overlap-pairs`' 2 s of work on the demo's
+    /// inventory. A report runs once.
     pub async fn begin_query_only(&self) -> sqlx::Result<Tx> {
         let mut tx = self.begin().await?;
         match &mut tx {
