@@ -286,6 +286,10 @@ if [ "$LATENCY_CONNECTIONS" -gt 0 ]; then
     rm -f "$LITE" "$LITE-wal" "$LITE-shm"
     measure "SQLite first, ${LATENCY_MS} ms/page" "$LEP" "sqlite://$LITE"
     measure "SQLite unchanged, ${LATENCY_MS} ms/page" "$LEP" "sqlite://$LITE"
+    measure "SQLite unchanged, ${LATENCY_MS} ms/page, 1 at a time" "$LEP" "sqlite://$LITE" \
+      --fetch-concurrency 1
+    measure "SQLite unchanged, ${LATENCY_MS} ms/page, 8 at once" "$LEP" "sqlite://$LITE" \
+      --fetch-concurrency 8
   done
 fi
 ELAPSED=$(( $(date +%s) - START ))
@@ -414,8 +418,10 @@ as many connections): near $wait_s s when nothing overlaps the waits, near 0 whe
     echo "| run | median s | runs s | without latency s | added s | sweep s | sweep / waiting \
 | peak RSS MiB | pages |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-    for run in download "dry run" "SQLite first" "SQLite unchanged"; do
-      name="$run, ${LATENCY_MS} ms/page"
+    for name in download "dry run" "SQLite first" "SQLite unchanged" \
+        "SQLite unchanged, 1 at a time" "SQLite unchanged, 8 at once"; do
+      run=${name%%,*}
+      name="$run, ${LATENCY_MS} ms/page${name#"$run"}"
       [ -n "$(col "$name" 2)" ] || continue
       med=$(col "$name" 2 | median)
       without=- added=-
@@ -430,6 +436,15 @@ as many connections): near $wait_s s when nothing overlaps the waits, near 0 whe
 | $(( $(col "$name" 3 | median | cut -d. -f1) / 1024 )) | $(col "$name" 5 | sort -u \
 | paste -sd/) |"
     done
+    echo
+    echo "An unchanged re-sync at the default \`--fetch-concurrency\` (1) and with 1 and 8 requests \
+on the way at once; issue #26's target:"
+    echo
+    echo "| what | measured | target | |"
+    echo "| --- | --- | --- | --- |"
+    target "unchanged re-sync, 8 at once, x (pages x ${LATENCY_MS} ms)" \
+      "$(ratio "$(col "SQLite unchanged, ${LATENCY_MS} ms/page, 8 at once" 2 | median)" \
+        "$wait_s")" "<=" 0.2
   fi
 } | wrap > "$OUT"
 cat "$OUT"

@@ -1,7 +1,7 @@
 -- Generated: the schema the migrations in migrations/postgres/ leave, read back from a
 -- database they created. Do not edit: regenerate with schema/regenerate.sh
 -- (UPDATE_SCHEMA=1 cargo test --test it schema::snapshot); a test fails while it differs.
--- Up to the migration V25__served_hashes.
+-- Up to the migration V26__created_at_index.
 
 CREATE OR REPLACE FUNCTION public.connection_id_key(id text)
  RETURNS text
@@ -196,6 +196,7 @@ COMMENT ON COLUMN connections.last_changed_run_id IS 'The run that last stored a
 COMMENT ON COLUMN connections.observed_at IS 'When the stored content was last seen served (its page''s fetch time).';
 COMMENT ON COLUMN connections.id_key IS 'The key a project holds each connection once by: `0` and `id` when the id takes at most 2,000 bytes, else `1` and (PostgreSQL) the SHA-256 of the id as 64 hex digits or (SQLite) the id. A btree index holds it whatever the id''s length.';
 COMMENT ON COLUMN connections.served_hash IS 'Hash of the bytes the connection was last served as (the first 128 bits of their SHA-256: a uuid on PostgreSQL, 32 hex digits on SQLite, as the network bounds are stored): a sync parses only a connection served as other bytes. NULL when not known (stored before schema version 25, or from a page read in full). Only a shortcut: equal bytes have equal content, and content is compared by `content_hash`.';
+CREATE INDEX connections_created_at ON public.connections USING btree (project_id, substr(created_at, 1, 64));
 CREATE INDEX connections_id ON public.connections USING hash (id) WITH (fillfactor='100');
 CREATE UNIQUE INDEX connections_key ON public.connections USING btree (project_id, id_key);
 CREATE INDEX connections_vgw ON public.connections USING hash (vgw_id) WITH (fillfactor='100');

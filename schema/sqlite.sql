@@ -1,7 +1,7 @@
 -- Generated: the schema the migrations in migrations/sqlite/ leave, read back from a
 -- database they created. Do not edit: regenerate with schema/regenerate.sh
 -- (UPDATE_SCHEMA=1 cargo test --test it schema::snapshot); a test fails while it differs.
--- Up to the migration V25__served_hashes.
+-- Up to the migration V26__created_at_index.
 
 CREATE TABLE bgp_peers (
     connection_pk        INTEGER PRIMARY KEY REFERENCES connections (pk) ON DELETE CASCADE,
@@ -88,6 +88,7 @@ CREATE TABLE connections (
         CASE WHEN length(CAST(id AS BLOB)) <= 2000 THEN '0' ELSE '1' END || id
     ) VIRTUAL
 , served_hash TEXT);
+CREATE INDEX connections_created_at ON connections (project_id, substr(created_at, 1, 64));
 CREATE INDEX connections_id ON connections (id);
 CREATE UNIQUE INDEX connections_key ON connections (project_id, id_key);
 CREATE INDEX connections_vgw ON connections (vgw_id);

@@ -3,7 +3,9 @@
 
 use crate::drift::{Category, ChangeKind};
 use crate::store::AsOf;
-use crate::sync::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::sync::{
+    DEFAULT_FETCH_CONCURRENCY, DEFAULT_PAGE_SIZE, MAX_FETCH_CONCURRENCY, MAX_PAGE_SIZE,
+};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// `--version`: the release, the commit it was built from, and the schema it migrates to.
@@ -235,6 +237,15 @@ pub struct SyncArgs {
     #[arg(long, default_value_t = DEFAULT_PAGE_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=MAX_PAGE_SIZE as i64))]
     pub page_size: u32,
+    /// Page requests on the way at once (4 to 8 against a region far away). A re-sync
+    /// foresees the markers of the pages to come from the inventory and asks for up to N pages
+    /// together; the pages are still read in order, each the answer to the request a
+    /// sequential sweep makes, and a wrong guess costs a request, never an answer. After a
+    /// retry (a throttled or failing service) the rest of the run asks one at a time.
+    #[arg(long, default_value_t = DEFAULT_FETCH_CONCURRENCY, value_name = "N",
+          env = "VPN_INVENTORY_FETCH_CONCURRENCY",
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_FETCH_CONCURRENCY)))]
+    pub fetch_concurrency: u16,
     /// How to print the run's summary: a line of text, or one JSON object (with targets or
     /// --all: a JSON array, one object per target).
     // `--output` was this flag's first name; cron jobs still use it.

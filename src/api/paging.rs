@@ -193,6 +193,12 @@ impl Pager {
         self.done
     }
 
+    /// Whether the service has shown that it serves a marker's own instant (an inclusive
+    /// reading); until it does, the pending request is taken to bring what is older only.
+    pub fn serves_marker_instant(&self) -> bool {
+        self.reading == Reading::Inclusive
+    }
+
     /// For the page requested with `marker()`, the marker's instant: ids seen earlier in the
     /// sweep and created before it are ones the request asked for again (the boundary instant
     /// after a recovery marker, or a page served before the pager went back up to recover

@@ -7,6 +7,16 @@
 //! 3 ms of a 200-connection page. An early request is used only if the pager, having taken the
 //! page in, asks the same; otherwise it is dropped and the right one sent. Network waits give
 //! way to a shutdown request. Nothing here knows about runs or storage.
+//!
+//! Foreseeing ([`Fetcher::foreseeing`], `sync --fetch-concurrency`): a marker is the
+//! `created_at` of a page's last connection, so what the inventory held foretells the markers
+//! of the pages to come. The fetcher runs a copy of the pager over the pages it expects
+//! ([`Foresee`]) and sends their requests at once, several on the way together. The sweep
+//! still asks for one page after the other: a request sent ahead answers it only when it is
+//! the very request the pager makes (the same page and marker), so the pages a sweep reads
+//! are those a sequential sweep reads. A wrong guess costs requests, never a different
+//! answer: the requests sent after it are dropped and foreseen again from the pager's own
+//! marker.
 
 use super::client::{RawPage, VpnClient};
 use super::error::FetchError;
@@ -15,9 +25,12 @@ use super::page::ListPage;
 use super::paging::{PageMeta, Pager};
 use crate::shutdown::{Shutdown, Stopped};
 use anyhow::Context as _;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
 use tracing::Instrument as _;
 
 /// The target of the sweep's log lines and spans: the module the sweep was first written in,
@@ -76,6 +89,61 @@ pub struct Fetcher<'a> {
     shutdown: &'a Shutdown,
     /// How long the last page took to read.
     last_read: Option<Duration>,
+    /// Requests sent ahead of their turn, when foreseeing.
+    ahead: Option<Ahead<'a>>,
+}
+
+/// What a sweep expects of the pages to come.
+pub trait Foresee: Sync {
+    /// The `created_at` of the connections the request with `marker` is expected to bring,
+    /// newest first, at most `limit`: those created before `marker` (at or before it when
+    /// `inclusive`; all, without a marker). `None`: no guess.
+    fn created_at<'s>(
+        &'s self,
+        marker: Option<&'s str>,
+        inclusive: bool,
+        limit: u32,
+    ) -> Pin<Box<dyn Future<Output = Option<Vec<String>>> + Send + 's>>;
+}
+
+/// The requests sent ahead of their turn, and how to foresee more.
+struct Ahead<'a> {
+    foresee: &'a dyn Foresee,
+    /// How many may be on the way besides the one the pager makes.
+    depth: usize,
+    /// In the order the pager is expected to make them: the pager as it would be when making
+    /// each, and its answer on the way.
+    sent: VecDeque<(Pager, Spawned)>,
+    /// The client's retries when foreseeing began: a service that throttles or fails is not
+    /// sent requests ahead from then on.
+    retries: u64,
+}
+
+/// A request on a task of its own, given up when dropped.
+struct Spawned(JoinHandle<anyhow::Result<RawPage>>);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Future for Spawned {
+    type Output = anyhow::Result<RawPage>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| match joined {
+            Ok(answer) => answer,
+            Err(e) => Err(anyhow::anyhow!("a request sent ahead ended: {e}")),
+        })
+    }
+}
+
+/// Sends the request `pager` makes at once, on a task of its own (in the caller's span).
+fn spawn(client: &VpnClient, filters: &Filters, limit: u32, pager: &Pager) -> Spawned {
+    let (client, filters, pager) = (client.clone(), filters.clone(), pager.clone());
+    let request = async move { fetch(&client, &filters, limit, &pager).await };
+    Spawned(tokio::spawn(request.in_current_span()))
 }
 
 impl<'a> Fetcher<'a> {
@@ -91,6 +159,82 @@ impl<'a> Fetcher<'a> {
             limit,
             shutdown,
             last_read: None,
+            ahead: None,
+        }
+    }
+
+    /// Sends up to `depth` requests ahead of the one the pager makes, as `foresee` expects
+    /// the pages to come (see the module's text); `depth` 0 sends none.
+    pub fn foreseeing(mut self, foresee: &'a dyn Foresee, depth: usize) -> Self {
+        self.ahead = (depth > 0).then(|| Ahead {
+            foresee,
+            depth,
+            sent: VecDeque::new(),
+            retries: self.client.retries(),
+        });
+        self
+    }
+
+    /// The request sent ahead for `pager`, if one was: the first sent, when it is the request
+    /// the pager makes. When it is not, a guess went wrong, and every request sent after it
+    /// followed from that guess: they are dropped.
+    fn sent_ahead(&mut self, pager: &Pager) -> Option<Request<'a>> {
+        let ahead = self.ahead.as_mut()?;
+        let (asked, _) = ahead.sent.front()?;
+        if asked.page() == pager.page() && asked.marker() == pager.marker() {
+            let (_, answer) = ahead.sent.pop_front()?;
+            return Some(Box::pin(answer));
+        }
+        tracing::debug!(
+            target: SWEEP_LOG_TARGET,
+            page = pager.page(),
+            dropped = ahead.sent.len(),
+            "the page came otherwise than foreseen: requests sent ahead dropped"
+        );
+        ahead.sent.clear();
+        None
+    }
+
+    /// Sends requests ahead of `pager`'s until `depth` are on the way: the pager, run over
+    /// the pages foreseen, gives each request. Stops at a page it expects to be the last, at
+    /// a guess it cannot make, and for good once the client has had to retry.
+    async fn send_ahead(&mut self, pager: &Pager) {
+        let Some(ahead) = self.ahead.as_mut() else {
+            return;
+        };
+        if self.client.retries() > ahead.retries {
+            tracing::debug!(
+                target: SWEEP_LOG_TARGET,
+                "the service asked for retries: no more requests sent ahead"
+            );
+            self.ahead = None;
+            return;
+        }
+        let mut from = match ahead.sent.back() {
+            Some((asked, _)) => asked.clone(),
+            None => pager.clone(),
+        };
+        while ahead.sent.len() < ahead.depth {
+            let inclusive = from.serves_marker_instant();
+            let foreseen = ahead
+                .foresee
+                .created_at(from.marker(), inclusive, self.limit);
+            let Some(times) = foreseen.await else {
+                break;
+            };
+            let created_at: Vec<Option<&str>> = times.iter().map(|t| Some(t.as_str())).collect();
+            let mut next = from.clone();
+            let meta = PageMeta {
+                current_count: Some(times.len() as u64),
+                next_marker: times.last().map(String::as_str),
+                created_at: &created_at,
+            };
+            if next.advance(meta).is_err() || next.is_done() {
+                break;
+            }
+            let answer = spawn(self.client, self.filters, self.limit, &next);
+            ahead.sent.push_back((next.clone(), answer));
+            from = next;
         }
     }
 
@@ -113,14 +257,24 @@ impl<'a> Fetcher<'a> {
                 request
             }
             // Dropped, and with it the request sent early: another one is due.
-            _ => self.request(pager),
+            _ => match self.sent_ahead(pager) {
+                Some(request) => request,
+                // On its way at once, while the requests after it are foreseen.
+                None if self.ahead.is_some() => {
+                    Box::pin(spawn(self.client, self.filters, self.limit, pager))
+                }
+                None => self.request(pager),
+            },
         };
+        self.send_ahead(pager).await;
+        let foreseeing = self.ahead.as_ref().is_some_and(|a| !a.sent.is_empty());
         // Network waits give way to a signal.
         let raw = tokio::select! {
             raw = request => raw?,
             interrupted = self.shutdown.requested() => return Err(interrupted.into()),
         };
-        let ahead = sends_early(raw.waited(), self.last_read)
+        // Not while requests sent ahead are on the way: the first of them is that request.
+        let ahead = (!foreseeing && sends_early(raw.waited(), self.last_read))
             .then(|| ahead_of(pager, &raw))
             .flatten();
         let mut early = ahead.map(|ahead| {

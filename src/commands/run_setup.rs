@@ -29,6 +29,7 @@ pub fn run_options(args: &SyncArgs) -> anyhow::Result<(RunOptions, RetryPolicy)>
         resume: args.resume,
         sync_id: None,
         max_run_time: args.max_run_time.0,
+        fetch_concurrency: args.fetch_concurrency,
     };
     Ok((options, retry))
 }

@@ -71,7 +71,7 @@ async fn sync(
     let shutdown = Shutdown::listen();
     if args.dry_run {
         let store = Store::open_if_exists(database).await?;
-        let report = dry_run(store.as_ref(), &client, &scope, args.page_size, &shutdown).await?;
+        let report = dry_run(store.as_ref(), &client, &scope, &options, &shutdown).await?;
         if let Some(store) = store {
             store.close().await;
         }

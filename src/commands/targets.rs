@@ -170,7 +170,7 @@ async fn dry_run_each(
     targets: Vec<Target>,
     args: &SyncArgs,
 ) -> Result<ExitCode, CommandError> {
-    let (_, retry) = run_options(args)?;
+    let (options, retry) = run_options(args)?;
     let store = Store::open_if_exists(database).await?;
     let shutdown = Shutdown::listen();
     let mut records = Vec::new();
@@ -180,7 +180,7 @@ async fn dry_run_each(
         let span = crate::logging::run_span(&target.name);
         let outcome = async {
             let (client, scope) = target_client(&target, retry, args.max_response_size.0)?;
-            let report = dry_run(store.as_ref(), &client, &scope, args.page_size, &shutdown);
+            let report = dry_run(store.as_ref(), &client, &scope, &options, &shutdown);
             Ok::<_, CommandError>(report.await?)
         }
         .instrument(span)

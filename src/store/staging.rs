@@ -206,6 +206,40 @@ impl Store {
             .collect()
     }
 
+    /// The `created_at` of the `limit` newest connections of `project_id` (those of gateway
+    /// `vgw_id`, when given) created before `before` (at or before it when `inclusive`; all,
+    /// without it), newest first, as the list API would serve them: what a re-sync foresees
+    /// of the pages to come. Only the first 64 characters of each are indexed
+    /// (`connections_created_at`), so a longer one is foreseen cut short, wrongly: a guess.
+    pub async fn created_before(
+        &self,
+        project_id: &str,
+        vgw_id: Option<&str>,
+        before: Option<&str>,
+        inclusive: bool,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        let mut sql =
+            Sql::new("SELECT substr(created_at, 1, 64) FROM connections WHERE project_id = ");
+        sql.bind(project_id);
+        if let Some(vgw_id) = vgw_id {
+            sql.push(" AND vgw_id = ").bind(vgw_id);
+        }
+        match before {
+            Some(before) => {
+                let below = if inclusive { " <= " } else { " < " };
+                sql.push(" AND substr(created_at, 1, 64)")
+                    .push(below)
+                    .bind(before)
+            }
+            None => sql.push(" AND created_at IS NOT NULL"),
+        };
+        sql.push(" ORDER BY substr(created_at, 1, 64) DESC LIMIT ")
+            .bind(i64::from(limit));
+        let rows = self.db.fetch_all(sql).await?;
+        rows.iter().map(|row| Ok(row.at(0)?)).collect()
+    }
+
     /// How many connections the inventory of `project_id` holds.
     pub async fn stored_count(&self, project_id: &str) -> Result<i64> {
         let sql =

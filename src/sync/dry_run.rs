@@ -2,10 +2,13 @@
 //! inventory as a run's sweep compares it (the bytes served, then the content hash of those
 //! that differ); nothing is written and no lock is taken.
 
+use super::foresight::Foresight;
 use super::report::RunError;
-use super::sweep::{PageSink, PreparedPage, sweep};
+use super::run::RunOptions;
+use super::sweep::{Fetching, PageSink, PreparedPage, sweep};
 use super::sweep_state::SweepState;
 use crate::api::client::VpnClient;
+use crate::api::prefetch::Foresee;
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::store::{StageOutcome, Store, StoredHashes};
@@ -44,16 +47,27 @@ pub async fn dry_run(
     store: Option<&Store>,
     client: &VpnClient,
     scope: &Scope,
-    page_size: u32,
+    options: &RunOptions,
     shutdown: &Shutdown,
 ) -> Result<DryRunReport, RunError> {
+    let RunOptions {
+        page_size,
+        fetch_concurrency,
+        ..
+    } = *options;
     let sink = MemorySink {
         inventory: store.map(|store| (store.clone(), scope.project_id.clone())),
         tally: Mutex::default(),
     };
     let filters = &scope.filters;
     let progress = SweepState::new(page_size);
-    let swept = sweep(client, filters, page_size, progress, &sink, shutdown).await?;
+    let foresight = store.and_then(|store| Foresight::of(store, &scope.project_id, filters));
+    let fetching = Fetching {
+        page_size,
+        concurrency: fetch_concurrency,
+        foresee: foresight.as_ref().map(|f| f as &dyn Foresee),
+    };
+    let swept = sweep(client, filters, fetching, progress, &sink, shutdown).await?;
     let tally = sink.tally.into_inner().expect("tally lock");
     let mut report = DryRunReport {
         status: "dry-run",

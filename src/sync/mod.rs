@@ -9,7 +9,9 @@
 //! - `dry_run`: the same sweep held in memory and compared with the inventory.
 //! - `sweep`: the I/O loop. The next page is fetched while the current one is being staged,
 //!   so a run costs little more than the download itself, and memory holds at most two pages
-//!   (and the ids seen, `seen_ids`).
+//!   (and the ids seen, `seen_ids`) besides the requests sent ahead.
+//! - `foresight`: what the inventory foretells of the pages to come, so that several of them
+//!   are asked for at once (`--fetch-concurrency`), the sweep still reading them in order.
 //! - `sweep_state`: the sweep's judgement, free of I/O. It drives the pager, drops the ids a
 //!   recovery marker asked for again before staging (so only repeats nobody asked for count as
 //!   duplicates), stops a sweep that brings nothing new or more than the API's count allows,
@@ -27,6 +29,7 @@
 //! whichever file logs them.
 
 mod dry_run;
+mod foresight;
 mod report;
 mod run;
 mod seen_ids;
@@ -36,6 +39,7 @@ mod sweep_state;
 mod traces;
 
 pub use dry_run::{DryRunReport, dry_run};
+pub use foresight::{DEFAULT_FETCH_CONCURRENCY, MAX_FETCH_CONCURRENCY};
 pub use report::{RunError, RunFailed, SyncReport};
 pub use run::{
     Api, DEFAULT_MAX_RUN_TIME, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, OverTime, Run, RunOptions,

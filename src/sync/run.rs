@@ -5,13 +5,14 @@
 //! Every call the sync makes into the store is here, but for the two reads of a dry run
 //! (`dry_run.rs`).
 
+use super::foresight::{DEFAULT_FETCH_CONCURRENCY, Foresight};
 use super::report::{RunError, RunFailed, SyncReport};
-use super::sweep::{PageSink, PreparedPage, sweep};
+use super::sweep::{Fetching, PageSink, PreparedPage, sweep};
 use super::sweep_state::{StagedPageFacts, SweepState, Swept};
 use super::traces::{TracesSummary, fetch_traces};
 use crate::api::client::VpnClient;
 use crate::api::paging::StagedMarkers;
-use crate::api::prefetch::SWEEP_LOG_TARGET;
+use crate::api::prefetch::{Foresee, SWEEP_LOG_TARGET};
 use crate::api::traces::CtsClient;
 use crate::confirm::{Confirmed, confirm_gone};
 use crate::reconcile::{self, Removable, RemovalGuard, Removals};
@@ -218,6 +219,9 @@ pub struct RunOptions {
     pub sync_id: Option<i64>,
     /// The longest a run may take, from waiting for its lock to its apply.
     pub max_run_time: Duration,
+    /// How many page requests may be on the way at once (`--fetch-concurrency`): those after
+    /// the one the pager makes are sent ahead, as the inventory foretells the pages.
+    pub fetch_concurrency: u16,
 }
 
 /// The default `max_run_time`: a run that takes longer is stuck, and would overlap the next
@@ -233,6 +237,7 @@ impl Default for RunOptions {
             resume: false,
             sync_id: None,
             max_run_time: DEFAULT_MAX_RUN_TIME,
+            fetch_concurrency: DEFAULT_FETCH_CONCURRENCY,
         }
     }
 }
@@ -245,6 +250,7 @@ pub struct Run<'a> {
     scope: &'a Scope,
     store: &'a Store,
     page_size: u32,
+    fetch_concurrency: u16,
     lock_timeout: Duration,
     guard: RemovalGuard,
     /// The failed run whose staged pages this one took over.
@@ -270,6 +276,7 @@ impl<'a> Run<'a> {
             resume,
             sync_id,
             max_run_time: _,
+            fetch_concurrency,
         } = options;
         let sync_id = sync_id.context("a run is started as part of a sync")?;
         let scope_id = store
@@ -335,6 +342,7 @@ impl<'a> Run<'a> {
             scope,
             store,
             page_size,
+            fetch_concurrency,
             lock_timeout,
             guard,
             resumed_from,
@@ -414,8 +422,14 @@ impl<'a> Run<'a> {
             run_id: self.id,
             project_id: self.scope.project_id.clone(),
         };
+        let foresight = Foresight::of(self.store, &self.scope.project_id, filters);
+        let fetching = Fetching {
+            page_size: self.page_size,
+            concurrency: self.fetch_concurrency,
+            foresee: foresight.as_ref().map(|f| f as &dyn Foresee),
+        };
         let started = std::time::Instant::now();
-        let swept = sweep(api.vpn, filters, self.page_size, progress, &sink, shutdown).await?;
+        let swept = sweep(api.vpn, filters, fetching, progress, &sink, shutdown).await?;
         let sweep_ms = millis(started.elapsed());
         let doubts = swept.doubts(filters);
         let Swept {

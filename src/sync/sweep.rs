@@ -15,7 +15,7 @@ use crate::api::filters::Filters;
 use crate::api::model::VpnConnection;
 use crate::api::page::ListPage;
 use crate::api::paging::PageMeta;
-use crate::api::prefetch::{Arrived, Fetcher, SWEEP_LOG_TARGET, describe_page};
+use crate::api::prefetch::{Arrived, Fetcher, Foresee, SWEEP_LOG_TARGET, describe_page};
 use crate::shutdown::{Interrupted, Shutdown};
 use crate::store::{PageToStage, StageOutcome, StagedConnection, StoredHashes};
 use anyhow::Context as _;
@@ -119,13 +119,21 @@ fn tally(ledger: &mut Ledger, (page_no, outcome): (i64, StageOutcome)) {
     }
 }
 
+/// How a sweep asks for pages: their size, and how many requests it may have on the way at
+/// once (the one the pager makes, and those sent ahead as `foresee` expects the pages).
+pub(super) struct Fetching<'f> {
+    pub page_size: u32,
+    pub concurrency: u16,
+    pub foresee: Option<&'f dyn Foresee>,
+}
+
 /// Fetches every page from where `state` stands and hands each to `sink` while the next
 /// one downloads. Bounded: pages that bring nothing new, or far more than the API's count,
 /// end it with an error instead of a loop.
 pub(super) async fn sweep<S: PageSink>(
     client: &VpnClient,
     filters: &Filters,
-    page_size: u32,
+    fetching: Fetching<'_>,
     mut state: SweepState,
     sink: &S,
     shutdown: &Shutdown,
@@ -134,7 +142,10 @@ pub(super) async fn sweep<S: PageSink>(
     // at a time, in page order. Whatever ends the sweep, the page being staged is stored
     // first (or fails): database transactions never give way.
     let mut staging: Option<Staging> = None;
-    let mut fetcher = Fetcher::new(client, filters, page_size, shutdown);
+    let mut fetcher = Fetcher::new(client, filters, fetching.page_size, shutdown);
+    if let Some(foresee) = fetching.foresee {
+        fetcher = fetcher.foreseeing(foresee, usize::from(fetching.concurrency.saturating_sub(1)));
+    }
     let swept = async {
         let mut arrived = fetcher.next(state.pager(), None).await?;
         loop {

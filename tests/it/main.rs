@@ -12,6 +12,7 @@ mod drift_random;
 mod drift_ux;
 mod exact_values;
 mod failures;
+mod fetch_ahead;
 mod forget;
 mod hardening;
 mod layering;

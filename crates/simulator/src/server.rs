@@ -154,6 +154,9 @@ pub struct SimState {
     inventory: RwLock<Vec<Held>>,
     faults: Mutex<Faults>,
     requests: AtomicU64,
+    /// List requests being answered now, and the most there ever were at once.
+    in_flight: AtomicU64,
+    most_in_flight: AtomicU64,
     /// Notified when a request starts hanging because of `Faults::hang_page`.
     pub hanging: tokio::sync::Notify,
     /// Lets a hanging request go on (see [`SimState::release`]).
@@ -179,6 +182,8 @@ impl SimState {
             inventory: RwLock::new(hold(inventory)),
             faults: Mutex::new(Faults::default()),
             requests: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            most_in_flight: AtomicU64::new(0),
             hanging: tokio::sync::Notify::new(),
             released: tokio::sync::Notify::new(),
             mutator: Mutex::new(None),
@@ -277,6 +282,12 @@ impl SimState {
     /// List requests answered (any outcome) since the faults were last set.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// The most list requests that were being answered at once, latency included, since the
+    /// last call (which starts counting afresh).
+    pub fn take_most_in_flight(&self) -> u64 {
+        self.most_in_flight.swap(0, Ordering::SeqCst)
     }
 }
 
@@ -456,15 +467,37 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
     // The latency is the whole time to answer, this simulator's own work included: a page
     // then costs what a region's round trip costs, not that plus the time to build it.
     let asked = tokio::time::Instant::now();
-    let response = if traces_project(request.uri().path()).is_some() {
-        answer_traces(&state, request).await
-    } else {
-        answer(&state, request).await
-    };
+    if traces_project(request.uri().path()).is_some() {
+        let response = answer_traces(&state, request).await;
+        if !state.config.latency.is_zero() {
+            wait_until(asked + state.config.latency).await;
+        }
+        return response;
+    }
+    let _answering = InFlight::new(&state);
+    let response = answer(&state, request).await;
     if !state.config.latency.is_zero() {
         wait_until(asked + state.config.latency).await;
     }
     response
+}
+
+/// A list request being answered: counted in `SimState::in_flight` until dropped (also when
+/// the client gives up on it).
+struct InFlight<'a>(&'a SimState);
+
+impl<'a> InFlight<'a> {
+    fn new(state: &'a SimState) -> Self {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(state)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Sleeps until `deadline`, to within a fraction of a millisecond. tokio's timer wakes on
