@@ -97,6 +97,19 @@ impl Store {
             after_pk: 0,
         })
     }
+
+    /// The connections `ids` of project `project_id` as the inventory holds them now (the JSON
+    /// text of their current versions), by id: what a dry run judges changed content against.
+    pub async fn held_bodies(
+        &self,
+        project_id: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<String, String>> {
+        let mut tx = self.db.begin().await?;
+        let bodies = current_bodies(&mut tx, project_id, ids).await?;
+        tx.commit().await?;
+        Ok(bodies)
+    }
 }
 
 impl ExportCursor {

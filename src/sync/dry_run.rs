@@ -8,14 +8,17 @@ use super::run::RunOptions;
 use super::sweep::{Fetching, PageSink, PreparedPage, sweep};
 use super::sweep_state::SweepState;
 use crate::api::client::VpnClient;
+use crate::api::model::{FieldValue as _, VpnConnection};
 use crate::api::prefetch::Foresee;
+use crate::drift::{self, Previous, Verdict};
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
 use crate::store::{StageOutcome, Store, StoredHashes};
 use anyhow::Context as _;
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 
 /// What `sync --dry-run` found: the sweep, and what a run would change, by connection.
@@ -27,8 +30,9 @@ pub struct DryRunReport {
     pub duplicates: i64,
     /// Served connections the inventory does not hold.
     pub would_add: i64,
-    /// Served connections whose content differs from the stored version (field-level drift
-    /// may still find nothing to report, e.g. telemetry only).
+    /// Served connections a sync would record as modified: their content differs from the
+    /// stored version in a field that counts (not only in telemetry or order, which a sync
+    /// stores without a change record and counts as unchanged).
     pub would_change: i64,
     pub unchanged: i64,
     /// Stored connections of the project the sweep lacked (unfiltered sweeps only; `None`
@@ -57,7 +61,7 @@ pub async fn dry_run(
     } = *options;
     let sink = MemorySink {
         inventory: store.map(|store| (store.clone(), scope.project_id.clone())),
-        tally: Mutex::default(),
+        tally: Arc::default(),
     };
     let filters = &scope.filters;
     let progress = SweepState::new(page_size);
@@ -68,7 +72,7 @@ pub async fn dry_run(
         foresee: foresight.as_ref().map(|f| f as &dyn Foresee),
     };
     let swept = sweep(client, filters, fetching, progress, &sink, shutdown).await?;
-    let tally = sink.tally.into_inner().expect("tally lock");
+    let tally = std::mem::take(&mut *sink.tally.lock().expect("tally lock"));
     let mut report = DryRunReport {
         status: "dry-run",
         pages: swept.pages,
@@ -108,7 +112,42 @@ struct Tally {
 /// and counted; nothing kept.
 struct MemorySink {
     inventory: Option<(Store, String)>,
-    tally: Mutex<Tally>,
+    tally: Arc<Mutex<Tally>>,
+}
+
+/// Judges connections the inventory holds other content of, as the apply does: a change
+/// only where a field that counts differs (`drift::judge`), not in telemetry or order alone.
+/// Each is `(id, the served JSON text)`.
+async fn judge_changed(
+    store: &Store,
+    project_id: &str,
+    changed: Vec<(String, String)>,
+    tally: &Mutex<Tally>,
+) -> anyhow::Result<()> {
+    let ids: Vec<&str> = changed.iter().map(|(id, _)| id.as_str()).collect();
+    let held = store.held_bodies(project_id, &ids).await?;
+    let mut verdicts = Vec::with_capacity(changed.len());
+    for (id, served) in &changed {
+        let served = match crate::json::parse(served) {
+            Ok(Value::Object(map)) => VpnConnection::from_map(map).to_json(),
+            _ => anyhow::bail!("connection {id}: not a JSON object"),
+        };
+        let previous = held.get(id).map(|body| crate::json::parse(body));
+        let previous = previous
+            .transpose()
+            .with_context(|| format!("the stored version of connection {id}"))?;
+        let previous = previous.as_ref().map_or(Previous::Absent, Previous::Other);
+        verdicts.push(drift::judge(previous, &served));
+    }
+    let mut tally = tally.lock().expect("tally lock");
+    for verdict in verdicts {
+        match verdict {
+            Verdict::Modified(_) => tally.would_change += 1,
+            Verdict::Unchanged => tally.unchanged += 1,
+            Verdict::Added => tally.would_add += 1,
+        }
+    }
+    Ok(())
 }
 
 impl PageSink for MemorySink {
@@ -123,6 +162,7 @@ impl PageSink for MemorySink {
         // Counted as each page comes, in order (`stage` takes `&self`: hence the lock).
         let mut tally = self.tally.lock().expect("tally lock");
         let mut duplicates = 0;
+        let mut changed = Vec::new();
         for (conn, &repeat) in page.connections.iter().zip(&page.repeats) {
             if repeat {
                 duplicates += 1;
@@ -132,9 +172,19 @@ impl PageSink for MemorySink {
             match (page.stored.contains_key(&conn.id), &conn.body) {
                 (false, _) => tally.would_add += 1,
                 (true, None) => tally.unchanged += 1,
-                (true, Some(_)) => tally.would_change += 1,
+                (true, Some(body)) => changed.push((conn.id.clone(), body.clone())),
             }
         }
-        tokio::spawn(std::future::ready(Ok(StageOutcome { duplicates })))
+        drop(tally);
+        let outcome = StageOutcome { duplicates };
+        let Some((store, project_id)) = self.inventory.clone().filter(|_| !changed.is_empty())
+        else {
+            return tokio::spawn(std::future::ready(Ok(outcome)));
+        };
+        let tally = Arc::clone(&self.tally);
+        tokio::spawn(async move {
+            judge_changed(&store, &project_id, changed, &tally).await?;
+            Ok(outcome)
+        })
     }
 }

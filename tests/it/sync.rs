@@ -286,6 +286,8 @@ async fn a_dry_run_says_what_a_sync_would_change_and_writes_nothing(backend: Bac
     served.remove(5);
     served.remove(9);
     served[0]["name"] = Value::from("renamed");
+    // `updated_at` alone is no change: a sync records nothing, and the dry run says so.
+    served[1]["updated_at"] = Value::from("2030-01-01T00:00:00.000Z");
     env.sim.state.set_inventory(served);
     let second = env.run(&dry_run).await.assert_ok().json();
     let before = env.inventory_fingerprint().await;
@@ -303,6 +305,10 @@ async fn a_dry_run_says_what_a_sync_would_change_and_writes_nothing(backend: Bac
     assert_eq!(
         (&report["modified"], &report["removed"]),
         (&Value::from(1), &Value::from(2))
+    );
+    assert_eq!(
+        second["unchanged"], report["unchanged"],
+        "{second}\n{report}"
     );
     // Both downloaded the same pages, and say how large they were.
     let bytes = second["bytes"].as_u64().expect("the bytes read");
