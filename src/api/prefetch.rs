@@ -91,7 +91,14 @@ pub struct Fetcher<'a> {
     last_read: Option<Duration>,
     /// Requests sent ahead of their turn, when foreseeing.
     ahead: Option<Ahead<'a>>,
+    /// The size of the last page's body: what each request sent ahead is expected to hold.
+    last_bytes: Option<usize>,
 }
+
+/// The most bytes of answers that requests sent ahead may be expected to hold at once: pages
+/// of 200 connections (about 270 KB) never reach it; pages of 2,000 limit the requests ahead
+/// to about six, so that memory stays flat.
+const AHEAD_BYTES: usize = 16 << 20;
 
 /// What a sweep expects of the pages to come.
 pub trait Foresee: Sync {
@@ -160,6 +167,7 @@ impl<'a> Fetcher<'a> {
             shutdown,
             last_read: None,
             ahead: None,
+            last_bytes: None,
         }
     }
 
@@ -214,7 +222,10 @@ impl<'a> Fetcher<'a> {
             Some((asked, _)) => asked.clone(),
             None => pager.clone(),
         };
-        while ahead.sent.len() < ahead.depth {
+        // Before the first page, a page's size as the simulator's connections make it.
+        let page_bytes = self.last_bytes.unwrap_or(self.limit as usize * 1_400);
+        let depth = within_bytes(ahead.depth, page_bytes);
+        while ahead.sent.len() < depth {
             let inclusive = from.serves_marker_instant();
             let foreseen = ahead
                 .foresee
@@ -289,6 +300,7 @@ impl<'a> Fetcher<'a> {
                 request,
             }
         });
+        self.last_bytes = Some(raw.body().len());
         let reading = Instant::now();
         let (page, answered) = read_page(raw, early.as_mut().map(|e| &mut e.request)).await;
         self.last_read = Some(reading.elapsed());
@@ -303,6 +315,12 @@ impl<'a> Fetcher<'a> {
         })?;
         Ok(Arrived { page, early })
     }
+}
+
+/// How many requests to have on the way ahead, at most `depth`, for answers of `page_bytes`
+/// each: as many as [`AHEAD_BYTES`] holds, and one however large the pages.
+fn within_bytes(depth: usize, page_bytes: usize) -> usize {
+    depth.min(AHEAD_BYTES / page_bytes.max(1)).max(1)
 }
 
 /// Whether to send the next request before a page is read in full: when its answer took
@@ -367,6 +385,17 @@ mod tests {
         // A region 50 ms away against a 3 ms reading; a simulator on the same cores.
         assert!(sends_early(ms(50), Some(ms(3))));
         assert!(!sends_early(ms(8), Some(ms(3))));
+    }
+
+    #[test]
+    fn requests_ahead_hold_a_bounded_size_of_answers() {
+        // Pages of 200 connections: as many as asked for.
+        assert_eq!(within_bytes(15, 270_000), 15);
+        // Pages of 2,000: about 16 MiB of them.
+        assert_eq!(within_bytes(15, 2_700_000), 6);
+        // One, however large a page; and an empty page bounds nothing.
+        assert_eq!(within_bytes(15, 64 << 20), 1);
+        assert_eq!(within_bytes(15, 0), 15);
     }
 
     #[test]
