@@ -13,22 +13,35 @@
 --
 -- A network that many connections claim is one row with a large count here, where it would
 -- be a pair for every two of them: subnet-overlap-pairs lists the pairs, with the same
--- parameters. Networks of one project only, unless across_projects is true: two projects'
--- networks cannot route to each other.
+-- parameters. The counts never pair networks either: equal ones are counted by value, and
+-- nested ones through each value's few enclosing values (one per prefix length in use), so
+-- a 0.0.0.0/0 on every connection costs no more than any other network. Networks of one
+-- project only, unless across_projects is true: two projects' networks cannot route to
+-- each other.
 -- param: scope list = connection,gateway,across  Which overlaps to count, by how near.
 -- param: across_projects boolean = false  true: count networks of other projects too.
 -- param: project text = *  Only networks of this project (--project, --target).
 WITH nets AS MATERIALIZED (
     -- Every network of the project (of every project, across projects) with its connection,
     -- read once. `realm` is what two overlapping networks must share; `gateway` is the
-    -- connection's where it names none; `rank` is the network's place in the answer's order
-    -- (project, gateway, connection, path, position).
+    -- connection's where it names none, and `at_gateway` and `at_connection` the realm with
+    -- them; `bits` is the prefix length in the 128 bits the bounds span (an IPv4 network's
+    -- plus 96; the text is `address[/length]`, or it has no bounds); `rank` is the network's
+    -- place in the answer's order (project, gateway, connection, path, position).
     SELECT n.project_id, n.connection_pk, c.vgw_id, c.id AS connection_id,
            c.name AS connection_name, n.list, n.ip_version, n.path, n.cidr, n.first_hex,
            n.last_hex, COALESCE(n.rule_position, -1) AS rule_position,
            COALESCE(n.position, -1) AS position,
            CASE WHEN :across_projects THEN '' ELSE n.project_id END AS realm,
            COALESCE(c.vgw_id, '#' || CAST(c.pk AS TEXT)) AS gateway,
+           CASE WHEN :across_projects THEN '' ELSE n.project_id END || ' '
+               || COALESCE(c.vgw_id, '#' || CAST(c.pk AS TEXT)) AS at_gateway,
+           CASE WHEN :across_projects THEN '' ELSE n.project_id END || ' '
+               || CAST(c.pk AS TEXT) AS at_connection,
+           CASE WHEN ltrim(n.cidr, '0123456789abcdefABCDEF.:') = '' THEN 128
+                ELSE CAST(substr(ltrim(n.cidr, '0123456789abcdefABCDEF.:'), 2) AS INTEGER)
+                     + CASE WHEN replace(n.cidr, ':', '') = n.cidr THEN 96 ELSE 0 END
+           END AS bits,
            CASE WHEN n.list = 'policy_rule_source' THEN 0 ELSE 1 END AS remote,
            ROW_NUMBER() OVER (ORDER BY n.project_id, COALESCE(c.vgw_id, ''), c.id, n.path,
                                        COALESCE(n.rule_position, -1),
@@ -62,59 +75,64 @@ equal AS (
            CASE WHEN remote = 1 THEN realm_all - 1 ELSE realm_remote END AS equal_realm
     FROM claims
 ),
-nested AS (
-    -- Each network and one strictly inside it, the narrower one named by its place in its
-    -- list. Networks nest, so the narrower one starts inside the wider: where it does (joined
-    -- on the start), or after its start, read through its table's index (then its connection
-    -- by key: the COALESCE keeps PostgreSQL from joining on the project instead). The scope
-    -- filters apply here.
-    SELECT a.rank AS a_rank, a.connection_pk AS a_pk, a.gateway AS a_gateway,
-           b.connection_pk AS b_pk, b.list AS b_list, b.ip_version AS b_ip_version,
-           b.rule_position AS b_rule, b.position AS b_position, b.gateway AS b_gateway
-    FROM nets a
-    JOIN nets b ON b.first_hex = a.first_hex AND b.last_hex < a.last_hex AND b.realm = a.realm
-        AND (a.remote = 1 OR b.remote = 1)
-        AND ('across' IN (:scope) OR b.gateway = a.gateway)
-        AND ('gateway' IN (:scope) OR 'across' IN (:scope) OR b.connection_pk = a.connection_pk)
-    UNION ALL
-    SELECT a.rank, a.connection_pk, a.gateway, s.connection_pk, 'peer_subnets', s.ip_version,
-           -1, s.position, COALESCE(cb.vgw_id, '#' || CAST(cb.pk AS TEXT))
-    FROM nets a
-    JOIN peer_subnets s ON s.first_hex > a.first_hex AND s.first_hex <= a.last_hex
-    JOIN connections cb ON cb.pk = s.connection_pk
-        AND (:across_projects OR COALESCE(cb.project_id = a.project_id, FALSE))
-        AND ('across' IN (:scope) OR cb.vgw_id = a.vgw_id OR cb.pk = a.connection_pk)
-        AND ('gateway' IN (:scope) OR 'across' IN (:scope) OR cb.pk = a.connection_pk)
-    UNION ALL
-    SELECT a.rank, a.connection_pk, a.gateway, d.connection_pk, 'policy_rule_destination',
-           d.ip_version, d.rule_position, d.position,
-           COALESCE(cb.vgw_id, '#' || CAST(cb.pk AS TEXT))
-    FROM nets a
-    JOIN policy_rule_destinations d ON d.first_hex > a.first_hex AND d.first_hex <= a.last_hex
-    JOIN connections cb ON cb.pk = d.connection_pk
-        AND (:across_projects OR COALESCE(cb.project_id = a.project_id, FALSE))
-        AND ('across' IN (:scope) OR cb.vgw_id = a.vgw_id OR cb.pk = a.connection_pk)
-        AND ('gateway' IN (:scope) OR 'across' IN (:scope) OR cb.pk = a.connection_pk)
-    UNION ALL
-    SELECT a.rank, a.connection_pk, a.gateway, r.connection_pk, 'policy_rule_source',
-           r.ip_version, r.position, -1, COALESCE(cb.vgw_id, '#' || CAST(cb.pk AS TEXT))
-    FROM nets a
-    JOIN policy_rules r
-        ON r.source_first_hex > a.first_hex AND r.source_first_hex <= a.last_hex
-        AND a.list <> 'policy_rule_source'
-    JOIN connections cb ON cb.pk = r.connection_pk
-        AND (:across_projects OR COALESCE(cb.project_id = a.project_id, FALSE))
-        AND ('across' IN (:scope) OR cb.vgw_id = a.vgw_id OR cb.pk = a.connection_pk)
-        AND ('gateway' IN (:scope) OR 'across' IN (:scope) OR cb.pk = a.connection_pk)
+vals AS MATERIALIZED (
+    -- Each network value (its bounds) as often as it is claimed, in three parts: level 0
+    -- counts the realm's claims, 1 a gateway's, 2 a connection's; each in all and the remote
+    -- ones. `stem` is the whole hex digits of its prefix: a network strictly around it has
+    -- a shorter prefix, and shares its digits to that prefix's length.
+    SELECT level, part, first_hex, last_hex, MIN(bits) AS bits, COUNT(*) AS n_all,
+           SUM(remote) AS n_remote,
+           substr(replace(CAST(first_hex AS TEXT), '-', ''), 1, MIN(bits) / 4) AS stem
+    FROM (
+        SELECT 0 AS level, realm AS part, first_hex, last_hex, bits, remote FROM nets
+        UNION ALL
+        SELECT 1, at_gateway, first_hex, last_hex, bits, remote FROM nets
+        UNION ALL
+        SELECT 2, at_connection, first_hex, last_hex, bits, remote FROM nets
+    ) keyed
+    GROUP BY level, part, first_hex, last_hex
 ),
-near AS (
-    SELECT nested.*, CASE WHEN a_pk = b_pk THEN 1 ELSE 0 END AS near_connection,
-           CASE WHEN a_pk <> b_pk AND a_gateway = b_gateway THEN 1 ELSE 0 END AS near_gateway
-    FROM nested
+lengths AS (
+    SELECT DISTINCT bits FROM vals
+),
+sought AS MATERIALIZED (
+    -- Each value with each shorter prefix length in use, and its digits to that length: the
+    -- stem of any value of that length around it.
+    SELECT v.level, v.part, v.first_hex, v.last_hex, v.n_all, v.n_remote, q.bits AS around_bits,
+           substr(replace(CAST(v.first_hex AS TEXT), '-', ''), 1, q.bits / 4) AS around_stem
+    FROM vals v
+    JOIN lengths q ON q.bits < v.bits
+),
+around AS MATERIALIZED (
+    -- Each value, and each value of its part strictly around it: of each shorter length, the
+    -- values with the stem sought (a few at most, told apart by their bounds). So the pairs
+    -- of values are at most the values times the lengths in use, however many networks one
+    -- value holds: joined on all four keys, never on the part alone.
+    SELECT s.level, s.part, s.first_hex, s.last_hex, s.n_all, s.n_remote,
+           w.first_hex AS w_first, w.last_hex AS w_last, w.n_all AS w_all,
+           w.n_remote AS w_remote
+    FROM sought s
+    JOIN vals w ON w.level = s.level AND w.part = s.part AND w.bits = s.around_bits
+        AND w.stem = s.around_stem
+    WHERE w.first_hex <= s.first_hex AND w.last_hex >= s.last_hex
+),
+nested AS (
+    -- For each value of each part, the networks of that part strictly inside it or around
+    -- it, in all and the remote ones.
+    SELECT level, part, first_hex, last_hex, SUM(o_all) AS o_all, SUM(o_remote) AS o_remote
+    FROM (
+        SELECT level, part, first_hex, last_hex, w_all AS o_all, w_remote AS o_remote
+        FROM around
+        UNION ALL
+        SELECT level, part, w_first, w_last, n_all, n_remote FROM around
+    ) sides
+    GROUP BY level, part, first_hex, last_hex
 ),
 counts AS (
-    -- Each network's equals, then each nested pair for both its networks, summed by how near
-    -- they are (the equals also as `same_`).
+    -- Each network's overlaps by how near: its equals, then the networks nested with it,
+    -- those of its connection, of its gateway less those, of its realm less those of its
+    -- gateway. A remote network overlaps all of them, a source only the remote ones. (The
+    -- equals also count as `same_`.)
     SELECT rank, SUM(in_connection) AS in_connection, SUM(on_gateway) AS on_gateway,
            SUM(across_gateways) AS across_gateways, SUM(same_connection) AS same_connection,
            SUM(same_gateway) AS same_gateway, SUM(same_across) AS same_across
@@ -127,16 +145,22 @@ counts AS (
                equal_realm - equal_gateway AS same_across
         FROM equal
         UNION ALL
-        SELECT a_rank, near_connection, near_gateway, 1 - near_connection - near_gateway,
-               0, 0, 0
-        FROM near
+        SELECT n.rank, 0, 0, CASE WHEN n.remote = 1 THEN t.o_all ELSE t.o_remote END, 0, 0, 0
+        FROM nested t
+        JOIN nets n ON t.level = 0 AND n.realm = t.part AND n.first_hex = t.first_hex
+            AND n.last_hex = t.last_hex
         UNION ALL
-        SELECT b.rank, near.near_connection, near.near_gateway,
-               1 - near.near_connection - near.near_gateway, 0, 0, 0
-        FROM near
-        JOIN nets b ON b.connection_pk = near.b_pk AND b.list = near.b_list
-            AND b.ip_version = near.b_ip_version AND b.rule_position = near.b_rule
-            AND b.position = near.b_position
+        SELECT n.rank, 0, CASE WHEN n.remote = 1 THEN t.o_all ELSE t.o_remote END,
+               -CASE WHEN n.remote = 1 THEN t.o_all ELSE t.o_remote END, 0, 0, 0
+        FROM nested t
+        JOIN nets n ON t.level = 1 AND n.at_gateway = t.part AND n.first_hex = t.first_hex
+            AND n.last_hex = t.last_hex
+        UNION ALL
+        SELECT n.rank, CASE WHEN n.remote = 1 THEN t.o_all ELSE t.o_remote END,
+               -CASE WHEN n.remote = 1 THEN t.o_all ELSE t.o_remote END, 0, 0, 0, 0
+        FROM nested t
+        JOIN nets n ON t.level = 2 AND n.at_connection = t.part AND n.first_hex = t.first_hex
+            AND n.last_hex = t.last_hex
     ) sides
     GROUP BY rank
 ),

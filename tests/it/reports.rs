@@ -256,6 +256,26 @@ type Pair = (String, [(String, String, String); 2]);
 
 async fn subnet_overlap_finds_every_overlapping_pair(backend: Backend) {
     let env = TestEnv::generated(backend, 300, 23).await;
+    // Besides the simulator's networks: "any" (which holds every other network of its
+    // family), and prefixes that end inside a hex digit, nested in each other.
+    let mut served = env.sim.state.inventory();
+    let odd = [
+        "0.0.0.0/0",
+        "10.0.0.0/9",
+        "10.1.0.0/17",
+        "10.1.2.0/30",
+        "10.1.2.0/31",
+    ];
+    for (i, conn) in served.iter_mut().enumerate().step_by(37) {
+        if let Some(Value::Array(subnets)) = conn.get_mut("peer_subnets") {
+            subnets.push(odd[i % odd.len()].into());
+            subnets.push(odd[(i + 2) % odd.len()].into());
+        }
+        if let Some(Value::Array(subnets)) = conn.get_mut("peer_subnets_v6") {
+            subnets.push("::/0".into());
+        }
+    }
+    env.sim.state.set_inventory(served);
     env.sync(&[]).await;
     let nets = networks(&env.sim.state.inventory());
     assert!(
