@@ -276,6 +276,8 @@ MiB after serving every run and the mutations"
 
 if [ "$LATENCY_CONNECTIONS" -gt 0 ]; then
   LEP=http://127.0.0.1:$((PORT + 1))
+  LATENCY_ROUNDS=$(( LATENCY_CONNECTIONS * CHANGE_PERCENT / 100 / 4 ))
+  [ "$LATENCY_ROUNDS" -ge 1 ] || LATENCY_ROUNDS=1
   start_sim latency $((PORT + 1)) "$LATENCY_CONNECTIONS" --latency-ms "$LATENCY_MS"
   for rep in $(seq 1 "$REPS"); do
     echo "latency sweep, repetition $rep of $REPS" >&2
@@ -290,6 +292,19 @@ if [ "$LATENCY_CONNECTIONS" -gt 0 ]; then
       --fetch-concurrency 1
     measure "SQLite unchanged, ${LATENCY_MS} ms/page, 8 at once" "$LEP" "sqlite://$LITE" \
       --fetch-concurrency 8
+    # After changes, each connection added or removed makes one foreseen page wrong (the
+    # pages after it are foreseen again from the page's own marker): CHANGE_PERCENT changed
+    # before each of the two.
+    for at_once in 8 1; do
+      for ((left = LATENCY_ROUNDS; left > 0; left -= 1000)); do
+        curl -sf -X POST \
+          "$LEP/_simulator/mutate?rounds=$((left < 1000 ? left : 1000))&seed=$((SEED + rep * 10 \
+          + at_once))" > /dev/null || echo "mutate failed" >&2
+      done
+      label="$at_once at once"; [ "$at_once" = 1 ] && label="1 at a time"
+      measure "SQLite ${CHANGE_PERCENT}% changed, ${LATENCY_MS} ms/page, $label" "$LEP" \
+        "sqlite://$LITE" --fetch-concurrency "$at_once"
+    done
   done
 fi
 ELAPSED=$(( $(date +%s) - START ))
@@ -419,7 +434,9 @@ as many connections): near $wait_s s when nothing overlaps the waits, near 0 whe
 | peak RSS MiB | pages |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     for name in download "dry run" "SQLite first" "SQLite unchanged" \
-        "SQLite unchanged, 1 at a time" "SQLite unchanged, 8 at once"; do
+        "SQLite unchanged, 1 at a time" "SQLite unchanged, 8 at once" \
+        "SQLite ${CHANGE_PERCENT}% changed, 1 at a time" \
+        "SQLite ${CHANGE_PERCENT}% changed, 8 at once"; do
       run=${name%%,*}
       name="$run, ${LATENCY_MS} ms/page${name#"$run"}"
       [ -n "$(col "$name" 2)" ] || continue
