@@ -2,14 +2,12 @@
 //! inventory as a run's sweep compares it (the bytes served, then the content hash of those
 //! that differ); nothing is written and no lock is taken.
 
-use super::foresight::Foresight;
 use super::report::RunError;
 use super::run::RunOptions;
 use super::sweep::{Fetching, PageSink, PreparedPage, sweep};
 use super::sweep_state::SweepState;
 use crate::api::client::VpnClient;
 use crate::api::model::{FieldValue as _, VpnConnection};
-use crate::api::prefetch::Foresee;
 use crate::drift::{self, Previous, Verdict};
 use crate::scope::Scope;
 use crate::shutdown::Shutdown;
@@ -65,12 +63,7 @@ pub async fn dry_run(
     };
     let filters = &scope.filters;
     let progress = SweepState::new(page_size);
-    let foresight = store.and_then(|store| Foresight::of(store, &scope.project_id, filters));
-    let fetching = Fetching {
-        page_size,
-        concurrency: fetch_concurrency,
-        foresee: foresight.as_ref().map(|f| f as &dyn Foresee),
-    };
+    let fetching = Fetching::new(store, scope, page_size, fetch_concurrency);
     let swept = sweep(client, filters, fetching, progress, &sink, shutdown).await?;
     let tally = std::mem::take(&mut *sink.tally.lock().expect("tally lock"));
     let mut report = DryRunReport {

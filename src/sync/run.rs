@@ -5,14 +5,14 @@
 //! Every call the sync makes into the store is here, but for the two reads of a dry run
 //! (`dry_run.rs`).
 
-use super::foresight::{DEFAULT_FETCH_CONCURRENCY, Foresight};
+use super::foresight::DEFAULT_FETCH_CONCURRENCY;
 use super::report::{RunError, RunFailed, SyncReport};
 use super::sweep::{Fetching, PageSink, PreparedPage, sweep};
 use super::sweep_state::{StagedPageFacts, SweepState, Swept};
 use super::traces::{TracesSummary, fetch_traces};
 use crate::api::client::VpnClient;
 use crate::api::paging::StagedMarkers;
-use crate::api::prefetch::{Foresee, SWEEP_LOG_TARGET};
+use crate::api::prefetch::SWEEP_LOG_TARGET;
 use crate::api::traces::CtsClient;
 use crate::confirm::{Confirmed, confirm_gone};
 use crate::reconcile::{self, Removable, RemovalGuard, Removals};
@@ -422,12 +422,12 @@ impl<'a> Run<'a> {
             run_id: self.id,
             project_id: self.scope.project_id.clone(),
         };
-        let foresight = Foresight::of(self.store, &self.scope.project_id, filters);
-        let fetching = Fetching {
-            page_size: self.page_size,
-            concurrency: self.fetch_concurrency,
-            foresee: foresight.as_ref().map(|f| f as &dyn Foresee),
-        };
+        let fetching = Fetching::new(
+            Some(self.store),
+            self.scope,
+            self.page_size,
+            self.fetch_concurrency,
+        );
         let started = std::time::Instant::now();
         let swept = sweep(api.vpn, filters, fetching, progress, &sink, shutdown).await?;
         let sweep_ms = millis(started.elapsed());

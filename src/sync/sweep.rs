@@ -8,6 +8,7 @@
 //! (and the ids seen). Preparing a page asks the sink what the inventory holds of its
 //! connections, and parses only those served as other bytes ([`prepare`]).
 
+use super::foresight::Foresight;
 use super::report::RunError;
 use super::sweep_state::{Ledger, SweepState, Swept, Turn, count};
 use crate::api::client::VpnClient;
@@ -15,9 +16,10 @@ use crate::api::filters::Filters;
 use crate::api::model::VpnConnection;
 use crate::api::page::ListPage;
 use crate::api::paging::PageMeta;
-use crate::api::prefetch::{Arrived, Fetcher, Foresee, SWEEP_LOG_TARGET, describe_page};
+use crate::api::prefetch::{Arrived, Fetcher, SWEEP_LOG_TARGET, describe_page};
+use crate::scope::Scope;
 use crate::shutdown::{Interrupted, Shutdown};
-use crate::store::{PageToStage, StageOutcome, StagedConnection, StoredHashes};
+use crate::store::{PageToStage, StageOutcome, StagedConnection, Store, StoredHashes};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -120,11 +122,31 @@ fn tally(ledger: &mut Ledger, (page_no, outcome): (i64, StageOutcome)) {
 }
 
 /// How a sweep asks for pages: their size, and how many requests it may have on the way at
-/// once (the one the pager makes, and those sent ahead as `foresee` expects the pages).
-pub(super) struct Fetching<'f> {
-    pub page_size: u32,
-    pub concurrency: u16,
-    pub foresee: Option<&'f dyn Foresee>,
+/// once (the one the pager makes, and those sent ahead as `foresight` expects the pages).
+pub(super) struct Fetching {
+    page_size: u32,
+    concurrency: u16,
+    foresight: Option<Foresight>,
+}
+
+impl Fetching {
+    /// Pages of `page_size`, `concurrency` requests at once when `store` holds a project's
+    /// inventory to foresee the pages of `scope` by (one at a time otherwise).
+    pub(super) fn new(
+        store: Option<&Store>,
+        scope: &Scope,
+        page_size: u32,
+        concurrency: u16,
+    ) -> Self {
+        let foresight = store
+            .filter(|_| concurrency > 1)
+            .and_then(|store| Foresight::of(store, &scope.project_id, &scope.filters));
+        Self {
+            page_size,
+            concurrency,
+            foresight,
+        }
+    }
 }
 
 /// Fetches every page from where `state` stands and hands each to `sink` while the next
@@ -133,7 +155,7 @@ pub(super) struct Fetching<'f> {
 pub(super) async fn sweep<S: PageSink>(
     client: &VpnClient,
     filters: &Filters,
-    fetching: Fetching<'_>,
+    fetching: Fetching,
     mut state: SweepState,
     sink: &S,
     shutdown: &Shutdown,
@@ -143,8 +165,9 @@ pub(super) async fn sweep<S: PageSink>(
     // first (or fails): database transactions never give way.
     let mut staging: Option<Staging> = None;
     let mut fetcher = Fetcher::new(client, filters, fetching.page_size, shutdown);
-    if let Some(foresee) = fetching.foresee {
-        fetcher = fetcher.foreseeing(foresee, usize::from(fetching.concurrency.saturating_sub(1)));
+    if let Some(foresight) = &fetching.foresight {
+        let ahead = usize::from(fetching.concurrency.saturating_sub(1));
+        fetcher = fetcher.foreseeing(foresight, ahead);
     }
     let swept = async {
         let mut arrived = fetcher.next(state.pager(), None).await?;

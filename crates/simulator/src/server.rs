@@ -467,15 +467,14 @@ async fn handle(State(state): State<Arc<SimState>>, request: Request) -> Respons
     // The latency is the whole time to answer, this simulator's own work included: a page
     // then costs what a region's round trip costs, not that plus the time to build it.
     let asked = tokio::time::Instant::now();
-    if traces_project(request.uri().path()).is_some() {
-        let response = answer_traces(&state, request).await;
-        if !state.config.latency.is_zero() {
-            wait_until(asked + state.config.latency).await;
-        }
-        return response;
-    }
-    let _answering = InFlight::new(&state);
-    let response = answer(&state, request).await;
+    let traces = traces_project(request.uri().path()).is_some();
+    // List requests only: what `--fetch-concurrency` sends at once.
+    let _answering = (!traces).then(|| InFlight::new(&state));
+    let response = if traces {
+        answer_traces(&state, request).await
+    } else {
+        answer(&state, request).await
+    };
     if !state.config.latency.is_zero() {
         wait_until(asked + state.config.latency).await;
     }
